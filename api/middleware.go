@@ -1,0 +1,199 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// reqInfo travels with a request so that the outer middleware learns what
+// the inner layers found out: the operation (for metric labels) and the
+// user (for the access log).
+type reqInfo struct {
+	id    string
+	route string
+	user  string
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *reqInfo {
+	ri, _ := ctx.Value(infoKey{}).(*reqInfo)
+	return ri
+}
+
+// requestID is the id of the request being served, "" outside one.
+func requestID(ctx context.Context) string {
+	if ri := infoFrom(ctx); ri != nil {
+		return ri.id
+	}
+	return ""
+}
+
+// middleware wraps the API mux with, from the outside in: request id,
+// access log and metrics, CORS, and the body size limit.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &reqInfo{id: cleanRequestID(r.Header.Get("X-Request-ID")), route: "unmatched"}
+		if ri.id == "" {
+			ri.id = rand.Text()[:16]
+		}
+		w.Header().Set("X-Request-ID", ri.id)
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
+		rw := &statusWriter{ResponseWriter: w}
+		s.metrics.inFlight.Inc()
+		defer func() {
+			s.metrics.inFlight.Dec()
+			d := time.Since(start)
+			if ri.route == "unmatched" && r.Pattern != "" {
+				ri.route = r.Pattern // the documents, served outside huma's middleware
+			}
+			code := rw.code
+			if code == 0 {
+				code = http.StatusOK
+			}
+			s.metrics.requests.WithLabelValues(ri.route, r.Method, strconv.Itoa(code)).Inc()
+			s.metrics.latency.WithLabelValues(ri.route, r.Method).Observe(d.Seconds())
+			// The access log names the path, never the query's or the
+			// headers' secrets: tokens travel only in Authorization.
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+				slog.String("request_id", ri.id), slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.String("route", ri.route),
+				slog.Int("status", code), slog.Int64("bytes", rw.n),
+				slog.Duration("duration", d), slog.String("user", ri.user),
+				slog.String("remote", r.RemoteAddr))
+		}()
+		if s.cors(rw, r) {
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(rw, r.Body, s.cfg.MaxBodyBytes)
+		}
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// cleanRequestID accepts a client's request id when it is short and plain.
+func cleanRequestID(v string) string {
+	if len(v) == 0 || len(v) > 64 {
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return ""
+		}
+	}
+	return v
+}
+
+// cors adds the CORS headers for an allowed origin and answers preflight
+// requests; it returns true when it has answered.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(s.cfg.CORSOrigins) == 0 {
+		return false
+	}
+	w.Header().Add("Vary", "Origin")
+	allowed := slices.Contains(s.cfg.CORSOrigins, "*") || slices.Contains(s.cfg.CORSOrigins, origin)
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	if !allowed {
+		if preflight {
+			w.WriteHeader(http.StatusNoContent)
+			return true
+		}
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Expose-Headers", "ETag, Location, Retry-After, X-Request-ID, WWW-Authenticate")
+	if preflight {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, If-None-Match, X-Request-ID")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	return false
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+	n    int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush lets streaming responses (server-sent events) through the
+// middleware.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		if w.code == 0 {
+			w.code = http.StatusOK
+		}
+		f.Flush()
+	}
+}
+
+// metrics of the API.
+type metrics struct {
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	inFlight     prometheus.Gauge
+	authFailures prometheus.Counter
+	previews     prometheus.Histogram
+	scanned      prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fmn_http_requests_total", Help: "API requests by operation, method and status.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "fmn_http_request_duration_seconds", Help: "API request latency by operation and method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fmn_http_requests_in_flight", Help: "API requests being served.",
+		}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fmn_http_auth_failures_total", Help: "Requests refused for a bad token.",
+		}),
+		previews: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fmn_rule_preview_duration_seconds", Help: "Time to compute a rule preview.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		scanned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fmn_rule_preview_messages_total", Help: "Bus messages read by rule previews.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.latency, m.inFlight, m.authFailures, m.previews, m.scanned)
+	}
+	return m
+}

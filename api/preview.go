@@ -1,0 +1,692 @@
+package api
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/fmn-project/fmn/bus"
+	"github.com/fmn-project/fmn/notification"
+	"github.com/fmn-project/fmn/rules"
+	"github.com/fmn-project/fmn/streams"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Previewer answers "what would this rule have sent?" from BUS history. FMN
+// dropped its preview for being too slow (its issue #776): it fetched and
+// parsed every message of the window. This one reads the window with an
+// ordered consumer (no acks, in-memory, deleted afterwards), narrowed to
+// the subjects the rule's topic globs allow, and parses only the messages
+// that can match: a rule fires only for messages that hold one of its
+// index keys (a username, an agent, an artifact name), and extractors take
+// those names verbatim from the message, so a message whose bytes contain
+// none of them is passed over without parsing.
+type Previewer struct {
+	js      jetstream.JetStream
+	stream  string
+	lookups rules.Lookups
+	site    notification.Site
+	parser  bus.Parser
+
+	// Workers parse and match in parallel (default GOMAXPROCS).
+	Workers int
+	// Batch is the pull size of the consumer (default 4096).
+	Batch int
+	// Now is the clock (tests).
+	Now func() time.Time
+	// Index, when set and caught up, answers which messages of its window
+	// a rule can match, so that only those are fetched; windows it does not
+	// cover are read with the scan.
+	Index *RecentIndex
+}
+
+// NewPreviewer reads BUS stream from js.
+func NewPreviewer(js jetstream.JetStream, stream string, lk rules.Lookups, site notification.Site) *Previewer {
+	return &Previewer{js: js, stream: stream, lookups: lk, site: site, Now: time.Now}
+}
+
+// PreviewRequest is a rule to try over [Since, now).
+type PreviewRequest struct {
+	// Rule is the draft; its owner (User) decides related-events and
+	// my_actions. A generation rule without destinations gets one
+	// placeholder, so that matches still show.
+	Rule  rules.Rule
+	Since time.Time
+	// MaxResults keeps the most recent notifications (default 500).
+	MaxResults int
+}
+
+// PreviewNotification is one notification the rule would have produced.
+type PreviewNotification struct {
+	MessageID string    `json:"message_id" doc:"The bus message's id."`
+	Topic     string    `json:"topic"`
+	App       string    `json:"app" doc:"The message's application, \"\" when unknown."`
+	Severity  string    `json:"severity" enum:"debug,info,warning,error"`
+	Summary   string    `json:"summary"`
+	URL       string    `json:"url"`
+	SentAt    time.Time `json:"sent_at"`
+	Protocol  string    `json:"protocol" doc:"The destination's protocol; \"preview\" for a generation rule without destinations."`
+	Address   string    `json:"address"`
+	Line      string    `json:"line" doc:"The notification as IRC and Matrix show it; emails use it as subject line with the link."`
+
+	seq uint64
+}
+
+// PreviewResult is the answer of Preview.
+type PreviewResult struct {
+	Notifications []PreviewNotification `json:"notifications" doc:"Newest first, at most the configured number (see total and truncated)."`
+	Since         time.Time             `json:"since" doc:"Start of the window."`
+	Until         time.Time             `json:"until" doc:"End of the window: when the preview began."`
+	Total         int                   `json:"total" doc:"Notifications in the window, including those left out."`
+	Truncated     bool                  `json:"truncated" doc:"Older notifications were left out."`
+	Messages      int                   `json:"messages" doc:"Bus messages in the window (read, with source scan)."`
+	Parsed        int                   `json:"parsed" doc:"Bus messages that could match, and were fetched and parsed."`
+	Complete      bool                  `json:"complete" doc:"False when the preview ran out of time before the end of the window."`
+	Subjects      []string              `json:"subjects" doc:"The BUS subjects read (narrowed by the topic filters)."`
+	Source        string                `json:"source" enum:"index,scan,none" doc:"index: only the messages the rule can match were fetched, through the API's index of recent history; scan: the window was read; none: the rule can match nothing (artifacts-owned for someone who owns nothing), so nothing was read."`
+	TookMillis    int64                 `json:"took_ms"`
+}
+
+// previewDest stands in for missing destinations.
+var previewDest = rules.Destination{Protocol: "preview", Address: "preview"}
+
+// Preview runs req's rule over BUS history.
+func (p *Previewer) Preview(ctx context.Context, req PreviewRequest) (*PreviewResult, error) {
+	start := time.Now()
+	now := p.Now()
+	res := &PreviewResult{Since: req.Since, Until: now, Notifications: []PreviewNotification{}, Complete: true, Subjects: []string{}}
+	defer func() { res.TookMillis = time.Since(start).Milliseconds() }()
+	maxResults := req.MaxResults
+	if maxResults <= 0 {
+		maxResults = 500
+	}
+
+	r := req.Rule
+	r.ID, r.Disabled = 0, false
+	r.GenerationRules = slices.Clone(r.GenerationRules)
+	for i := range r.GenerationRules {
+		if len(r.GenerationRules[i].Destinations) == 0 {
+			r.GenerationRules[i].Destinations = []rules.Destination{previewDest}
+		}
+	}
+	c, err := rules.Compile(r)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := c.Keys(ctx, p.lookups)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errLookups, err)
+	}
+	if len(keys) == 0 {
+		// Nothing can match (artifacts-owned for someone who owns nothing,
+		// or without ownership lookups).
+		res.Source = "none"
+		return res, nil
+	}
+	pre := newPrefilter(keys, r)
+	res.Subjects = subjectFilters(r)
+	workers := p.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	col := &collector{max: maxResults}
+	match := func(m cand, dests []rules.Destination, local []PreviewNotification) ([]rules.Destination, []PreviewNotification) {
+		pd, err := p.parser.ParseAt(m.subject, m.header, m.data, m.at)
+		if err != nil {
+			return dests, local // a dead letter of the matcher; nothing to show
+		}
+		dests, err = c.AppendMatch(ctx, dests[:0], pd, p.lookups)
+		if err != nil {
+			col.fail(err)
+			return dests, local
+		}
+		for _, d := range dests {
+			n := notification.Render(pd, r.User.Name, d, nil, p.site, now)
+			local = append(local, PreviewNotification{
+				MessageID: n.MessageID, Topic: n.Topic, App: n.App, Severity: bus.SeverityName(n.Severity),
+				Summary: n.Summary, URL: n.URL, SentAt: n.SentAt, Protocol: d.Protocol, Address: d.Address,
+				Line: previewLine(n), seq: m.seq,
+			})
+		}
+		return dests, local
+	}
+
+	var topicOK func(string) bool
+	if pre.globs != nil {
+		topicOK = pre.topicOK
+	}
+	if seqs, window, ok := p.fromIndex(ctx, keys, req.Since, topicOK); ok {
+		res.Source = "index"
+		res.Messages, res.Parsed = window, len(seqs)
+		if len(res.Subjects) == 0 {
+			res.Subjects = []string{streams.BusAll}
+		}
+		if err := p.fetch(ctx, seqs, workers, col, match); err != nil {
+			if ctx.Err() == nil {
+				return nil, err
+			}
+			res.Complete = false
+		}
+	} else {
+		res.Source = "scan"
+		if err := p.scan(ctx, req.Since, res, pre, workers, col, match); err != nil {
+			return nil, err
+		}
+	}
+	if col.first != nil {
+		return nil, fmt.Errorf("%w: %v", errLookups, col.first)
+	}
+	res.Total = col.count
+	res.Notifications = newest(col.found, maxResults)
+	res.Truncated = res.Total > len(res.Notifications)
+	return res, nil
+}
+
+// maxFetch bounds the messages a preview fetches one by one through the
+// index; a rule that matches more reads the window instead.
+const maxFetch = 10000
+
+// fromIndex asks the recent index for the messages the rule can match,
+// once it has seen every message stored before the preview began.
+func (p *Previewer) fromIndex(ctx context.Context, keys []rules.Key, since time.Time, topicOK func(string) bool) ([]uint64, int, bool) {
+	if p.Index == nil || !p.Index.Ready() {
+		return nil, 0, false
+	}
+	st, err := p.js.Stream(ctx, p.stream)
+	if err != nil || !p.Index.caughtUp(ctx, st.CachedInfo().State.LastSeq, 250*time.Millisecond) {
+		return nil, 0, false
+	}
+	seqs, window, ok := p.Index.lookup(keys, since, topicOK)
+	if !ok || len(seqs) > maxFetch {
+		return nil, 0, false
+	}
+	return seqs, window, true
+}
+
+// cand is a message that could match.
+type cand struct {
+	subject string
+	header  nats.Header
+	data    []byte
+	seq     uint64
+	at      time.Time
+}
+
+type matchFunc func(m cand, dests []rules.Destination, local []PreviewNotification) ([]rules.Destination, []PreviewNotification)
+
+// collector gathers the notifications of the workers, keeping the newest.
+type collector struct {
+	mu    sync.Mutex
+	max   int
+	found []PreviewNotification
+	count int
+	first error
+}
+
+func (c *collector) add(local []PreviewNotification) {
+	if len(local) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.count += len(local)
+	c.found = append(c.found, local...)
+	if len(c.found) > 4*c.max+1024 {
+		c.found = newest(c.found, c.max)
+	}
+}
+
+func (c *collector) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.first = cmp.Or(c.first, err)
+}
+
+// fetch gets the messages seqs from BUS, several at a time, and matches
+// them.
+func (p *Previewer) fetch(ctx context.Context, seqs []uint64, workers int, col *collector, match matchFunc) error {
+	st, err := p.js.Stream(ctx, p.stream)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", p.stream, err)
+	}
+	next := make(chan uint64)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	// Fetches wait on the network: more of them than cores.
+	for range max(16, workers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var dests []rules.Destination
+			var local []PreviewNotification
+			for seq := range next {
+				m, err := st.GetMsg(ctx, seq)
+				if errors.Is(err, jetstream.ErrMsgNotFound) {
+					continue // aged out since it was indexed
+				}
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					continue
+				}
+				dests, local = match(cand{m.Subject, m.Header, m.Data, m.Sequence, m.Time}, dests, local)
+			}
+			col.add(local)
+		}()
+	}
+	for _, seq := range seqs {
+		select {
+		case next <- seq:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return fmt.Errorf("read %s: %w", p.stream, err)
+	default:
+	}
+	return ctx.Err()
+}
+
+// scan reads the window with an ordered consumer, passes over what the
+// prefilter rules out and matches the rest in parallel.
+func (p *Previewer) scan(ctx context.Context, since time.Time, res *PreviewResult, pre *prefilter, workers int, col *collector, match matchFunc) error {
+	oc, err := p.js.OrderedConsumer(ctx, p.stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    res.Subjects,
+		DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
+		OptStartTime:      &since,
+		InactiveThreshold: 30 * time.Second,
+		MaxResetAttempts:  1,
+	})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", p.stream, err)
+	}
+	if len(res.Subjects) == 0 {
+		res.Subjects = []string{streams.BusAll}
+	}
+	batch := p.Batch
+	if batch <= 0 {
+		batch = 4096
+	}
+	it, err := oc.Messages(jetstream.PullMaxMessages(batch))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", p.stream, err)
+	}
+	defer it.Stop()
+	// The consumer was created by Messages: its pending count is the
+	// window, as of now.
+	info := oc.CachedInfo()
+	if info == nil {
+		return fmt.Errorf("read %s: no consumer info", p.stream)
+	}
+	total := int(info.NumPending)
+
+	// The reader only pulls messages; the workers rule them out or parse
+	// and match them.
+	chunks := make(chan []jetstream.Msg, workers*2)
+	var parsed atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var dests []rules.Destination
+			var local []PreviewNotification
+			for chunk := range chunks {
+				for _, msg := range chunk {
+					subj := msg.Subject()
+					if !pre.maybe(subj, msg.Headers(), msg.Data()) {
+						continue
+					}
+					md, err := msg.Metadata()
+					if err != nil {
+						continue
+					}
+					parsed.Add(1)
+					dests, local = match(cand{subj, msg.Headers(), msg.Data(), md.Sequence.Stream, md.Timestamp}, dests, local)
+				}
+				col.add(local)
+				local = local[:0]
+			}
+		}()
+	}
+
+	const chunkSize = 512
+	chunk := make([]jetstream.Msg, 0, chunkSize)
+	read := 0
+	var readErr error
+	for read < total {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				res.Complete = false
+			} else {
+				readErr = err
+			}
+			break
+		}
+		read++
+		chunk = append(chunk, msg)
+		if len(chunk) == chunkSize {
+			chunks <- chunk
+			chunk = make([]jetstream.Msg, 0, chunkSize)
+		}
+	}
+	if len(chunk) > 0 {
+		chunks <- chunk
+	}
+	close(chunks)
+	wg.Wait()
+	res.Parsed = int(parsed.Load())
+	res.Messages = read
+	if readErr != nil && read == 0 {
+		return fmt.Errorf("read %s: %w", p.stream, readErr)
+	}
+	if readErr != nil {
+		res.Complete = false
+	}
+	return nil
+}
+
+// errLookups: the ownership lookups of an artifacts-owned rule failed.
+var errLookups = errors.New("ownership lookups failed")
+
+// newest sorts by stream sequence, newest first, and keeps n.
+func newest(list []PreviewNotification, n int) []PreviewNotification {
+	slices.SortFunc(list, func(a, b PreviewNotification) int {
+		switch {
+		case a.seq > b.seq:
+			return -1
+		case a.seq < b.seq:
+			return 1
+		}
+		return strings.Compare(a.Protocol+a.Address, b.Protocol+b.Address)
+	})
+	if len(list) > n {
+		list = list[:n]
+	}
+	return list
+}
+
+func previewLine(n *notification.Notification) string {
+	if n.Line != "" {
+		return n.Line
+	}
+	if n.Email != nil {
+		return strings.TrimSpace(n.Email.Subject + " " + n.URL)
+	}
+	return ""
+}
+
+// subjectFilters narrows BUS to the subjects a rule's topic globs can
+// match: none (all of BUS) when a generation rule has no topic filter;
+// otherwise, per glob, the exact subject of a glob without wildcards or
+// bus.<literal prefix up to its last dot>.> (a glob such as
+// org.fedoraproject.prod.bodhi.* reads only Bodhi's subjects).
+func subjectFilters(r rules.Rule) []string {
+	var subs []string
+	for _, g := range r.GenerationRules {
+		t := g.Filters.Topic
+		if t == nil || *t == "" {
+			return nil
+		}
+		lit := *t
+		if i := strings.IndexAny(lit, "*?["); i >= 0 {
+			dot := strings.LastIndexByte(lit[:i], '.')
+			if dot <= 0 {
+				return nil
+			}
+			lit = lit[:dot+1] + ">"
+		}
+		if strings.ContainsAny(strings.TrimSuffix(lit, ">"), " \t\r\n*>") || strings.Contains(lit, "..") || strings.HasPrefix(lit, ".") {
+			return nil
+		}
+		subs = append(subs, streams.BusPrefix+lit)
+	}
+	// JetStream refuses overlapping filters: keep only those no other one
+	// covers.
+	slices.Sort(subs)
+	subs = slices.Compact(subs)
+	var out []string
+	for _, s := range subs {
+		covered := false
+		for _, o := range subs {
+			if o != s && strings.HasSuffix(o, ".>") && strings.HasPrefix(s, strings.TrimSuffix(o, ">")) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, s)
+		}
+	}
+	if len(out) > 16 {
+		return nil
+	}
+	return out
+}
+
+// prefilter rules out messages that cannot match without parsing them.
+type prefilter struct {
+	// needles are the index key values of the rule; a message must hold
+	// one of them. nil: no narrowing by content.
+	needles [][]byte
+	names   map[string]struct{}
+	// chars holds the bytes of the needles, to recognise an escape
+	// (\u00XX) that could hide one.
+	chars [256]bool
+	// globs are the topic filters when every generation rule has one.
+	globs []*rules.Glob
+}
+
+func newPrefilter(keys []rules.Key, r rules.Rule) *prefilter {
+	p := &prefilter{names: map[string]struct{}{}}
+	seen := map[string]bool{}
+	usable := len(keys) <= 64
+	for _, k := range keys {
+		if seen[k.Value] {
+			continue
+		}
+		seen[k.Value] = true
+		// A name JSON may escape with a short escape cannot be found
+		// verbatim; such rules are not narrowed by content.
+		if k.Value == "" || strings.ContainsAny(k.Value, "\"\\/") {
+			usable = false
+		}
+		p.needles = append(p.needles, []byte(k.Value))
+		p.names[k.Value] = struct{}{}
+		for i := 0; i < len(k.Value); i++ {
+			p.chars[k.Value[i]] = true
+		}
+	}
+	if !usable {
+		p.needles = nil
+	}
+	for _, g := range r.GenerationRules {
+		if g.Filters.Topic == nil || *g.Filters.Topic == "" {
+			p.globs = nil
+			break
+		}
+		glob, err := rules.CompileGlob(*g.Filters.Topic)
+		if err != nil {
+			p.globs = nil
+			break
+		}
+		p.globs = append(p.globs, glob)
+	}
+	return p
+}
+
+// topicOK reports whether a topic passes one of the topic globs.
+func (p *prefilter) topicOK(topic string) bool {
+	return slices.ContainsFunc(p.globs, func(g *rules.Glob) bool { return g.Match(topic) })
+}
+
+var escU00 = []byte(`\u00`)
+
+// maybe reports whether the message could match.
+func (p *prefilter) maybe(subject string, h nats.Header, data []byte) bool {
+	if p.globs != nil && !p.topicOK(strings.TrimPrefix(subject, streams.BusPrefix)) {
+		return false
+	}
+	if p.needles == nil {
+		return true
+	}
+	for _, n := range p.needles {
+		if bytes.Contains(data, n) {
+			return true
+		}
+	}
+	// Names in headers are the keys fedora_messaging_<kind>_<name>.
+	for k := range h {
+		rest, ok := strings.CutPrefix(k, bus.FilterHeaderPrefix)
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(rest, '_'); i >= 0 {
+			if _, ok := p.names[rest[i+1:]]; ok {
+				return true
+			}
+		}
+	}
+	// An ASCII character of a needle written as \u00XX would hide it.
+	for rest := data; ; {
+		i := bytes.Index(rest, escU00)
+		if i < 0 || i+6 > len(rest) {
+			return false
+		}
+		if c, ok := hexByte(rest[i+4], rest[i+5]); ok && p.chars[c] {
+			return true
+		}
+		rest = rest[i+4:]
+	}
+}
+
+func hexByte(a, b byte) (byte, bool) {
+	h, ok1 := unhex(a)
+	l, ok2 := unhex(b)
+	return h<<4 | l, ok1 && ok2
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// PreviewHandlers serve the rule preview.
+type PreviewHandlers struct{ s *Server }
+
+// PreviewRule is a draft rule in the create shape, with a window start.
+type PreviewRule struct {
+	Name            string                  `json:"name,omitempty" maxLength:"255" doc:"Ignored (a draft may have none yet)."`
+	Disabled        bool                    `json:"disabled,omitempty" doc:"Ignored: the preview runs the rule as enabled."`
+	TrackingRule    TrackingRule            `json:"tracking_rule"`
+	GenerationRules []PreviewGenerationRule `json:"generation_rules" minItems:"1" maxItems:"20"`
+	Since           *time.Time              `json:"since,omitempty" doc:"Start of the window (RFC 3339). Default one hour ago; a start further back than the limit (24 hours by default) is moved up to it."`
+
+	ID                *int64    `json:"id,omitempty" readOnly:"true" doc:"Ignored."`
+	User              *RuleUser `json:"user,omitempty" readOnly:"true" doc:"Ignored: the preview runs as you."`
+	GeneratedLastWeek *int64    `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
+}
+
+// PreviewGenerationRule is a generation rule whose destinations may be
+// missing: the preview then shows the matches with protocol "preview".
+type PreviewGenerationRule struct {
+	ID           *int64        `json:"id,omitempty" readOnly:"true" doc:"Ignored."`
+	Destinations []Destination `json:"destinations" required:"false" maxItems:"20"`
+	Filters      Filters       `json:"filters" required:"false"`
+}
+
+type previewInput struct {
+	Body PreviewRule
+}
+
+type previewOutput struct {
+	Body *PreviewResult
+}
+
+// Register adds the operation.
+func (h *PreviewHandlers) Register(api huma.API) {
+	o := op("rule-preview", http.MethodPost, "/rule-preview", "Preview a rule",
+		"The notifications a draft rule would have produced over recent bus history (default the last hour), "+
+			"newest first. Nothing is sent or stored. Destinations are not checked, since nothing is sent.", "misc")
+	o.MaxBodyBytes = h.s.cfg.MaxBodyBytes
+	o.Errors = append(o.Errors, http.StatusUnprocessableEntity)
+	huma.Register(api, o, h.preview)
+}
+
+func (h *PreviewHandlers) preview(ctx context.Context, in *previewInput) (*previewOutput, error) {
+	id, _ := identity(ctx)
+	if h.s.preview == nil {
+		return nil, unavailable("The preview needs the bus stream, which this server does not read.")
+	}
+	now := h.s.preview.Now()
+	since := now.Add(-h.s.cfg.PreviewWindow)
+	if in.Body.Since != nil {
+		since = *in.Body.Since
+		if since.After(now) {
+			return nil, huma.Error422UnprocessableEntity("since is in the future",
+				&huma.ErrorDetail{Location: "body.since", Message: "the window must start in the past", Value: since})
+		}
+		if oldest := now.Add(-h.s.cfg.PreviewMaxWindow); since.Before(oldest) {
+			since = oldest
+		}
+	}
+	// Validate as a rule: placeholders stand in for what a draft may lack.
+	r := rules.Rule{
+		Name:         cmp.Or(strings.TrimSpace(in.Body.Name), "preview"),
+		User:         rules.User{Name: id.Username},
+		TrackingRule: rules.TrackingRule{Name: in.Body.TrackingRule.Name, Params: normParams(in.Body.TrackingRule.Params)},
+	}
+	check := r
+	for _, g := range in.Body.GenerationRules {
+		gr := (&GenerationRule{Destinations: g.Destinations, Filters: g.Filters}).toModel()
+		r.GenerationRules = append(r.GenerationRules, gr)
+		if len(gr.Destinations) == 0 {
+			gr.Destinations = []rules.Destination{{Protocol: rules.ProtocolEmail, Address: "preview@example.org"}}
+		}
+		check.GenerationRules = append(check.GenerationRules, gr)
+	}
+	if err := rules.Validate(&check); err != nil {
+		return nil, validationError(err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, h.s.cfg.PreviewTimeout)
+	defer cancel()
+	start := time.Now()
+	res, err := h.s.preview.Preview(pctx, PreviewRequest{Rule: r, Since: since, MaxResults: h.s.cfg.PreviewMaxResults})
+	h.s.metrics.previews.Observe(time.Since(start).Seconds())
+	if err != nil {
+		if errors.Is(err, errLookups) {
+			return nil, unavailable("The preview needs ownership lookups, which failed: try again later.")
+		}
+		h.s.log.ErrorContext(ctx, "preview failed", "error", err)
+		return nil, unavailable("The bus history is unavailable: try again later.")
+	}
+	h.s.metrics.scanned.Add(float64(res.Messages))
+	return &previewOutput{Body: res}, nil
+}

@@ -1,0 +1,185 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"github.com/fmn-project/fmn/rulelog"
+	"github.com/fmn-project/fmn/rules"
+)
+
+// The JSON of the API is FMN v3's, field for field (DESIGN.md, "Rules").
+// Request types accept the read-only fields an FMN client sends back (id,
+// user, generated_last_week, a generation rule's id) and ignore them;
+// anything else unknown is refused, so that a misspelt filter is an error
+// rather than silently dropped.
+
+// Rule is a rule as the API returns it.
+type Rule struct {
+	ID                int64            `json:"id" doc:"The rule's id: the RULES stream sequence of its creation event." example:"12"`
+	Name              string           `json:"name" example:"My packages"`
+	Disabled          bool             `json:"disabled" doc:"A disabled rule sends nothing."`
+	User              RuleUser         `json:"user"`
+	TrackingRule      TrackingRule     `json:"tracking_rule"`
+	GenerationRules   []GenerationRule `json:"generation_rules"`
+	GeneratedLastWeek int64            `json:"generated_last_week" doc:"Notifications the rule generated in the last 7 days."`
+}
+
+// RuleUser names a rule's owner.
+type RuleUser struct {
+	Name string `json:"name" example:"alice"`
+}
+
+// NewRule is the body of a rule creation or replacement.
+type NewRule struct {
+	Name            string           `json:"name" minLength:"1" maxLength:"255" example:"My packages"`
+	Disabled        bool             `json:"disabled,omitempty" doc:"Create the rule disabled, or disable it (default false)."`
+	TrackingRule    TrackingRule     `json:"tracking_rule"`
+	GenerationRules []GenerationRule `json:"generation_rules" minItems:"1" maxItems:"20" doc:"Each generation rule whose filters all pass yields one notification per destination."`
+
+	ID                *int64    `json:"id,omitempty" readOnly:"true" doc:"Ignored (FMN clients send the rule they read)."`
+	User              *RuleUser `json:"user,omitempty" readOnly:"true" doc:"Ignored: the owner is the user of the path."`
+	GeneratedLastWeek *int64    `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
+}
+
+// TrackingRule decides whether a rule fires.
+type TrackingRule struct {
+	Name   string          `json:"name" enum:"artifacts-owned,artifacts-group-owned,artifacts-followed,related-events,users-followed" doc:"artifacts-owned: artifacts the listed users own; artifacts-group-owned: artifacts the listed groups own; artifacts-followed: the listed artifacts; related-events: messages that name you; users-followed: actions of the listed users."`
+	Params json.RawMessage `json:"params" required:"false" doc:"A list of usernames (artifacts-owned, users-followed), of group names (artifacts-group-owned), of {\"name\", \"type\"} objects with type rpms, containers, modules or flatpaks (artifacts-followed); null for related-events."`
+}
+
+// GenerationRule yields notifications when its filters pass.
+type GenerationRule struct {
+	ID           *int64        `json:"id,omitempty" readOnly:"true" doc:"Ignored (FMN's database id)."`
+	Destinations []Destination `json:"destinations" minItems:"1" maxItems:"20" doc:"Where to send: your own addresses (see /users/{username}/destinations)."`
+	Filters      Filters       `json:"filters" required:"false" doc:"All must pass; a missing or empty filter passes."`
+}
+
+// Destination is an address on a protocol.
+type Destination struct {
+	Protocol string `json:"protocol" enum:"email,irc,matrix,sse" example:"email"`
+	Address  string `json:"address" minLength:"1" maxLength:"255" example:"alice@example.org" doc:"email: local@domain; irc: a nick; matrix: @username:server.tld; sse (your live feed in the browser): your own username."`
+}
+
+// Filters of a generation rule. Every one is optional on input and always
+// present on output.
+type Filters struct {
+	Applications         []string `json:"applications" required:"false" maxItems:"100" doc:"Only messages of these applications (case-insensitive); empty: all."`
+	ExcludedApplications []string `json:"excluded_applications" required:"false" maxItems:"100" doc:"Not messages of these applications (case-insensitive)."`
+	Severities           []string `json:"severities" required:"false" maxItems:"16" enum:"debug,info,warning,error" doc:"Only these severities; empty: info, warning and error."`
+	Topic                *string  `json:"topic" required:"false" maxLength:"255" doc:"Shell-style glob (*, ?, [...]) on the full topic; null: any topic." example:"org.fedoraproject.prod.bodhi.*"`
+	MyActions            bool     `json:"my_actions" required:"false" doc:"Also notify about your own actions (default false)."`
+}
+
+// RulePatch is an admin's change of a rule; a missing field changes
+// nothing.
+type RulePatch struct {
+	Disabled *bool `json:"disabled,omitempty" doc:"Disable (true) or enable (false) the rule."`
+}
+
+// User is the logged-in user (FMN's User).
+type User struct {
+	Name    string `json:"name" example:"alice"`
+	IsAdmin bool   `json:"is_admin"`
+}
+
+// AdminUser is a user known to fmn.
+type AdminUser struct {
+	Name      string    `json:"name" example:"alice"`
+	CreatedAt time.Time `json:"created_at" doc:"When fmn first saw the user."`
+}
+
+// Artifact is a dist-git artifact.
+type Artifact struct {
+	Name string `json:"name" example:"firefox"`
+	Type string `json:"type" enum:"rpms,containers,modules,flatpaks" example:"rpms"`
+}
+
+// toRule turns a request body into the rule model, with every filter list
+// present (FMN echoes [] for a filter nobody set).
+func (n *NewRule) toRule() rules.Rule {
+	r := rules.Rule{
+		Name:            n.Name,
+		Disabled:        n.Disabled,
+		TrackingRule:    rules.TrackingRule{Name: n.TrackingRule.Name, Params: normParams(n.TrackingRule.Params)},
+		GenerationRules: make([]rules.GenerationRule, len(n.GenerationRules)),
+	}
+	for i, g := range n.GenerationRules {
+		r.GenerationRules[i] = g.toModel()
+	}
+	return r
+}
+
+func (g *GenerationRule) toModel() rules.GenerationRule {
+	out := rules.GenerationRule{
+		Destinations: make([]rules.Destination, len(g.Destinations)),
+		Filters: rules.Filters{
+			Applications:         nonNil(g.Filters.Applications),
+			ExcludedApplications: nonNil(g.Filters.ExcludedApplications),
+			Severities:           nonNil(g.Filters.Severities),
+			Topic:                g.Filters.Topic,
+			MyActions:            g.Filters.MyActions,
+		},
+	}
+	if out.Filters.Topic != nil && *out.Filters.Topic == "" {
+		out.Filters.Topic = nil
+	}
+	for i, d := range g.Destinations {
+		out.Destinations[i] = rules.Destination(d)
+	}
+	return out
+}
+
+// normParams maps a missing params to null.
+func normParams(p json.RawMessage) json.RawMessage {
+	if len(bytes.TrimSpace(p)) == 0 {
+		return json.RawMessage("null")
+	}
+	return p
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// ruleOut is a stored rule as the API shows it.
+func ruleOut(sr rulelog.StoredRule) Rule {
+	r := Rule{
+		ID:                sr.ID,
+		Name:              sr.Name,
+		Disabled:          sr.Disabled,
+		User:              RuleUser{Name: sr.User.Name},
+		TrackingRule:      TrackingRule{Name: sr.TrackingRule.Name, Params: normParams(sr.TrackingRule.Params)},
+		GenerationRules:   make([]GenerationRule, len(sr.GenerationRules)),
+		GeneratedLastWeek: sr.GeneratedLastWeek,
+	}
+	for i, g := range sr.GenerationRules {
+		dests := make([]Destination, len(g.Destinations))
+		for j, d := range g.Destinations {
+			dests[j] = Destination(d)
+		}
+		r.GenerationRules[i] = GenerationRule{
+			Destinations: dests,
+			Filters: Filters{
+				Applications:         nonNil(g.Filters.Applications),
+				ExcludedApplications: nonNil(g.Filters.ExcludedApplications),
+				Severities:           nonNil(g.Filters.Severities),
+				Topic:                g.Filters.Topic,
+				MyActions:            g.Filters.MyActions,
+			},
+		}
+	}
+	return r
+}
+
+func rulesOut(list []rulelog.StoredRule) []Rule {
+	out := make([]Rule, len(list))
+	for i, sr := range list {
+		out[i] = ruleOut(sr)
+	}
+	return out
+}

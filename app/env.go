@@ -1,0 +1,168 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fmn-project/fmn"
+	"github.com/fmn-project/fmn/config"
+	"github.com/fmn-project/fmn/streams"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Env holds the connections of one fmn process.
+type Env struct {
+	Cfg      config.Config
+	Log      *slog.Logger
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	Embedded *streams.Embedded
+	DB       *pgxpool.Pool
+	closers  []func()
+}
+
+// Close releases everything Open acquired, in reverse order.
+func (e *Env) Close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+	e.closers = nil
+}
+
+// ConnectNATS connects to FMN_NATS_URL, or starts the embedded server when
+// it is empty, and makes sure the streams exist.
+func (e *Env) ConnectNATS(ctx context.Context) error {
+	url := e.Cfg.NATSURL
+	if url == "" {
+		dir := filepath.Join(e.Cfg.DataDir, "nats")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("FMN_DATA_DIR: %w", err)
+		}
+		srv, err := streams.StartEmbedded(dir, e.Cfg.NATSPort)
+		if err != nil && e.Cfg.NATSPort != 0 {
+			e.Log.Warn("embedded NATS port taken; using a random one", "port", e.Cfg.NATSPort)
+			srv, err = streams.StartEmbedded(dir, 0)
+		}
+		if err != nil {
+			return err
+		}
+		e.Embedded = srv
+		e.closers = append(e.closers, srv.Shutdown)
+		url = srv.URL()
+	}
+	nc, err := nats.Connect(url,
+		nats.Name("fmn"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				e.Log.Warn("NATS disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { e.Log.Info("NATS reconnected") }))
+	if err != nil {
+		return fmt.Errorf("FMN_NATS_URL: cannot connect to NATS at %s: %w", config.Redact(url), err)
+	}
+	e.closers = append(e.closers, func() { _ = nc.Drain() })
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	e.NC, e.JS = nc, js
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := streams.Ensure(ctx, js, e.Cfg.Streams); err != nil {
+		return fmt.Errorf("creating streams: %w", err)
+	}
+	return nil
+}
+
+// ConnectDB opens the PostgreSQL pool. With create, a missing database is
+// created first (development).
+func (e *Env) ConnectDB(ctx context.Context, create bool) error {
+	if create {
+		if err := ensureDatabase(ctx, e.Cfg.DatabaseURL); err != nil {
+			return err
+		}
+	}
+	pool, err := pgxpool.New(ctx, e.Cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("FMN_DATABASE_URL: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return fmt.Errorf("FMN_DATABASE_URL: cannot reach PostgreSQL at %s: %s (start it with scripts/services.sh postgres)",
+			config.Redact(e.Cfg.DatabaseURL), pgErrText(err))
+	}
+	e.DB = pool
+	e.closers = append(e.closers, pool.Close)
+	return nil
+}
+
+// Migrate applies the schema; it is idempotent.
+func Migrate(ctx context.Context, db *pgxpool.Pool) error {
+	if _, err := db.Exec(ctx, fmn.Schema); err != nil {
+		return fmt.Errorf("applying schema: %w", err)
+	}
+	return nil
+}
+
+// ensureDatabase creates the database named in dsn when it does not exist,
+// connecting to the server's postgres database to do so.
+func ensureDatabase(ctx context.Context, dsn string) error {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return fmt.Errorf("FMN_DATABASE_URL: %s", pgErrText(err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		return c.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name
+		return fmt.Errorf("FMN_DATABASE_URL: cannot reach PostgreSQL at %s: %s (start it with scripts/services.sh postgres)",
+			config.Redact(dsn), pgErrText(err))
+	}
+	name := cfg.Database
+	admin := cfg.Copy()
+	admin.Database = "postgres"
+	ac, err := pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("FMN_DATABASE_URL: database %q does not exist and cannot connect to create it: %s", name, pgErrText(err))
+	}
+	defer ac.Close(ctx)
+	if _, err := ac.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("FMN_DATABASE_URL: creating database %q: %s", name, pgErrText(err))
+	}
+	return nil
+}
+
+// pgErrText is an error's text with any connection string's password
+// removed (pgx may quote the DSN).
+func pgErrText(err error) string {
+	s := err.Error()
+	for _, f := range strings.Fields(s) {
+		f = strings.Trim(f, `"'(),:`)
+		if u, perr := url.Parse(f); perr == nil && u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				s = strings.ReplaceAll(s, f, config.Redact(f))
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,182 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/fmn-project/fmn/api"
+	"github.com/fmn-project/fmn/api/auth"
+	"github.com/fmn-project/fmn/directory"
+	"github.com/fmn-project/fmn/live"
+	"github.com/fmn-project/fmn/notification"
+	"github.com/fmn-project/fmn/rulelog"
+	"github.com/fmn-project/fmn/rules"
+	"github.com/fmn-project/fmn/stats"
+	"github.com/fmn-project/fmn/ui"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// registerAPI mounts the REST API under /api/ on mux, adds the rules
+// projection to the readiness checks of ops, and runs the API's background
+// work (the preview index).
+func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Registry, mux *http.ServeMux, ops *api.Ops, run func(string, func(context.Context) error)) error {
+	cfg := env.Cfg
+	log := env.Log.With("role", "api")
+	cmds, err := rulelog.NewCommands(ctx, env.JS, env.DB, rulelog.CommandsConfig{Stream: cfg.Streams.Rules, Logger: log})
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	env.closers = append(env.closers, cmds.Close)
+
+	deps := api.Deps{
+		Commands: cmds, JS: env.JS, Streams: cfg.Streams,
+		Site: notification.Site{Name: cfg.SiteName, PublicURL: cfg.PublicURL},
+	}
+	if cfg.OIDCIssuer != "" {
+		o, err := auth.NewOIDC(auth.Config{
+			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, AdminGroups: cfg.AdminGroups,
+			Redis: sys.Redis, RedisPrefix: cfg.RedisPrefix, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		// Discover now so that a wrong issuer shows in the log at start;
+		// requests retry it when the provider is down.
+		go func() { _ = o.Discover(ctx) }()
+		deps.Auth = o
+		registerAuthMetrics(reg, &o.Stats)
+	} else {
+		log.Warn("FMN_OIDC_ISSUER is empty: nobody can log in, and every API call that needs a login answers 503")
+	}
+	if sys.Directory != nil {
+		deps.Accounts = directoryAccounts{sys.Directory}
+		deps.Lookups = sys.Directory
+	} else {
+		log.Warn("FMN_FASJSON_URL and FMN_DISTGIT_URL are empty: account endpoints answer 503, and rules can get no new destinations")
+	}
+	srv := api.New(api.Config{
+		Version: Version, Issuer: cfg.OIDCIssuer, CORSOrigins: cfg.CORSOrigins,
+		Registry: reg, Logger: log, Docs: ui.DocsHandler(api.OpenAPIPath + ".json"),
+	}, deps)
+	// The statistics projections (/admin/stats…) are read from the tables
+	// of the stats role.
+	srv.RegisterStats(stats.NewReader(env.DB))
+	// The live feed (channel sse): one NOTIFY consumer for all the
+	// streams this process serves.
+	hub := live.NewHub(env.JS, live.HubConfig{Stream: cfg.Streams.Notify, Logger: log.With("component", "live")})
+	srv.RegisterNotifications(hub, &live.Tickets{Redis: sys.Redis, Prefix: cfg.RedisPrefix})
+	run("api-live-feed", hub.Run)
+	srv.Register(mux)
+	run("api-preview-index", srv.Run)
+
+	lag := &api.LagCheck{
+		Stream: func(ctx context.Context) (uint64, error) {
+			st, err := env.JS.Stream(ctx, cfg.Streams.Rules)
+			if err != nil {
+				return 0, err
+			}
+			info, err := st.Info(ctx)
+			if err != nil {
+				return 0, err
+			}
+			return info.State.LastSeq, nil
+		},
+		Projected: cmds.Store().Projected,
+	}
+	ops.Checks = append(ops.Checks, api.Check{Name: "rules-projection", Fn: lag.Check})
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fmn_rules_projection_lag", Help: "Events of RULES not yet applied to the tables, at the last readiness check.",
+	}, func() float64 { return float64(lag.Lag()) }))
+	return nil
+}
+
+func registerAuthMetrics(reg *prometheus.Registry, st *auth.Stats) {
+	reg.MustRegister(&authCollector{st: st})
+}
+
+// authCollector exposes auth.Stats: token checks and the hit rate of the
+// UserInfo cache.
+type authCollector struct{ st *auth.Stats }
+
+var (
+	authTokensDesc = prometheus.NewDesc("fmn_auth_tokens_total", "Bearer tokens checked, by kind (jwt, opaque) and result.", []string{"kind", "result"}, nil)
+	authCacheDesc  = prometheus.NewDesc("fmn_auth_userinfo_cache_total", "UserInfo cache lookups for opaque tokens, by result (hit, miss).", []string{"result"}, nil)
+	authCallsDesc  = prometheus.NewDesc("fmn_auth_userinfo_calls_total", "Requests to the provider's UserInfo endpoint.", nil, nil)
+)
+
+func (c *authCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- authTokensDesc
+	ch <- authCacheDesc
+	ch <- authCallsDesc
+}
+
+func (c *authCollector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(authTokensDesc, c.st.JWTAccepted.Load(), "jwt", "accepted")
+	counter(authTokensDesc, c.st.JWTRejected.Load(), "jwt", "rejected")
+	counter(authTokensDesc, c.st.OpaqueAccepted.Load(), "opaque", "accepted")
+	counter(authTokensDesc, c.st.OpaqueRejected.Load(), "opaque", "rejected")
+	counter(authCacheDesc, c.st.CacheHits.Load(), "hit")
+	counter(authCacheDesc, c.st.CacheMisses.Load(), "miss")
+	counter(authCallsDesc, c.st.UserInfoCalls.Load())
+}
+
+// directoryAccounts is the directory (FASJSON and dist-git through the
+// shared service cache) as the API's Accounts.
+type directoryAccounts struct{ d directory.Service }
+
+func accountsErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, directory.ErrNotFound):
+		return fmt.Errorf("%w: %w", api.ErrNoSuchAccount, err)
+	case errors.Is(err, directory.ErrNotConfigured):
+		return fmt.Errorf("%w: %w", api.ErrAccountsNotConfigured, err)
+	}
+	return err
+}
+
+func (a directoryAccounts) User(ctx context.Context, name string) (map[string]any, error) {
+	u, err := a.d.User(ctx, name)
+	if err != nil {
+		return nil, accountsErr(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(u.Raw, &rec); err != nil {
+		return nil, fmt.Errorf("account record of %s: %w", name, err)
+	}
+	return rec, nil
+}
+
+func (a directoryAccounts) Groups(ctx context.Context, name string) ([]string, error) {
+	gs, err := a.d.UserGroups(ctx, name)
+	return gs, accountsErr(err)
+}
+
+func (a directoryAccounts) Destinations(ctx context.Context, name string) ([]rules.Destination, error) {
+	ds, err := a.d.Destinations(ctx, name)
+	return ds, accountsErr(err)
+}
+
+func (a directoryAccounts) SearchUsers(ctx context.Context, search string) ([]string, error) {
+	names, err := a.d.SearchUsers(ctx, search)
+	return names, accountsErr(err)
+}
+
+func (a directoryAccounts) Artifacts(ctx context.Context, q api.ArtifactQuery) ([]rules.Artifact, error) {
+	found, err := a.d.SearchArtifacts(ctx, directory.ArtifactQuery{Names: q.Names, Users: q.Users, Groups: q.Groups})
+	if err != nil {
+		return nil, accountsErr(err)
+	}
+	out := make([]rules.Artifact, len(found))
+	for i, f := range found {
+		out[i] = rules.Artifact{Type: f.Type, Name: f.Name}
+	}
+	return out, nil
+}

@@ -1,0 +1,326 @@
+package bus
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fmn-project/fmn/streams"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Parser derives Parsed from bus messages. The zero value uses the default
+// limits and DefaultRegistry. A Parser is safe for concurrent use.
+type Parser struct {
+	Limits   Limits
+	Registry *Registry
+}
+
+var defaultParser Parser
+
+// Parse parses a message delivered from BUS with the default parser. A
+// message without a sent-at header gets the time it was stored in the
+// stream.
+func Parse(m jetstream.Msg) (*Parsed, error) { return defaultParser.Parse(m) }
+
+// ParseNATS parses a bus message given as its parts with the default
+// parser.
+func ParseNATS(subject string, h nats.Header, data []byte) (*Parsed, error) {
+	return defaultParser.ParseAt(subject, h, data, time.Time{})
+}
+
+// ParseMessage parses a message in its serialized form (a file record)
+// with the default parser.
+func ParseMessage(m *Message) (*Parsed, error) { return defaultParser.ParseMessage(m) }
+
+// Parse parses a message delivered from BUS. The stream timestamp stands in
+// for a missing or unreadable sent-at header.
+func (p *Parser) Parse(m jetstream.Msg) (*Parsed, error) {
+	pd, err := p.ParseAt(m.Subject(), m.Headers(), m.Data(), time.Time{})
+	if err == nil && pd.SentAt.IsZero() {
+		// Only now: Metadata parses the reply subject, which costs.
+		if md, err := m.Metadata(); err == nil {
+			pd.SentAt = md.Timestamp
+		}
+	}
+	return pd, err
+}
+
+// ParseNATS parses a bus message given as its parts; SentAt stays zero
+// without a usable sent-at header.
+func (p *Parser) ParseNATS(subject string, h nats.Header, data []byte) (*Parsed, error) {
+	return p.ParseAt(subject, h, data, time.Time{})
+}
+
+// ParseMessage parses a message in its serialized form.
+func (p *Parser) ParseMessage(m *Message) (*Parsed, error) {
+	nm, err := m.NATSMsgLimits(p.Limits)
+	if err != nil {
+		return nil, err
+	}
+	return p.ParseAt(nm.Subject, nm.Header, nm.Data, time.Time{})
+}
+
+// ParseAt parses a bus message: subject bus.<topic>, its headers and body.
+// received replaces a missing or unreadable sent-at (zero for none). The
+// error is an *InvalidError when the message can never be parsed (not
+// JSON, no id, too large, absurd headers, a bad subject): dead-letter it.
+func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received time.Time) (*Parsed, error) {
+	l := p.Limits.WithDefaults()
+	topic, ok := strings.CutPrefix(subject, streams.BusPrefix)
+	if !ok {
+		return nil, invalidf("subject %q is not a bus subject (%s<topic>)", subject, streams.BusPrefix)
+	}
+	if err := CheckTopic(topic, l); err != nil {
+		return nil, err
+	}
+	if len(h) > l.MaxHeaders {
+		return nil, invalidf("%d headers exceed the limit of %d", len(h), l.MaxHeaders)
+	}
+	id := h.Get(streams.HeaderMsgID)
+	if err := checkID(id, l); err != nil {
+		if id == "" {
+			return nil, invalidf("no message id (header %s)", streams.HeaderMsgID)
+		}
+		return nil, err
+	}
+	if len(data) > l.MaxBody {
+		return nil, invalidf("body of %d bytes exceeds the limit of %d bytes", len(data), l.MaxBody)
+	}
+
+	// One allocation holds the result and the scratch space of the parse.
+	st := &parseState{}
+	pd := &st.pd
+	pd.ID, pd.Topic, pd.Severity = id, topic, SeverityInfo
+	var sentAt string
+	for k, vs := range h {
+		if len(k) > l.MaxHeaderName {
+			return nil, invalidf("header name of %d bytes exceeds the limit of %d bytes (%.40q…)", len(k), l.MaxHeaderName, k)
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		v := vs[0]
+		if len(v) > l.MaxHeaderValue {
+			return nil, invalidf("header %.60q: value of %d bytes exceeds the limit of %d bytes", k, len(v), l.MaxHeaderValue)
+		}
+		switch k {
+		case HeaderSchema:
+			pd.Schema = v
+			continue
+		case HeaderSeverity:
+			pd.Severity = parseSeverity(v)
+			continue
+		case HeaderSentAt:
+			sentAt = v
+			continue
+		}
+		kind, name := splitFilterHeader(k)
+		if kind == kindNone || name == "" || !truthy(v) {
+			continue
+		}
+		list := pd.list(kind)
+		*list = append(*list, name)
+	}
+	if t, ok := ParseSentAt(sentAt); ok {
+		pd.SentAt = t
+	} else {
+		pd.SentAt = received
+	}
+
+	body, err := scanBody(data, st.members[:0], true)
+	if err != nil {
+		return nil, invalidf("body is not valid JSON: %v", err)
+	}
+	pd.Body = json.RawMessage(data)
+
+	x := &st.x
+	x.Topic, x.Schema, x.Body = topic, pd.Schema, body
+	Generic(x)
+	reg := p.Registry
+	if reg == nil {
+		reg = DefaultRegistry
+	}
+	if pd.Schema != "" {
+		if e := reg.Lookup(pd.Schema); e != nil {
+			runExtractor(e, x)
+		}
+	}
+	pd.Agent, pd.App, pd.Summary, pd.Text, pd.URL = x.Agent, x.App, x.Summary, x.Text, x.URL
+	for _, k := range filterKinds {
+		list := pd.list(k.kind)
+		if len(*list) == 0 {
+			*list = *x.list(k.kind)
+		}
+		*list = sortedUnique(*list)
+	}
+	return pd, nil
+}
+
+// runExtractor applies a schema's extractor over the generic results. An
+// extractor that panics (a body shape its author did not foresee) leaves
+// the generic results: one odd message must not stop the consumer.
+func runExtractor(e Extractor, x *Extraction) {
+	defer func() {
+		if recover() != nil {
+			Generic(x)
+			x.App = e.Application()
+			if x.App == "" {
+				x.App = TopicApp(x.Topic)
+			}
+		}
+	}()
+	if app := e.Application(); app != "" {
+		x.App = app
+	}
+	e.Extract(x)
+}
+
+type parseState struct {
+	pd      Parsed
+	x       Extraction
+	members [24]member
+}
+
+// parseSeverity maps fedora_messaging_severity to a level; anything but
+// 10, 20, 30 or 40 means info.
+func parseSeverity(v string) int {
+	switch strings.TrimSpace(v) {
+	case "10":
+		return SeverityDebug
+	case "30":
+		return SeverityWarning
+	case "40":
+		return SeverityError
+	}
+	return SeverityInfo
+}
+
+// ParseSentAt reads a sent-at header: ISO 8601 with an offset as Python's
+// isoformat() writes it (2024-05-01T12:00:00+00:00, with or without
+// fractional seconds, Z accepted). A time without an offset is taken as
+// UTC, which is what fedora-messaging meant before it wrote offsets.
+func ParseSentAt(v string) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	if len(v) < 19 {
+		return time.Time{}, false
+	}
+	if v[10] == ' ' {
+		v = v[:10] + "T" + v[11:]
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, true
+	}
+	if t, err := time.ParseInLocation("2006-01-02T15:04:05.999999999", v, time.UTC); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+func truthy(v string) bool {
+	switch strings.TrimSpace(v) {
+	case "false", "False", "0", "":
+		return false
+	}
+	return true
+}
+
+type kind uint8
+
+const (
+	kindNone kind = iota
+	kindUser
+	kindGroup
+	kindRPM
+	kindContainer
+	kindModule
+	kindFlatpak
+)
+
+var filterKinds = []struct {
+	prefix string
+	kind   kind
+}{
+	{"user_", kindUser},
+	{"group_", kindGroup},
+	{"rpm_", kindRPM},
+	{"container_", kindContainer},
+	{"module_", kindModule},
+	{"flatpak_", kindFlatpak},
+}
+
+// splitFilterHeader splits fedora_messaging_<kind>_<name>.
+func splitFilterHeader(k string) (kind, string) {
+	rest, ok := strings.CutPrefix(k, FilterHeaderPrefix)
+	if !ok {
+		return kindNone, ""
+	}
+	for _, fk := range filterKinds {
+		if name, ok := strings.CutPrefix(rest, fk.prefix); ok {
+			return fk.kind, name
+		}
+	}
+	return kindNone, ""
+}
+
+func filterKind(k string) kind {
+	kd, _ := splitFilterHeader(k)
+	return kd
+}
+
+// FilterHeader returns the header name that marks a message as being about
+// name, for a kind among user, group, rpm, container, module, flatpak.
+func FilterHeader(kind, name string) string { return FilterHeaderPrefix + kind + "_" + name }
+
+func (p *Parsed) list(k kind) *[]string {
+	switch k {
+	case kindUser:
+		return &p.Usernames
+	case kindGroup:
+		return &p.Groups
+	case kindRPM:
+		return &p.Packages
+	case kindContainer:
+		return &p.Containers
+	case kindModule:
+		return &p.Modules
+	default:
+		return &p.Flatpaks
+	}
+}
+
+func (x *Extraction) list(k kind) *[]string {
+	switch k {
+	case kindUser:
+		return &x.Usernames
+	case kindGroup:
+		return &x.Groups
+	case kindRPM:
+		return &x.Packages
+	case kindContainer:
+		return &x.Containers
+	case kindModule:
+		return &x.Modules
+	default:
+		return &x.Flatpaks
+	}
+}
+
+func sortedUnique(s []string) []string {
+	if len(s) < 2 {
+		return s
+	}
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// intText formats an integer for summaries.
+func intText(v Value) string {
+	if n, ok := v.Int(); ok {
+		return strconv.FormatInt(n, 10)
+	}
+	return v.Text()
+}

@@ -1,0 +1,426 @@
+// Package config reads fmn's settings: flags with FMN_* environment
+// equivalents, *_FILE variants for secrets, a working default for
+// development, and validation that names the setting at fault.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fmn-project/fmn/streams"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config is every setting of fmn. Field comments give the default.
+type Config struct {
+	// NATSURL is the NATS server; empty runs an embedded one (default empty).
+	NATSURL string
+	// NATSPort is the embedded server's port (default 4244; taken → random).
+	NATSPort int
+	// DataDir holds the embedded server's storage (default ./.data).
+	DataDir string
+	// DatabaseURL is PostgreSQL (default postgres://postgres@127.0.0.1:5432/fmn?sslmode=disable).
+	DatabaseURL string
+	// RedisURL is Redis (default redis://127.0.0.1:6379/0).
+	RedisURL string
+	// RedisPrefix prefixes every key fmn writes (default "fmn:").
+	RedisPrefix string
+	// HTTPAddr is where the API and UI listen (default 127.0.0.1:8080).
+	HTTPAddr string
+	// PublicURL is how users reach fmn; used in notification footers
+	// (default http://127.0.0.1:8080).
+	PublicURL string
+	// SiteName names fmn in notification footers (default "fmn").
+	SiteName string
+	// OIDCIssuer and OIDCClientID configure login (default empty: no login;
+	// `fmn dev` then runs a development provider on loopback).
+	OIDCIssuer, OIDCClientID string
+	// OIDCScopes are the scopes the web UI asks for at login, space
+	// separated (default empty: "openid profile email"; with `fmn dev`'s own
+	// provider, plus offline_access for refresh tokens).
+	OIDCScopes string
+	// AdminGroups are the groups whose members are admins (default sysadmin-main).
+	AdminGroups []string
+	// CORSOrigins may call the API from browser pages of other origins:
+	// scheme://host[:port] each, or "*" (default empty: same origin only).
+	CORSOrigins []string
+	// FASJSONURL and DistGitURL are base URLs (default empty: lookups off).
+	// Credentials in them (https://user:pass@host) are sent as basic auth.
+	FASJSONURL, DistGitURL string
+	// FASJSONToken and DistGitToken, when set, authenticate to those
+	// services: a bearer token for FASJSON, a Pagure API token for dist-git
+	// (default empty).
+	FASJSONToken, DistGitToken string
+	// SMTPURL is smtp://user:pass@host:port (default empty; `fmn dev` then
+	// runs a local mail sink).
+	SMTPURL string
+	// MailFrom is the From of emails (default fmn@localhost).
+	MailFrom string
+	// IRCURL is ircs://nick:pass@host:port (default empty: IRC off).
+	IRCURL string
+	// MatrixURL and MatrixToken configure Matrix (default empty: off).
+	MatrixURL, MatrixToken string
+	// AMQPURL is the bus broker of `fmn bridge amqp`
+	// (default amqp://guest:guest@127.0.0.1:5672/).
+	AMQPURL string
+	// AMQPExchange and AMQPQueue (defaults amq.topic and fmn).
+	AMQPExchange, AMQPQueue string
+	// Streams holds stream names, replicas, storage and ages.
+	Streams streams.Config
+	// Consumer tunes the matcher: AckWait (default 30s), MaxAckPending
+	// across all instances (default 20000) and InFlight per instance
+	// (default 4096).
+	ConsumerAckWait                         time.Duration
+	ConsumerMaxAckPending, ConsumerInFlight int
+	// StatsRetention is how long hourly statistics buckets are kept
+	// (default 90d; at least 8d, as generated_last_week reads a week).
+	StatsRetention time.Duration
+	// LogLevel is debug, info, warn or error (default info).
+	LogLevel string
+}
+
+// Defaults is the development configuration.
+func Defaults() Config {
+	return Config{
+		NATSPort:              4244,
+		DataDir:               ".data",
+		DatabaseURL:           "postgres://postgres@127.0.0.1:5432/fmn?sslmode=disable",
+		RedisURL:              "redis://127.0.0.1:6379/0",
+		RedisPrefix:           "fmn:",
+		HTTPAddr:              "127.0.0.1:8080",
+		PublicURL:             "http://127.0.0.1:8080",
+		SiteName:              "fmn",
+		AdminGroups:           []string{"sysadmin-main"},
+		MailFrom:              "fmn@localhost",
+		AMQPURL:               "amqp://guest:guest@127.0.0.1:5672/",
+		AMQPExchange:          "amq.topic",
+		AMQPQueue:             "fmn",
+		Streams:               streams.Defaults(),
+		StatsRetention:        90 * 24 * time.Hour,
+		ConsumerAckWait:       30 * time.Second,
+		ConsumerMaxAckPending: 20000,
+		ConsumerInFlight:      4096,
+		LogLevel:              "info",
+	}
+}
+
+type setting struct {
+	name, env, usage string
+	secret           bool
+	set              func(string) error
+	get              func() string
+}
+
+// Settings binds a Config to flags and environment variables.
+type Settings struct {
+	cfg  *Config
+	list []setting
+}
+
+// Bind registers every setting of cfg on fs. Call Load after fs.Parse.
+func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
+	s := &Settings{cfg: cfg}
+	str := func(name, env, usage string, secret bool, p *string) {
+		s.add(fs, setting{name: name, env: env, usage: usage, secret: secret,
+			set: func(v string) error { *p = v; return nil },
+			get: func() string { return *p }})
+	}
+	integer := func(name, env, usage string, p *int) {
+		s.add(fs, setting{name: name, env: env, usage: usage,
+			set: func(v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return fmt.Errorf("not an integer: %q", v)
+				}
+				*p = n
+				return nil
+			},
+			get: func() string { return strconv.Itoa(*p) }})
+	}
+	dur := func(name, env, usage string, p *time.Duration) {
+		s.add(fs, setting{name: name, env: env, usage: usage,
+			set: func(v string) error {
+				d, err := parseDuration(v)
+				if err != nil {
+					return err
+				}
+				*p = d
+				return nil
+			},
+			get: func() string { return p.String() }})
+	}
+	str("nats-url", "FMN_NATS_URL", "NATS server URL; empty runs an embedded server", true, &cfg.NATSURL)
+	integer("nats-port", "FMN_NATS_PORT", "port of the embedded NATS server (taken: a random one)", &cfg.NATSPort)
+	str("data-dir", "FMN_DATA_DIR", "directory for the embedded server's storage and dev mail", false, &cfg.DataDir)
+	str("database-url", "FMN_DATABASE_URL", "PostgreSQL URL", true, &cfg.DatabaseURL)
+	str("redis-url", "FMN_REDIS_URL", "Redis URL", true, &cfg.RedisURL)
+	str("redis-prefix", "FMN_REDIS_PREFIX", "prefix of every Redis key", false, &cfg.RedisPrefix)
+	str("http-addr", "FMN_HTTP_ADDR", "address of the API and UI", false, &cfg.HTTPAddr)
+	str("public-url", "FMN_PUBLIC_URL", "URL users reach fmn at (notification footers)", false, &cfg.PublicURL)
+	str("site-name", "FMN_SITE_NAME", "name of this fmn in notification footers", false, &cfg.SiteName)
+	str("oidc-issuer", "FMN_OIDC_ISSUER", "OpenID Connect issuer URL", false, &cfg.OIDCIssuer)
+	str("oidc-client-id", "FMN_OIDC_CLIENT_ID", "OpenID Connect client id (token audience)", false, &cfg.OIDCClientID)
+	str("oidc-scopes", "FMN_OIDC_SCOPES", "scopes the web UI asks for at login, space separated (default \"openid profile email\"; add offline_access for refresh tokens)", false, &cfg.OIDCScopes)
+	s.add(fs, setting{name: "admin-groups", env: "FMN_ADMIN_GROUPS", usage: "comma-separated admin groups",
+		set: func(v string) error { cfg.AdminGroups = splitList(v); return nil },
+		get: func() string { return strings.Join(cfg.AdminGroups, ",") }})
+	s.add(fs, setting{name: "cors-origins", env: "FMN_CORS_ORIGINS", usage: "comma-separated origins whose pages may call the API (scheme://host[:port], or *)",
+		set: func(v string) error { cfg.CORSOrigins = splitList(v); return nil },
+		get: func() string { return strings.Join(cfg.CORSOrigins, ",") }})
+	str("fasjson-url", "FMN_FASJSON_URL", "FASJSON base URL (without /v1)", true, &cfg.FASJSONURL)
+	str("fasjson-token", "FMN_FASJSON_TOKEN", "bearer token for FASJSON", true, &cfg.FASJSONToken)
+	str("distgit-url", "FMN_DISTGIT_URL", "dist-git (Pagure) base URL (without /api/0)", true, &cfg.DistGitURL)
+	str("distgit-token", "FMN_DISTGIT_TOKEN", "Pagure API token for dist-git", true, &cfg.DistGitToken)
+	str("smtp-url", "FMN_SMTP_URL", "smtp://user:pass@host:port; empty in dev runs a local mail sink", true, &cfg.SMTPURL)
+	str("mail-from", "FMN_MAIL_FROM", "From address of emails", false, &cfg.MailFrom)
+	str("irc-url", "FMN_IRC_URL", "ircs://nick:pass@host:port", true, &cfg.IRCURL)
+	str("matrix-url", "FMN_MATRIX_URL", "Matrix homeserver URL", false, &cfg.MatrixURL)
+	str("matrix-token", "FMN_MATRIX_TOKEN", "Matrix access token", true, &cfg.MatrixToken)
+	str("amqp-url", "FMN_AMQP_URL", "AMQP broker URL of the bus", true, &cfg.AMQPURL)
+	str("amqp-exchange", "FMN_AMQP_EXCHANGE", "AMQP topic exchange to bind", false, &cfg.AMQPExchange)
+	str("amqp-queue", "FMN_AMQP_QUEUE", "durable AMQP queue of the bridge", false, &cfg.AMQPQueue)
+	str("stream-bus", "FMN_STREAM_BUS", "name of the bus stream", false, &cfg.Streams.Bus)
+	str("stream-rules", "FMN_STREAM_RULES", "name of the rule event stream", false, &cfg.Streams.Rules)
+	str("stream-notify", "FMN_STREAM_NOTIFY", "name of the notification stream", false, &cfg.Streams.Notify)
+	str("stream-dlq", "FMN_STREAM_DLQ", "name of the dead-letter stream", false, &cfg.Streams.DLQ)
+	str("stream-events", "FMN_STREAM_EVENTS", "name of the stream of delivery outcomes", false, &cfg.Streams.Events)
+	integer("stream-replicas", "FMN_STREAM_REPLICAS", "replicas of every stream (3 on a cluster)", &cfg.Streams.Replicas)
+	s.add(fs, setting{name: "stream-storage", env: "FMN_STREAM_STORAGE", usage: "file or memory",
+		set: func(v string) error {
+			switch strings.ToLower(v) {
+			case "file":
+				cfg.Streams.Storage = jetstream.FileStorage
+			case "memory":
+				cfg.Streams.Storage = jetstream.MemoryStorage
+			default:
+				return fmt.Errorf("must be file or memory, got %q", v)
+			}
+			return nil
+		},
+		get: func() string { return strings.ToLower(cfg.Streams.Storage.String()) }})
+	dur("bus-max-age", "FMN_BUS_MAX_AGE", "how long BUS keeps messages (e.g. 7d, 36h)", &cfg.Streams.BusMaxAge)
+	dur("notify-max-age", "FMN_NOTIFY_MAX_AGE", "how long NOTIFY keeps notifications", &cfg.Streams.NotifyMaxAge)
+	dur("dlq-max-age", "FMN_DLQ_MAX_AGE", "how long DLQ keeps dead letters", &cfg.Streams.DLQMaxAge)
+	dur("events-max-age", "FMN_EVENTS_MAX_AGE", "how long EVENTS keeps delivery outcomes", &cfg.Streams.EventsMaxAge)
+	dur("stats-retention", "FMN_STATS_RETENTION", "how long hourly statistics are kept (at least 8d)", &cfg.StatsRetention)
+	dur("duplicate-window", "FMN_DUPLICATE_WINDOW", "dedup window of BUS and NOTIFY (at least 2m)", &cfg.Streams.Duplicates)
+	dur("consumer-ack-wait", "FMN_CONSUMER_ACK_WAIT", "how long a bus message may stay unacked before redelivery", &cfg.ConsumerAckWait)
+	integer("consumer-max-ack-pending", "FMN_CONSUMER_MAX_ACK_PENDING", "unacked bus messages across all matcher instances", &cfg.ConsumerMaxAckPending)
+	integer("consumer-in-flight", "FMN_CONSUMER_IN_FLIGHT", "bus messages between fetch and ack in one matcher instance", &cfg.ConsumerInFlight)
+	str("log-level", "FMN_LOG_LEVEL", "debug, info, warn or error", false, &cfg.LogLevel)
+	return s
+}
+
+type flagValue struct {
+	s       *setting
+	setFlag bool
+	err     error
+}
+
+func (f *flagValue) String() string {
+	if f.s == nil || f.s.get == nil {
+		return ""
+	}
+	if f.s.secret {
+		return ""
+	}
+	return f.s.get()
+}
+
+func (f *flagValue) Set(v string) error {
+	f.setFlag = true
+	return f.s.set(v)
+}
+
+func (s *Settings) add(fs *flag.FlagSet, st setting) {
+	s.list = append(s.list, st)
+	usage := st.usage + " (" + st.env
+	if st.secret {
+		usage += ", or " + st.env + "_FILE"
+	}
+	usage += ")"
+	fs.Var(&flagValue{s: &s.list[len(s.list)-1]}, st.name, usage)
+}
+
+// Load applies environment variables (and *_FILE) for every setting not
+// given as a flag, then validates. env is usually os.Getenv.
+func (s *Settings) Load(fs *flag.FlagSet, env func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	// Flags were applied while parsing; the environment fills only the
+	// settings no flag named, so a flag always wins.
+	var errs []error
+	for i := range s.list {
+		st := &s.list[i]
+		if given[st.name] {
+			continue
+		}
+		v, ok, err := lookup(st, env)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if err := st.set(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", st.env, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return s.cfg.Validate()
+}
+
+func lookup(st *setting, env func(string) string) (string, bool, error) {
+	if st.secret {
+		if path := env(st.env + "_FILE"); path != "" {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return "", false, fmt.Errorf("%s_FILE: cannot read %s: %w", st.env, path, errors.Unwrap(err))
+			}
+			return strings.TrimRight(string(b), "\r\n"), true, nil
+		}
+	}
+	v := env(st.env)
+	return v, v != "", nil
+}
+
+// Validate checks every setting and reports all problems at once, each
+// naming its setting. Secrets never appear in the messages.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(env, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{env}, a...)...))
+	}
+	checkURL := func(env, v string, schemes ...string) {
+		if v == "" {
+			return
+		}
+		u, err := url.Parse(v)
+		if err != nil {
+			bad(env, "not a URL")
+			return
+		}
+		for _, s := range schemes {
+			if u.Scheme == s {
+				if u.Host == "" {
+					bad(env, "URL has no host")
+				}
+				return
+			}
+		}
+		bad(env, "scheme must be one of %s, got %q", strings.Join(schemes, ", "), u.Scheme)
+	}
+	checkURL("FMN_NATS_URL", c.NATSURL, "nats", "tls", "ws", "wss")
+	checkURL("FMN_DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
+	checkURL("FMN_REDIS_URL", c.RedisURL, "redis", "rediss", "unix")
+	checkURL("FMN_PUBLIC_URL", c.PublicURL, "http", "https")
+	checkURL("FMN_OIDC_ISSUER", c.OIDCIssuer, "http", "https")
+	checkURL("FMN_FASJSON_URL", c.FASJSONURL, "http", "https")
+	checkURL("FMN_DISTGIT_URL", c.DistGitURL, "http", "https")
+	checkURL("FMN_SMTP_URL", c.SMTPURL, "smtp", "smtps")
+	checkURL("FMN_IRC_URL", c.IRCURL, "irc", "ircs")
+	checkURL("FMN_MATRIX_URL", c.MatrixURL, "http", "https")
+	checkURL("FMN_AMQP_URL", c.AMQPURL, "amqp", "amqps")
+	if c.DatabaseURL == "" {
+		bad("FMN_DATABASE_URL", "must be set")
+	}
+	if c.RedisURL == "" {
+		bad("FMN_REDIS_URL", "must be set")
+	}
+	if c.NATSURL == "" && c.DataDir == "" {
+		bad("FMN_DATA_DIR", "must be set when FMN_NATS_URL is empty (embedded server)")
+	}
+	if c.NATSPort < 0 || c.NATSPort > 65535 {
+		bad("FMN_NATS_PORT", "must be a port number, got %d", c.NATSPort)
+	}
+	if c.MatrixURL != "" && c.MatrixToken == "" {
+		bad("FMN_MATRIX_TOKEN", "must be set when FMN_MATRIX_URL is")
+	}
+	if c.OIDCIssuer != "" && c.OIDCClientID == "" {
+		bad("FMN_OIDC_CLIENT_ID", "must be set when FMN_OIDC_ISSUER is")
+	}
+	if c.OIDCScopes != "" && !slices.Contains(strings.Fields(c.OIDCScopes), "openid") {
+		bad("FMN_OIDC_SCOPES", "must include openid, got %q", c.OIDCScopes)
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			bad("FMN_CORS_ORIGINS", "%q is not an origin: want scheme://host[:port], e.g. https://notifications.example.org", o)
+		}
+	}
+	if c.MailFrom != "" && !strings.Contains(c.MailFrom, "@") {
+		bad("FMN_MAIL_FROM", "must be an email address, got %q", c.MailFrom)
+	}
+	if c.ConsumerAckWait < time.Second {
+		bad("FMN_CONSUMER_ACK_WAIT", "must be at least 1s, got %s", c.ConsumerAckWait)
+	}
+	if c.ConsumerInFlight < 1 || c.ConsumerMaxAckPending < c.ConsumerInFlight {
+		bad("FMN_CONSUMER_IN_FLIGHT", "must be at least 1 and at most FMN_CONSUMER_MAX_ACK_PENDING (%d), got %d", c.ConsumerMaxAckPending, c.ConsumerInFlight)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("FMN_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.StatsRetention < 8*24*time.Hour {
+		bad("FMN_STATS_RETENTION", "must be at least 8d (generated_last_week reads a week), got %s", c.StatsRetention)
+	}
+	if err := c.Streams.Validate(); err != nil {
+		bad("FMN_STREAM_*", "%v", err)
+	}
+	return errors.Join(errs...)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseDuration accepts Go durations plus a "d" suffix for days.
+func parseDuration(v string) (time.Duration, error) {
+	if strings.HasSuffix(v, "d") {
+		n, err := strconv.Atoi(strings.TrimSuffix(v, "d"))
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("not a duration: %q", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("not a duration: %q", v)
+	}
+	return d, nil
+}
+
+// Redact replaces the password of a URL with <secret>, for logs.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparsable URL>"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return strings.Replace(u.String(), "xxxxx", "<secret>", 1)
+		}
+	}
+	return u.String()
+}

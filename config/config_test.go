@@ -1,0 +1,133 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	cfg := Defaults()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	st := Bind(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	return cfg, st.Load(fs, func(k string) string { return env[k] })
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NATSURL != "" || cfg.Streams.Bus != "BUS" || cfg.Streams.Storage != jetstream.FileStorage {
+		t.Fatalf("unexpected defaults: %+v", cfg)
+	}
+}
+
+func TestEnvironmentAndFlags(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, []string{"--redis-prefix", "flag:", "--bus-max-age", "36h"}, map[string]string{
+		"FMN_REDIS_PREFIX":    "env:",
+		"FMN_NATS_URL":        "nats://127.0.0.1:4222",
+		"FMN_ADMIN_GROUPS":    "sysadmin-main, fmn-admins",
+		"FMN_NOTIFY_MAX_AGE":  "3d",
+		"FMN_STREAM_REPLICAS": "3",
+		"FMN_STREAM_STORAGE":  "memory",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RedisPrefix != "flag:" {
+		t.Errorf("a flag must win over the environment: %q", cfg.RedisPrefix)
+	}
+	if cfg.NATSURL != "nats://127.0.0.1:4222" || cfg.Streams.Replicas != 3 || cfg.Streams.Storage != jetstream.MemoryStorage {
+		t.Errorf("environment not applied: %+v", cfg)
+	}
+	if cfg.Streams.BusMaxAge != 36*time.Hour || cfg.Streams.NotifyMaxAge != 72*time.Hour {
+		t.Errorf("ages: %s %s", cfg.Streams.BusMaxAge, cfg.Streams.NotifyMaxAge)
+	}
+	if strings.Join(cfg.AdminGroups, "|") != "sysadmin-main|fmn-admins" {
+		t.Errorf("admin groups: %q", cfg.AdminGroups)
+	}
+}
+
+func TestSecretFiles(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "smtp")
+	if err := os.WriteFile(path, []byte("smtp://bot:hunter2@mail.example.org:587\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load(t, nil, map[string]string{"FMN_SMTP_URL_FILE": path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SMTPURL != "smtp://bot:hunter2@mail.example.org:587" {
+		t.Errorf("SMTP URL from file: %q", cfg.SMTPURL)
+	}
+	_, err = load(t, nil, map[string]string{"FMN_SMTP_URL_FILE": filepath.Join(t.TempDir(), "missing")})
+	if err == nil || !strings.Contains(err.Error(), "FMN_SMTP_URL_FILE") {
+		t.Errorf("a missing secret file must name the setting: %v", err)
+	}
+}
+
+func TestBadConfigurationNamesEverySetting(t *testing.T) {
+	t.Parallel()
+	_, err := load(t, nil, map[string]string{
+		"FMN_DATABASE_URL":    "mysql://root:topsecret@db/fmn",
+		"FMN_SMTP_URL":        "http://user:topsecret@mail",
+		"FMN_LOG_LEVEL":       "loud",
+		"FMN_STREAM_REPLICAS": "many",
+		"FMN_OIDC_ISSUER":     "https://id.example.org",
+		"FMN_MATRIX_URL":      "https://matrix.example.org",
+		"FMN_STREAM_STORAGE":  "tape",
+		"FMN_BUS_MAX_AGE":     "forever",
+	})
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{"FMN_STREAM_REPLICAS", "FMN_STREAM_STORAGE", "FMN_BUS_MAX_AGE"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not name %s:\n%s", want, msg)
+		}
+	}
+	// The parse errors come first; fix them and validation reports the rest.
+	_, err = load(t, nil, map[string]string{
+		"FMN_DATABASE_URL": "mysql://root:topsecret@db/fmn",
+		"FMN_SMTP_URL":     "http://user:topsecret@mail",
+		"FMN_LOG_LEVEL":    "loud",
+		"FMN_OIDC_ISSUER":  "https://id.example.org",
+		"FMN_MATRIX_URL":   "https://matrix.example.org",
+	})
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	msg = err.Error()
+	for _, want := range []string{"FMN_DATABASE_URL", "FMN_SMTP_URL", "FMN_LOG_LEVEL", "FMN_OIDC_CLIENT_ID", "FMN_MATRIX_TOKEN"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not name %s:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "topsecret") {
+		t.Errorf("a secret leaked into the error:\n%s", msg)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	got := Redact("smtp://bot:hunter2@mail.example.org:587")
+	if strings.Contains(got, "hunter2") || !strings.Contains(got, "bot:") {
+		t.Errorf("Redact = %q", got)
+	}
+}

@@ -1,0 +1,1115 @@
+package consumer
+
+// The pipeline benchmark: real services (embedded nats-server with file
+// storage, a PostgreSQL schema, Redis through rueidis), a Fedora-sized rule
+// set and Fedora-shaped traffic. One call does one full measurement:
+//
+//	go test -run '^$' -bench BenchmarkPipeline -benchtime=1x -timeout 30m ./consumer/
+//
+// Sizes come from FMN_BENCH_* (see sizesFromEnv); TestBenchSmoke runs the
+// same code small, so that it keeps working.
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
+	"runtime/trace"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fmn-project/fmn/bus"
+	"github.com/fmn-project/fmn/fmntest"
+	"github.com/fmn-project/fmn/notification"
+	"github.com/fmn-project/fmn/rulelog"
+	"github.com/fmn-project/fmn/rules"
+	"github.com/fmn-project/fmn/streams"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/rueidis"
+)
+
+// pipelineSizes sets the scale of one run.
+type pipelineSizes struct {
+	Rules, Users, Packages, Messages int
+	// InFlight is the consumer's (and the ceiling's) in-flight window.
+	InFlight int
+	// Rate and LatencyFor shape the fixed-rate latency phase.
+	Rate       int
+	LatencyFor time.Duration
+	// RuleChanges is how many rule-change probes to time.
+	RuleChanges int
+	Seed        uint64
+	// CPUProfile, when set, profiles the matcher throughput phase only
+	// (and the ceiling into CPUProfile+".ceiling").
+	CPUProfile string
+}
+
+// sizesFromEnv overrides def with FMN_BENCH_RULES, FMN_BENCH_USERS,
+// FMN_BENCH_PACKAGES, FMN_BENCH_MESSAGES, FMN_BENCH_INFLIGHT, FMN_BENCH_RATE,
+// FMN_BENCH_LATENCY_SECONDS, FMN_BENCH_RULE_CHANGES, FMN_BENCH_SEED,
+// FMN_BENCH_CPUPROFILE (a file: profile of the matcher phase alone; the
+// ceilings' go to .ceiling and .fanout, allocations to .allocs0/.allocs1),
+// FMN_BENCH_TRACE (a runtime trace of the latency phase), and the workload's
+// FMN_BENCH_KNOWN_USER_SHARE (default 0.35) and FMN_BENCH_FOLLOWED_SHARE
+// (0.6), which set how many notifications a message gives.
+func sizesFromEnv(tb testing.TB, def pipelineSizes) pipelineSizes {
+	num := func(name string, v *int) {
+		if s := os.Getenv(name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				tb.Fatalf("%s=%q: want a number", name, s)
+			}
+			*v = n
+		}
+	}
+	num("FMN_BENCH_RULES", &def.Rules)
+	num("FMN_BENCH_USERS", &def.Users)
+	num("FMN_BENCH_PACKAGES", &def.Packages)
+	num("FMN_BENCH_MESSAGES", &def.Messages)
+	num("FMN_BENCH_INFLIGHT", &def.InFlight)
+	num("FMN_BENCH_RATE", &def.Rate)
+	num("FMN_BENCH_RULE_CHANGES", &def.RuleChanges)
+	secs := int(def.LatencyFor / time.Second)
+	num("FMN_BENCH_LATENCY_SECONDS", &secs)
+	def.LatencyFor = time.Duration(secs) * time.Second
+	seed := int(def.Seed)
+	num("FMN_BENCH_SEED", &seed)
+	def.Seed = uint64(seed)
+	share := func(name string, v *float64) {
+		if s := os.Getenv(name); s != "" {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || f < 0 || f > 1 {
+				tb.Fatalf("%s=%q: want a number from 0 to 1", name, s)
+			}
+			*v = f
+		}
+	}
+	share("FMN_BENCH_KNOWN_USER_SHARE", &knownUserShare)
+	share("FMN_BENCH_FOLLOWED_SHARE", &followedShare)
+	if p := os.Getenv("FMN_BENCH_CPUPROFILE"); p != "" {
+		def.CPUProfile = p
+	}
+	def.Users = max(1, min(def.Users, def.Rules))
+	def.Packages = max(def.Packages, 10)
+	return def
+}
+
+// BenchmarkPipeline measures, in one run, the rule load, the matcher's
+// throughput against the raw JetStream ceiling, latency at a fixed rate,
+// rule change to first match, and memory. Run it with -benchtime=1x: every
+// call does one full measurement whatever b.N is.
+func BenchmarkPipeline(b *testing.B) {
+	if testing.Short() {
+		b.Skip("the pipeline benchmark takes minutes")
+	}
+	sz := sizesFromEnv(b, pipelineSizes{
+		Rules: 100_000, Users: 50_000, Packages: 20_000, Messages: 100_000,
+		InFlight: 4096, Rate: 2000, LatencyFor: 10 * time.Second, RuleChanges: 20, Seed: 1,
+	})
+	start := time.Now()
+	out := func(format string, args ...any) {
+		fmt.Printf("[%6.1fs] "+format+"\n", append([]any{time.Since(start).Seconds()}, args...)...)
+	}
+	for range b.N {
+		b.StopTimer()
+		res := runPipeline(b, sz, out)
+		res.print(func(format string, args ...any) { fmt.Printf(format+"\n", args...) })
+		res.report(b)
+	}
+}
+
+// TestBenchSmoke runs the benchmark's code small and checks that the
+// pipeline delivered exactly what matching the messages directly gives.
+func TestBenchSmoke(t *testing.T) {
+	sz := pipelineSizes{
+		Rules: 2000, Users: 1000, Packages: 400, Messages: 2000,
+		InFlight: 512, Rate: 500, LatencyFor: time.Second, RuleChanges: 3, Seed: 7,
+	}
+	res := runPipeline(t, sz, t.Logf)
+	res.print(t.Logf)
+	if res.Acked != int64(sz.Messages) {
+		t.Errorf("acked %d of %d messages", res.Acked, sz.Messages)
+	}
+	if res.Notifications == 0 || res.Notifications != res.ExpectedNotes || res.NotifyStored != res.ExpectedNotes {
+		t.Errorf("notifications: consumer %d, NOTIFY stream %d, direct matching %d (all must agree and be > 0)",
+			res.Notifications, res.NotifyStored, res.ExpectedNotes)
+	}
+	if res.DeadLetters != 0 || res.Retries != 0 {
+		t.Errorf("dead letters %d, retries %d; want none", res.DeadLetters, res.Retries)
+	}
+	if res.CeilingRate <= 0 || res.MatcherRate <= 0 {
+		t.Errorf("rates: matcher %.0f, ceiling %.0f", res.MatcherRate, res.CeilingRate)
+	}
+	if res.LatencyExpected == 0 || len(res.Latencies) != int(res.LatencyExpected) {
+		t.Errorf("latency phase: %d of %d notifications seen", len(res.Latencies), res.LatencyExpected)
+	}
+	if len(res.RuleChange.FromStart) != sz.RuleChanges || len(res.RuleChangeAnalyzed.FromStart) != sz.RuleChanges {
+		t.Errorf("rule changes: %d and %d of %d matched", len(res.RuleChange.FromStart), len(res.RuleChangeAnalyzed.FromStart), sz.RuleChanges)
+	}
+}
+
+// ruleChangeResult is one series of rule-change probes, each sorted.
+type ruleChangeResult struct {
+	Note                          string
+	FromStart, FromReturn, Create []time.Duration
+	// Changes are the matcher's incremental loads (Reader.Changes).
+	Changes []time.Duration
+}
+
+// pipelineResult is everything one run measured.
+type pipelineResult struct {
+	Sizes pipelineSizes
+
+	RuleEvents    int
+	ProjectorTime time.Duration
+	SyncTime      time.Duration
+	MatcherHeap   uint64
+	RulesIndexed  int
+
+	MsgBytes      int
+	NoteBytes     int
+	ExpectedNotes int64
+	MatchedMsgs   int
+	MatcherTime   time.Duration
+	MatcherRate   float64
+	MatcherCPU    float64
+	// MatcherGCShare is the share of the process's CPU the GC used
+	// (runtime/metrics: assists, dedicated mark workers, pauses).
+	MatcherGCShare float64
+	NotesRate      float64
+	Acked          int64
+	Notifications  int64
+	NotifyStored   int64
+	DeadLetters    int64
+	Retries        int64
+
+	CeilingRate       float64
+	CeilingFanoutRate float64
+
+	LatencySent     int
+	LatencyRate     float64
+	LatencyExpected int64
+	Latencies       []time.Duration
+
+	RuleChange, RuleChangeAnalyzed ruleChangeResult
+
+	PeakRSS, RSS          uint64
+	HeapInuse, HeapAlloc  uint64
+	SysBytes, StoredBytes uint64
+}
+
+func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pipelineResult {
+	tb.Helper()
+	res := &pipelineResult{Sizes: sz}
+	ctx := fmntest.Context(tb)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	site := notification.Site{Name: "fmn", PublicURL: "https://notifications.fedoraproject.org"}
+
+	n := fmntest.StartNATS(tb)
+	pg := fmntest.StartPostgres(tb)
+	prefix := fmntest.RedisPrefix(tb)
+	ropt, err := rueidis.ParseURL(fmntest.RedisURL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	wake := rulelog.NotifyVersion(&ropt, prefix)
+	rc, err := rueidis.NewClient(ropt)
+	if err != nil {
+		tb.Fatalf("Redis at %s: %v", fmntest.RedisURL(), err)
+	}
+	tb.Cleanup(func() {
+		_ = rc.Do(context.Background(), rc.B().Del().Key(rulelog.VersionKey(prefix)).Build()).Error()
+		rc.Close()
+	})
+	out("services up: nats %s, postgres schema %s, redis prefix %s", n.URL, pg.Schema, prefix)
+
+	// 1. Rules: rule.created events straight into RULES, then the real
+	// projector into PostgreSQL, then the matcher's initial load.
+	w := newBenchWorld(sz.Seed, sz.Users, sz.Packages)
+	rs := w.benchRules(sz.Rules)
+	for i := range rs {
+		if err := rules.Validate(&rs[i]); err != nil {
+			tb.Fatalf("generated rule %d of %s is invalid: %v", i, rs[i].User.Name, err)
+		}
+	}
+	t0 := time.Now()
+	lastSeq := publishRuleEvents(tb, ctx, n.JS, rs)
+	res.RuleEvents = len(rs)
+	out("published %d rule.created events of %d users to %s in %s", len(rs), sz.Users, n.Streams.Rules, time.Since(t0).Round(time.Millisecond))
+
+	proj := rulelog.NewProjector(n.JS, pg.Pool, rulelog.ProjectorConfig{
+		Stream: n.Streams.Rules, Redis: rc, RedisPrefix: prefix, Logger: log,
+	})
+	t0 = time.Now()
+	if err := proj.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(proj.Stop)
+	waitUntil(tb, 20*time.Minute, "the projection catches up", nil, func() bool { return proj.Stats().LastSeq >= lastSeq })
+	res.ProjectorTime = time.Since(t0)
+	out("projector applied %d events in %s (%.0f events/s)", lastSeq, res.ProjectorTime.Round(time.Millisecond), float64(lastSeq)/res.ProjectorTime.Seconds())
+
+	src := &timedSource{src: rulelog.NewReader(pg.Pool, rc, prefix)}
+	m := NewMatcher(src, nil, site, log)
+	heap0 := heapAfterGC()
+	t0 = time.Now()
+	if err := m.Sync(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	res.SyncTime = time.Since(t0)
+	if heap1 := heapAfterGC(); heap1 > heap0 {
+		res.MatcherHeap = heap1 - heap0
+	}
+	res.RulesIndexed = m.RuleCount()
+	if res.RulesIndexed != len(rs) || m.Version() != lastSeq {
+		tb.Fatalf("matcher has %d rules at version %d; want %d at %d", res.RulesIndexed, m.Version(), len(rs), lastSeq)
+	}
+	out("matcher initial Sync: %d rules in %s, index heap %.1f MiB", res.RulesIndexed, res.SyncTime.Round(time.Millisecond), mib(res.MatcherHeap))
+
+	// 2. Messages, with what matching them directly gives. The test does
+	// not hold them while the matcher runs (their headers would add to
+	// every GC cycle); the ceiling reads them back from BUS.
+	msgs := w.benchMessages(sz.Messages)
+	fanout, total, matched, noteBytes := expectNotes(tb, m, msgs)
+	res.ExpectedNotes, res.MatchedMsgs = total, matched
+	res.NoteBytes = int(noteBytes / max(1, total))
+	for _, bm := range msgs {
+		res.MsgBytes += len(bm.Msg.Data)
+	}
+	t0 = time.Now()
+	publishBus(tb, ctx, n.Conn, msgs)
+	nmsgs := len(msgs)
+	out("pre-published %d bus messages (avg body %d B) in %s; direct matching: %d notifications, %.1f%% of messages match",
+		nmsgs, res.MsgBytes/max(1, nmsgs), time.Since(t0).Round(time.Millisecond), total, 100*float64(matched)/float64(max(1, nmsgs)))
+	msgs = nil
+
+	// 3. The raw JetStream ceiling, same messages, same window: one
+	// republish per message as the issue defines it, and the matcher's own
+	// fan-out (the same number of publishes per message, no matching).
+	// Measured before the matcher runs, so that neither inherits the
+	// other's stored messages and dedup entries.
+	raw := readStream(tb, ctx, n.JS, n.Streams.Bus, nmsgs)
+	stopProf := startProfile(tb, suffix(sz.CPUProfile, ".ceiling"))
+	res.CeilingRate = measureCeiling(tb, connect(tb, n.URL), raw, sz.InFlight)
+	stopProf()
+	out("ceiling (1 republish/msg): %.0f msgs/s", res.CeilingRate)
+	stopProf = startProfile(tb, suffix(sz.CPUProfile, ".fanout"))
+	res.CeilingFanoutRate = measureCeilingFanout(tb, connect(tb, n.URL), raw, fanout, res.NoteBytes, sz.InFlight)
+	stopProf()
+	out("ceiling (matcher's fan-out, %.2f publishes/msg of %d B): %.0f msgs/s", float64(total)/float64(max(1, nmsgs)), res.NoteBytes, res.CeilingFanoutRate)
+	raw = nil
+	runtime.GC()
+
+	// 4. Matcher throughput on the backlog, with the rule sync running as
+	// in production.
+	runCtx, stopRun := context.WithCancel(ctx)
+	syncDone := make(chan struct{})
+	go func() { defer close(syncDone); m.RunSync(runCtx, wake, 500*time.Millisecond) }()
+	c := New(connect(tb, n.URL), n.Streams, m, Config{InFlight: sz.InFlight}, log)
+	runErr := make(chan error, 1)
+	stopProf = startProfile(tb, sz.CPUProfile)
+	cpu0, gcCPU0 := cpuTime(), gcCPU()
+	t0 = time.Now()
+	go func() { runErr <- c.Run(runCtx) }()
+	tb.Cleanup(func() {
+		stopRun()
+		select {
+		case <-runErr:
+		case <-time.After(30 * time.Second):
+			tb.Error("consumer did not stop")
+		}
+		<-syncDone
+	})
+	waitUntil(tb, 20*time.Minute, "the consumer acks the backlog", runErr, func() bool { return c.Stats.Acked.Load() >= int64(nmsgs) })
+	res.MatcherTime = time.Since(t0)
+	res.MatcherCPU = (cpuTime() - cpu0).Seconds() / res.MatcherTime.Seconds()
+	res.MatcherGCShare = (gcCPU() - gcCPU0).Seconds() / (cpuTime() - cpu0).Seconds()
+	stopProf()
+	res.Acked, res.Notifications = c.Stats.Acked.Load(), c.Stats.Notifications.Load()
+	res.DeadLetters, res.Retries = c.Stats.DeadLetters.Load(), c.Stats.Retries.Load()
+	res.MatcherRate = float64(res.Acked) / res.MatcherTime.Seconds()
+	res.NotesRate = float64(res.Notifications) / res.MatcherTime.Seconds()
+	res.NotifyStored = streamMsgs(tb, ctx, n.JS, n.Streams.Notify)
+	if res.NotifyStored != res.Notifications || res.Notifications != res.ExpectedNotes || res.Notifications == 0 {
+		tb.Errorf("notifications: consumer reported %d, NOTIFY holds %d, direct matching gives %d",
+			res.Notifications, res.NotifyStored, res.ExpectedNotes)
+	}
+	if d := streamMsgs(tb, ctx, n.JS, n.Streams.DLQ); d != 0 {
+		tb.Errorf("%d dead letters", d)
+	}
+	out("matcher: %d msgs in %s = %.0f msgs/s, %d notifications = %.0f notifications/s (NOTIFY holds %d); process CPU %.2f cores, %.0f%% of it GC",
+		res.Acked, res.MatcherTime.Round(time.Millisecond), res.MatcherRate, res.Notifications, res.NotesRate, res.NotifyStored, res.MatcherCPU, 100*res.MatcherGCShare)
+	out("matcher/ceiling = %.2f; matcher/(ceiling with the same fan-out) = %.2f", res.MatcherRate/res.CeilingRate, res.MatcherRate/res.CeilingFanoutRate)
+
+	// Notifications as they are published, for the latency phases.
+	tap := startTap(tb, n.URL)
+
+	// 5. Latency at a fixed rate.
+	if sz.Rate > 0 && sz.LatencyFor > 0 {
+		latMsgs := w.benchMessages(max(1, int(float64(sz.Rate)*sz.LatencyFor.Seconds())))
+		_, latTotal, _, _ := expectNotes(tb, m, latMsgs)
+		res.LatencyExpected = latTotal
+		index := make(map[string]int, len(latMsgs))
+		for i, lm := range latMsgs {
+			index[lm.ID] = i
+		}
+		pubAt := make([]atomic.Int64, len(latMsgs))
+		var mu sync.Mutex
+		lats := make([]time.Duration, 0, latTotal)
+		type sample struct {
+			lat time.Duration
+			pub int64
+			id  string
+		}
+		var worst []sample // the slowest few messages, to see whether they bunch
+		tap.set(func(at time.Time, nt tapNote) {
+			i, ok := index[nt.MessageID]
+			if !ok {
+				return
+			}
+			pub := pubAt[i].Load()
+			lat := at.Sub(time.Unix(0, pub))
+			mu.Lock()
+			lats = append(lats, lat)
+			seen := slices.ContainsFunc(worst, func(w sample) bool { return w.id == nt.MessageID })
+			if !seen && (len(worst) < 8 || lat > worst[len(worst)-1].lat) {
+				worst = append(worst, sample{lat, pub, nt.MessageID})
+				slices.SortFunc(worst, func(a, b sample) int { return int(b.lat - a.lat) })
+				worst = worst[:min(len(worst), 8)]
+			}
+			mu.Unlock()
+		})
+		var gc0 runtime.MemStats
+		runtime.ReadMemStats(&gc0)
+		stopTrace := startTrace(tb, os.Getenv("FMN_BENCH_TRACE"))
+		phase0 := time.Now()
+		acked0 := c.Stats.Acked.Load()
+		sent, took := pacedPublish(tb, connect(tb, n.URL), latMsgs, sz.Rate, pubAt)
+		res.LatencySent, res.LatencyRate = sent, float64(sent)/took.Seconds()
+		waitUntil(tb, time.Minute, "the latency phase's messages are acked", runErr,
+			func() bool { return c.Stats.Acked.Load() >= acked0+int64(sent) })
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			got := len(lats)
+			mu.Unlock()
+			if int64(got) >= latTotal || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		stopTrace()
+		tap.set(nil)
+		mu.Lock()
+		res.Latencies = slices.Clone(lats)
+		mu.Unlock()
+		slices.Sort(res.Latencies)
+		out("latency at %d msg/s for %s: sent %d (%.0f msg/s achieved), %d of %d notifications seen, p50 %s p90 %s p99 %s max %s",
+			sz.Rate, sz.LatencyFor, sent, res.LatencyRate, len(res.Latencies), latTotal,
+			pct(res.Latencies, 0.5), pct(res.Latencies, 0.9), pct(res.Latencies, 0.99), pct(res.Latencies, 1))
+		var gc1 runtime.MemStats
+		runtime.ReadMemStats(&gc1)
+		var maxPause time.Duration
+		for k := gc0.NumGC; k < gc1.NumGC && k < gc0.NumGC+256; k++ {
+			maxPause = max(maxPause, time.Duration(gc1.PauseNs[k%256])) // cycle k+1
+		}
+		mu.Lock()
+		var ws []string
+		for _, w := range worst {
+			ws = append(ws, fmt.Sprintf("%s@%.2fs", w.lat.Round(100*time.Microsecond), time.Unix(0, w.pub).Sub(phase0).Seconds()))
+		}
+		mu.Unlock()
+		out("  during it: %d GC cycles, STW pauses total %s, max %s; slowest messages (latency@publish time): %s",
+			gc1.NumGC-gc0.NumGC, time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs).Round(time.Microsecond), maxPause.Round(time.Microsecond), strings.Join(ws, " "))
+	}
+
+	// 6. Rule change to first match, with projector, RunSync (woken by
+	// Redis) and consumer running: first as the projection is right after
+	// the bulk load (PostgreSQL has no statistics on the new rows yet, as
+	// after a deployment or a rebuild until autovacuum analyzes the table),
+	// then after ANALYZE (the steady state).
+	if sz.RuleChanges > 0 {
+		cmds, err := rulelog.NewCommands(ctx, n.JS, pg.Pool, rulelog.CommandsConfig{Stream: n.Streams.Rules, Logger: log})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer cmds.Close()
+		probeConn := connect(tb, n.URL)
+		for round, rc := range []*ruleChangeResult{&res.RuleChange, &res.RuleChangeAnalyzed} {
+			if round == 1 {
+				if _, err := pg.Pool.Exec(ctx, "ANALYZE rules"); err != nil {
+					tb.Fatal(err)
+				}
+				rc.Note = "after ANALYZE rules"
+			} else {
+				rc.Note = "fresh projection"
+			}
+			src.reset()
+			for i := range sz.RuleChanges {
+				user := fmt.Sprintf("probe%d-%d-%s", round, i, fmntest.RandomID())
+				first := make(chan time.Time, 1)
+				tap.set(func(at time.Time, nt tapNote) {
+					if nt.User == user {
+						select {
+						case first <- at:
+						default:
+						}
+					}
+				})
+				stopProbe := startProbe(tb, probeConn, w, user)
+				time.Sleep(20 * time.Millisecond)
+				r := rules.Rule{
+					Name:         "My events",
+					TrackingRule: rules.TrackingRule{Name: rules.TrackRelatedEvents},
+					GenerationRules: []rules.GenerationRule{{
+						Destinations: []rules.Destination{{Protocol: rules.ProtocolEmail, Address: user + "@example.org"}},
+					}},
+				}
+				start := time.Now()
+				_, err := cmds.Create(ctx, user, r, rulelog.Meta{})
+				returned := time.Now()
+				if err != nil {
+					stopProbe()
+					tb.Fatalf("create rule of %s: %v", user, err)
+				}
+				select {
+				case at := <-first:
+					rc.FromStart = append(rc.FromStart, at.Sub(start))
+					rc.FromReturn = append(rc.FromReturn, at.Sub(returned))
+					rc.Create = append(rc.Create, returned.Sub(start))
+				case <-time.After(5 * time.Second):
+					tb.Errorf("rule change %d: no notification for %s within 5s of Create", i, user)
+				}
+				stopProbe()
+				tap.set(nil)
+			}
+			rc.Changes = src.changesTimes()
+			slices.Sort(rc.FromStart)
+			slices.Sort(rc.FromReturn)
+			slices.Sort(rc.Create)
+			out("rule change -> first match (%s), %d rounds: from Create start p50 %s max %s; from Create return p50 %s max %s (Create itself p50 %s); Reader.Changes p50 %s max %s",
+				rc.Note, len(rc.FromStart), pct(rc.FromStart, 0.5), pct(rc.FromStart, 1), pct(rc.FromReturn, 0.5), pct(rc.FromReturn, 1),
+				pct(rc.Create, 0.5), pct(rc.Changes, 0.5), pct(rc.Changes, 1))
+			explainChanges(tb, ctx, pg.Pool, m.Version(), out)
+		}
+	}
+
+	// 7. Memory.
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.HeapInuse, res.HeapAlloc, res.SysBytes = ms.HeapInuse, ms.HeapAlloc, ms.Sys
+	res.PeakRSS, res.RSS = procStatus("VmHWM"), procStatus("VmRSS")
+	for name := range n.JS.StreamNames(ctx).Name() {
+		if s, err := n.JS.Stream(ctx, name); err == nil {
+			res.StoredBytes += s.CachedInfo().State.Bytes
+		}
+	}
+	return res
+}
+
+// --- phases ------------------------------------------------------------------
+
+// publishRuleEvents appends a rule.created event per rule, as
+// Commands.Create builds them (owner and id cleared, actor the owner, time
+// in microseconds, a random Nats-Msg-Id), and returns the last sequence.
+func publishRuleEvents(tb testing.TB, ctx context.Context, js0 jetstream.JetStream, rs []rules.Rule) uint64 {
+	tb.Helper()
+	js, err := jetstream.New(js0.Conn(), jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var last uint64
+	futures := make([]jetstream.PubAckFuture, 0, 2048)
+	flush := func() {
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-ctx.Done():
+			tb.Fatal(ctx.Err())
+		}
+		for _, f := range futures {
+			select {
+			case ack := <-f.Ok():
+				last = max(last, ack.Sequence)
+			case err := <-f.Err():
+				tb.Fatalf("publish rule event: %v", err)
+			}
+		}
+		futures = futures[:0]
+	}
+	for i := range rs {
+		r := rs[i]
+		user := r.User.Name
+		r.ID, r.User, r.GeneratedLastWeek = 0, rules.User{Name: user}, 0
+		ev := rulelog.Event{
+			Type: rulelog.EventRuleCreated, User: user, Rule: &r, Actor: user,
+			Time: time.Now().UTC().Truncate(time.Microsecond),
+		}
+		msg, err := ev.Message()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if msg.Subject != streams.RulesUserSubject(user) {
+			tb.Fatalf("event subject %s", msg.Subject)
+		}
+		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(crand.Text()))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		futures = append(futures, f)
+		if len(futures) == cap(futures) {
+			flush()
+		}
+	}
+	flush()
+	return last
+}
+
+// publishBus stores the messages on BUS.
+func publishBus(tb testing.TB, ctx context.Context, nc *nats.Conn, msgs []benchMsg) {
+	tb.Helper()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	futures := make([]jetstream.PubAckFuture, 0, 2048)
+	flush := func() {
+		<-js.PublishAsyncComplete()
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				tb.Fatalf("publish bus message: %v", err)
+			}
+		}
+		futures = futures[:0]
+	}
+	for _, bm := range msgs {
+		f, err := js.PublishMsgAsync(bm.Msg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		futures = append(futures, f)
+		if len(futures) == cap(futures) {
+			flush()
+		}
+	}
+	flush()
+}
+
+// expectNotes matches every message directly (no JetStream) and returns the
+// notifications each gives, by message id, their total, how many messages
+// give any, and the notifications' encoded size in total.
+func expectNotes(tb testing.TB, m *Matcher, msgs []benchMsg) (map[string]int, int64, int, int64) {
+	tb.Helper()
+	per := make(map[string]int, len(msgs))
+	var total, size int64
+	matched := 0
+	now := time.Now()
+	for _, bm := range msgs {
+		p, err := bus.ParseNATS(bm.Msg.Subject, bm.Msg.Header, bm.Msg.Data)
+		if err != nil {
+			tb.Fatalf("generated message %s does not parse: %v", bm.ID, err)
+		}
+		notes, err := m.Match(context.Background(), p, now)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		per[bm.ID] = len(notes)
+		total += int64(len(notes))
+		for _, n := range notes {
+			data, err := marshalNotification(n)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			size += int64(len(data))
+		}
+		if len(notes) > 0 {
+			matched++
+		}
+	}
+	return per, total, matched, size
+}
+
+// pacedPublish publishes msgs at rate per second, paced by a 1ms ticker,
+// recording each publish time; it returns how many it sent and how long
+// that took.
+func pacedPublish(tb testing.TB, nc *nats.Conn, msgs []benchMsg, rate int, pubAt []atomic.Int64) (int, time.Duration) {
+	tb.Helper()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	start := time.Now()
+	sent := 0
+	for sent < len(msgs) {
+		<-tick.C
+		due := min(len(msgs), int(time.Since(start).Seconds()*float64(rate)))
+		for ; sent < due; sent++ {
+			pubAt[sent].Store(time.Now().UnixNano())
+			if _, err := js.PublishMsgAsync(msgs[sent].Msg); err != nil {
+				tb.Fatalf("publish: %v", err)
+			}
+		}
+	}
+	took := time.Since(start)
+	<-js.PublishAsyncComplete()
+	return sent, took
+}
+
+// startProbe publishes a message mentioning user about every millisecond
+// until the returned function is called.
+func startProbe(tb testing.TB, nc *nats.Conn, w *benchWorld, user string) (stop func()) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Generated up front: the world's generator is not safe for
+	// concurrent use. 10k probes cover 10s.
+	probes := make([]*nats.Msg, 10000)
+	for i := range probes {
+		probes[i] = w.probeMessage(user).Msg
+	}
+	done := make(chan struct{})
+	quit := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < len(probes); i++ {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+			if _, err := js.PublishMsgAsync(probes[i]); err != nil {
+				tb.Errorf("probe publish: %v", err)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+		<-js.PublishAsyncComplete()
+	}
+}
+
+// tapNote is what the taps read of a notification.
+type tapNote struct {
+	MessageID string `json:"message_id"`
+	User      string `json:"user"`
+}
+
+// notifyTap is a core NATS subscription to notify.> on its own
+// connection, handing each notification with its arrival time to the
+// current handler.
+type notifyTap struct {
+	mu sync.Mutex
+	fn func(time.Time, tapNote)
+}
+
+func (t *notifyTap) set(fn func(time.Time, tapNote)) {
+	t.mu.Lock()
+	t.fn = fn
+	t.mu.Unlock()
+}
+
+// jsonField is the plain string value after key in data, "" when absent
+// or escaped.
+func jsonField(data []byte, key string) string {
+	i := bytes.Index(data, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	v := data[i+len(key):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
+		return ""
+	}
+	return string(v[:j])
+}
+
+func startTap(tb testing.TB, url string) *notifyTap {
+	tb.Helper()
+	t := &notifyTap{}
+	nc := connect(tb, url)
+	sub, err := nc.Subscribe(streams.NotifyAll, func(msg *nats.Msg) {
+		at := time.Now()
+		t.mu.Lock()
+		fn := t.fn
+		t.mu.Unlock()
+		if fn == nil {
+			return
+		}
+		// The ids are near the start and need no unescaping: reading
+		// them directly keeps the tap from lagging behind a burst.
+		nt := tapNote{MessageID: jsonField(msg.Data, `"message_id":"`), User: jsonField(msg.Data, `"user":"`)}
+		if nt.MessageID == "" || nt.User == "" {
+			nt = tapNote{}
+			if err := json.Unmarshal(msg.Data, &nt); err != nil {
+				return
+			}
+		}
+		fn(at, nt)
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_ = sub.SetPendingLimits(-1, -1)
+	if err := nc.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	return t
+}
+
+// timedSource times the matcher's incremental loads.
+type timedSource struct {
+	src     RuleSource
+	mu      sync.Mutex
+	changes []time.Duration
+}
+
+func (s *timedSource) Version(ctx context.Context) (uint64, error) { return s.src.Version(ctx) }
+
+func (s *timedSource) Changes(ctx context.Context, since uint64) ([]rules.Rule, []int64, uint64, error) {
+	t0 := time.Now()
+	changed, deleted, v, err := s.src.Changes(ctx, since)
+	if since > 0 {
+		s.mu.Lock()
+		s.changes = append(s.changes, time.Since(t0))
+		s.mu.Unlock()
+	}
+	return changed, deleted, v, err
+}
+
+func (s *timedSource) reset() {
+	s.mu.Lock()
+	s.changes = nil
+	s.mu.Unlock()
+}
+
+func (s *timedSource) changesTimes() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(slices.Values(s.changes))
+}
+
+// explainChanges prints the plan PostgreSQL uses for the matcher's
+// incremental query (RuleListChangedSince) as pgx runs it: a prepared
+// statement, which after five runs may get a generic plan.
+func explainChanges(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, since uint64, out func(string, ...any)) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		if _, err := conn.Exec(ctx, "SET plan_cache_mode = "+mode); err != nil {
+			tb.Fatal(err)
+		}
+		name := "bench_explain_" + mode
+		if _, err := conn.Exec(ctx, "PREPARE "+name+"(bigint) AS SELECT * FROM rules WHERE version > $1 ORDER BY version"); err != nil {
+			tb.Fatal(err)
+		}
+		rows, err := conn.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) EXECUTE "+name+"("+strconv.FormatUint(since, 10)+")")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var lines []string
+		for rows.Next() {
+			var l string
+			if err := rows.Scan(&l); err != nil {
+				tb.Fatal(err)
+			}
+			lines = append(lines, strings.TrimSpace(l))
+		}
+		rows.Close()
+		out("  RuleListChangedSince plan (%s): %s", mode, strings.Join(lines, " | "))
+		_, _ = conn.Exec(ctx, "DEALLOCATE "+name)
+	}
+	_, _ = conn.Exec(ctx, "RESET plan_cache_mode")
+	conn.Release()
+	// How the pool's own prepared statement of the query has been planned
+	// (PostgreSQL 14+ counts generic and custom plans).
+	for _, c := range pool.AcquireAllIdle(ctx) {
+		rows, err := c.Query(ctx, `SELECT generic_plans, custom_plans, pg_backend_pid()::text FROM pg_prepared_statements WHERE statement LIKE '%name: RuleListChangedSince %' AND statement NOT LIKE '%pg_prepared_statements%'`)
+		if err == nil {
+			for rows.Next() {
+				var g, cu int64
+				var name string
+				if rows.Scan(&g, &cu, &name) == nil {
+					out("  prepared RuleListChangedSince on pool connection (backend %s): %d generic plans, %d custom plans", name, g, cu)
+				}
+			}
+			rows.Close()
+		}
+		c.Release()
+	}
+}
+
+// readStream reads the first n messages of a stream back.
+func readStream(tb testing.TB, ctx context.Context, js jetstream.JetStream, stream string, n int) []*nats.Msg {
+	tb.Helper()
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := make([]*nats.Msg, 0, n)
+	for len(out) < n {
+		batch, err := cons.Fetch(min(1000, n-len(out)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for msg := range batch.Messages() {
+			h := make(nats.Header, len(msg.Headers()))
+			for k, v := range msg.Headers() {
+				h[k] = v
+			}
+			out = append(out, &nats.Msg{Subject: msg.Subject(), Header: h, Data: msg.Data()})
+		}
+		if err := batch.Error(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return out
+}
+
+// --- helpers -----------------------------------------------------------------
+
+func connect(tb testing.TB, url string) *nats.Conn {
+	tb.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
+func streamMsgs(tb testing.TB, ctx context.Context, js jetstream.JetStream, name string) int64 {
+	tb.Helper()
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return int64(info.State.Msgs)
+}
+
+// waitUntil polls cond every millisecond; it fails when within passes or
+// errc delivers.
+func waitUntil(tb testing.TB, within time.Duration, what string, errc <-chan error, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		select {
+		case err := <-errc:
+			tb.Fatalf("waiting until %s: consumer stopped: %v", what, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("not within %s: %s", within, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// cpuTime is the CPU time the process (matcher and nats-server) used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// gcCPU is the CPU time the GC's assists, dedicated mark workers and
+// pauses used so far, as the runtime estimates it (idle-time marking, which
+// only uses otherwise idle Ps, is left out).
+func gcCPU() time.Duration {
+	sample := []metrics.Sample{
+		{Name: "/cpu/classes/gc/mark/assist:cpu-seconds"},
+		{Name: "/cpu/classes/gc/mark/dedicated:cpu-seconds"},
+		{Name: "/cpu/classes/gc/pause:cpu-seconds"},
+	}
+	metrics.Read(sample)
+	var sec float64
+	for _, s := range sample {
+		if s.Value.Kind() == metrics.KindFloat64 {
+			sec += s.Value.Float64()
+		}
+	}
+	return time.Duration(sec * float64(time.Second))
+}
+
+func heapAfterGC() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+func startProfile(tb testing.TB, path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	writeHeap := func(name string) {
+		if h, err := os.Create(name); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(h, 0)
+			_ = h.Close()
+		}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		tb.Logf("phase profile not taken (-cpuprofile is on?): %v", err)
+		_ = f.Close()
+		return func() {}
+	}
+	writeHeap(path + ".allocs0")
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+		writeHeap(path + ".allocs1")
+	}
+}
+
+// startTrace writes a runtime trace (go tool trace) to path until stopped.
+func startTrace(tb testing.TB, path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := trace.Start(f); err != nil {
+		tb.Logf("no trace: %v", err)
+		_ = f.Close()
+		return func() {}
+	}
+	return func() {
+		trace.Stop()
+		_ = f.Close()
+	}
+}
+
+func suffix(path, s string) string {
+	if path == "" {
+		return ""
+	}
+	return path + s
+}
+
+// procStatus reads a kB field of /proc/self/status, in bytes.
+func procStatus(field string) uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseUint(f[0], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
+
+func pct(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)].Round(10 * time.Microsecond)
+}
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// --- output ------------------------------------------------------------------
+
+func (r *pipelineResult) print(p func(string, ...any)) {
+	sz := r.Sizes
+	fanout := float64(r.ExpectedNotes) / float64(max(1, sz.Messages))
+	rows := [][2]string{
+		{"setup", fmt.Sprintf("%d rules of %d users, %d packages; %d messages (avg body %d B); in-flight %d; GOMAXPROCS %d; known-user share %.2f, followed share %.2f",
+			sz.Rules, sz.Users, sz.Packages, sz.Messages, r.MsgBytes/max(1, sz.Messages), sz.InFlight, runtime.GOMAXPROCS(0), knownUserShare, followedShare)},
+		{"projector (bonus)", fmt.Sprintf("%d events in %s = %.0f events/s", r.RuleEvents, r.ProjectorTime.Round(time.Millisecond), float64(r.RuleEvents)/r.ProjectorTime.Seconds())},
+		{"matcher initial Sync", fmt.Sprintf("%s for %d rules; index heap %.1f MiB", r.SyncTime.Round(time.Millisecond), r.RulesIndexed, mib(r.MatcherHeap))},
+		{"messages matched", fmt.Sprintf("%.1f%% of messages; %.2f notifications/message (avg %d B each)", 100*float64(r.MatchedMsgs)/float64(max(1, sz.Messages)), fanout, r.NoteBytes)},
+		{"matcher BUS->NOTIFY", fmt.Sprintf("%.0f msgs/s, %.0f notifications/s (%d msgs in %s; process CPU %.2f cores, %.0f%% of it GC)", r.MatcherRate, r.NotesRate, r.Acked, r.MatcherTime.Round(time.Millisecond), r.MatcherCPU, 100*r.MatcherGCShare)},
+		{"NOTIFY check", fmt.Sprintf("stream %d = consumer %d = direct %d; dead letters %d, retries %d", r.NotifyStored, r.Notifications, r.ExpectedNotes, r.DeadLetters, r.Retries)},
+		{"ceiling 1 republish/msg", fmt.Sprintf("%.0f msgs/s", r.CeilingRate)},
+		{"RATIO matcher/ceiling", fmt.Sprintf("%.2f (target >= 0.60)", r.MatcherRate/r.CeilingRate)},
+		{"ceiling same fan-out", fmt.Sprintf("%.0f msgs/s (%.2f publishes/msg of %d B); matcher/that %.2f", r.CeilingFanoutRate, fanout, r.NoteBytes, r.MatcherRate/r.CeilingFanoutRate)},
+		{"latency publish->NOTIFY", fmt.Sprintf("at %d msg/s (%.0f achieved) for %s: p50 %s, p99 %s, max %s (%d of %d notifications)",
+			sz.Rate, r.LatencyRate, sz.LatencyFor, pct(r.Latencies, 0.5), pct(r.Latencies, 0.99), pct(r.Latencies, 1), len(r.Latencies), r.LatencyExpected)},
+		{"memory", fmt.Sprintf("peak RSS (VmHWM) %.0f MiB, RSS now %.0f MiB, Go heap in use %.0f MiB (alloc %.0f MiB, sys %.0f MiB); JetStream stored %.0f MiB",
+			mib(r.PeakRSS), mib(r.RSS), mib(r.HeapInuse), mib(r.HeapAlloc), mib(r.SysBytes), mib(r.StoredBytes))},
+		{"note", "one process: the embedded nats-server, its file store buffers and the test's message copies share RSS and heap with the matcher"},
+	}
+	if sz.Rate == 0 || sz.LatencyFor == 0 {
+		rows = slices.DeleteFunc(rows, func(row [2]string) bool { return row[0] == "latency publish->NOTIFY" })
+	}
+	if sz.RuleChanges > 0 {
+		i := slices.IndexFunc(rows, func(row [2]string) bool { return row[0] == "memory" })
+		rows = slices.Insert(rows, i, r.RuleChange.row(), r.RuleChangeAnalyzed.row())
+	}
+	p("")
+	p("== fmn pipeline benchmark ==")
+	for _, row := range rows {
+		p("%-26s %s", row[0], row[1])
+	}
+}
+
+func (rc *ruleChangeResult) row() [2]string {
+	return [2]string{"rule change -> 1st match", fmt.Sprintf("%s: from Create start p50 %s, max %s; from Create return p50 %s, max %s; Create p50 %s; Reader.Changes p50 %s, max %s (%d rounds, target < 100ms)",
+		rc.Note, pct(rc.FromStart, 0.5), pct(rc.FromStart, 1), pct(rc.FromReturn, 0.5), pct(rc.FromReturn, 1), pct(rc.Create, 0.5),
+		pct(rc.Changes, 0.5), pct(rc.Changes, 1), len(rc.FromStart))}
+}
+
+func (r *pipelineResult) report(b *testing.B) {
+	start := r.RuleChange.FromStart
+	b.ReportMetric(r.MatcherRate, "msgs/s")
+	b.ReportMetric(r.NotesRate, "notifs/s")
+	b.ReportMetric(r.CeilingRate, "ceiling_msgs/s")
+	b.ReportMetric(r.MatcherRate/r.CeilingRate, "ratio")
+	b.ReportMetric(r.MatcherRate/r.CeilingFanoutRate, "ratio_fanout")
+	b.ReportMetric(ms(pct(r.Latencies, 0.5)), "p50_ms")
+	b.ReportMetric(ms(pct(r.Latencies, 0.99)), "p99_ms")
+	b.ReportMetric(ms(pct(start, 0.5)), "rulechg_p50_ms")
+	b.ReportMetric(ms(pct(start, 1)), "rulechg_max_ms")
+	b.ReportMetric(ms(pct(r.RuleChangeAnalyzed.FromStart, 0.5)), "rulechg_analyzed_p50_ms")
+	b.ReportMetric(float64(r.RuleEvents)/r.ProjectorTime.Seconds(), "proj_events/s")
+	b.ReportMetric(ms(r.SyncTime), "sync_ms")
+	b.ReportMetric(mib(r.MatcherHeap), "index_MiB")
+	b.ReportMetric(mib(r.PeakRSS), "peakRSS_MiB")
+	b.ReportMetric(0, "ns/op")
+}

@@ -1,0 +1,300 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/fmn-project/fmn/bus"
+	"github.com/fmn-project/fmn/streams"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config of the consumer role.
+type Config struct {
+	// Durable is the consumer name all instances share (default "matcher").
+	Durable string
+	// MaxAckPending bounds unacked messages across all instances
+	// (default 20000; JetStream's own default of 1000 starves the pipeline).
+	MaxAckPending int
+	// InFlight bounds messages between fetch and ack in this instance
+	// (default 4096).
+	InFlight int
+	// AckWait is how long a message may stay unacked before redelivery
+	// (default 30s).
+	AckWait time.Duration
+	// Limits applies to parsing (sizes of bodies and headers).
+	Limits bus.Limits
+}
+
+func (c *Config) defaults() {
+	if c.Durable == "" {
+		c.Durable = "matcher"
+	}
+	if c.MaxAckPending <= 0 {
+		c.MaxAckPending = 20000
+	}
+	if c.InFlight <= 0 {
+		c.InFlight = 4096
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+}
+
+// Stats counts what one consumer instance did.
+type Stats struct {
+	Messages, Acked, Notifications, DeadLetters, Retries atomic.Int64
+}
+
+// Consumer runs the matcher on the BUS stream.
+type Consumer struct {
+	cfg     Config
+	streams streams.Config
+	nc      *nats.Conn
+	m       *Matcher
+	log     *slog.Logger
+	parser  bus.Parser
+	Stats   Stats
+}
+
+// New returns a consumer. nc is used for a JetStream context of its own,
+// tuned for pipelined publishing.
+func New(nc *nats.Conn, sc streams.Config, m *Matcher, cfg Config, log *slog.Logger) *Consumer {
+	cfg.defaults()
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Consumer{cfg: cfg, streams: sc, nc: nc, m: m, log: log, parser: bus.Parser{Limits: cfg.Limits}}
+}
+
+// ConsumerConfig is the durable consumer's configuration.
+func (c *Consumer) ConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       c.cfg.Durable,
+		Description:   "fmn matcher: bus messages to notifications",
+		FilterSubject: streams.BusAll,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.cfg.AckWait,
+		MaxAckPending: c.cfg.MaxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
+type pending struct {
+	msg     jetstream.Msg
+	futures []jetstream.PubAckFuture
+	err     error
+}
+
+// Run consumes until ctx ends. Every message is acked only after all its
+// notifications (or its dead letter) are stored; on shutdown the messages
+// not yet processed stay unacked and are redelivered.
+func (c *Consumer) Run(ctx context.Context) error {
+	js, err := jetstream.New(c.nc,
+		jetstream.WithPublishAsyncMaxPending(c.cfg.InFlight),
+		jetstream.WithPublishAsyncTimeout(15*time.Second))
+	if err != nil {
+		return err
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, c.streams.Bus, c.ConsumerConfig())
+	if err != nil {
+		return fmt.Errorf("consumer %s on %s: %w", c.cfg.Durable, c.streams.Bus, err)
+	}
+	if !c.m.Loaded() {
+		if err := c.m.Sync(ctx); err != nil {
+			return err
+		}
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(min(1000, c.cfg.InFlight)))
+	if err != nil {
+		return err
+	}
+	acks := make(chan pending, c.cfg.InFlight)
+	ackerDone := make(chan struct{})
+	go func() {
+		defer close(ackerDone)
+		c.acker(acks)
+	}()
+	stop := context.AfterFunc(ctx, it.Drain)
+	defer stop()
+	var runErr error
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				runErr = err
+			}
+			break
+		}
+		acks <- c.handle(js, msg)
+	}
+	close(acks)
+	<-ackerDone
+	if ctx.Err() != nil {
+		return nil
+	}
+	return runErr
+}
+
+// handle parses, matches and publishes one message without waiting for
+// the publish acknowledgements.
+func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
+	c.Stats.Messages.Add(1)
+	p, err := c.parser.Parse(msg)
+	if err != nil {
+		if bus.IsInvalid(err) {
+			return c.deadLetter(js, msg, err)
+		}
+		return pending{msg: msg, err: err}
+	}
+	// An access change re-indexes ownership rules before this message and
+	// the next are matched (see Matcher.Observe).
+	if err := c.m.Observe(context.Background(), p); err != nil {
+		return pending{msg: msg, err: err}
+	}
+	now := time.Now().UTC()
+	notes, err := c.m.Match(context.Background(), p, now)
+	pd := pending{msg: msg, err: err}
+	if err != nil {
+		return pd
+	}
+	for _, n := range notes {
+		data, err := marshalNotification(n)
+		if err != nil {
+			pd.err = err
+			return pd
+		}
+		out := &nats.Msg{Subject: notifySubject(n.Protocol, n.User), Header: nats.Header{streams.HeaderMsgID: {n.ID}}, Data: data}
+		f, err := js.PublishMsgAsync(out, publishStall)
+		if errors.Is(err, nats.ErrMaxPayload) {
+			// No retry makes it fit: dead-letter the message rather than
+			// redeliver it forever, once the notifications already sent
+			// are stored.
+			dl := c.deadLetter(js, msg, fmt.Errorf("notification %s to %s %s: %d bytes exceed the NATS max payload of %d bytes",
+				n.ID, n.Protocol, n.Address, len(data), c.nc.MaxPayload()))
+			dl.futures = append(pd.futures, dl.futures...)
+			c.Stats.Notifications.Add(int64(len(pd.futures)))
+			return dl
+		}
+		if err != nil {
+			pd.err = err
+			return pd
+		}
+		pd.futures = append(pd.futures, f)
+	}
+	c.Stats.Notifications.Add(int64(len(notes)))
+	return pd
+}
+
+// deadLetter stores an unusable bus message in DLQ with the reason. Its
+// Nats-Msg-Id is derived from the BUS sequence, so a redelivery stores it
+// once.
+func (c *Consumer) deadLetter(js jetstream.JetStream, msg jetstream.Msg, reason error) pending {
+	c.Stats.DeadLetters.Add(1)
+	out := nats.NewMsg(streams.DLQBus)
+	for k, v := range msg.Headers() {
+		// Nats-* headers steer JetStream (Nats-Msg-Id, Nats-Expected-Stream,
+		// Nats-Rollup, ...): copied, they would make DLQ refuse the dead
+		// letter, and the message would be redelivered forever.
+		if len(k) >= 5 && strings.EqualFold(k[:5], "Nats-") {
+			continue
+		}
+		out.Header[k] = v
+	}
+	id := "bus-" + msg.Subject()
+	if md, err := msg.Metadata(); err == nil {
+		id = "bus-" + strconv.FormatUint(md.Sequence.Stream, 10)
+		out.Header.Set(streams.HeaderSourceSq, strconv.FormatUint(md.Sequence.Stream, 10))
+	}
+	out.Header.Set(streams.HeaderMsgID, id)
+	out.Header.Set(streams.HeaderSource, msg.Subject())
+	if id := msg.Headers().Get(streams.HeaderMsgID); id != "" {
+		// Kept so that `fmn dlq retry` republishes under the original id.
+		out.Header.Set(headerSourceMsgID, id)
+	}
+	out.Header.Set(streams.HeaderReason, reason.Error())
+	out.Data = msg.Data()
+	if left := fitDeadLetter(out, c.nc.MaxPayload()); left != "" {
+		out.Header.Set(streams.HeaderReason, fmt.Sprintf("%s (%s left out: too large for a dead letter)", reason, left))
+	}
+	c.log.Warn("bus message dead-lettered", "subject", msg.Subject(), "reason", reason.Error())
+	f, err := js.PublishMsgAsync(out)
+	if err != nil {
+		return pending{msg: msg, err: err}
+	}
+	return pending{msg: msg, futures: []jetstream.PubAckFuture{f}}
+}
+
+// acker acknowledges each message once its publishes are stored. A failed
+// publish is retried through redelivery; Nats-Msg-Id makes the retry
+// publish nothing twice.
+func (c *Consumer) acker(in <-chan pending) {
+	for p := range in {
+		err := p.err
+		for _, f := range p.futures {
+			select {
+			case <-f.Ok():
+			case e := <-f.Err():
+				if err == nil {
+					err = e
+				}
+			}
+		}
+		if err != nil {
+			c.Stats.Retries.Add(1)
+			c.log.Warn("publishing notifications failed; message will be redelivered", "subject", p.msg.Subject(), "err", err)
+			_ = p.msg.NakWithDelay(time.Second)
+			continue
+		}
+		_ = p.msg.Ack()
+		c.Stats.Acked.Add(1)
+	}
+}
+
+// headerSourceMsgID carries the dead bus message's own Nats-Msg-Id.
+const headerSourceMsgID = "Fmn-Source-Msg-Id"
+
+// fitDeadLetter makes a dead letter storable when the bus message only just
+// fit in BUS and does not with fmn's headers added: it leaves out the
+// copied headers when the header block would exceed JetStream's 64 KiB, and
+// the body when the whole would exceed maxPayload. It says what it left out.
+func fitDeadLetter(out *nats.Msg, maxPayload int64) string {
+	const slack = 256 // room for the note added to the reason
+	var left []string
+	if headerSize(out.Header)+slack > math.MaxUint16 {
+		n := 0
+		for k := range out.Header {
+			switch k {
+			case streams.HeaderMsgID, streams.HeaderSource, streams.HeaderSourceSq, streams.HeaderReason, headerSourceMsgID:
+			default:
+				delete(out.Header, k)
+				n++
+			}
+		}
+		left = append(left, fmt.Sprintf("%d headers", n))
+	}
+	if maxPayload > 0 && headerSize(out.Header)+int64(len(out.Data))+slack > maxPayload {
+		left = append(left, fmt.Sprintf("body of %d bytes", len(out.Data)))
+		out.Data = nil
+	}
+	return strings.Join(left, " and ")
+}
+
+// headerSize is the size of h encoded as a NATS header block.
+func headerSize(h nats.Header) int64 {
+	n := len("NATS/1.0\r\n\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(": \r\n") + len(v)
+		}
+	}
+	return int64(n)
+}

@@ -1,0 +1,250 @@
+package consumer
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fmn-project/fmn/notification"
+)
+
+// Encoding notifications is a large share of the matcher's CPU: with
+// encoding/json, a notification costs a reflective walk, a sort of the
+// email headers map and a copy of the result. marshalNotification writes
+// the same bytes directly. It is used only while notification.Notification
+// and notification.Email have exactly the fields it was written for
+// (checked once, by reflection); any change to them makes it fall back to
+// encoding/json, so the wire form can never drift. encode_test.go checks
+// the fast path is on and byte-identical to json.Marshal.
+
+// fastEncoding is whether the hand-written encoder matches the types.
+var fastEncoding = notificationLayoutMatches()
+
+type fieldSpec struct {
+	name, tag string
+	typ       reflect.Type
+}
+
+func notificationLayoutMatches() bool {
+	str, i64, in, tm := reflect.TypeFor[string](), reflect.TypeFor[int64](), reflect.TypeFor[int](), reflect.TypeFor[time.Time]()
+	return layoutIs(reflect.TypeFor[notification.Notification](), []fieldSpec{
+		{"ID", `json:"id"`, str},
+		{"MessageID", `json:"message_id"`, str},
+		{"Topic", `json:"topic"`, str},
+		{"Protocol", `json:"protocol"`, str},
+		{"Address", `json:"address"`, str},
+		{"User", `json:"user"`, str},
+		{"RuleID", `json:"rule_id"`, i64},
+		{"RuleIDs", `json:"rule_ids"`, reflect.TypeFor[[]int64]()},
+		{"App", `json:"app,omitempty"`, str},
+		{"Severity", `json:"severity"`, in},
+		{"SentAt", `json:"sent_at"`, tm},
+		{"Summary", `json:"summary"`, str},
+		{"Text", `json:"text,omitempty"`, str},
+		{"URL", `json:"url,omitempty"`, str},
+		{"CreatedAt", `json:"created_at"`, tm},
+		{"Email", `json:"email,omitempty"`, reflect.TypeFor[*notification.Email]()},
+		{"Line", `json:"line,omitempty"`, str},
+	}) && layoutIs(reflect.TypeFor[notification.Email](), []fieldSpec{
+		{"Subject", `json:"subject"`, str},
+		{"Body", `json:"body"`, str},
+		{"Headers", `json:"headers"`, reflect.TypeFor[map[string]string]()},
+	}) && !reflect.PointerTo(reflect.TypeFor[notification.Notification]()).Implements(reflect.TypeFor[json.Marshaler]()) &&
+		!reflect.PointerTo(reflect.TypeFor[notification.Email]()).Implements(reflect.TypeFor[json.Marshaler]())
+}
+
+func layoutIs(t reflect.Type, want []fieldSpec) bool {
+	if t.Kind() != reflect.Struct || t.NumField() != len(want) {
+		return false
+	}
+	for i, w := range want {
+		f := t.Field(i)
+		if f.Name != w.name || string(f.Tag) != w.tag || f.Type != w.typ || f.Anonymous {
+			return false
+		}
+	}
+	return true
+}
+
+// marshalNotification is json.Marshal(n), faster.
+func marshalNotification(n *notification.Notification) ([]byte, error) {
+	if !fastEncoding || !jsonTime(n.SentAt) || !jsonTime(n.CreatedAt) {
+		return json.Marshal(n)
+	}
+	// One allocation in the usual case: the fields, their names and
+	// quotes, and some room for escapes.
+	size := len(n.ID) + len(n.MessageID) + len(n.Topic) + len(n.Protocol) + len(n.Address) + len(n.User) + len(n.App) +
+		len(n.Summary) + len(n.Text) + len(n.URL) + len(n.Line) + 20*len(n.RuleIDs)
+	if e := n.Email; e != nil {
+		size += len(e.Subject) + len(e.Body) + 6*len(e.Headers)
+		for k, v := range e.Headers {
+			size += len(k) + len(v)
+		}
+	}
+	size += size/16 + 320
+	return appendNotification(make([]byte, 0, size), n), nil
+}
+
+func appendNotification(b []byte, n *notification.Notification) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, n.ID)
+	b = append(b, `,"message_id":`...)
+	b = appendJSONString(b, n.MessageID)
+	b = append(b, `,"topic":`...)
+	b = appendJSONString(b, n.Topic)
+	b = append(b, `,"protocol":`...)
+	b = appendJSONString(b, n.Protocol)
+	b = append(b, `,"address":`...)
+	b = appendJSONString(b, n.Address)
+	b = append(b, `,"user":`...)
+	b = appendJSONString(b, n.User)
+	b = append(b, `,"rule_id":`...)
+	b = strconv.AppendInt(b, n.RuleID, 10)
+	b = append(b, `,"rule_ids":`...)
+	if n.RuleIDs == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, id := range n.RuleIDs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, id, 10)
+		}
+		b = append(b, ']')
+	}
+	if n.App != "" {
+		b = append(b, `,"app":`...)
+		b = appendJSONString(b, n.App)
+	}
+	b = append(b, `,"severity":`...)
+	b = strconv.AppendInt(b, int64(n.Severity), 10)
+	b = append(b, `,"sent_at":"`...)
+	b = n.SentAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","summary":`...)
+	b = appendJSONString(b, n.Summary)
+	if n.Text != "" {
+		b = append(b, `,"text":`...)
+		b = appendJSONString(b, n.Text)
+	}
+	if n.URL != "" {
+		b = append(b, `,"url":`...)
+		b = appendJSONString(b, n.URL)
+	}
+	b = append(b, `,"created_at":"`...)
+	b = n.CreatedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if e := n.Email; e != nil {
+		b = append(b, `,"email":{"subject":`...)
+		b = appendJSONString(b, e.Subject)
+		b = append(b, `,"body":`...)
+		b = appendJSONString(b, e.Body)
+		b = append(b, `,"headers":`...)
+		if e.Headers == nil {
+			b = append(b, "null"...)
+		} else {
+			var buf [16]string
+			keys := buf[:0]
+			for k := range e.Headers {
+				keys = append(keys, k)
+			}
+			// encoding/json orders map keys by their string value.
+			slices.Sort(keys)
+			b = append(b, '{')
+			for i, k := range keys {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONString(b, k)
+				b = append(b, ':')
+				b = appendJSONString(b, e.Headers[k])
+			}
+			b = append(b, '}')
+		}
+		b = append(b, '}')
+	}
+	if n.Line != "" {
+		b = append(b, `,"line":`...)
+		b = appendJSONString(b, n.Line)
+	}
+	return append(b, '}')
+}
+
+// jsonTime reports whether t encodes as time.Time.MarshalJSON does with
+// AppendFormat(RFC3339Nano): a four-digit year and an offset within a day.
+// Other times go to encoding/json, which reports the error.
+func jsonTime(t time.Time) bool {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return false
+	}
+	_, off := t.Zone()
+	return off > -24*3600 && off < 24*3600
+}
+
+const hexDigits = "0123456789abcdef"
+
+// jsonSafe marks the ASCII bytes a JSON string holds as they are.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendJSONString is encoding/json's string encoding with HTML escaping
+// (its default): <, >, & and control characters as \u00XX, the short
+// escapes \b \f \n \r \t, invalid UTF-8 as \ufffd, U+2028 and U+2029
+// escaped.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

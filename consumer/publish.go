@@ -1,0 +1,37 @@
+package consumer
+
+import (
+	"time"
+
+	"github.com/fmn-project/fmn/rules"
+	"github.com/fmn-project/fmn/streams"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// publishStall is how long a notification publish waits for room when
+// InFlight publishes await their PubAck. The nats.go default (200ms) turns
+// a short server hiccup into ErrTooManyStalledMsgs, and so into a Nak, a
+// redelivery and the message matched twice; waiting is the backpressure
+// the pipeline wants. It matches the publish timeout.
+var publishStall = jetstream.WithStallWait(15 * time.Second)
+
+// The subjects of the usual channels, built once.
+var (
+	notifyEmail  = streams.NotifySubject(rules.ProtocolEmail)
+	notifyIRC    = streams.NotifySubject(rules.ProtocolIRC)
+	notifyMatrix = streams.NotifySubject(rules.ProtocolMatrix)
+)
+
+// notifySubject is streams.NotifySubjectFor without a concatenation for
+// the usual channels. The live feed's subject names the user.
+func notifySubject(protocol, user string) string {
+	switch protocol {
+	case rules.ProtocolEmail:
+		return notifyEmail
+	case rules.ProtocolIRC:
+		return notifyIRC
+	case rules.ProtocolMatrix:
+		return notifyMatrix
+	}
+	return streams.NotifySubjectFor(protocol, user)
+}

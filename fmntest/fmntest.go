@@ -1,0 +1,153 @@
+// Package fmntest gives tests isolated real services: an embedded
+// nats-server with JetStream per test, a PostgreSQL schema per test and a
+// Redis key prefix per test.
+package fmntest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/fmn-project/fmn"
+	"github.com/fmn-project/fmn/streams"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// NATS is one test's embedded JetStream server with fmn's streams.
+type NATS struct {
+	URL     string
+	Conn    *nats.Conn
+	JS      jetstream.JetStream
+	Streams streams.Config
+	Server  *streams.Embedded
+}
+
+// StartNATS starts an embedded nats-server on a random loopback port with
+// storage in t.TempDir(), and creates the streams.
+func StartNATS(t testing.TB) *NATS {
+	t.Helper()
+	srv, err := streams.StartEmbedded(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := streams.Defaults()
+	if err := streams.Ensure(Context(t), js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return &NATS{URL: srv.URL(), Conn: nc, JS: js, Streams: cfg, Server: srv}
+}
+
+// Postgres is one test's schema in the test database.
+type Postgres struct {
+	// URL connects with search_path set to the test's schema.
+	URL    string
+	Schema string
+	Pool   *pgxpool.Pool
+}
+
+// DatabaseURL is the test database: FMN_TEST_DATABASE_URL or the local one.
+func DatabaseURL() string {
+	if u := os.Getenv("FMN_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// RedisURL is the test Redis: FMN_TEST_REDIS_URL or the local one.
+func RedisURL() string {
+	if u := os.Getenv("FMN_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+// StartPostgres creates a fresh schema with fmn's tables and drops it when
+// the test ends.
+func StartPostgres(t testing.TB) *Postgres {
+	t.Helper()
+	ctx := Context(t)
+	schema := "t_" + RandomID()
+	admin, err := pgx.Connect(ctx, DatabaseURL())
+	if err != nil {
+		t.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh)", DatabaseURL(), err)
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), DatabaseURL())
+		if err == nil {
+			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	pool, err := pgxpool.New(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := pool.Exec(ctx, fmn.Schema); err != nil {
+		t.Fatalf("apply schema: %v", err)
+	}
+	return &Postgres{URL: u.String(), Schema: schema, Pool: pool}
+}
+
+// RedisPrefix returns a key prefix unique to this test.
+func RedisPrefix(t testing.TB) string {
+	return "fmntest:" + RandomID() + ":"
+}
+
+// RandomID is 12 random hex characters.
+func RandomID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Context is cancelled when the test ends.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Eventually polls cond every 10ms until it holds or the deadline passes.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

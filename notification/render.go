@@ -1,0 +1,281 @@
+package notification
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/fmn-project/fmn/bus"
+	"github.com/fmn-project/fmn/rules"
+)
+
+// Site says who sends the notifications, for footers and links.
+type Site struct {
+	// Name is shown in footers, e.g. "fmn".
+	Name string
+	// PublicURL is where users reach the UI, e.g.
+	// "https://notifications.example.org"; rule links are PublicURL/rules/<id>.
+	PublicURL string
+}
+
+// RuleURL returns the link to rule id in the UI.
+func (s Site) RuleURL(id int64) string {
+	return strings.TrimRight(s.PublicURL, "/") + "/rules/" + strconv.FormatInt(id, 10)
+}
+
+// ID returns the notification id for a bus message sent to one address over
+// one protocol: 32 lowercase hex characters (128 bits of SHA-256), the same
+// for the same inputs on every instance, usable as a Nats-Msg-Id and in a
+// Message-ID. The fields are length-prefixed, so no two different triples
+// hash the same input.
+func ID(messageID, protocol, address string) string {
+	h := sha256.New()
+	var buf [binary.MaxVarintLen64]byte
+	for _, s := range [...]string{messageID, protocol, address} {
+		h.Write(binary.AppendUvarint(buf[:0], uint64(len(s))))
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Header names of a rendered email. Message-ID keeps RFC 5322's spelling,
+// which Go's canonical MIME form ("Message-Id") would change.
+const (
+	HeaderDate            = "Date"
+	HeaderMessageID       = "Message-ID"
+	HeaderAutoSubmitted   = "Auto-Submitted"
+	HeaderPrecedence      = "Precedence"
+	HeaderListUnsubscribe = "List-Unsubscribe"
+	HeaderTopic           = "X-Fedora-Messaging-Topic"
+	HeaderBusMessageID    = "X-Fedora-Messaging-ID"
+	HeaderApp             = "X-Fedora-Messaging-App"
+	HeaderSeverity        = "X-Fedora-Messaging-Severity"
+	HeaderRule            = "X-Fedora-Messaging-Rule"
+)
+
+// maxHeaderLen caps, in characters, the header values that come from the
+// bus (subject, topic, app, message id). Longer ones are cut with "…".
+const maxHeaderLen = 255
+
+// Render builds the notification of bus message p for user's destination
+// dest, produced by the rules ruleIDs (sorted and deduplicated into RuleIDs;
+// RuleID, the one the footer links, is the lowest). now is the time of
+// rendering; it also stands in for a missing sent-at. A severity of 0
+// (unset) is info.
+//
+// Email: Subject "[<app>] <summary>" ("<summary>" without app); body
+// "<text>\n<url>\n\n-- \nSent by <site>: <public url>/rules/<id>\n", where
+// the "\n<url>" line is left out when there is no URL and the summary stands
+// in for an empty text. Every header value is one line without control
+// characters (see oneLine), so nothing from the bus can add a header.
+// Non-ASCII values are left for the sender to encode (RFC 2047); the body
+// uses "\n" line ends, also for the sender to convert.
+//
+// Other protocols (IRC, Matrix): Line "[<app>] <summary> <url>", without the
+// prefix when there is no app and without the trailing space when there is
+// no URL, on one line: line breaks become spaces, other control characters
+// (such as IRC formatting codes) are dropped.
+func Render(p *bus.Parsed, user string, dest rules.Destination, ruleIDs []int64, site Site, now time.Time) *Notification {
+	ids := slices.Clone(ruleIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	var ruleID int64
+	if len(ids) > 0 {
+		ruleID = ids[0]
+	}
+	sentAt := p.SentAt
+	if sentAt.IsZero() {
+		sentAt = now
+	}
+	severity := p.Severity
+	if severity == 0 {
+		severity = bus.SeverityInfo // a missing severity header means info
+	}
+
+	// Bounded so one huge message cannot make a notification too large to
+	// store (NATS' payload limit) or to read.
+	ptext := clip(p.Text, MaxText, "\n[… message truncated]")
+	psummary := clip(p.Summary, MaxSummary, "…")
+	purl := clip(p.URL, MaxURL, "")
+
+	n := &Notification{
+		ID:        ID(p.ID, dest.Protocol, dest.Address),
+		MessageID: p.ID,
+		Topic:     p.Topic,
+		Protocol:  dest.Protocol,
+		Address:   dest.Address,
+		User:      user,
+		RuleID:    ruleID,
+		RuleIDs:   ids,
+		App:       p.App,
+		Severity:  severity,
+		SentAt:    sentAt,
+		Summary:   psummary,
+		Text:      ptext,
+		URL:       purl,
+		CreatedAt: now,
+	}
+
+	summary := strings.TrimSpace(oneLine(psummary))
+	link := strings.TrimSpace(oneLine(purl))
+	title := summary
+	if app := strings.TrimSpace(oneLine(p.App)); app != "" {
+		title = "[" + app + "] " + summary
+	}
+
+	if dest.Protocol != rules.ProtocolEmail {
+		n.Line = strings.TrimSpace(title + " " + link)
+		return n
+	}
+
+	ruleURL := site.RuleURL(ruleID)
+	if len(ids) == 0 {
+		ruleURL = strings.TrimRight(site.PublicURL, "/") + "/rules"
+	}
+	var body strings.Builder
+	text := bodyText(ptext)
+	if strings.TrimSpace(text) == "" {
+		text = summary
+	}
+	body.WriteString(text)
+	if link != "" {
+		body.WriteString("\n")
+		body.WriteString(link)
+	}
+	body.WriteString("\n\n-- \nSent by ")
+	body.WriteString(oneLine(site.Name))
+	body.WriteString(": ")
+	body.WriteString(oneLine(ruleURL))
+	body.WriteString("\n")
+
+	headers := map[string]string{
+		HeaderDate:            sentAt.Format(time.RFC1123Z),
+		HeaderMessageID:       "<" + n.ID + "@" + messageIDDomain(site.PublicURL) + ">",
+		HeaderAutoSubmitted:   "auto-generated",
+		HeaderPrecedence:      "bulk",
+		HeaderListUnsubscribe: "<" + oneLine(ruleURL) + ">",
+		HeaderTopic:           headerValue(p.Topic),
+		HeaderBusMessageID:    headerValue(p.ID),
+		HeaderSeverity:        bus.SeverityName(severity),
+	}
+	if len(ids) > 0 {
+		headers[HeaderRule] = strconv.FormatInt(ruleID, 10)
+	}
+	if app := headerValue(p.App); app != "" {
+		headers[HeaderApp] = app
+	}
+	n.Email = &Email{
+		Subject: headerValue(title),
+		Body:    body.String(),
+		Headers: headers,
+	}
+	return n
+}
+
+// oneLine makes s safe for a single line: invalid UTF-8 becomes U+FFFD; a
+// line break (CRLF, LF, CR, U+2028, U+2029) or a tab becomes a space; other
+// control characters (IRC formatting codes, escape sequences) are dropped.
+func oneLine(s string) string {
+	if isPlainLine(s) {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t' || r == '\u2028' || r == '\u2029':
+			return ' '
+		case unicode.IsControl(r):
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// isPlainLine reports whether s is printable ASCII, the common case, which
+// oneLine returns as is.
+func isPlainLine(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// headerValue is oneLine, trimmed and cut to maxHeaderLen characters.
+func headerValue(s string) string {
+	s = strings.TrimSpace(oneLine(s))
+	if utf8.RuneCountInString(s) <= maxHeaderLen {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimRight(string(r[:maxHeaderLen-1]), " ") + "…"
+}
+
+// Limits of the rendered fields, in bytes.
+const (
+	MaxText    = 32 << 10
+	MaxSummary = 2 << 10
+	MaxURL     = 2 << 10
+)
+
+// clip cuts s to at most max bytes on a UTF-8 boundary, then appends more.
+func clip(s string, max int, more string) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + more
+}
+
+// bodyText normalises the text of a message for an email body: "\n" line
+// ends, valid UTF-8, and no control characters other than newline and tab.
+func bodyText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return r
+		case r == '\r' || r == '\u2028' || r == '\u2029':
+			return '\n'
+		case unicode.IsControl(r):
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// messageIDDomain returns the right-hand side of a Message-ID: the host of
+// the public URL, or "localhost" when it has none usable.
+func messageIDDomain(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return "localhost"
+	}
+	host := u.Hostname()
+	if host == "" {
+		return "localhost"
+	}
+	if strings.Contains(host, ":") {
+		return "[" + host + "]" // an IPv6 literal
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return "localhost"
+		}
+	}
+	return host
+}

@@ -1,0 +1,61 @@
+-- name: RuleGet :one
+SELECT * FROM rules WHERE id = $1;
+
+-- name: RuleListByUser :many
+SELECT * FROM rules WHERE username = $1 ORDER BY id;
+
+-- name: RuleListChangedSince :many
+-- RuleListChangedSince is what a consumer reloads: every rule whose last
+-- event is newer than the version it holds. Ordered by version so that the
+-- plan uses rules_version even as a generic prepared plan (ordering by id
+-- made PostgreSQL walk the primary key over every rule: 25-45 ms at 100k).
+SELECT * FROM rules WHERE version > $1 ORDER BY version;
+
+-- name: RuleList :many
+-- RuleList is the admin listing; a NULL filter matches every rule.
+SELECT * FROM rules
+WHERE (sqlc.narg('disabled')::boolean IS NULL OR disabled = sqlc.narg('disabled'))
+  AND (sqlc.narg('username')::text IS NULL OR username = sqlc.narg('username'))
+ORDER BY id;
+
+-- name: RuleUpsert :exec
+-- RuleUpsert writes a rule as its creation or update event states it.
+-- created_at is kept from the first write.
+INSERT INTO rules (
+    id, username, name, disabled, tracking_name, tracking_params,
+    generation_rules, version, created_at, updated_at
+) VALUES (
+    @id, @username, @name, @disabled, @tracking_name, @tracking_params,
+    @generation_rules, @version, @created_at, @updated_at
+)
+ON CONFLICT (id) DO UPDATE SET
+    username         = EXCLUDED.username,
+    name             = EXCLUDED.name,
+    disabled         = EXCLUDED.disabled,
+    tracking_name    = EXCLUDED.tracking_name,
+    tracking_params  = EXCLUDED.tracking_params,
+    generation_rules = EXCLUDED.generation_rules,
+    version          = EXCLUDED.version,
+    updated_at       = EXCLUDED.updated_at;
+
+-- name: RuleUpdate :execrows
+-- RuleUpdate applies an update event to an existing rule of the user.
+UPDATE rules SET
+    name             = @name,
+    disabled         = @disabled,
+    tracking_name    = @tracking_name,
+    tracking_params  = @tracking_params,
+    generation_rules = @generation_rules,
+    version          = @version,
+    updated_at       = @updated_at
+WHERE id = @id AND username = @username;
+
+-- name: RuleSetDisabled :execrows
+UPDATE rules SET disabled = @disabled, version = @version, updated_at = @updated_at
+WHERE id = @id;
+
+-- name: RuleDelete :execrows
+DELETE FROM rules WHERE id = @rule_id AND username = @username;
+
+-- name: RuleDeleteAll :exec
+DELETE FROM rules;

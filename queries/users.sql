@@ -1,0 +1,17 @@
+-- name: UserEnsure :exec
+INSERT INTO users (name, created_at) VALUES ($1, $2)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: UserGet :one
+SELECT * FROM users WHERE name = $1;
+
+-- name: UserSearch :many
+-- UserSearch finds users whose name contains the pattern (case-insensitive),
+-- for the user search of the API and the admin pages.
+SELECT * FROM users
+WHERE name ILIKE '%' || @pattern::text || '%'
+ORDER BY name
+LIMIT @max_rows;
+
+-- name: UserDeleteAll :exec
+DELETE FROM users;

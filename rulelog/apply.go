@@ -1,0 +1,93 @@
+package rulelog
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/fmn-project/fmn/queries"
+)
+
+// applier applies events to the tables inside a transaction.
+type applier struct {
+	q   *queries.Queries
+	log *slog.Logger
+	// users ensured in this transaction.
+	users map[string]bool
+}
+
+// apply writes one event. Events that cannot be decoded are logged and
+// passed over: the log is append-only, and one bad event must not stop
+// every later change.
+func (a *applier) apply(ctx context.Context, se streamEvent) error {
+	ev, err := DecodeEvent(se.subject, se.header, se.data)
+	if err != nil {
+		lvl := slog.LevelError
+		if errors.Is(err, ErrUnknownEvent) {
+			lvl = slog.LevelWarn
+		}
+		a.log.Log(ctx, lvl, "skip rule event", slog.Uint64("seq", se.seq),
+			slog.String("subject", se.subject), slog.Any("error", err))
+		return nil
+	}
+	seq := int64(se.seq)
+	if !a.users[ev.User] && (ev.Type == EventRuleCreated || ev.Type == EventUserCreated) {
+		if err := a.q.UserEnsure(ctx, ev.User, ev.Time); err != nil {
+			return dbErr("ensure user", err)
+		}
+		a.users[ev.User] = true
+	}
+	var n int64
+	switch ev.Type {
+	case EventRuleCreated:
+		params, gen, err := ruleColumns(ev.Rule)
+		if err != nil {
+			return err
+		}
+		err = a.q.RuleUpsert(ctx, queries.RuleUpsertParams{
+			ID: seq, Username: ev.User, Name: ev.Rule.Name, Disabled: ev.Rule.Disabled,
+			TrackingName: ev.Rule.TrackingRule.Name, TrackingParams: params, GenerationRules: gen,
+			Version: seq, CreatedAt: ev.Time, UpdatedAt: ev.Time,
+		})
+		return dbErr("insert rule", err)
+	case EventRuleUpdated:
+		params, gen, err := ruleColumns(ev.Rule)
+		if err != nil {
+			return err
+		}
+		n, err = a.q.RuleUpdate(ctx, queries.RuleUpdateParams{
+			ID: ev.RuleID, Username: ev.User, Name: ev.Rule.Name, Disabled: ev.Rule.Disabled,
+			TrackingName: ev.Rule.TrackingRule.Name, TrackingParams: params, GenerationRules: gen,
+			Version: seq, UpdatedAt: ev.Time,
+		})
+		if err != nil {
+			return dbErr("update rule", err)
+		}
+	case EventRuleDeleted:
+		n, err = a.q.RuleDelete(ctx, ev.RuleID, ev.User)
+		if err != nil {
+			return dbErr("delete rule", err)
+		}
+		if n > 0 {
+			if err := a.q.TombstoneAdd(ctx, ev.RuleID, seq); err != nil {
+				return dbErr("add tombstone", err)
+			}
+		}
+	case EventRuleDisabled, EventRuleEnabled:
+		n, err = a.q.RuleSetDisabled(ctx, queries.RuleSetDisabledParams{
+			ID: ev.RuleID, Disabled: ev.Type == EventRuleDisabled, Version: seq, UpdatedAt: ev.Time,
+		})
+		if err != nil {
+			return dbErr("switch rule", err)
+		}
+	case EventUserCreated:
+		return nil
+	}
+	if n == 0 {
+		// The commands check before they append, so only a hand-made
+		// event gets here.
+		a.log.WarnContext(ctx, "rule event for a rule the user does not have", slog.Uint64("seq", se.seq),
+			slog.String("type", ev.Type), slog.String("user", ev.User), slog.Int64("rule_id", ev.RuleID))
+	}
+	return nil
+}

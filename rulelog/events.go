@@ -1,0 +1,113 @@
+// Package rulelog is the event-sourced side of fmn's rules: the events on
+// the RULES stream, the commands that append them with optimistic
+// concurrency, the projector that applies them to PostgreSQL, and the
+// reader that consumers use to follow the projected rule set.
+//
+// The stream is the source of truth. A rule's id is the stream sequence of
+// its creation event and its version (the ETag) the sequence of its last
+// event. The tables written by the projector can be rebuilt from the stream
+// at any time (Projector.Rebuild).
+package rulelog
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fmn-project/fmn/rules"
+	"github.com/fmn-project/fmn/streams"
+	"github.com/nats-io/nats.go"
+)
+
+// Event types. The type is in the body and in the header streams.HeaderEvent.
+const (
+	// EventRuleCreated carries the full rule; its id is the event's sequence.
+	EventRuleCreated = "rule.created"
+	// EventRuleUpdated carries the full rule that replaces rule RuleID.
+	EventRuleUpdated = "rule.updated"
+	// EventRuleDeleted removes rule RuleID.
+	EventRuleDeleted = "rule.deleted"
+	// EventRuleDisabled and EventRuleEnabled are an admin's switch of rule
+	// RuleID; the rest of the rule is unchanged.
+	EventRuleDisabled = "rule.disabled"
+	EventRuleEnabled  = "rule.enabled"
+	// EventUserCreated records a user before their first rule, so that the
+	// users table, like every projection, comes from the stream alone.
+	EventUserCreated = "user.created"
+)
+
+// ErrUnknownEvent is returned by DecodeEvent for an event type this version
+// does not know. The projector skips such events: a newer writer may have
+// added them.
+var ErrUnknownEvent = errors.New("unknown rule event type")
+
+// Event is one entry of a user's rule history, on subject
+// streams.RulesUserSubject(User) of the RULES stream.
+type Event struct {
+	Type string `json:"type"`
+	// User owns the rules; the subject is authoritative when they differ.
+	User string `json:"user"`
+	// RuleID names the rule for every type but created (whose id is its own
+	// sequence) and user.created.
+	RuleID int64 `json:"rule_id,omitempty"`
+	// Rule is the full rule for created and updated.
+	Rule *rules.Rule `json:"rule,omitempty"`
+	// Actor is who asked for the change: the user, or an admin.
+	Actor     string    `json:"actor"`
+	RequestID string    `json:"request_id,omitempty"`
+	Time      time.Time `json:"time"`
+}
+
+// Message encodes the event for the user's subject, with its type in the
+// header streams.HeaderEvent.
+func (e Event) Message() (*nats.Msg, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s event: %w", e.Type, err)
+	}
+	msg := nats.NewMsg(streams.RulesUserSubject(e.User))
+	msg.Header.Set(streams.HeaderEvent, e.Type)
+	msg.Data = data
+	return msg, nil
+}
+
+// DecodeEvent decodes an event read from the stream. The user comes from
+// the subject. An event of a type this version does not know decodes as far
+// as it can and returns an error wrapping ErrUnknownEvent.
+func DecodeEvent(subject string, header nats.Header, data []byte) (Event, error) {
+	var e Event
+	token, ok := strings.CutPrefix(subject, streams.RulesUserPfx)
+	if !ok || token == "" || strings.Contains(token, ".") {
+		return e, fmt.Errorf("%w: subject %q is not a user's rule subject", ErrUnknownEvent, subject)
+	}
+	user, err := streams.DecodeToken(token)
+	if err != nil {
+		return e, err
+	}
+	if err := json.Unmarshal(data, &e); err != nil {
+		return e, fmt.Errorf("decode rule event on %s: %w", subject, err)
+	}
+	if e.Type == "" {
+		e.Type = header.Get(streams.HeaderEvent)
+	}
+	e.User = user
+	switch e.Type {
+	case EventRuleCreated, EventRuleUpdated:
+		if e.Rule == nil {
+			return e, fmt.Errorf("%s event on %s has no rule", e.Type, subject)
+		}
+		if e.Type == EventRuleUpdated && e.RuleID == 0 {
+			return e, fmt.Errorf("%s event on %s has no rule_id", e.Type, subject)
+		}
+	case EventRuleDeleted, EventRuleDisabled, EventRuleEnabled:
+		if e.RuleID == 0 {
+			return e, fmt.Errorf("%s event on %s has no rule_id", e.Type, subject)
+		}
+	case EventUserCreated:
+	default:
+		return e, fmt.Errorf("%w %q on %s", ErrUnknownEvent, e.Type, subject)
+	}
+	return e, nil
+}

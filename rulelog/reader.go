@@ -1,0 +1,153 @@
+package rulelog
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/fmn-project/fmn/queries"
+	"github.com/fmn-project/fmn/rules"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/rueidis"
+)
+
+// VersionKey is the Redis key that holds the projection's last applied
+// sequence, under a deployment's key prefix.
+func VersionKey(prefix string) string { return prefix + "rules:version" }
+
+// Reader follows the projected rule set for consumers: Version says cheaply
+// (from rueidis' client-side cache) whether anything changed, and Changes
+// loads what did.
+type Reader struct {
+	pool  *pgxpool.Pool
+	redis rueidis.Client
+	key   string
+	// CacheTTL bounds how long Version trusts its cached value without an
+	// invalidation (default 1 minute); invalidations normally come first.
+	CacheTTL time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// NewReader reads the tables through pool and the version through client
+// under prefix. Without a client, Version reads projection_state.
+func NewReader(pool *pgxpool.Pool, client rueidis.Client, prefix string) *Reader {
+	return &Reader{pool: pool, redis: client, key: VersionKey(prefix), CacheTTL: time.Minute, Logger: slog.Default()}
+}
+
+// Version is the projection's version as the projector last published it;
+// 0 when it never did. Served from the client-side cache until Redis
+// invalidates the key.
+func (r *Reader) Version(ctx context.Context) (uint64, error) {
+	if r.redis == nil {
+		return projected(ctx, queries.New(r.pool))
+	}
+	v, err := r.redis.DoCache(ctx, r.redis.B().Get().Key(r.key).Cache(), r.CacheTTL).AsUint64()
+	if rueidis.IsRedisNil(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", r.key, err)
+	}
+	return v, nil
+}
+
+// Changes returns what changed after version since: the rules whose last
+// event is newer (disabled ones included: a consumer drops them), the ids
+// of rules deleted since, and the version the answer is complete for, to
+// pass as since next time. since 0 loads every rule. All three come from
+// one snapshot.
+func (r *Reader) Changes(ctx context.Context, since uint64) (changed []rules.Rule, deleted []int64, version uint64, err error) {
+	tx, err := r.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	q := queries.New(tx)
+	if version, err = projected(ctx, q); err != nil {
+		return nil, nil, 0, err
+	}
+	rows, err := q.RuleListChangedSince(ctx, int64(since))
+	if err != nil {
+		return nil, nil, 0, dbErr("list changed rules", err)
+	}
+	changed = make([]rules.Rule, len(rows))
+	for i, row := range rows {
+		sr, err := ruleFromRow(row)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		changed[i] = sr.Rule
+	}
+	// Nothing held before version 0 can have been deleted.
+	if since > 0 {
+		if deleted, err = q.TombstoneListSince(ctx, int64(since)); err != nil {
+			return nil, nil, 0, dbErr("list deleted rules", err)
+		}
+	}
+	return changed, deleted, version, nil
+}
+
+// NotifyVersion hooks into opt, before the client is made from it, a
+// callback that signals the returned channel whenever Redis invalidates the
+// version key under prefix, and when the client's cache is flushed
+// (reconnection). An OnInvalidations already set is still called. Pass the
+// channel to Watch.
+func NotifyVersion(opt *rueidis.ClientOption, prefix string) <-chan struct{} {
+	key := VersionKey(prefix)
+	ch := make(chan struct{}, 1)
+	prev := opt.OnInvalidations
+	opt.OnInvalidations = func(msgs []rueidis.RedisMessage) {
+		if prev != nil {
+			prev(msgs)
+		}
+		hit := msgs == nil
+		for _, m := range msgs {
+			if k, err := m.ToString(); err == nil && k == key {
+				hit = true
+				break
+			}
+		}
+		if hit {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return ch
+}
+
+// Watch calls fn with the version now and after every change, until ctx
+// ends. wake comes from NotifyVersion on the options of r's client; each
+// read re-arms Redis' tracking of the key. A failed read is retried every
+// second.
+func (r *Reader) Watch(ctx context.Context, wake <-chan struct{}, fn func(version uint64)) error {
+	var last uint64
+	first := true
+	retry := time.NewTimer(0)
+	retry.Stop()
+	defer retry.Stop()
+	for {
+		v, err := r.Version(ctx)
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.Logger.WarnContext(ctx, "read rules version", slog.Any("error", err))
+			retry.Reset(time.Second)
+		case first || v != last:
+			first, last = false, v
+			fn(v)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		case <-retry.C:
+		}
+	}
+}

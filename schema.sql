@@ -1,0 +1,76 @@
+-- fmn's PostgreSQL schema. Every table here is a projection of a JetStream
+-- stream and can be dropped and rebuilt from it (fmn replay rules --rebuild).
+-- Statements are idempotent: `fmn migrate` applies this file as it is.
+
+-- Where each projector stands: the last stream sequence it applied, written
+-- in the same transaction as the effects of that event.
+CREATE TABLE IF NOT EXISTS projection_state (
+    name     text PRIMARY KEY,
+    last_seq bigint NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS users (
+    name       text PRIMARY KEY,
+    created_at timestamptz NOT NULL
+);
+
+-- One row per live rule. id is the RULES stream sequence of its creation
+-- event; version the sequence of its last event (the ETag).
+CREATE TABLE IF NOT EXISTS rules (
+    id               bigint PRIMARY KEY,
+    username         text NOT NULL,
+    name             text NOT NULL,
+    disabled         boolean NOT NULL DEFAULT false,
+    tracking_name    text NOT NULL,
+    tracking_params  jsonb NOT NULL DEFAULT 'null',
+    generation_rules jsonb NOT NULL DEFAULT '[]',
+    version          bigint NOT NULL,
+    created_at       timestamptz NOT NULL,
+    updated_at       timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rules_username ON rules (username);
+CREATE INDEX IF NOT EXISTS rules_version ON rules (version);
+
+-- Deleted rules leave a tombstone so that consumers can apply changes
+-- incrementally (rules with version > N, tombstones with version > N).
+CREATE TABLE IF NOT EXISTS rule_tombstones (
+    rule_id bigint PRIMARY KEY,
+    version bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rule_tombstones_version ON rule_tombstones (version);
+
+-- Notifications generated per rule and hour, fed by NOTIFY.
+CREATE TABLE IF NOT EXISTS rule_generated (
+    rule_id bigint NOT NULL,
+    bucket  timestamptz NOT NULL,
+    count   bigint NOT NULL,
+    PRIMARY KEY (rule_id, bucket)
+);
+-- Retention (GeneratedDeleteBefore) and the admin statistics scan by time.
+CREATE INDEX IF NOT EXISTS rule_generated_bucket ON rule_generated (bucket);
+
+-- Notifications generated per user, application and channel and hour, fed
+-- by NOTIFY in the transaction that moves projection_state('stats').
+-- dimension is 'user', 'app' or 'channel'; key its value ('' for a message
+-- without application). Summing the 'channel' rows counts every
+-- notification once.
+CREATE TABLE IF NOT EXISTS generated_stats (
+    dimension text NOT NULL,
+    key       text NOT NULL,
+    bucket    timestamptz NOT NULL,
+    count     bigint NOT NULL,
+    PRIMARY KEY (dimension, key, bucket)
+);
+CREATE INDEX IF NOT EXISTS generated_stats_bucket ON generated_stats (bucket);
+
+-- Delivery attempts per channel, result (sent, retry, dead) and hour, fed
+-- by the delivery outcome events of EVENTS in the transaction that moves
+-- projection_state('stats-deliveries').
+CREATE TABLE IF NOT EXISTS delivery_stats (
+    channel text NOT NULL,
+    result  text NOT NULL,
+    bucket  timestamptz NOT NULL,
+    count   bigint NOT NULL,
+    PRIMARY KEY (channel, result, bucket)
+);
+CREATE INDEX IF NOT EXISTS delivery_stats_bucket ON delivery_stats (bucket);

@@ -1,0 +1,8 @@
+package irc
+
+// Internals for the tests of package irc_test.
+var (
+	SplitText    = splitText
+	CleanText    = cleanText
+	ParseMessage = parseMessage
+)

@@ -1,0 +1,445 @@
+package senders
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fmn-project/fmn/notification"
+	"github.com/fmn-project/fmn/streams"
+)
+
+// Headers of a dead letter besides streams.HeaderReason,
+// streams.HeaderSource and streams.HeaderSourceSq.
+const (
+	// HeaderDeliveries is how many times the notification had been
+	// delivered to the sender when it was given up.
+	HeaderDeliveries = "Fmn-Deliveries"
+	// HeaderSourceMsgID is the Nats-Msg-Id of the original notification
+	// (its notification id). The dead letter has its own Nats-Msg-Id, so
+	// that a resent notification that fails again is recorded again.
+	HeaderSourceMsgID = "Fmn-Source-Msg-Id"
+)
+
+// Result is what became of one delivery attempt.
+type Result string
+
+// Results of an attempt.
+const (
+	Sent  Result = "sent"  // delivered and acknowledged
+	Retry Result = "retry" // failed transiently; redelivered after a delay
+	Dead  Result = "dead"  // stored in the dead letters, never retried
+)
+
+// Outcome describes one delivery attempt, for statistics.
+type Outcome struct {
+	Channel string
+	Result  Result
+	// Notification is nil when the message could not be decoded.
+	Notification *notification.Notification
+	// StreamSeq is the notification's sequence in the NOTIFY stream.
+	StreamSeq uint64
+	// Delivery is the attempt number, 1 for the first.
+	Delivery uint64
+	// RetryIn is the delay before the next attempt (Retry only).
+	RetryIn time.Duration
+	// Reason says why the attempt failed (Retry and Dead). It holds no
+	// secrets: it is what the dead letter's Fmn-Dead-Reason says.
+	Reason string
+	// Duration is the time spent in Sender.Send.
+	Duration time.Duration
+}
+
+// DefaultBackOff is the retry schedule when Options.BackOff is empty: with
+// the default MaxDeliver it rides out a mail relay outage of about four
+// hours before dead-lettering.
+var DefaultBackOff = []time.Duration{
+	time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute,
+	10 * time.Minute, 30 * time.Minute, time.Hour,
+}
+
+// Options tunes Run. The zero value gives the defaults named on each field.
+type Options struct {
+	// MaxDeliver bounds the attempts per notification (default 10). A
+	// notification whose last attempt fails transiently is dead-lettered.
+	MaxDeliver int
+	// BackOff is the delay before attempt n+1 when attempt n failed; its
+	// last entry repeats (default DefaultBackOff).
+	BackOff []time.Duration
+	// AckWait is how long JetStream waits for an outcome before it
+	// redelivers (default 30s). Run extends it with InProgress while Send
+	// runs, so it only matters when a process dies in the middle of a send.
+	AckWait time.Duration
+	// MaxAckPending bounds the notifications delivered and not yet
+	// settled, across every instance, including those waiting for a retry
+	// (default 1000). When it is reached the server delivers nothing new,
+	// so it must be well above Workers, or one failing recipient holds up
+	// everyone behind it.
+	MaxAckPending int
+	// Workers is how many Send calls run at once (default 1).
+	Workers int
+	// DrainTimeout is how long an in-flight Send may go on after the
+	// context of Run is cancelled (default 10s).
+	DrainTimeout time.Duration
+	// OnOutcome, when set, is called after every attempt from the worker
+	// that made it. It must return quickly.
+	OnOutcome func(Outcome)
+}
+
+// WithDefaults returns o with every unset field at its default.
+func (o Options) WithDefaults() Options {
+	if o.MaxDeliver == 0 {
+		o.MaxDeliver = 10
+	}
+	if len(o.BackOff) == 0 {
+		o.BackOff = DefaultBackOff
+	}
+	if o.AckWait == 0 {
+		o.AckWait = 30 * time.Second
+	}
+	if o.Workers == 0 {
+		o.Workers = 1
+	}
+	if o.MaxAckPending == 0 {
+		o.MaxAckPending = 1000
+	}
+	if o.DrainTimeout == 0 {
+		o.DrainTimeout = 10 * time.Second
+	}
+	return o
+}
+
+// Validate reports options that cannot work.
+func (o Options) Validate() error {
+	var errs []error
+	if o.MaxDeliver < 1 {
+		errs = append(errs, fmt.Errorf("sender max deliver must be at least 1, got %d", o.MaxDeliver))
+	}
+	for _, d := range o.BackOff {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("sender backoff must be positive, got %s", d))
+			break
+		}
+	}
+	if o.AckWait < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("sender ack wait must be at least 10ms, got %s", o.AckWait))
+	}
+	if o.Workers < 1 {
+		errs = append(errs, fmt.Errorf("sender workers must be at least 1, got %d", o.Workers))
+	}
+	if o.MaxAckPending < o.Workers {
+		errs = append(errs, fmt.Errorf("sender max ack pending (%d) must be at least the workers (%d)", o.MaxAckPending, o.Workers))
+	}
+	if o.DrainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("sender drain timeout must not be negative, got %s", o.DrainTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// retryDelay is the delay after the given (1-based) failed attempt.
+func (o Options) retryDelay(attempt uint64) time.Duration {
+	i := int(min(attempt, uint64(len(o.BackOff)))) - 1
+	return o.BackOff[max(i, 0)]
+}
+
+// ConsumerName is the durable consumer of a channel on NOTIFY.
+func ConsumerName(channel string) string { return "sender-" + channel }
+
+// ConsumerConfig is the durable consumer Run creates for a channel.
+//
+// The server's MaxDeliver is left unlimited on purpose: at its limit the
+// server drops a message with nothing but an advisory, while Run counts the
+// deliveries itself and dead-letters the notification. Consumer BackOff is
+// not used either: it replaces AckWait, so a send slower than its first step
+// would be redelivered while still running. Run sets the delay with
+// NakWithDelay instead.
+func ConsumerConfig(channel string, o Options) jetstream.ConsumerConfig {
+	o = o.WithDefaults()
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerName(channel),
+		Description:   "delivers notify." + channel,
+		FilterSubject: streams.NotifySubject(channel),
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       o.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: o.MaxAckPending,
+	}
+}
+
+// Run delivers the notifications of s's channel until ctx is cancelled. It
+// creates or updates the durable consumer ConsumerName(channel) on the NOTIFY
+// stream, then runs opts.Workers workers that each fetch one notification at
+// a time and send it.
+//
+// A sent notification is acknowledged. A transient failure is retried after
+// the backoff delay, until opts.MaxDeliver attempts; then, or at once for a
+// permanent failure or an undecodable message, the original message is
+// published to dlq.notify.<channel> with the reason in Fmn-Dead-Reason, and
+// only once the DLQ stream has stored it is the original terminated.
+//
+// When ctx is cancelled Run stops fetching, lets in-flight sends finish
+// (for at most opts.DrainTimeout), settles them and returns nil. It returns
+// an error when it cannot set up, or when the consumer disappears. Run does
+// not close s.
+func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, s Sender, opts Options, logger *slog.Logger) error {
+	opts = opts.WithDefaults()
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	channel := s.Channel()
+	if channel == "" || streams.EncodeToken(channel) != channel {
+		return fmt.Errorf("sender channel %q is not a valid subject token", channel)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("channel", channel, "consumer", ConsumerName(channel))
+
+	cons, err := js.CreateOrUpdateConsumer(ctx, sc.Notify, ConsumerConfig(channel, opts))
+	if err != nil {
+		return fmt.Errorf("sender %s: consumer on stream %s: %w", channel, sc.Notify, err)
+	}
+	d := &deliverer{js: js, sc: sc, s: s, channel: channel, opts: opts, log: logger}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for range opts.Workers {
+		wg.Go(func() {
+			if err := d.work(ctx, cons); err != nil {
+				cancel(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// deliverer holds what every worker of one Run shares.
+type deliverer struct {
+	js      jetstream.JetStream
+	sc      streams.Config
+	s       Sender
+	channel string
+	opts    Options
+	log     *slog.Logger
+}
+
+// work fetches and handles notifications one at a time until ctx ends.
+func (d *deliverer) work(ctx context.Context, cons jetstream.Consumer) error {
+	for ctx.Err() == nil {
+		msg, err := cons.Next(jetstream.FetchContext(ctx))
+		switch {
+		case err == nil:
+			d.handle(ctx, msg)
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrNoMessages):
+		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+			return fmt.Errorf("sender %s: consumer %s is gone: %w", d.channel, ConsumerName(d.channel), err)
+		default:
+			// Disconnected, or the server is busy: the client reconnects by
+			// itself, so wait a little rather than spin.
+			d.log.Warn("fetching notifications", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return nil
+}
+
+// handle makes one delivery attempt and settles the message.
+func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		// Not a JetStream delivery: nothing to settle.
+		d.log.Error("notification without metadata", "subject", msg.Subject(), "err", err)
+		return
+	}
+	o := Outcome{Channel: d.channel, StreamSeq: md.Sequence.Stream, Delivery: md.NumDelivered}
+
+	var n notification.Notification
+	if err := json.Unmarshal(msg.Data(), &n); err != nil {
+		d.deadLetter(ctx, msg, md, o, "undecodable notification: "+err.Error())
+		return
+	}
+	o.Notification = &n
+	if n.Protocol != "" && n.Protocol != d.channel {
+		d.deadLetter(ctx, msg, md, o, fmt.Sprintf("notification for protocol %q published on channel %q", n.Protocol, d.channel))
+		return
+	}
+	if md.NumDelivered > uint64(d.opts.MaxDeliver) {
+		// Only a process that died during the last attempt leads here.
+		d.deadLetter(ctx, msg, md, o, fmt.Sprintf("gave up after %d attempts, the last one ended without an outcome", d.opts.MaxDeliver))
+		return
+	}
+
+	start := time.Now()
+	err = d.send(ctx, msg, &n)
+	o.Duration = time.Since(start)
+	switch {
+	case err == nil:
+		actx, cancel := settleContext(ctx)
+		defer cancel()
+		if err := msg.DoubleAck(actx); err != nil {
+			// The server will redeliver it: a duplicate, but no loss.
+			d.log.Warn("ack of a sent notification failed", "id", n.ID, "seq", o.StreamSeq, "err", err)
+		}
+		o.Result = Sent
+		d.log.Debug("notification sent", "id", n.ID, "seq", o.StreamSeq, "delivery", o.Delivery, "took", o.Duration)
+		d.report(o)
+	case IsPermanent(err):
+		d.deadLetter(ctx, msg, md, o, "permanent failure: "+err.Error())
+	case md.NumDelivered >= uint64(d.opts.MaxDeliver):
+		d.deadLetter(ctx, msg, md, o, fmt.Sprintf("gave up after %d attempts: %v", md.NumDelivered, err))
+	default:
+		var hint RetryHinter
+		if errors.As(err, &hint) && hint.RetryHint() > 0 {
+			o.RetryIn = hint.RetryHint()
+		}
+		d.retry(msg, o, err.Error())
+	}
+}
+
+// send calls the sender, keeping the message in progress while it runs and
+// giving it DrainTimeout to finish once ctx is cancelled.
+func (d *deliverer) send(ctx context.Context, msg jetstream.Msg, n *notification.Notification) error {
+	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tick := time.NewTicker(max(d.opts.AckWait/3, time.Millisecond))
+		defer tick.Stop()
+		stopping := ctx.Done()
+		var drained <-chan time.Time
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_ = msg.InProgress()
+			case <-stopping:
+				stopping = nil
+				drained = time.After(d.opts.DrainTimeout)
+			case <-drained:
+				cancel()
+			}
+		}
+	}()
+	return d.s.Send(sendCtx, n)
+}
+
+// RetryHinter is a transient error that knows when a retry may succeed,
+// such as a rate limit with a retry-after.
+type RetryHinter interface {
+	error
+	RetryHint() time.Duration
+}
+
+// retry asks for a redelivery after the backoff delay.
+func (d *deliverer) retry(msg jetstream.Msg, o Outcome, reason string) {
+	o.Result = Retry
+	o.Reason = cleanReason(reason)
+	// The peer's own hint (a rate limit's retry-after) wins when it is
+	// longer than the backoff.
+	o.RetryIn = max(o.RetryIn, d.opts.retryDelay(o.Delivery))
+	if err := msg.NakWithDelay(o.RetryIn); err != nil {
+		// Without the nak the server redelivers after AckWait.
+		d.log.Warn("nak failed", "seq", o.StreamSeq, "err", err)
+	}
+	d.log.Warn("notification not sent, will retry", notificationID(o), "seq", o.StreamSeq,
+		"delivery", o.Delivery, "retry_in", o.RetryIn, "reason", o.Reason)
+	d.report(o)
+}
+
+// deadLetter stores the message in dlq.notify.<channel> and, once that is
+// acknowledged, terminates the original. When the store fails the original
+// is retried later instead: a notification is never dropped unrecorded.
+func (d *deliverer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, o Outcome, reason string) {
+	reason = cleanReason(reason)
+	dl := nats.NewMsg(streams.DLQNotifySubject(d.channel))
+	dl.Data = msg.Data()
+	for k, vs := range msg.Headers() {
+		if !strings.HasPrefix(k, "Nats-") {
+			dl.Header[k] = vs
+		}
+	}
+	if id := msg.Headers().Get(streams.HeaderMsgID); id != "" {
+		dl.Header.Set(HeaderSourceMsgID, id)
+	}
+	dl.Header.Set(streams.HeaderReason, reason)
+	dl.Header.Set(streams.HeaderSource, msg.Subject())
+	dl.Header.Set(streams.HeaderSourceSq, strconv.FormatUint(md.Sequence.Stream, 10))
+	dl.Header.Set(HeaderDeliveries, strconv.FormatUint(md.NumDelivered, 10))
+
+	pctx, cancel := settleContext(ctx)
+	defer cancel()
+	// The id makes a second dead-lettering of the same stored message (the
+	// process died before the term below) a duplicate the DLQ drops.
+	id := fmt.Sprintf("%s:%d", md.Stream, md.Sequence.Stream)
+	if _, err := d.js.PublishMsg(pctx, dl, jetstream.WithMsgID(id), jetstream.WithExpectStream(d.sc.DLQ)); err != nil {
+		d.log.Error("storing a dead letter failed", "seq", o.StreamSeq, "reason", reason, "err", err)
+		d.retry(msg, o, "dead letter not stored: "+err.Error())
+		return
+	}
+	if err := msg.TermWithReason("dead-lettered"); err != nil {
+		d.log.Warn("term failed", "seq", o.StreamSeq, "err", err)
+	}
+	o.Result = Dead
+	o.Reason = reason
+	d.log.Error("notification dead-lettered", notificationID(o), "seq", o.StreamSeq, "delivery", o.Delivery, "reason", reason)
+	d.report(o)
+}
+
+func (d *deliverer) report(o Outcome) {
+	if d.opts.OnOutcome != nil {
+		d.opts.OnOutcome(o)
+	}
+}
+
+// settleContext bounds an ack or a publish that must happen even when the
+// worker's context is already cancelled.
+func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+}
+
+func notificationID(o Outcome) slog.Attr {
+	if o.Notification == nil {
+		return slog.String("id", "")
+	}
+	return slog.String("id", o.Notification.ID)
+}
+
+// maxReason bounds Fmn-Dead-Reason, a header: the dead letter carries the
+// whole notification, the reason needs only to say what went wrong.
+const maxReason = 1000
+
+// cleanReason makes an error text a one-line header value.
+func cleanReason(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= maxReason {
+		return s
+	}
+	cut := maxReason
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -1,0 +1,364 @@
+package senders_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fmn-project/fmn/fmntest"
+	"github.com/fmn-project/fmn/notification"
+	"github.com/fmn-project/fmn/senders"
+	"github.com/fmn-project/fmn/senders/senderstest"
+	"github.com/fmn-project/fmn/streams"
+)
+
+const channel = "test"
+
+// recorder is a Sender whose behaviour each test scripts: fail decides the
+// result of each attempt (nil: sent).
+type recorder struct {
+	fail func(n *notification.Notification, attempt int) error
+
+	mu       sync.Mutex
+	attempts map[string]int
+	sent     []string
+}
+
+func (r *recorder) Channel() string { return channel }
+func (r *recorder) Close() error    { return nil }
+
+func (r *recorder) Send(ctx context.Context, n *notification.Notification) error {
+	r.mu.Lock()
+	if r.attempts == nil {
+		r.attempts = map[string]int{}
+	}
+	r.attempts[n.ID]++
+	attempt := r.attempts[n.ID]
+	r.mu.Unlock()
+	if r.fail != nil {
+		if err := r.fail(n, attempt); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.sent = append(r.sent, n.ID)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recorder) Sent() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.sent...)
+}
+
+func (r *recorder) Attempts(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.attempts[id]
+}
+
+func note(id string) *notification.Notification {
+	return &notification.Notification{ID: id, Protocol: channel, Address: "someone", Line: "[app] hello " + id}
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+
+	t.Run("SendsAndAcks", func(t *testing.T) {
+		t.Parallel()
+		n := fmntest.StartNATS(t)
+		r := &recorder{}
+		out := senderstest.Start(t, n, r, senderstest.FastOptions(5), nil)
+		for i := range 3 {
+			senderstest.Publish(t, n, channel, note(fmt.Sprint("n", i)))
+		}
+		fmntest.Eventually(t, 10*time.Second, "3 sent", func() bool { return out.Count(senders.Sent) == 3 })
+		info := senderstest.Settled(t, n, channel)
+		if got := strings.Join(r.Sent(), ","); got != "n0,n1,n2" {
+			t.Errorf("sent %s, want n0,n1,n2 in order", got)
+		}
+		c := info.Config
+		if c.Durable != "sender-test" || c.FilterSubject != "notify.test" || c.AckPolicy != jetstream.AckExplicitPolicy {
+			t.Errorf("consumer config %+v", c)
+		}
+		if len(senderstest.DeadLetters(t, n, channel)) != 0 {
+			t.Error("dead letters for sent notifications")
+		}
+	})
+
+	t.Run("RetriesTransientFailures", func(t *testing.T) {
+		t.Parallel()
+		n := fmntest.StartNATS(t)
+		r := &recorder{fail: func(_ *notification.Notification, attempt int) error {
+			if attempt < 3 {
+				return errors.New("relay busy")
+			}
+			return nil
+		}}
+		out := senderstest.Start(t, n, r, senderstest.FastOptions(5), nil)
+		senderstest.Publish(t, n, channel, note("a"))
+		fmntest.Eventually(t, 10*time.Second, "sent after retries", func() bool { return out.Count(senders.Sent) == 1 })
+		senderstest.Settled(t, n, channel)
+		var got []string
+		for _, o := range out.All() {
+			got = append(got, fmt.Sprintf("%s#%d/%s/%q", o.Result, o.Delivery, o.RetryIn, o.Reason))
+		}
+		want := []string{`retry#1/10ms/"relay busy"`, `retry#2/20ms/"relay busy"`, `sent#3/0s/""`}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("outcomes\n got %v\nwant %v", got, want)
+		}
+	})
+
+	t.Run("HonoursRetryHints", func(t *testing.T) {
+		t.Parallel()
+		n := fmntest.StartNATS(t)
+		r := &recorder{fail: func(_ *notification.Notification, attempt int) error {
+			if attempt == 1 {
+				return hinted{300 * time.Millisecond}
+			}
+			return nil
+		}}
+		out := senderstest.Start(t, n, r, senderstest.FastOptions(5), nil)
+		senderstest.Publish(t, n, channel, note("h"))
+		fmntest.Eventually(t, 10*time.Second, "sent after the hinted wait", func() bool { return out.Count(senders.Sent) == 1 })
+		all := out.All()
+		if len(all) != 2 || all[0].Result != senders.Retry || all[0].RetryIn != 300*time.Millisecond {
+			t.Fatalf("outcomes %+v: the retry must wait the peer's 300ms, not the 10ms backoff", all)
+		}
+	})
+
+	t.Run("DeadLettersAfterMaxDeliver", func(t *testing.T) {
+		t.Parallel()
+		n := fmntest.StartNATS(t)
+		r := &recorder{fail: func(*notification.Notification, int) error { return errors.New("relay busy\r\nagain") }}
+		out := senderstest.Start(t, n, r, senderstest.FastOptions(3), nil)
+		senderstest.Publish(t, n, channel, note("b"))
+		dl := senderstest.WaitDeadLetters(t, n, channel, 1)[0]
+		senderstest.Settled(t, n, channel)
+		if got := r.Attempts("b"); got != 3 {
+			t.Errorf("%d attempts, want 3", got)
+		}
+		wantHeaders := map[string]string{
+			streams.HeaderReason:      "gave up after 3 attempts: relay busy again",
+			senders.HeaderDeliveries:  "3",
+			streams.HeaderSource:      "notify.test",
+			streams.HeaderSourceSq:    "1",
+			senders.HeaderSourceMsgID: "b",
+			jetstream.MsgIDHeader:     n.Streams.Notify + ":1",
+		}
+		for k, v := range wantHeaders {
+			if got := dl.Header.Get(k); got != v {
+				t.Errorf("dead letter header %s = %q, want %q", k, got, v)
+			}
+		}
+		if !strings.Contains(string(dl.Data), `"id":"b"`) {
+			t.Errorf("dead letter data is not the notification: %s", dl.Data)
+		}
+		if got := out.Count(senders.Dead); got != 1 {
+			t.Errorf("%d dead outcomes, want 1", got)
+		}
+	})
+
+	t.Run("DeadLettersPermanentFailureAtOnce", func(t *testing.T) {
+		t.Parallel()
+		n := fmntest.StartNATS(t)
+		r := &recorder{fail: func(x *notification.Notification, _ int) error {
+			if x.ID == "bad" {
+				return fmt.Errorf("wrapped: %w", senders.Permanent(errors.New("no such user")))
+			}
+			return nil
+		}}
+		out := senderstest.Start(t, n, r, senderstest.FastOptions(5), nil)
+		senderstest.Publish(t, n, channel, note("bad"))
+		senderstest.Publish(t, n, channel, note("good"))
+		dl := senderstest.WaitDeadLetters(t, n, channel, 1)[0]
+		fmntest.Eventually(t, 10*time.Second, "good one sent", func() bool { return out.Count(senders.Sent) == 1 })
+		senderstest.Settled(t, n, channel)
+		if got := dl.Header.Get(streams.HeaderReason); got != "permanent failure: wrapped: no such user" {
+			t.Errorf("reason %q", got)
+		}
+		if r.Attempts("bad") != 1 || dl.Header.Get(senders.HeaderDeliveries) != "1" {
+			t.Errorf("a permanent failure was retried: %d attempts", r.Attempts("bad"))
+		}
+	})
+
+	t.Run("DeadLettersPoisonMessages", func(t *testing.T) {
+		t.Parallel()
+		n := fmntest.StartNATS(t)
+		r := &recorder{}
+		out := senderstest.Start(t, n, r, senderstest.FastOptions(5), nil)
+		senderstest.PublishRaw(t, n, channel, "", []byte("{not json"))
+		wrong := note("irc-one")
+		wrong.Protocol = "irc"
+		senderstest.Publish(t, n, channel, wrong)
+		senderstest.Publish(t, n, channel, note("fine"))
+		dls := senderstest.WaitDeadLetters(t, n, channel, 2)
+		fmntest.Eventually(t, 10*time.Second, "good one sent", func() bool { return out.Count(senders.Sent) == 1 })
+		senderstest.Settled(t, n, channel)
+		if got := dls[0].Header.Get(streams.HeaderReason); !strings.HasPrefix(got, "undecodable notification: ") {
+			t.Errorf("reason %q", got)
+		}
+		if string(dls[0].Data) != "{not json" {
+			t.Errorf("dead letter data %q", dls[0].Data)
+		}
+		if got := dls[1].Header.Get(streams.HeaderReason); got != `notification for protocol "irc" published on channel "test"` {
+			t.Errorf("reason %q", got)
+		}
+		if got := r.Sent(); len(got) != 1 || got[0] != "fine" {
+			t.Errorf("sent %v", got)
+		}
+	})
+
+	t.Run("SlowSendIsNotRedelivered", func(t *testing.T) {
+		t.Parallel()
+		n := fmntest.StartNATS(t)
+		opts := senderstest.FastOptions(5)
+		opts.AckWait = 200 * time.Millisecond
+		// A second worker stands ready to take a redelivery.
+		opts.Workers = 2
+		// A relay that takes three times AckWait: InProgress must keep the
+		// message ours.
+		r := &recorder{fail: func(*notification.Notification, int) error {
+			time.Sleep(3 * opts.AckWait)
+			return nil
+		}}
+		out := senderstest.Start(t, n, r, opts, nil)
+		senderstest.Publish(t, n, channel, note("slow"))
+		fmntest.Eventually(t, 10*time.Second, "sent", func() bool { return out.Count(senders.Sent) == 1 })
+		senderstest.Settled(t, n, channel)
+		if got := r.Attempts("slow"); got != 1 {
+			t.Errorf("%d attempts, want 1", got)
+		}
+	})
+}
+
+// blocker is a Sender that holds each Send until released.
+type blocker struct {
+	entered chan struct{}
+	release chan error
+}
+
+func (b *blocker) Channel() string { return channel }
+func (b *blocker) Close() error    { return nil }
+func (b *blocker) Send(ctx context.Context, _ *notification.Notification) error {
+	b.entered <- struct{}{}
+	select {
+	case err := <-b.release:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestRunShutdown(t *testing.T) {
+	t.Parallel()
+
+	start := func(t *testing.T, opts senders.Options) (*fmntest.NATS, *blocker, *senderstest.Outcomes, context.CancelFunc, chan error) {
+		n := fmntest.StartNATS(t)
+		b := &blocker{entered: make(chan struct{}, 1), release: make(chan error, 1)}
+		out := &senderstest.Outcomes{}
+		opts.OnOutcome = out.Record
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		done := make(chan error, 1)
+		go func() { done <- senders.Run(ctx, n.JS, n.Streams, b, opts, nil) }()
+		senderstest.Publish(t, n, channel, note("inflight"))
+		<-b.entered
+		return n, b, out, cancel, done
+	}
+
+	t.Run("FinishesTheInFlightSend", func(t *testing.T) {
+		t.Parallel()
+		n, b, out, cancel, done := start(t, senderstest.FastOptions(5))
+		cancel()
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned (%v) while a send was in flight", err)
+		default:
+		}
+		b.release <- nil
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if out.Count(senders.Sent) != 1 {
+			t.Errorf("outcomes %+v", out.All())
+		}
+		senderstest.Settled(t, n, channel)
+	})
+
+	t.Run("GivesUpAfterDrainTimeout", func(t *testing.T) {
+		t.Parallel()
+		opts := senderstest.FastOptions(5)
+		opts.DrainTimeout = 20 * time.Millisecond
+		_, _, out, cancel, done := start(t, opts)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		all := out.All()
+		if len(all) != 1 || all[0].Result != senders.Retry {
+			t.Errorf("outcomes %+v, want one retry", all)
+		}
+	})
+}
+
+func TestPermanent(t *testing.T) {
+	t.Parallel()
+	base := errors.New("550 no such user")
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{base, false},
+		{senders.Permanent(base), true},
+		{fmt.Errorf("rcpt: %w", senders.Permanent(base)), true},
+		{senders.Permanent(senders.Permanent(base)), true},
+	}
+	for i, c := range cases {
+		if got := senders.IsPermanent(c.err); got != c.want {
+			t.Errorf("case %d: IsPermanent(%v) = %v", i, c.err, got)
+		}
+	}
+	if senders.Permanent(nil) != nil {
+		t.Error("Permanent(nil) is not nil")
+	}
+	if p := senders.Permanent(base); !errors.Is(p, base) || p.Error() != base.Error() {
+		t.Errorf("Permanent hides the error: %v", p)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	t.Parallel()
+	o := senders.Options{}.WithDefaults()
+	if err := o.Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+	if o.MaxDeliver != 10 || o.Workers != 1 || o.MaxAckPending != 1000 || o.BackOff[0] != time.Second {
+		t.Errorf("defaults %+v", o)
+	}
+	bad := senders.Options{MaxDeliver: -1, BackOff: []time.Duration{0}, AckWait: time.Second, Workers: 4, MaxAckPending: 2}
+	err := bad.Validate()
+	for _, want := range []string{"max deliver", "backoff", "max ack pending"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to name %s", err, want)
+		}
+	}
+	cc := senders.ConsumerConfig("email", senders.Options{})
+	if cc.Durable != "sender-email" || cc.FilterSubject != "notify.email" || cc.MaxDeliver != -1 || cc.AckWait != 30*time.Second {
+		t.Errorf("consumer config %+v", cc)
+	}
+}
+
+// hinted is a rate-limit error that says when to retry.
+type hinted struct{ d time.Duration }
+
+func (h hinted) Error() string            { return "rate limited" }
+func (h hinted) RetryHint() time.Duration { return h.d }

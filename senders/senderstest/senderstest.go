@@ -1,0 +1,200 @@
+// Package senderstest holds what the tests of every sender share: running
+// senders.Run against a test's NATS, collecting outcomes and dead letters,
+// and checking that secrets reach neither errors nor logs.
+package senderstest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fmn-project/fmn/fmntest"
+	"github.com/fmn-project/fmn/notification"
+	"github.com/fmn-project/fmn/senders"
+	"github.com/fmn-project/fmn/streams"
+)
+
+// FastOptions retries after 10ms, 20ms, 40ms…, so that tests of retries
+// and dead letters take milliseconds.
+func FastOptions(maxDeliver int) senders.Options {
+	return senders.Options{
+		MaxDeliver: maxDeliver,
+		BackOff:    []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond},
+		AckWait:    5 * time.Second,
+	}
+}
+
+// Outcomes collects what senders.Run reports.
+type Outcomes struct {
+	mu   sync.Mutex
+	list []senders.Outcome
+}
+
+// Record is an Options.OnOutcome.
+func (o *Outcomes) Record(x senders.Outcome) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.list = append(o.list, x)
+}
+
+// All returns a copy of the outcomes so far.
+func (o *Outcomes) All() []senders.Outcome {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]senders.Outcome(nil), o.list...)
+}
+
+// Count is the number of outcomes with result r.
+func (o *Outcomes) Count(r senders.Result) int {
+	n := 0
+	for _, x := range o.All() {
+		if x.Result == r {
+			n++
+		}
+	}
+	return n
+}
+
+// Start runs senders.Run in the background until the test ends, with
+// opts.OnOutcome recording into the returned Outcomes. The cleanup waits
+// for Run to return and fails the test if it returned an error.
+func Start(t testing.TB, n *fmntest.NATS, s senders.Sender, opts senders.Options, logger *slog.Logger) *Outcomes {
+	t.Helper()
+	out := &Outcomes{}
+	opts.OnOutcome = out.Record
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- senders.Run(ctx, n.JS, n.Streams, s, opts, logger) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("senders.Run: %v", err)
+		}
+	})
+	return out
+}
+
+// Publish puts a notification on notify.<channel>, with its id as
+// Nats-Msg-Id as the matcher does.
+func Publish(t testing.TB, n *fmntest.NATS, channel string, x *notification.Notification) {
+	t.Helper()
+	data, err := json.Marshal(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	PublishRaw(t, n, channel, x.ID, data)
+}
+
+// PublishRaw puts any bytes on notify.<channel>.
+func PublishRaw(t testing.TB, n *fmntest.NATS, channel, msgID string, data []byte) {
+	t.Helper()
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	if _, err := n.JS.Publish(fmntest.Context(t), streams.NotifySubject(channel), data, opts...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// DeadLetters returns the messages stored on dlq.notify.<channel>.
+func DeadLetters(t testing.TB, n *fmntest.NATS, channel string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx := fmntest.Context(t)
+	st, err := n.JS.Stream(ctx, n.Streams.DLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*jetstream.RawStreamMsg
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject == streams.DLQNotifySubject(channel) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// WaitDeadLetters waits until there are at least want dead letters.
+func WaitDeadLetters(t testing.TB, n *fmntest.NATS, channel string, want int) []*jetstream.RawStreamMsg {
+	t.Helper()
+	var got []*jetstream.RawStreamMsg
+	fmntest.Eventually(t, 10*time.Second, "dead letters on "+streams.DLQNotifySubject(channel), func() bool {
+		got = DeadLetters(t, n, channel)
+		return len(got) >= want
+	})
+	return got
+}
+
+// Settled waits until the channel's consumer has nothing left to deliver
+// and nothing unacknowledged: every notification is sent or dead.
+func Settled(t testing.TB, n *fmntest.NATS, channel string) *jetstream.ConsumerInfo {
+	t.Helper()
+	var info *jetstream.ConsumerInfo
+	fmntest.Eventually(t, 10*time.Second, "consumer "+senders.ConsumerName(channel)+" settled", func() bool {
+		c, err := n.JS.Consumer(fmntest.Context(t), n.Streams.Notify, senders.ConsumerName(channel))
+		if err != nil {
+			return false
+		}
+		info, err = c.Info(fmntest.Context(t))
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	})
+	return info
+}
+
+// LogBuffer is a concurrency-safe log sink.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String is everything logged so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Logger logs everything, debug included, as JSON into the buffer.
+func Logger() (*slog.Logger, *LogBuffer) {
+	b := &LogBuffer{}
+	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
+}
+
+// NoSecret fails the test when text holds secret.
+func NoSecret(t testing.TB, secret, where, text string) {
+	t.Helper()
+	if secret == "" {
+		t.Fatal("NoSecret needs a secret")
+	}
+	if strings.Contains(text, secret) {
+		t.Errorf("%s holds the secret %q:\n%s", where, secret, text)
+	}
+}
