@@ -1,6 +1,8 @@
 package rulelog_test
 
 import (
+	"os"
+	"runtime/pprof"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -105,7 +107,17 @@ func TestProjector(t *testing.T) {
 		if err := p1.Start(b.ctx); err != nil {
 			t.Fatal(err)
 		}
-		fmntest.Eventually(t, 10*time.Second, "first projector makes progress", func() bool { return p1.Stats().LastSeq >= 100 })
+		dl := time.Now().Add(10 * time.Second)
+		for p1.Stats().LastSeq < 100 {
+			if time.Now().After(dl) {
+				ci, _ := b.nats.JS.Consumer(b.ctx, b.nats.Streams.Rules, "projector")
+				info, _ := ci.Info(b.ctx)
+				t.Logf("STALL stats %+v info %+v", p1.Stats(), info)
+				pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
+				t.Fatal("stall")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		p1.Stop()
 		t.Logf("first projector stopped at %d of %d", p1.Stats().LastSeq, end)
 

@@ -116,6 +116,56 @@ type OIDC struct {
 	userinfo string
 	failedAt time.Time
 	lastErr  error
+
+	// recent holds the UserInfo answers this process fetched, so that
+	// its next requests with the token do not depend on Redis' client-side
+	// copy of the key having been invalidated yet (a GET that missed just
+	// before our SET leaves a cached nil until the invalidation arrives).
+	recentMu sync.Mutex
+	recent   map[string]recentClaims
+}
+
+// recentClaims is a UserInfo answer kept in process until expires.
+type recentClaims struct {
+	c       claims
+	expires time.Time
+}
+
+// maxRecent bounds OIDC.recent; past it, expired entries go, then all.
+const maxRecent = 4096
+
+func (o *OIDC) recentGet(key string) (claims, bool) {
+	o.recentMu.Lock()
+	defer o.recentMu.Unlock()
+	e, ok := o.recent[key]
+	if !ok {
+		return claims{}, false
+	}
+	if time.Now().After(e.expires) {
+		delete(o.recent, key)
+		return claims{}, false
+	}
+	return e.c, true
+}
+
+func (o *OIDC) recentPut(key string, c claims, ttl time.Duration) {
+	o.recentMu.Lock()
+	defer o.recentMu.Unlock()
+	now := time.Now()
+	if len(o.recent) >= maxRecent {
+		for k, e := range o.recent {
+			if now.After(e.expires) {
+				delete(o.recent, k)
+			}
+		}
+		if len(o.recent) >= maxRecent {
+			clear(o.recent)
+		}
+	}
+	if o.recent == nil {
+		o.recent = make(map[string]recentClaims)
+	}
+	o.recent[key] = recentClaims{c: c, expires: now.Add(ttl)}
 }
 
 // NewOIDC checks cfg and returns an authenticator. Discovery happens on
@@ -343,6 +393,10 @@ func (o *OIDC) opaque(ctx context.Context, endpoint, token string) (Identity, er
 	sum := sha256.Sum256([]byte(token))
 	key := o.cfg.RedisPrefix + "auth:userinfo:" + hex.EncodeToString(sum[:])
 	if o.cfg.Redis != nil {
+		if c, ok := o.recentGet(key); ok {
+			o.Stats.CacheHits.Add(1)
+			return o.identity(c)
+		}
 		b, err := o.cfg.Redis.DoCache(ctx, o.cfg.Redis.B().Get().Key(key).Cache(), o.cfg.CacheTTL).AsBytes()
 		if err == nil {
 			var c claims
@@ -369,6 +423,7 @@ func (o *OIDC) opaque(ctx context.Context, endpoint, token string) (Identity, er
 		if err := o.cfg.Redis.Do(ctx, cmd).Error(); err != nil {
 			o.cfg.Logger.WarnContext(ctx, "write UserInfo cache", slog.Any("error", err))
 		}
+		o.recentPut(key, c, ttl)
 	}
 	return id, nil
 }
