@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/api"
+	"github.com/fmn-project/fmn/fmntest"
 )
 
 func TestOperations(t *testing.T) {
@@ -207,7 +208,7 @@ func TestReadinessNamesTheProjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.proj.Stop)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(fmntest.Scaled(5 * time.Second))
 	for {
 		if code, _ := ready(); code == http.StatusOK {
 			break

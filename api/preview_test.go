@@ -13,6 +13,7 @@ import (
 
 	"github.com/fmn-project/fmn/api"
 	"github.com/fmn-project/fmn/bus"
+	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/rules"
 )
@@ -52,7 +53,7 @@ func TestPreviewMatchesTheMatcher(t *testing.T) {
 
 	index := api.NewRecentIndex(b.nats.JS, b.nats.Streams.Bus, time.Hour, nil)
 	go func() { _ = index.Run(b.ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(fmntest.Scaled(10 * time.Second))
 	for !index.Ready() || index.Len() < len(msgs) {
 		if time.Now().After(deadline) {
 			t.Fatalf("index not ready: %d of %d messages", index.Len(), len(msgs))

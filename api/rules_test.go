@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/api"
+	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/stats"
 )
@@ -383,7 +384,7 @@ func TestFMNBehaviours(t *testing.T) {
 		}
 		t.Cleanup(b.proj.Stop)
 		var list []api.Rule
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(fmntest.Scaled(5 * time.Second))
 		for len(list) == 0 && time.Now().Before(deadline) {
 			b.do(t, "alice", http.MethodGet, "/api/v1/users/alice/rules", nil).json(t, &list)
 		}

@@ -97,8 +97,8 @@ func readEvents(t *testing.T, resp *http.Response, n int) []string {
 	select {
 	case got := <-out:
 		return got
-	case <-time.After(10 * time.Second):
-		t.Fatalf("fewer than %d events within 10s", n)
+	case <-time.After(fmntest.Scaled(10 * time.Second)):
+		t.Fatalf("fewer than %d events within %s", n, fmntest.Scaled(10*time.Second))
 	}
 	return nil
 }

@@ -92,7 +92,7 @@ func setupSystem(t *testing.T) *e2e {
 	case err := <-done:
 		exited = true
 		t.Fatalf("system did not start: %v", err)
-	case <-time.After(20 * time.Second):
+	case <-time.After(fmntest.Scaled(20 * time.Second)):
 		t.Fatal("system did not start within 20s")
 	}
 

@@ -59,7 +59,7 @@ func TestLiveFeedRole(t *testing.T) {
 			return sys
 		case err := <-done:
 			t.Fatalf("system did not start: %v", err)
-		case <-time.After(20 * time.Second):
+		case <-time.After(fmntest.Scaled(20 * time.Second)):
 			t.Fatal("system did not start within 20s")
 		}
 		return nil
@@ -141,7 +141,7 @@ func TestLiveFeedRole(t *testing.T) {
 			if err := json.Unmarshal([]byte(v), &it); err != nil || it.Line != "[bodhi] a comment on your update" || it.RuleID == 0 {
 				t.Errorf("api %d: event %s", i, v)
 			}
-		case <-time.After(20 * time.Second):
+		case <-time.After(fmntest.Scaled(20 * time.Second)):
 			t.Fatalf("api %d: no event within 20s", i)
 		}
 	}

@@ -58,7 +58,7 @@ func TestAPIRole(t *testing.T) {
 	case sys = <-started:
 	case err := <-done:
 		t.Fatalf("system did not start: %v", err)
-	case <-time.After(20 * time.Second):
+	case <-time.After(fmntest.Scaled(20 * time.Second)):
 		t.Fatal("system did not start within 20s")
 	}
 	base := "http://" + sys.HTTPAddr

@@ -308,7 +308,7 @@ func TestUnreachableBrokerRetries(t *testing.T) {
 		if err != nil {
 			t.Errorf("Run after cancel = %v, want nil", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(fmntest.Scaled(10 * time.Second)):
 		t.Fatal("Run did not return after cancel")
 	}
 	if strings.Contains(logs.String(), "T0pS3cret") {

@@ -280,7 +280,7 @@ func consumerState(ctx context.Context, js jetstream.JetStream, stream, durable 
 func waitSettled(t testing.TB, ctx context.Context, n *fmntest.NATS, durable string, within time.Duration) {
 	t.Helper()
 	var last string
-	deadline := time.Now().Add(within)
+	deadline := time.Now().Add(fmntest.Scaled(within))
 	for {
 		s, err := n.JS.Stream(ctx, n.Streams.Bus)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"net/url"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -137,16 +138,37 @@ func Context(t testing.TB) context.Context {
 	return ctx
 }
 
-// Eventually polls cond every 10ms until it holds or the deadline passes.
+// TimeScale is how much longer than on a quiet machine tests wait for
+// something to happen: FMN_TEST_TIME_SCALE when set (a number >= 1), else 4
+// under the race detector (which slows code five to ten times, and CI runs
+// every package at once on two cores), else 1. Deadlines in tests bound a
+// wait for an outcome; they are not performance assertions.
+func TimeScale() float64 {
+	if v, err := strconv.ParseFloat(os.Getenv("FMN_TEST_TIME_SCALE"), 64); err == nil && v >= 1 {
+		return v
+	}
+	if raceEnabled {
+		return 4
+	}
+	return 1
+}
+
+// Scaled is d times TimeScale.
+func Scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * TimeScale())
+}
+
+// Eventually polls cond every 10ms until it holds or the deadline (within,
+// scaled by TimeScale) passes.
 func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
+	deadline := time.Now().Add(Scaled(within))
 	for {
 		if cond() {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
+			t.Fatalf("not within %s: %s", Scaled(within), what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -41,7 +41,7 @@ func newHub(t testing.TB, b *bundle, cfg live.HubConfig) *live.Hub {
 	go func() { _ = h.Run(b.ctx) }()
 	select {
 	case <-h.Ready():
-	case <-time.After(10 * time.Second):
+	case <-time.After(fmntest.Scaled(10 * time.Second)):
 		t.Fatal("hub not ready")
 	}
 	return h
@@ -141,7 +141,7 @@ func (c *client) next(t testing.TB) sseEvent {
 			t.Fatal("stream ended")
 		}
 		return ev
-	case <-time.After(10 * time.Second):
+	case <-time.After(fmntest.Scaled(10 * time.Second)):
 		t.Fatal("no event within 10s")
 	}
 	return sseEvent{}

@@ -1,8 +1,6 @@
 package rulelog_test
 
 import (
-	"os"
-	"runtime/pprof"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -107,17 +105,7 @@ func TestProjector(t *testing.T) {
 		if err := p1.Start(b.ctx); err != nil {
 			t.Fatal(err)
 		}
-		dl := time.Now().Add(10 * time.Second)
-		for p1.Stats().LastSeq < 100 {
-			if time.Now().After(dl) {
-				ci, _ := b.nats.JS.Consumer(b.ctx, b.nats.Streams.Rules, "projector")
-				info, _ := ci.Info(b.ctx)
-				t.Logf("STALL stats %+v info %+v", p1.Stats(), info)
-				pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
-				t.Fatal("stall")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		fmntest.Eventually(t, 10*time.Second, "first projector makes progress", func() bool { return p1.Stats().LastSeq >= 100 })
 		p1.Stop()
 		t.Logf("first projector stopped at %d of %d", p1.Stats().LastSeq, end)
 
@@ -376,7 +364,7 @@ func TestReader(t *testing.T) {
 		}
 		select {
 		case <-wake:
-		case <-time.After(5 * time.Second):
+		case <-time.After(fmntest.Scaled(5 * time.Second)):
 			t.Fatal("no invalidation of the version key")
 		}
 		if v, err := other.Version(b.ctx); err != nil || v != r.Version {

@@ -359,7 +359,7 @@ func TestCloseFailsWaitingSends(t *testing.T) {
 		if err == nil || senders.IsPermanent(err) {
 			t.Errorf("Send after Close = %v, want a transient error", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(fmntest.Scaled(5 * time.Second)):
 		t.Fatal("Send still waits after Close")
 	}
 }

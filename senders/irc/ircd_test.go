@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fmn-project/fmn/fmntest"
 )
 
 // The services account fmn logs in to, pre-seeded in Anope's database.
@@ -312,11 +314,11 @@ func (d *ircd) start() {
 func (d *ircd) waitSynced(n int) {
 	t := d.t
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(fmntest.Scaled(15 * time.Second))
 	// Anope prints it once for InspIRCd and once for itself.
 	for d.anope.out.seen(synced) < 2*n {
 		if time.Now().After(deadline) {
-			t.Fatalf("IRC services not linked within 15s\n--- anope:\n%s\n--- inspircd:\n%s", d.anope.out, d.inspircd.out)
+			t.Fatalf("IRC services not linked within %s\n--- anope:\n%s\n--- inspircd:\n%s", fmntest.Scaled(15*time.Second), d.anope.out, d.inspircd.out)
 		}
 		select {
 		case <-d.anope.done:
@@ -331,7 +333,7 @@ func (d *ircd) waitSynced(n int) {
 func (d *ircd) waitPort(port int) {
 	t := d.t
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(fmntest.Scaled(10 * time.Second))
 	for {
 		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
 		if err == nil {
@@ -339,7 +341,7 @@ func (d *ircd) waitPort(port int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("port %d not open within 10s: %v\n%s", port, err, d.inspircd.out)
+			t.Fatalf("port %d not open within %s: %v\n%s", port, fmntest.Scaled(10*time.Second), err, d.inspircd.out)
 		}
 		select {
 		case <-d.inspircd.done:

@@ -37,7 +37,7 @@ func connect(t *testing.T, n *fmntest.NATS) (*nats.Conn, jetstream.JetStream) {
 
 func acquire(t *testing.T, js jetstream.JetStream, cfg lease.Config) *lease.Lease {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), fmntest.Scaled(10*time.Second))
 	defer cancel()
 	l, err := lease.Acquire(ctx, js, cfg, nil)
 	if err != nil {
@@ -134,7 +134,7 @@ func TestReleaseHandsOverAtOnce(t *testing.T) {
 		if took := time.Since(released); took > a.TTL()/2 {
 			t.Errorf("B took over %s after the release, want at once", took)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(fmntest.Scaled(5 * time.Second)):
 		t.Fatal("B did not take over after the release")
 	}
 	select {
@@ -174,7 +174,7 @@ func TestTakeoverAfterCrash(t *testing.T) {
 	select {
 	case b = <-got:
 		t.Cleanup(func() { _ = b.Release(context.Background()) })
-	case <-time.After(5 * time.Second):
+	case <-time.After(fmntest.Scaled(5 * time.Second)):
 		t.Fatal("B did not take over")
 	}
 	took := time.Since(crashed)
@@ -184,7 +184,7 @@ func TestTakeoverAfterCrash(t *testing.T) {
 	// A must have given up before B could start.
 	select {
 	case <-a.Lost():
-	case <-time.After(time.Second):
+	case <-time.After(fmntest.Scaled(time.Second)):
 		t.Fatal("A never noticed it lost the lease")
 	}
 	fmntest.Eventually(t, time.Second, "A's loss recorded", func() bool { return lostAt.Load() != 0 })
@@ -216,7 +216,7 @@ func TestLostWhenTakenAway(t *testing.T) {
 	}
 	select {
 	case <-a.Lost():
-	case <-time.After(2 * time.Second):
+	case <-time.After(fmntest.Scaled(2 * time.Second)):
 		t.Fatal("A did not notice")
 	}
 }
@@ -288,12 +288,12 @@ func TestRun(t *testing.T) {
 		if !errors.Is(context.Cause(first), lease.ErrLost) {
 			t.Errorf("cause %v, want ErrLost", context.Cause(first))
 		}
-	case <-time.After(3 * time.Second):
+	case <-time.After(fmntest.Scaled(3 * time.Second)):
 		t.Fatal("fn not stopped when the lease was lost")
 	}
 	select {
 	case <-runs:
-	case <-time.After(5 * time.Second):
+	case <-time.After(fmntest.Scaled(5 * time.Second)):
 		t.Fatal("fn not run again")
 	}
 	cancel()

@@ -1,0 +1,5 @@
+//go:build !race
+
+package fmntest
+
+const raceEnabled = false
