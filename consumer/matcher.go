@@ -27,9 +27,10 @@ type RuleSource interface {
 }
 
 // Matcher holds the rule index and turns parsed messages into
-// notifications. Matching runs under a read lock; applying rule changes
-// takes the write lock only for the in-memory update, never for I/O, so a
-// reload never blocks matching for long (FMN #869).
+// notifications. Matching takes a read lock only to pick the candidates;
+// applying rule changes takes the write lock only for the in-memory update,
+// never for I/O, so a reload never blocks matching for long (FMN #869), and
+// a slow ownership lookup never blocks a reload.
 type Matcher struct {
 	src     RuleSource
 	lookups rules.Lookups
@@ -166,13 +167,16 @@ func (m *Matcher) Match(ctx context.Context, p *bus.Parsed, now time.Time) ([]*n
 	keys := rules.AppendMessageKeys(keyBuf[:0], p)
 	var groups []group
 	var dests []rules.Destination
+	// The candidates are a fresh slice of immutable compiled rules, so the
+	// exact checks (which may look up ownership over HTTP on a cache miss)
+	// run without the lock and never hold up a rule reload.
 	m.mu.RLock()
 	cands := m.idx.candidates(keys)
+	m.mu.RUnlock()
 	for _, c := range cands {
 		var err error
 		dests, err = c.AppendMatch(ctx, dests[:0], p, m.lookups)
 		if err != nil {
-			m.mu.RUnlock()
 			return nil, fmt.Errorf("rule %d: %w", c.Rule.ID, err)
 		}
 		for _, d := range dests {
@@ -184,7 +188,6 @@ func (m *Matcher) Match(ctx context.Context, p *bus.Parsed, now time.Time) ([]*n
 			groups[i].ruleIDs = append(groups[i].ruleIDs, c.Rule.ID)
 		}
 	}
-	m.mu.RUnlock()
 	if len(groups) == 0 {
 		return nil, nil
 	}
