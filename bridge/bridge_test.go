@@ -293,7 +293,7 @@ func TestUnreachableBrokerRetries(t *testing.T) {
 	n := fmntest.StartNATS(t)
 	logs := &syncBuffer{}
 	cfg := bridge.Config{
-		URL:          fmt.Sprintf("amqp://fmn:T0pS3cret@127.0.0.1:%d/", freePort(t)),
+		URL:          fmt.Sprintf("amqp://fmn:T0pS3cret@127.0.0.1:%d/", fmntest.FreePort(t)),
 		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond,
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -231,16 +230,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // rabbitNode is a private RabbitMQ node for one test, on loopback, with its
 // own name, ports and directories. It shares the machine's epmd, which it
 // leaves alone.
@@ -262,7 +251,7 @@ func startRabbitNode(t *testing.T) *rabbitNode {
 	if _, err := exec.LookPath("rabbitmq-server"); err != nil {
 		t.Skip("rabbitmq-server is not installed: skipping the broker restart test (apt-get install rabbitmq-server)")
 	}
-	n := &rabbitNode{t: t, name: "fmntest" + fmntest.RandomID() + "@localhost", dir: t.TempDir(), port: freePort(t)}
+	n := &rabbitNode{t: t, name: "fmntest" + fmntest.RandomID() + "@localhost", dir: t.TempDir(), port: fmntest.FreePort(t)}
 	// Debian's /usr/sbin wrappers switch to the rabbitmq user when run as
 	// root, who cannot use this test's directories: call the scripts
 	// behind them when they are there.
@@ -291,7 +280,7 @@ func (n *rabbitNode) env() []string {
 		"RABBITMQ_MNESIA_BASE="+filepath.Join(n.dir, "mnesia"),
 		"RABBITMQ_LOG_BASE="+filepath.Join(n.dir, "log"),
 		"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(n.dir, "enabled_plugins"),
-		"RABBITMQ_DIST_PORT="+strconv.Itoa(freePort(n.t)),
+		"RABBITMQ_DIST_PORT="+strconv.Itoa(fmntest.FreePort(n.t)),
 		"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}",
 		"HOME="+n.dir, // the Erlang cookie lives here, for the server and rabbitmqctl
 	)

@@ -343,7 +343,7 @@ func TestNickCollision(t *testing.T) {
 func TestCloseFailsWaitingSends(t *testing.T) {
 	t.Parallel()
 	// Nothing listens on this port: Send waits for a connection.
-	port := freePorts(t, 1)[0]
+	port := fmntest.FreePorts(t, 1)[0]
 	cfg := config(t, fmt.Sprintf("irc://%s@127.0.0.1:%d?connect_wait=1m", botNick, port))
 	s, err := irc.New(cfg, nil)
 	if err != nil {

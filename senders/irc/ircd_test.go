@@ -137,32 +137,12 @@ func startIRCd(t testing.TB, opts ircdOptions) *ircd {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	d := &ircd{t: t, dir: dir, opts: opts}
-	ports := freePorts(t, 3)
+	ports := fmntest.FreePorts(t, 3)
 	d.plain, d.tls, d.link = ports[0], ports[1], ports[2]
 	d.writeConfig()
 	d.start()
 	t.Cleanup(d.stop)
 	return d
-}
-
-// freePorts finds n free loopback ports. Another process could take one
-// before the peer binds it; the ports are random, so that is rare.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
 }
 
 func (d *ircd) writeConfig() {

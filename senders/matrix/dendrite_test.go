@@ -15,10 +15,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fmn-project/fmn/fmntest"
 )
 
 // dendriteBin is where scripts/matrix-peer.sh puts the Dendrite binaries.
@@ -81,7 +84,7 @@ func startDendrite(t *testing.T) *homeserver {
 
 	var lastErr error
 	for range 3 {
-		addr := freePort(t)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(fmntest.FreePort(t)))
 		hs := &homeserver{URL: "http://" + addr, dir: dir}
 		if lastErr = hs.start(t, bin, addr); lastErr == nil {
 			return hs
@@ -148,16 +151,6 @@ func (hs *homeserver) logTail() string {
 		b = b[len(b)-4000:]
 	}
 	return string(b)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // user is an account on the homeserver, used as a Matrix client would.
