@@ -61,11 +61,11 @@ func sample(id, to string) *notification.Notification {
 	}
 }
 
-// config points at r with the given URL user part ("" for none) and
-// extra parameters, and trusts the test certificate.
-func config(t *testing.T, r *relay, scheme, userinfo, params string) email.Config {
+// config points at addr with the given URL user part ("" for none) and
+// extra parameters, and trusts the test servers' certificate.
+func config(t *testing.T, addr, scheme, userinfo, params string) email.Config {
 	t.Helper()
-	u := scheme + "://" + userinfo + r.addr
+	u := scheme + "://" + userinfo + addr
 	if params != "" {
 		u += "?" + params
 	}
@@ -73,7 +73,7 @@ func config(t *testing.T, r *relay, scheme, userinfo, params string) email.Confi
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, cfg.RootCAs = testCert()
+	cfg.RootCAs = fmntest.SMTPCertPool()
 	cfg.LocalName = "fmn.test"
 	return cfg
 }
@@ -118,8 +118,8 @@ func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
 func TestDeliveryThroughNATS(t *testing.T) {
 	t.Parallel()
 	n := fmntest.StartNATS(t)
-	r := startRelay(t, relayUser, relayPass, relayOptions{})
-	s := newSender(t, config(t, r, "smtp", relayUser+":"+relayPass+"@", ""), nil)
+	r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{})
+	s := newSender(t, config(t, r.Addr(), "smtp", relayUser+":"+relayPass+"@", ""), nil)
 	out := senderstest.Start(t, n, s, senderstest.FastOptions(5), nil)
 
 	const count = 5
@@ -132,13 +132,13 @@ func TestDeliveryThroughNATS(t *testing.T) {
 	mails := r.Mails()
 	want := sample("n0", "user0@example.org")
 	m := mails[0]
-	if m.from != "notifications@fmn.example.org" || !slices.Equal(m.to, []string{"user0@example.org"}) {
-		t.Errorf("envelope from %q to %v", m.from, m.to)
+	if m.From != "notifications@fmn.example.org" || !slices.Equal(m.To, []string{"user0@example.org"}) {
+		t.Errorf("envelope from %q to %v", m.From, m.To)
 	}
-	if !m.tls || m.auth != sasl.Plain {
-		t.Errorf("sent with tls=%v auth=%q, want STARTTLS and PLAIN", m.tls, m.auth)
+	if !m.TLS || m.Mech != sasl.Plain {
+		t.Errorf("sent with tls=%v auth=%q, want STARTTLS and PLAIN", m.TLS, m.Mech)
 	}
-	p := parse(t, m.data)
+	p := parse(t, m.Data)
 
 	t.Run("Subject", func(t *testing.T) {
 		if p.subject != want.Email.Subject {
@@ -184,7 +184,7 @@ func TestDeliveryThroughNATS(t *testing.T) {
 		}
 	})
 	t.Run("WireFormat", func(t *testing.T) {
-		for i, line := range strings.Split(string(m.data), "\r\n") {
+		for i, line := range strings.Split(string(m.Data), "\r\n") {
 			if len(line) > 78 {
 				t.Errorf("line %d is %d long: %q", i, len(line), line)
 			}
@@ -204,7 +204,7 @@ func TestDeliveryThroughNATS(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		for _, m := range mails {
-			id := parse(t, m.data).header.Get("Message-ID")
+			id := parse(t, m.Data).header.Get("Message-ID")
 			if seen[id] {
 				t.Errorf("%s received twice", id)
 			}
@@ -229,15 +229,15 @@ func TestAuthMechanisms(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			r := startRelay(t, relayUser, relayPass, relayOptions{mechs: c.offered})
-			s := newSender(t, config(t, r, "smtp", relayUser+":"+relayPass+"@", ""), nil)
+			r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{Mechs: c.offered})
+			s := newSender(t, config(t, r.Addr(), "smtp", relayUser+":"+relayPass+"@", ""), nil)
 			if err := s.Send(fmntest.Context(t), sample("a", "alice@example.org")); err != nil {
 				t.Fatal(err)
 			}
 			if ok, _ := r.Auths(); !slices.Equal(ok, []string{c.want}) {
 				t.Errorf("logged in with %v, want %s", ok, c.want)
 			}
-			if mails := r.Mails(); len(mails) != 1 || mails[0].auth != c.want {
+			if mails := r.Mails(); len(mails) != 1 || mails[0].Mech != c.want {
 				t.Errorf("mails %+v", mails)
 			}
 		})
@@ -245,8 +245,8 @@ func TestAuthMechanisms(t *testing.T) {
 
 	t.Run("NoCommonMechanism", func(t *testing.T) {
 		t.Parallel()
-		r := startRelay(t, relayUser, relayPass, relayOptions{mechs: []string{"CRAM-MD5"}})
-		s := newSender(t, config(t, r, "smtp", relayUser+":"+relayPass+"@", ""), nil)
+		r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{Mechs: []string{"CRAM-MD5"}})
+		s := newSender(t, config(t, r.Addr(), "smtp", relayUser+":"+relayPass+"@", ""), nil)
 		err := s.Send(fmntest.Context(t), sample("a", "alice@example.org"))
 		if err == nil || !strings.Contains(err.Error(), "offers AUTH CRAM-MD5") {
 			t.Errorf("Send() = %v", err)
@@ -273,9 +273,9 @@ func TestWrongPassword(t *testing.T) {
 		t.Run(mech, func(t *testing.T) {
 			t.Parallel()
 			n := fmntest.StartNATS(t)
-			r := startRelay(t, relayUser, relayPass, relayOptions{mechs: []string{mech}})
+			r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{Mechs: []string{mech}})
 			logger, logs := senderstest.Logger()
-			cfg := config(t, r, "smtp", relayUser+":"+wrong+"@", "")
+			cfg := config(t, r.Addr(), "smtp", relayUser+":"+wrong+"@", "")
 			s := newSender(t, cfg, logger)
 
 			err := s.Send(fmntest.Context(t), sample("direct", "alice@example.org"))
@@ -327,8 +327,7 @@ func TestRelayDownThenUp(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	down := &relay{addr: addr}
-	s := newSender(t, config(t, down, "smtp", relayUser+":"+relayPass+"@", ""), nil)
+	s := newSender(t, config(t, addr, "smtp", relayUser+":"+relayPass+"@", ""), nil)
 	out := senderstest.Start(t, n, s, senderstest.FastOptions(100), nil)
 
 	const count = 3
@@ -349,13 +348,13 @@ func TestRelayDownThenUp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("port %s taken in the meantime: %v", addr, err)
 	}
-	r := startRelay(t, relayUser, relayPass, relayOptions{ln: ln})
+	r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{Listener: ln})
 	fmntest.Eventually(t, 10*time.Second, "all mails at the relay", func() bool { return len(r.Mails()) >= count })
 	senderstest.Settled(t, n, email.Channel)
 
 	got := map[string]int{}
 	for _, m := range r.Mails() {
-		got[parse(t, m.data).header.Get("Message-ID")]++
+		got[parse(t, m.Data).header.Get("Message-ID")]++
 	}
 	for i := range count {
 		if id := fmt.Sprintf("<n%d@fmn.example.org>", i); got[id] != 1 {
@@ -381,9 +380,9 @@ func TestRejections(t *testing.T) {
 	t.Run("550IsDeadLettered", func(t *testing.T) {
 		t.Parallel()
 		n := fmntest.StartNATS(t)
-		r := startRelay(t, relayUser, relayPass, relayOptions{})
-		r.reject("nobody@example.org", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "Mailbox nobody@example.org does not exist"})
-		s := newSender(t, config(t, r, "smtp", relayUser+":"+relayPass+"@", ""), nil)
+		r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{})
+		r.RejectRcpt("nobody@example.org", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "Mailbox nobody@example.org does not exist"})
+		s := newSender(t, config(t, r.Addr(), "smtp", relayUser+":"+relayPass+"@", ""), nil)
 		out := senderstest.Start(t, n, s, senderstest.FastOptions(5), nil)
 		senderstest.Publish(t, n, email.Channel, sample("bad", "nobody@example.org"))
 		senderstest.Publish(t, n, email.Channel, sample("good", "alice@example.org"))
@@ -401,7 +400,7 @@ func TestRejections(t *testing.T) {
 		if !strings.Contains(string(dl.Data), `"address":"nobody@example.org"`) {
 			t.Errorf("dead letter is not the notification: %s", dl.Data)
 		}
-		if got := r.Mails()[0].to; !slices.Equal(got, []string{"alice@example.org"}) {
+		if got := r.Mails()[0].To; !slices.Equal(got, []string{"alice@example.org"}) {
 			t.Errorf("delivered to %v", got)
 		}
 		// The refusal was answered with RSET, not a new connection.
@@ -416,13 +415,13 @@ func TestRejections(t *testing.T) {
 	t.Run("4xxIsRetried", func(t *testing.T) {
 		t.Parallel()
 		n := fmntest.StartNATS(t)
-		r := startRelay(t, relayUser, relayPass, relayOptions{})
-		r.reject("alice@example.org", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"})
-		s := newSender(t, config(t, r, "smtp", relayUser+":"+relayPass+"@", ""), nil)
+		r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{})
+		r.RejectRcpt("alice@example.org", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"})
+		s := newSender(t, config(t, r.Addr(), "smtp", relayUser+":"+relayPass+"@", ""), nil)
 		out := senderstest.Start(t, n, s, senderstest.FastOptions(100), nil)
 		senderstest.Publish(t, n, email.Channel, sample("later", "alice@example.org"))
 		fmntest.Eventually(t, 10*time.Second, "two retries", func() bool { return out.Count(senders.Retry) >= 2 })
-		r.reject("alice@example.org", nil)
+		r.RejectRcpt("alice@example.org", nil)
 		fmntest.Eventually(t, 10*time.Second, "delivered", func() bool { return len(r.Mails()) == 1 })
 		senderstest.Settled(t, n, email.Channel)
 		if got := out.All()[0].Reason; got != "RCPT TO:<alice@example.org>: refused with 451 4.3.0 Try again later" {
@@ -436,8 +435,8 @@ func TestRejections(t *testing.T) {
 	t.Run("BadNotificationsAreDeadLettered", func(t *testing.T) {
 		t.Parallel()
 		n := fmntest.StartNATS(t)
-		r := startRelay(t, relayUser, relayPass, relayOptions{})
-		s := newSender(t, config(t, r, "smtp", relayUser+":"+relayPass+"@", ""), nil)
+		r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{})
+		s := newSender(t, config(t, r.Addr(), "smtp", relayUser+":"+relayPass+"@", ""), nil)
 		senderstest.Start(t, n, s, senderstest.FastOptions(5), nil)
 
 		senderstest.PublishRaw(t, n, email.Channel, "", []byte(`{"id": "x", "email": `))
@@ -460,7 +459,7 @@ func TestRejections(t *testing.T) {
 				t.Errorf("dead letter %d: reason %q, want %q", i, got, want)
 			}
 		}
-		if got := r.Mails()[0].to; !slices.Equal(got, []string{"alice@example.org"}) {
+		if got := r.Mails()[0].To; !slices.Equal(got, []string{"alice@example.org"}) {
 			t.Errorf("delivered to %v", got)
 		}
 	})
@@ -473,8 +472,8 @@ func TestTransportSecurity(t *testing.T) {
 	t.Run("CredentialsNeverInClear", func(t *testing.T) {
 		t.Parallel()
 		// A relay without STARTTLS that would take AUTH in clear.
-		r := startRelay(t, relayUser, relayPass, relayOptions{noTLS: true, insecureAuth: true})
-		s := newSender(t, config(t, r, "smtp", relayUser+":"+relayPass+"@", ""), nil)
+		r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{NoTLS: true, InsecureAuth: true})
+		s := newSender(t, config(t, r.Addr(), "smtp", relayUser+":"+relayPass+"@", ""), nil)
 		err := s.Send(ctx, sample("a", "alice@example.org"))
 		if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
 			t.Fatalf("Send() = %v, want a STARTTLS failure", err)
@@ -492,38 +491,38 @@ func TestTransportSecurity(t *testing.T) {
 
 	t.Run("InsecureAuthOnRequest", func(t *testing.T) {
 		t.Parallel()
-		r := startRelay(t, relayUser, relayPass, relayOptions{noTLS: true, insecureAuth: true})
-		s := newSender(t, config(t, r, "smtp", relayUser+":"+relayPass+"@", "starttls=off&insecure_auth=true"), nil)
+		r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{NoTLS: true, InsecureAuth: true})
+		s := newSender(t, config(t, r.Addr(), "smtp", relayUser+":"+relayPass+"@", "starttls=off&insecure_auth=true"), nil)
 		if err := s.Send(ctx, sample("a", "alice@example.org")); err != nil {
 			t.Fatal(err)
 		}
-		if m := r.Mails(); len(m) != 1 || m[0].tls || m[0].auth != sasl.Plain {
+		if m := r.Mails(); len(m) != 1 || m[0].TLS || m[0].Mech != sasl.Plain {
 			t.Errorf("mails %+v", m)
 		}
 	})
 
 	t.Run("OpportunisticWithoutTLS", func(t *testing.T) {
 		t.Parallel()
-		r := startRelay(t, "", "", relayOptions{noTLS: true})
-		s := newSender(t, config(t, r, "smtp", "", ""), nil)
+		r := fmntest.StartSMTPWith(t, "", "", fmntest.SMTPOptions{NoTLS: true})
+		s := newSender(t, config(t, r.Addr(), "smtp", "", ""), nil)
 		if err := s.Send(ctx, sample("a", "alice@example.org")); err != nil {
 			t.Fatal(err)
 		}
-		if m := r.Mails(); len(m) != 1 || m[0].tls {
+		if m := r.Mails(); len(m) != 1 || m[0].TLS {
 			t.Errorf("mails %+v", m)
 		}
 	})
 
 	t.Run("OpportunisticUpgrades", func(t *testing.T) {
 		t.Parallel()
-		r := startRelay(t, "", "", relayOptions{})
-		s := newSender(t, config(t, r, "smtp", "", ""), nil)
+		r := fmntest.StartSMTPWith(t, "", "", fmntest.SMTPOptions{})
+		s := newSender(t, config(t, r.Addr(), "smtp", "", ""), nil)
 		for _, id := range []string{"a", "b"} {
 			if err := s.Send(ctx, sample(id, "alice@example.org")); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if m := r.Mails(); len(m) != 2 || !m[0].tls || !m[1].tls {
+		if m := r.Mails(); len(m) != 2 || !m[0].TLS || !m[1].TLS {
 			t.Errorf("mails %+v", m)
 		}
 		// One connection to see STARTTLS offered, one for the session.
@@ -534,20 +533,20 @@ func TestTransportSecurity(t *testing.T) {
 
 	t.Run("ImplicitTLS", func(t *testing.T) {
 		t.Parallel()
-		r := startRelay(t, relayUser, relayPass, relayOptions{implicit: true})
-		s := newSender(t, config(t, r, "smtps", relayUser+":"+relayPass+"@", ""), nil)
+		r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{Implicit: true})
+		s := newSender(t, config(t, r.Addr(), "smtps", relayUser+":"+relayPass+"@", ""), nil)
 		if err := s.Send(ctx, sample("a", "alice@example.org")); err != nil {
 			t.Fatal(err)
 		}
-		if m := r.Mails(); len(m) != 1 || !m[0].tls || m[0].auth != sasl.Plain {
+		if m := r.Mails(); len(m) != 1 || !m[0].TLS || m[0].Mech != sasl.Plain {
 			t.Errorf("mails %+v", m)
 		}
 	})
 
 	t.Run("UntrustedCertificate", func(t *testing.T) {
 		t.Parallel()
-		r := startRelay(t, relayUser, relayPass, relayOptions{})
-		cfg := config(t, r, "smtp", relayUser+":"+relayPass+"@", "")
+		r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{})
+		cfg := config(t, r.Addr(), "smtp", relayUser+":"+relayPass+"@", "")
 		cfg.RootCAs = nil
 		s := newSender(t, cfg, nil)
 		err := s.Send(ctx, sample("a", "alice@example.org"))
@@ -576,8 +575,8 @@ func TestConnectionReuse(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			r := startRelay(t, relayUser, relayPass, relayOptions{})
-			cfg := config(t, r, "smtp", relayUser+":"+relayPass+"@", "")
+			r := fmntest.StartSMTPWith(t, relayUser, relayPass, fmntest.SMTPOptions{})
+			cfg := config(t, r.Addr(), "smtp", relayUser+":"+relayPass+"@", "")
 			cfg.IdleCheck = c.idleCheck
 			logger, logs := senderstest.Logger()
 			s := newSender(t, cfg, logger)
@@ -607,8 +606,8 @@ func TestConnectionReuse(t *testing.T) {
 
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()
-		r := startRelay(t, "", "", relayOptions{})
-		s := newSender(t, config(t, r, "smtp", "", ""), nil)
+		r := fmntest.StartSMTPWith(t, "", "", fmntest.SMTPOptions{})
+		s := newSender(t, config(t, r.Addr(), "smtp", "", ""), nil)
 		if err := s.Send(ctx, sample("a", "alice@example.org")); err != nil {
 			t.Fatal(err)
 		}
@@ -622,8 +621,8 @@ func TestConnectionReuse(t *testing.T) {
 
 	t.Run("CancelledContext", func(t *testing.T) {
 		t.Parallel()
-		r := startRelay(t, "", "", relayOptions{})
-		s := newSender(t, config(t, r, "smtp", "", ""), nil)
+		r := fmntest.StartSMTPWith(t, "", "", fmntest.SMTPOptions{})
+		s := newSender(t, config(t, r.Addr(), "smtp", "", ""), nil)
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		if err := s.Send(cctx, sample("a", "alice@example.org")); err == nil || senders.IsPermanent(err) {
