@@ -1,8 +1,6 @@
 package email
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"github.com/fmn-project/fmn/senders"
@@ -50,18 +48,10 @@ type Config struct {
 	// server offers (default empty: no AUTH).
 	Username string
 	Password Secret
-	// InsecureAuth allows credentials over a connection without TLS, for a
-	// relay on loopback (default false). URL parameter insecure_auth=true.
-	InsecureAuth bool
-	// TLSServerName is the name the server's certificate must carry
-	// (default Host). URL parameter tls_server_name.
-	TLSServerName string
-	// InsecureSkipVerify accepts any server certificate, for development
-	// only (default false). URL parameter insecure_skip_verify=true.
-	InsecureSkipVerify bool
-	// RootCAs verifies the server's certificate (default the system's
-	// roots). URL parameter ca_file names a PEM file.
-	RootCAs *x509.CertPool
+	// TLSOptions: insecure_auth (credentials over a connection without
+	// TLS, for a relay on loopback), tls_server_name (default Host),
+	// insecure_skip_verify, ca_file.
+	senders.TLSOptions
 	// From is the From of every email (FMN_MAIL_FROM, default fmn@localhost).
 	From mail.Address
 	// LocalName is the name sent with EHLO (default the host's name).
@@ -133,22 +123,16 @@ func ParseURL(raw string) (Config, error) {
 			default:
 				e.Bad(k, v, "required, opportunistic or off")
 			}
-		case "insecure_auth":
-			c.InsecureAuth = e.Bool(k, v)
-		case "insecure_skip_verify":
-			c.InsecureSkipVerify = e.Bool(k, v)
-		case "tls_server_name":
-			c.TLSServerName = v
 		case "helo":
 			c.LocalName = v
-		case "ca_file":
-			c.RootCAs = e.CAFile(v)
 		case "timeout":
 			c.CommandTimeout = e.Duration(k, v)
 		case "dial_timeout":
 			c.DialTimeout = e.Duration(k, v)
 		default:
-			e.Unknown(k)
+			if !c.TLSOptions.Param(e, k, v) {
+				e.Unknown(k)
+			}
 		}
 	}
 	return c, e.Err()
@@ -264,30 +248,7 @@ func (c Config) String() string {
 	if c.StartTLS != "" && !c.ImplicitTLS {
 		q.Set("starttls", string(c.StartTLS))
 	}
-	if c.InsecureAuth {
-		q.Set("insecure_auth", "true")
-	}
-	if c.InsecureSkipVerify {
-		q.Set("insecure_skip_verify", "true")
-	}
-	if c.TLSServerName != "" && c.TLSServerName != c.Host {
-		q.Set("tls_server_name", c.TLSServerName)
-	}
+	c.TLSOptions.Encode(q, c.Host)
 	u.RawQuery = q.Encode()
-	s := u.String()
-	if c.Password != "" {
-		// url.UserPassword would percent-encode the angle brackets.
-		s = strings.Replace(s, "@", ":<secret>@", 1)
-	}
-	return s
-}
-
-// tlsConfig is the client TLS configuration for the relay.
-func (c Config) tlsConfig() *tls.Config {
-	return &tls.Config{
-		ServerName:         c.TLSServerName,
-		RootCAs:            c.RootCAs,
-		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // opt-in, for development
-		MinVersion:         tls.VersionTLS12,
-	}
+	return senders.RedactedURL(&u, c.Password != "")
 }

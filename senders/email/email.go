@@ -61,7 +61,7 @@ func New(cfg Config, logger *slog.Logger) (*Sender, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Sender{cfg: cfg, tls: cfg.tlsConfig(), log: logger.With("relay", cfg.String())}
+	s := &Sender{cfg: cfg, tls: cfg.ClientConfig(), log: logger.With("relay", cfg.String())}
 	if pw := string(cfg.Password); pw != "" {
 		b64 := base64.StdEncoding.EncodeToString
 		s.secrets = []string{

@@ -1,8 +1,6 @@
 package irc
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"github.com/fmn-project/fmn/senders"
@@ -55,25 +53,16 @@ type Config struct {
 	// (default false: the fallback is on). URL parameter nickserv=false;
 	// with sasl=plain&nickserv=false a server without SASL is refused.
 	NoNickServ bool
-	// InsecureAuth allows the password over a connection without TLS, for
-	// a server on loopback (default false). URL parameter
-	// insecure_auth=true.
-	InsecureAuth bool
 	// User is the user name (ident) sent with USER (default "fmn"). URL
 	// parameter user.
 	User string
 	// RealName is the real name sent with USER (default "fmn
 	// notifications"). URL parameter realname.
 	RealName string
-	// TLSServerName is the name the server's certificate must carry
-	// (default Host). URL parameter tls_server_name.
-	TLSServerName string
-	// InsecureSkipVerify accepts any server certificate, for development
-	// only (default false). URL parameter insecure_skip_verify=true.
-	InsecureSkipVerify bool
-	// RootCAs verifies the server's certificate (default the system's
-	// roots). URL parameter ca_file names a PEM file.
-	RootCAs *x509.CertPool
+	// TLSOptions: insecure_auth (the password over a connection without
+	// TLS, for a server on loopback), tls_server_name (default Host),
+	// insecure_skip_verify, ca_file.
+	senders.TLSOptions
 	// Rate is the sustained rate of PRIVMSG lines per second, a token
 	// bucket that keeps fmn below the server's flood limits (default 1).
 	// URL parameter rate.
@@ -146,10 +135,6 @@ func ParseURL(raw string) (Config, error) {
 			}
 		case "nickserv":
 			c.NoNickServ = !e.Bool(k, v)
-		case "insecure_auth":
-			c.InsecureAuth = e.Bool(k, v)
-		case "insecure_skip_verify":
-			c.InsecureSkipVerify = e.Bool(k, v)
 		case "account":
 			c.Account = v
 		case "alt_nick":
@@ -158,10 +143,6 @@ func ParseURL(raw string) (Config, error) {
 			c.User = v
 		case "realname":
 			c.RealName = v
-		case "tls_server_name":
-			c.TLSServerName = v
-		case "ca_file":
-			c.RootCAs = e.CAFile(v)
 		case "rate":
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f <= 0 {
@@ -181,7 +162,9 @@ func ParseURL(raw string) (Config, error) {
 		case "timeout":
 			c.ConfirmTimeout = e.Duration(k, v)
 		default:
-			e.Unknown(k)
+			if !c.TLSOptions.Param(e, k, v) {
+				e.Unknown(k)
+			}
 		}
 	}
 	return c, e.Err()
@@ -346,32 +329,9 @@ func (c Config) String() string {
 		q.Set("sasl", string(c.SASL))
 		q.Set("nickserv", strconv.FormatBool(!c.NoNickServ))
 	}
-	if c.InsecureAuth {
-		q.Set("insecure_auth", "true")
-	}
-	if c.InsecureSkipVerify {
-		q.Set("insecure_skip_verify", "true")
-	}
-	if c.TLSServerName != "" && c.TLSServerName != c.Host {
-		q.Set("tls_server_name", c.TLSServerName)
-	}
+	c.TLSOptions.Encode(q, c.Host)
 	u.RawQuery = q.Encode()
-	s := u.String()
-	if c.Password != "" {
-		// url.UserPassword would percent-encode the angle brackets.
-		s = strings.Replace(s, "@", ":<secret>@", 1)
-	}
-	return s
-}
-
-// tlsConfig is the client TLS configuration for the server.
-func (c Config) tlsConfig() *tls.Config {
-	return &tls.Config{
-		ServerName:         c.TLSServerName,
-		RootCAs:            c.RootCAs,
-		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // opt-in, for development
-		MinVersion:         tls.VersionTLS12,
-	}
+	return senders.RedactedURL(&u, c.Password != "")
 }
 
 // validNick accepts what IRC servers accept in a nick: no spaces or

@@ -102,7 +102,7 @@ func New(cfg Config, logger *slog.Logger) (*Sender, error) {
 	s := &Sender{
 		cfg:  cfg,
 		log:  logger.With("server", cfg.String()),
-		tls:  cfg.tlsConfig(),
+		tls:  cfg.ClientConfig(),
 		lim:  rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst),
 		up:   make(chan struct{}),
 		done: make(chan struct{}),
