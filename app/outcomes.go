@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -8,19 +10,25 @@ import (
 )
 
 // withOutcomeEvents returns sender options (a copy of so, which may be
-// nil) whose OnOutcome also publishes every delivery outcome on EVENTS,
-// where the statistics count them. An OnOutcome already set is still
-// called. At shutdown the events in flight get a few seconds to be stored.
+// nil) whose StoreOutcome stores every delivery outcome on EVENTS, where
+// the statistics count them, before the notification is settled. At
+// shutdown the events in flight get a few seconds to be stored.
 func withOutcomeEvents(env *Env, so *senders.Options, log *slog.Logger) (*senders.Options, error) {
 	o := senders.Options{}
 	if so != nil {
 		o = *so
 	}
-	pub, err := senders.NewOutcomePublisher(env.NC, log, o.OnOutcome)
+	pub, err := senders.NewOutcomePublisher(env.NC, log, nil)
 	if err != nil {
 		return nil, err
 	}
-	o.OnOutcome = pub.Record
+	if prev := o.StoreOutcome; prev != nil {
+		o.StoreOutcome = func(ctx context.Context, oc senders.Outcome) error {
+			return errors.Join(prev(ctx, oc), pub.Store(ctx, oc))
+		}
+	} else {
+		o.StoreOutcome = pub.Store
+	}
 	env.closers = append(env.closers, func() {
 		select {
 		case <-pub.Done():

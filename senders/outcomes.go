@@ -1,6 +1,7 @@
 package senders
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -92,25 +93,56 @@ func NewOutcomePublisher(nc *nats.Conn, log *slog.Logger, next func(Outcome)) (*
 	return &OutcomePublisher{js: js, log: log, next: next, now: time.Now}, nil
 }
 
-// Record publishes o. It is safe for concurrent use.
+// Record publishes o without waiting, then calls next. It is safe for
+// concurrent use.
 func (p *OutcomePublisher) Record(o Outcome) {
 	defer func() {
 		if p.next != nil {
 			p.next(o)
 		}
 	}()
-	e := EventOf(o, p.now())
-	data, err := json.Marshal(e)
+	m, err := p.message(o)
 	if err != nil {
 		p.log.Warn("delivery outcome event not encoded", "err", err)
 		return
 	}
+	if _, err := p.js.PublishMsgAsync(m); err != nil {
+		p.log.Warn("delivery outcome event not published; statistics will miss it", "id", m.Header.Get(streams.HeaderMsgID), "err", err)
+	}
+}
+
+// Store publishes o and waits until EVENTS has it: an Options.StoreOutcome.
+// Publishes of concurrent callers are pipelined. It does not call next.
+func (p *OutcomePublisher) Store(ctx context.Context, o Outcome) error {
+	m, err := p.message(o)
+	if err != nil {
+		return fmt.Errorf("encode delivery outcome event: %w", err)
+	}
+	f, err := p.js.PublishMsgAsync(m)
+	if err != nil {
+		return fmt.Errorf("publish delivery outcome event %s: %w", m.Header.Get(streams.HeaderMsgID), err)
+	}
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return fmt.Errorf("store delivery outcome event %s: %w", m.Header.Get(streams.HeaderMsgID), err)
+	case <-ctx.Done():
+		return fmt.Errorf("store delivery outcome event %s: %w", m.Header.Get(streams.HeaderMsgID), ctx.Err())
+	}
+}
+
+// message is o's event as a NATS message with its Nats-Msg-Id.
+func (p *OutcomePublisher) message(o Outcome) (*nats.Msg, error) {
+	e := EventOf(o, p.now())
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
 	m := nats.NewMsg(streams.EventsDeliverySubject(o.Channel))
 	m.Header.Set(streams.HeaderMsgID, DeliveryEventID(e))
 	m.Data = data
-	if _, err := p.js.PublishMsgAsync(m); err != nil {
-		p.log.Warn("delivery outcome event not published; statistics will miss it", "id", DeliveryEventID(e), "err", err)
-	}
+	return m, nil
 }
 
 // Done is closed when every event published so far is acknowledged (or

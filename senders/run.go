@@ -91,8 +91,15 @@ type Options struct {
 	// DrainTimeout is how long an in-flight Send may go on after the
 	// context of Run is cancelled (default 10s).
 	DrainTimeout time.Duration
+	// StoreOutcome, when set, stores every attempt's outcome before the
+	// notification is settled (acked, naked or terminated), so that a
+	// process dying in between leaves the notification to be delivered and
+	// reported again rather than an attempt nobody recorded. Run waits for
+	// it (10s at most); an error is logged and the settlement goes on.
+	StoreOutcome func(context.Context, Outcome) error
 	// OnOutcome, when set, is called after every attempt from the worker
-	// that made it. It must return quickly.
+	// that made it, once the notification is settled. It must return
+	// quickly.
 	OnOutcome func(Outcome)
 }
 
@@ -295,13 +302,14 @@ func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 	o.Duration = time.Since(start)
 	switch {
 	case err == nil:
+		o.Result = Sent
 		actx, cancel := settleContext(ctx)
 		defer cancel()
+		d.store(actx, o)
 		if err := msg.DoubleAck(actx); err != nil {
 			// The server will redeliver it: a duplicate, but no loss.
 			d.log.Warn("ack of a sent notification failed", "id", n.ID, "seq", o.StreamSeq, "err", err)
 		}
-		o.Result = Sent
 		d.log.Debug("notification sent", "id", n.ID, "seq", o.StreamSeq, "delivery", o.Delivery, "took", o.Duration)
 		d.report(o)
 	case IsPermanent(err):
@@ -360,6 +368,9 @@ func (d *deliverer) retry(msg jetstream.Msg, o Outcome, reason string) {
 	// The peer's own hint (a rate limit's retry-after) wins when it is
 	// longer than the backoff.
 	o.RetryIn = max(o.RetryIn, d.opts.retryDelay(o.Delivery))
+	sctx, cancel := settleContext(context.Background())
+	defer cancel()
+	d.store(sctx, o)
 	if err := msg.NakWithDelay(o.RetryIn); err != nil {
 		// Without the nak the server redelivers after AckWait.
 		d.log.Warn("nak failed", "seq", o.StreamSeq, "err", err)
@@ -399,13 +410,25 @@ func (d *deliverer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetst
 		d.retry(msg, o, "dead letter not stored: "+err.Error())
 		return
 	}
+	o.Result = Dead
+	o.Reason = reason
+	d.store(pctx, o)
 	if err := msg.TermWithReason("dead-lettered"); err != nil {
 		d.log.Warn("term failed", "seq", o.StreamSeq, "err", err)
 	}
-	o.Result = Dead
-	o.Reason = reason
 	d.log.Error("notification dead-lettered", notificationID(o), "seq", o.StreamSeq, "delivery", o.Delivery, "reason", reason)
 	d.report(o)
+}
+
+// store hands o to StoreOutcome, if any, before the settlement.
+func (d *deliverer) store(ctx context.Context, o Outcome) {
+	if d.opts.StoreOutcome == nil {
+		return
+	}
+	if err := d.opts.StoreOutcome(ctx, o); err != nil {
+		d.log.Warn("delivery outcome not stored; statistics will miss it", notificationID(o), "seq", o.StreamSeq,
+			"delivery", o.Delivery, "err", err)
+	}
 }
 
 func (d *deliverer) report(o Outcome) {

@@ -362,3 +362,88 @@ type hinted struct{ d time.Duration }
 
 func (h hinted) Error() string            { return "rate limited" }
 func (h hinted) RetryHint() time.Duration { return h.d }
+
+func TestRunStoresOutcomesBeforeSettling(t *testing.T) {
+	t.Parallel()
+
+	t.Run("EveryResultIsOnEventsBeforeTheAck", func(t *testing.T) {
+		t.Parallel()
+		n := fmntest.StartNATS(t)
+		pub, err := senders.NewOutcomePublisher(n.Conn, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &recorder{fail: func(x *notification.Notification, attempt int) error {
+			switch {
+			case x.ID == "bad":
+				return senders.Permanent(errors.New("no such mailbox"))
+			case x.ID == "flaky" && attempt == 1:
+				return errors.New("try again")
+			}
+			return nil
+		}}
+		// At the moment the outcome is stored, the notification must still
+		// be unsettled: check the consumer from inside StoreOutcome.
+		var mu sync.Mutex
+		var early []string
+		opts := senderstest.FastOptions(5)
+		opts.StoreOutcome = func(ctx context.Context, o senders.Outcome) error {
+			if err := pub.Store(ctx, o); err != nil {
+				return err
+			}
+			c, err := n.JS.Consumer(ctx, n.Streams.Notify, senders.ConsumerName(channel))
+			if err != nil {
+				return err
+			}
+			info, err := c.Info(ctx)
+			if err != nil {
+				return err
+			}
+			if info.AckFloor.Stream >= o.StreamSeq {
+				mu.Lock()
+				early = append(early, fmt.Sprintf("%s(seq %d) settled before its outcome was stored", o.Result, o.StreamSeq))
+				mu.Unlock()
+			}
+			return nil
+		}
+		out := senderstest.Start(t, n, r, opts, nil)
+		for _, id := range []string{"ok", "flaky", "bad"} {
+			senderstest.Publish(t, n, channel, note(id))
+		}
+		fmntest.Eventually(t, 10*time.Second, "all settled", func() bool {
+			return out.Count(senders.Sent) == 2 && out.Count(senders.Dead) == 1 && out.Count(senders.Retry) == 1
+		})
+		senderstest.Settled(t, n, channel)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(early) > 0 {
+			t.Errorf("%s", strings.Join(early, "; "))
+		}
+		st, err := n.JS.Stream(fmntest.Context(t), n.Streams.Events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := st.Info(fmntest.Context(t), jetstream.WithSubjectFilter("events.delivery."+channel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs != 4 {
+			t.Errorf("EVENTS holds %d delivery events, want 4 (sent, retry, sent, dead)", info.State.Msgs)
+		}
+	})
+
+	t.Run("AFailingStoreDoesNotHoldDeliveryUp", func(t *testing.T) {
+		t.Parallel()
+		n := fmntest.StartNATS(t)
+		r := &recorder{}
+		opts := senderstest.FastOptions(5)
+		opts.StoreOutcome = func(context.Context, senders.Outcome) error { return errors.New("EVENTS unavailable") }
+		out := senderstest.Start(t, n, r, opts, nil)
+		senderstest.Publish(t, n, channel, note("x"))
+		fmntest.Eventually(t, 10*time.Second, "sent", func() bool { return out.Count(senders.Sent) == 1 })
+		senderstest.Settled(t, n, channel)
+		if got := r.Attempts("x"); got != 1 {
+			t.Errorf("sent %d times, want once", got)
+		}
+	})
+}
