@@ -10,7 +10,8 @@
 #
 # The Go tests (senders/irc) need only the programs: each test starts its own
 # private InspIRCd and Anope on free loopback ports, configured in a
-# temporary directory.
+# temporary directory. Both configure the peers from the templates in
+# scripts/irc (see render in this script).
 #
 # Environment:
 #   FMN_SERVICES_NO_INSTALL=1   never run apt-get; fail instead
@@ -65,6 +66,34 @@ DIR=${FMN_IRC_DIR:-.data/irc}
 PLAIN=16667
 TLS=16697
 LINK=17000
+NICK=notifybot
+TEMPLATES=$(cd "$(dirname "${BASH_SOURCE[0]}")/irc" && pwd)
+
+# render DIR NAME=VALUE...: copies the templates in scripts/irc, laid out as
+# the state directory is, into DIR with each @NAME@ replaced by VALUE. The
+# names: DIR (the state directory, absolute), PLAIN_PORT, TLS_PORT, LINK_PORT,
+# NICK and PASS_BASE64 (the services account Anope starts with), and TLS and
+# SASL, which start optional lines: empty keeps the line, # comments it out.
+# An existing db/ file is kept: Anope writes its database back there.
+# senders/irc/ircd_test.go (renderTemplates) fills the same templates the
+# same way.
+render() {
+	local dir=$1 rel text kv
+	shift
+	while IFS= read -r rel; do
+		[[ $rel == db/* && -e $dir/$rel ]] && continue
+		text=$(<"$TEMPLATES/$rel")
+		for kv; do
+			text=${text//"@${kv%%=*}@"/"${kv#*=}"}
+		done
+		if [[ $text =~ @[A-Z_]+@ ]]; then
+			note "scripts/irc/$rel: ${BASH_REMATCH[0]} not filled in"
+			return 1
+		fi
+		mkdir -p "$(dirname "$dir/$rel")"
+		printf '%s\n' "$text" >"$dir/$rel"
+	done < <(cd "$TEMPLATES" && find . -type f | sed 's|^\./||' | sort)
+}
 
 tcp_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
@@ -86,7 +115,7 @@ start() {
 		print_url
 		return 0
 	fi
-	mkdir -p "$DIR"/conf "$DIR"/db "$DIR"/logs
+	mkdir -p "$DIR/logs"
 	DIR=$(cd "$DIR" && pwd)
 	local pass
 	if [ -f "$DIR/password" ]; then
@@ -96,69 +125,16 @@ start() {
 		echo "$pass" >"$DIR/password"
 		chmod 600 "$DIR/password"
 	fi
-	local tls_conf=""
-	if command -v openssl >/dev/null 2>&1; then
-		[ -f "$DIR/cert.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	# TLS when openssl can make a certificate; plain text only otherwise.
+	if [ ! -f "$DIR/cert.pem" ] && command -v openssl >/dev/null 2>&1; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 			-keyout "$DIR/key.pem" -out "$DIR/cert.pem" -days 365 -subj /CN=irc.localhost \
 			-addext "subjectAltName=DNS:irc.localhost,IP:127.0.0.1" 2>/dev/null
-		tls_conf="<module name=\"ssl_gnutls\">
-<sslprofile name=\"Clients\" provider=\"gnutls\" certfile=\"$DIR/cert.pem\" keyfile=\"$DIR/key.pem\" dhfile=\"\" hash=\"sha256\" requestclientcert=\"no\">
-<bind address=\"127.0.0.1\" port=\"$TLS\" type=\"clients\" sslprofile=\"Clients\">"
 	fi
-	cat >"$DIR/inspircd.conf" <<EOF
-<config format="xml">
-<server name="irc.localhost" description="fmn dev ircd" network="DevNet" id="00A">
-<admin name="dev" nick="dev" email="dev@localhost">
-<bind address="127.0.0.1" port="$PLAIN" type="clients">
-<bind address="127.0.0.1" port="$LINK" type="servers">
-<connect allow="*" timeout="60" pingfreq="120" hardsendq="1M" softsendq="8192" recvq="8192"
-         threshold="100" commandrate="100000" fakelag="off" localmax="1000" globalmax="1000" useident="no" resolvehostnames="no">
-<dns server="127.0.0.1" timeout="1">
-<pid file="$DIR/inspircd.pid">
-<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="$DIR/inspircd.log">
-<options prefixquit="Quit: ">
-<security hideserver="" userstats="Pu" announceinvites="dynamic">
-<performance netbuffersize="10240" somaxconn="128" softlimit="1024" quietbursts="yes">
-<module name="cap">
-<module name="sasl">
-<module name="services_account">
-<module name="hidechans">
-<module name="spanningtree">
-<module name="ircv3">
-<module name="ircv3_accounttag">
-<sasl target="services.localhost" requiressl="no">
-<link name="services.localhost" ipaddr="127.0.0.1" port="$LINK" allowmask="127.0.0.0/8"
-      sendpass="linkpass" recvpass="linkpass" timeout="30">
-<uline server="services.localhost" silent="yes">
-$tls_conf
-EOF
-	cat >"$DIR/conf/services.conf" <<EOF
-uplink { host = "127.0.0.1"; ipv6 = no; ssl = no; port = $LINK; password = "linkpass" }
-serverinfo { name = "services.localhost"; description = "fmn dev services"; pid = "$DIR/anope.pid"; motd = "services.motd" }
-module { name = "inspircd3"; use_server_side_mlock = yes; use_server_side_topiclock = yes }
-networkinfo { networkname = "DevNet"; nicklen = 31; userlen = 10; hostlen = 64; chanlen = 32; modelistsize = 100
-              vhost_chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-"; allow_undotted_vhosts = false; disallow_start_or_end = ".-" }
-options { casemap = "rfc1459"; seed = 1234567; strictpasswords = no; badpasslimit = 0; updatetimeout = 5m; expiretimeout = 30m
-          readtimeout = 5s; warningtimeout = 4h; timeoutcheck = 1s; retrywait = 1s; languages = "" }
-mail { usemail = no }
-log { target = "services.log"; admin = "*"; commands = "*"; servers = "*"; users = "connect disconnect"; other = "*" }
-module { name = "db_flatfile"; database = "anope.db"; keepbackups = 0; nobackupokay = yes; fork = no }
-module { name = "enc_none" }
-service { nick = "NickServ"; user = "services"; host = "services.localhost"; gecos = "Nickname Service" }
-module { name = "nickserv"; client = "NickServ"; forceemail = no; defaults = "ns_private hide_email"; regdelay = 0; guestnickprefix = "Guest" }
-module { name = "ns_register"; registration = "none" }
-command { service = "NickServ"; name = "REGISTER"; command = "nickserv/register" }
-module { name = "ns_identify" }
-command { service = "NickServ"; name = "IDENTIFY"; command = "nickserv/identify" }
-module { name = "ns_recover" }
-command { service = "NickServ"; name = "RECOVER"; command = "nickserv/recover" }
-module { name = "m_sasl" }
-EOF
-	echo "fmn dev services" >"$DIR/conf/services.motd"
-	if [ ! -f "$DIR/db/anope.db" ]; then
-		printf 'OBJECT NickCore\nDATA display notifybot\nDATA pass plain:%s\nDATA email notifybot@example.org\nEND\nOBJECT NickAlias\nDATA nick notifybot\nDATA nc notifybot\nDATA time_registered 1700000000\nDATA last_seen 1700000000\nEND\n' \
-			"$(printf '%s' "$pass" | base64)" >"$DIR/db/anope.db"
-	fi
+	local tls="#"
+	[ -f "$DIR/cert.pem" ] && tls=""
+	render "$DIR" DIR="$DIR" PLAIN_PORT="$PLAIN" TLS_PORT="$TLS" LINK_PORT="$LINK" TLS="$tls" SASL="" \
+		NICK="$NICK" PASS_BASE64="$(printf '%s' "$pass" | base64 | tr -d '\n')" || return 1
 	if [ "$(id -u)" -eq 0 ]; then
 		chmod 755 "$DIR"
 		chown -R nobody:nogroup "$DIR"/conf "$DIR"/db "$DIR"/logs "$DIR"/*.pem "$DIR"/inspircd.conf 2>/dev/null
@@ -185,9 +161,9 @@ print_url() {
 	local pass
 	pass=$(cat "$DIR/password" 2>/dev/null || echo PASSWORD)
 	if [ -f "$DIR/cert.pem" ]; then
-		echo "FMN_IRC_URL='ircs://notifybot:$pass@127.0.0.1:$TLS?ca_file=$DIR/cert.pem'"
+		echo "FMN_IRC_URL='ircs://$NICK:$pass@127.0.0.1:$TLS?ca_file=$DIR/cert.pem'"
 	else
-		echo "FMN_IRC_URL='irc://notifybot:$pass@127.0.0.1:$PLAIN?insecure_auth=true'"
+		echo "FMN_IRC_URL='irc://$NICK:$pass@127.0.0.1:$PLAIN?insecure_auth=true'"
 	fi
 }
 

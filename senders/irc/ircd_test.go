@@ -11,12 +11,14 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,6 +147,10 @@ func startIRCd(t testing.TB, opts ircdOptions) *ircd {
 	return d
 }
 
+// peerTemplates is the peers' configuration, shared with
+// scripts/irc-peers.sh: templates laid out as the state directory is.
+const peerTemplates = "../../scripts/irc"
+
 func (d *ircd) writeConfig() {
 	t := d.t
 	must := func(err error) {
@@ -153,76 +159,27 @@ func (d *ircd) writeConfig() {
 			t.Fatal(err)
 		}
 	}
-	for _, sub := range []string{"conf", "db", "logs"} {
-		must(os.MkdirAll(filepath.Join(d.dir, sub), 0o755))
-	}
+	must(os.MkdirAll(filepath.Join(d.dir, "logs"), 0o755))
 	certPEM, keyPEM := selfSigned(t)
 	must(os.WriteFile(filepath.Join(d.dir, "cert.pem"), certPEM, 0o644))
 	must(os.WriteFile(filepath.Join(d.dir, "key.pem"), keyPEM, 0o600))
 	d.caFile = filepath.Join(d.dir, "cert.pem")
 
-	saslModule := `<module name="sasl">`
+	sasl := "" // an empty prefix keeps the line, # comments it out
 	if d.opts.noSASL {
-		saslModule = ""
+		sasl = "#"
 	}
-	inspircd := fmt.Sprintf(`<config format="xml">
-<server name="irc.localhost" description="test ircd" network="TestNet" id="00A">
-<admin name="test" nick="test" email="test@localhost">
-<bind address="127.0.0.1" port="%[2]d" type="clients">
-<bind address="127.0.0.1" port="%[4]d" type="servers">
-<connect allow="*" timeout="60" pingfreq="120" hardsendq="1M" softsendq="8192" recvq="8192"
-         threshold="100" commandrate="100000" fakelag="off" localmax="1000" globalmax="1000" useident="no" resolvehostnames="no">
-<dns server="127.0.0.1" timeout="1">
-<pid file="%[1]s/inspircd.pid">
-<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="%[1]s/inspircd.log">
-<options prefixquit="Quit: ">
-<security hideserver="" userstats="Pu" announceinvites="dynamic">
-<performance netbuffersize="10240" somaxconn="128" softlimit="1024" quietbursts="yes">
-<module name="cap">
-%[5]s
-<module name="services_account">
-<module name="hidechans">
-<module name="spanningtree">
-<module name="ircv3">
-<module name="ircv3_accounttag">
-<sasl target="services.localhost" requiressl="no">
-<link name="services.localhost" ipaddr="127.0.0.1" port="%[4]d" allowmask="127.0.0.0/8"
-      sendpass="linkpass" recvpass="linkpass" timeout="30">
-<uline server="services.localhost" silent="yes">
-<module name="ssl_gnutls">
-<sslprofile name="Clients" provider="gnutls" certfile="%[1]s/cert.pem" keyfile="%[1]s/key.pem" dhfile="" hash="sha256" requestclientcert="no">
-<bind address="127.0.0.1" port="%[3]d" type="clients" sslprofile="Clients">
-`, d.dir, d.plain, d.tls, d.link, saslModule)
-	must(os.WriteFile(filepath.Join(d.dir, "inspircd.conf"), []byte(inspircd), 0o644))
-
-	services := fmt.Sprintf(`uplink { host = "127.0.0.1"; ipv6 = no; ssl = no; port = %[2]d; password = "linkpass" }
-serverinfo { name = "services.localhost"; description = "Test services"; pid = "%[1]s/anope.pid"; motd = "services.motd" }
-module { name = "inspircd3"; use_server_side_mlock = yes; use_server_side_topiclock = yes }
-networkinfo { networkname = "TestNet"; nicklen = 31; userlen = 10; hostlen = 64; chanlen = 32; modelistsize = 100
-              vhost_chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-"; allow_undotted_vhosts = false; disallow_start_or_end = ".-" }
-options { casemap = "rfc1459"; seed = 1234567; strictpasswords = no; badpasslimit = 0; updatetimeout = 5m; expiretimeout = 30m
-          readtimeout = 5s; warningtimeout = 4h; timeoutcheck = 1s; retrywait = 1s; languages = "" }
-mail { usemail = no }
-log { target = "services.log"; admin = "*"; commands = "*"; servers = "*"; users = "connect disconnect"; other = "*" }
-module { name = "db_flatfile"; database = "anope.db"; keepbackups = 0; nobackupokay = yes; fork = no }
-module { name = "enc_none" }
-service { nick = "NickServ"; user = "services"; host = "services.localhost"; gecos = "Nickname Service" }
-module { name = "nickserv"; client = "NickServ"; forceemail = no; defaults = "ns_private hide_email"; regdelay = 0; guestnickprefix = "Guest" }
-module { name = "ns_register"; registration = "none" }
-command { service = "NickServ"; name = "REGISTER"; command = "nickserv/register" }
-module { name = "ns_identify" }
-command { service = "NickServ"; name = "IDENTIFY"; command = "nickserv/identify" }
-module { name = "ns_recover" }
-command { service = "NickServ"; name = "RECOVER"; command = "nickserv/recover" }
-module { name = "m_sasl" }
-`, d.dir, d.link)
-	must(os.WriteFile(filepath.Join(d.dir, "conf", "services.conf"), []byte(services), 0o644))
-	must(os.WriteFile(filepath.Join(d.dir, "conf", "services.motd"), []byte("fmn test services\n"), 0o644))
-	// With enc_none a password is stored as plain:base64.
-	db := fmt.Sprintf("OBJECT NickCore\nDATA display %[1]s\nDATA pass plain:%[2]s\nDATA email %[1]s@example.org\nEND\n"+
-		"OBJECT NickAlias\nDATA nick %[1]s\nDATA nc %[1]s\nDATA time_registered 1700000000\nDATA last_seen 1700000000\nEND\n",
-		botNick, base64.StdEncoding.EncodeToString([]byte(botPass)))
-	must(os.WriteFile(filepath.Join(d.dir, "db", "anope.db"), []byte(db), 0o644))
+	must(renderTemplates(peerTemplates, d.dir, map[string]string{
+		"DIR":        d.dir,
+		"PLAIN_PORT": strconv.Itoa(d.plain),
+		"TLS_PORT":   strconv.Itoa(d.tls),
+		"LINK_PORT":  strconv.Itoa(d.link),
+		"TLS":        "",
+		"SASL":       sasl,
+		"NICK":       botNick,
+		// With enc_none Anope stores a password as plain:base64.
+		"PASS_BASE64": base64.StdEncoding.EncodeToString([]byte(botPass)),
+	}))
 
 	if uid, gid, ok := nobody(); ok {
 		must(os.Chmod(d.dir, 0o755))
@@ -233,6 +190,41 @@ module { name = "m_sasl" }
 			return os.Lchown(p, uid, gid)
 		}))
 	}
+}
+
+var placeholder = regexp.MustCompile(`@[A-Z_]+@`)
+
+// renderTemplates copies the files under src into dst with each @NAME@
+// replaced by vars[NAME], as render in scripts/irc-peers.sh does, and fails
+// on a placeholder left unfilled.
+func renderTemplates(src, dst string, vars map[string]string) error {
+	var pairs []string
+	for name, value := range vars {
+		pairs = append(pairs, "@"+name+"@", value)
+	}
+	r := strings.NewReplacer(pairs...)
+	return filepath.WalkDir(src, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		text := r.Replace(string(b))
+		if m := placeholder.FindString(text); m != "" {
+			return fmt.Errorf("scripts/irc/%s: %s not filled in", rel, m)
+		}
+		out := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(out, []byte(text), 0o644)
+	})
 }
 
 // nobody is the account the peers run as when the test runs as root.
