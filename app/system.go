@@ -342,6 +342,7 @@ func registerConsumerMetrics(reg *prometheus.Registry, c *consumer.Consumer, m *
 	counter("fmn_consumer_retries_total", "Bus messages given back for redelivery.", c.Stats.Retries.Load)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_consumer_rules", Help: "Enabled rules in the matcher's index."},
 		func() float64 { return float64(m.RuleCount()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_consumer_rules_unresolved", Help: "Ownership rules whose owned artifacts could not be looked up yet."}, func() float64 { return float64(m.Unresolved()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_consumer_rules_version", Help: "Rule-set version the matcher reflects."},
 		func() float64 { return float64(m.Version()) }))
 }

@@ -31,6 +31,12 @@ type RuleSource interface {
 // applying rule changes takes the write lock only for the in-memory update,
 // never for I/O, so a reload never blocks matching for long (FMN #869), and
 // a slow ownership lookup never blocks a reload.
+//
+// An ownership rule whose owned artifacts cannot be looked up at Sync
+// (dist-git or FASJSON down) does not fail the Sync: it is indexed as
+// unresolved (see index), its exact check decides at match time (and
+// fails, so the message is retried, while the lookup still fails), and
+// RunSync retries its keys in the background.
 type Matcher struct {
 	src     RuleSource
 	lookups rules.Lookups
@@ -43,6 +49,13 @@ type Matcher struct {
 	loaded  atomic.Bool
 	syncMu  sync.Mutex // one Sync at a time
 
+	// resolveKick wakes the background retry of unresolved rules;
+	// resolveNow makes it skip its backoff once (lookups worked again).
+	resolveKick chan struct{}
+	resolveNow  atomic.Bool
+	// resolveAfter is the rule whose retry failed last.
+	resolveAfter atomic.Int64
+
 	// own keeps ownership rules' keys current (FollowOwnership); nil
 	// without it.
 	own *ownership
@@ -53,7 +66,7 @@ func NewMatcher(src RuleSource, lk rules.Lookups, site notification.Site, log *s
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Matcher{src: src, lookups: lk, site: site, log: log, idx: newIndex()}
+	return &Matcher{src: src, lookups: lk, site: site, log: log, idx: newIndex(), resolveKick: make(chan struct{}, 1)}
 }
 
 // Version is the rule-set version the index reflects.
@@ -69,7 +82,16 @@ func (m *Matcher) RuleCount() int {
 	return len(m.idx.rules)
 }
 
-// Sync brings the index up to the source's current version.
+// Unresolved is the number of indexed rules whose owned artifacts could
+// not be looked up yet.
+func (m *Matcher) Unresolved() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.idx.unresolved)
+}
+
+// Sync brings the index up to the source's current version. A failed
+// ownership lookup does not fail it: that rule is indexed as unresolved.
 func (m *Matcher) Sync(ctx context.Context) error {
 	m.syncMu.Lock()
 	defer m.syncMu.Unlock()
@@ -85,12 +107,17 @@ func (m *Matcher) Sync(ctx context.Context) error {
 		return fmt.Errorf("load rule changes since %d: %w", since, err)
 	}
 	type compiled struct {
-		c    *rules.Compiled
-		keys []rules.Key
+		c          *rules.Compiled
+		keys       []rules.Key
+		unresolved error
 	}
 	// Compile and resolve keys outside the lock.
 	prepared := make([]compiled, 0, len(changed))
 	var drop []int64
+	// lookupErr is the first failed lookup: the ownership rules after it
+	// are not looked up in this Sync, so that an outage (timeouts) delays
+	// it by one lookup at most.
+	var lookupErr error
 	for i := range changed {
 		r := changed[i]
 		if r.Disabled {
@@ -103,13 +130,27 @@ func (m *Matcher) Sync(ctx context.Context) error {
 			drop = append(drop, r.ID)
 			continue
 		}
+		if lookupErr != nil && ownershipRule(c) {
+			prepared = append(prepared, compiled{c: c, unresolved: fmt.Errorf("not looked up after a failed lookup: %w", lookupErr)})
+			continue
+		}
 		keys, err := c.Keys(ctx, m.lookups)
 		if err != nil {
-			// The version is not advanced, so the next Sync retries.
-			return fmt.Errorf("index keys of rule %d: %w", r.ID, err)
+			if ctx.Err() != nil {
+				return fmt.Errorf("index keys of rule %d: %w", r.ID, err)
+			}
+			lookupErr = err
+			prepared = append(prepared, compiled{c: c, unresolved: err})
+			continue
 		}
-		prepared = append(prepared, compiled{c, keys})
+		prepared = append(prepared, compiled{c: c, keys: keys})
 	}
+	type unresolvedNow struct {
+		c   *rules.Compiled
+		err error
+	}
+	var newlyUnresolved []unresolvedNow
+	var resolved []*rules.Compiled
 	m.mu.Lock()
 	for _, id := range deleted {
 		m.idx.remove(id)
@@ -118,26 +159,74 @@ func (m *Matcher) Sync(ctx context.Context) error {
 		m.idx.remove(id)
 	}
 	for _, p := range prepared {
-		m.idx.put(p.c, p.keys)
+		old := m.idx.rules[p.c.Rule.ID]
+		wasUnresolved := old != nil && old.unresolved
+		keys := p.keys
+		if p.unresolved != nil {
+			// The keys it had are the best known; it is also a candidate
+			// for every message with an artifact.
+			if old != nil {
+				keys = old.keys
+			}
+			if !wasUnresolved {
+				newlyUnresolved = append(newlyUnresolved, unresolvedNow{p.c, p.unresolved})
+			}
+		} else if wasUnresolved {
+			resolved = append(resolved, p.c)
+		}
+		m.idx.put(p.c, keys, p.unresolved != nil)
 	}
+	unresolved := len(m.idx.unresolved)
 	m.mu.Unlock()
 	if version > since {
 		m.version.Store(version)
 	}
+	for _, u := range newlyUnresolved {
+		m.log.Warn("owned artifacts of a rule cannot be looked up; matching it against every message with an artifact until they can",
+			"rule", u.c.Rule.ID, "user", u.c.Rule.User.Name, "err", u.err)
+	}
+	for _, c := range resolved {
+		m.logResolved(c)
+	}
+	if unresolved > 0 {
+		m.kickResolve(false)
+	}
 	if !m.loaded.Load() || len(changed)+len(deleted) > 0 {
-		m.log.Debug("rules synced", "version", version, "changed", len(changed), "deleted", len(deleted))
+		m.log.Debug("rules synced", "version", version, "changed", len(changed), "deleted", len(deleted), "unresolved", unresolved)
 	}
 	m.loaded.Store(true)
 	return nil
 }
 
+// ownershipRule tells whether c's keys need the lookups.
+func ownershipRule(c *rules.Compiled) bool {
+	switch c.Rule.TrackingRule.Name {
+	case rules.TrackArtifactsOwned, rules.TrackArtifactsGroupOwned:
+		return true
+	}
+	return false
+}
+
+func (m *Matcher) logResolved(c *rules.Compiled) {
+	m.log.Info("owned artifacts of a rule looked up; indexed normally again", "rule", c.Rule.ID, "user", c.Rule.User.Name)
+}
+
 // RunSync keeps the index current until ctx ends: at once when wake
 // fires (a rueidis invalidation of the version key), and every poll as a
-// fallback should Redis be unreachable.
+// fallback should Redis be unreachable. It also retries the keys of
+// unresolved rules, in a goroutine of its own so that a slow lookup does
+// not delay rule changes. Call it once.
 func (m *Matcher) RunSync(ctx context.Context, wake <-chan struct{}, poll time.Duration) {
 	if poll <= 0 {
 		poll = 500 * time.Millisecond
 	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.resolveLoop(ctx)
+	}()
+	defer func() { <-done }()
+	m.kickResolve(false)
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
@@ -150,7 +239,97 @@ func (m *Matcher) RunSync(ctx context.Context, wake <-chan struct{}, poll time.D
 		if err := m.Sync(ctx); err != nil && ctx.Err() == nil {
 			m.log.Warn("rule sync failed; retrying", "err", err)
 		}
+		m.kickResolve(false)
 	}
+}
+
+// kickResolve wakes the retry of unresolved rules; with now, it skips
+// its backoff.
+func (m *Matcher) kickResolve(now bool) {
+	if now {
+		m.resolveNow.Store(true)
+	}
+	select {
+	case m.resolveKick <- struct{}{}:
+	default:
+	}
+}
+
+// resolveLoop retries the keys of unresolved rules when kicked, with
+// backoff while the lookups fail, until ctx ends.
+func (m *Matcher) resolveLoop(ctx context.Context) {
+	const minBackoff, maxBackoff = 500 * time.Millisecond, 30 * time.Second
+	backoff := minBackoff
+	var next time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.resolveKick:
+		}
+		if m.resolveNow.Swap(false) {
+			next = time.Time{}
+		}
+		if m.Unresolved() == 0 {
+			backoff, next = minBackoff, time.Time{}
+			continue
+		}
+		if time.Now().Before(next) {
+			continue
+		}
+		if err := m.resolve(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			m.log.Debug("unresolved rules still cannot be looked up", "retry_in", backoff, "err", err)
+			next = time.Now().Add(backoff)
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		backoff, next = minBackoff, time.Time{}
+	}
+}
+
+// resolve looks up the keys of the unresolved rules and indexes them
+// normally, stopping at the first failure: an outage then costs one
+// lookup per round. The lookups run without locks; a rule whose entry
+// changed meanwhile (Sync, an ownership refresh) is left to that change.
+func (m *Matcher) resolve(ctx context.Context) error {
+	type target struct {
+		c   *rules.Compiled
+		seq uint64
+	}
+	m.mu.RLock()
+	todo := make([]target, 0, len(m.idx.unresolved))
+	for _, c := range m.idx.unresolved {
+		todo = append(todo, target{c, m.idx.rules[c.Rule.ID].seq})
+	}
+	m.mu.RUnlock()
+	// Start after the rule that failed last, so that a rule whose lookup
+	// alone fails does not keep the others waiting.
+	after := m.resolveAfter.Load()
+	i := slices.IndexFunc(todo, func(t target) bool { return t.c.Rule.ID > after })
+	if i > 0 {
+		todo = slices.Concat(todo[i:], todo[:i])
+	}
+	for _, t := range todo {
+		keys, err := t.c.Keys(ctx, m.lookups)
+		if err != nil {
+			m.resolveAfter.Store(t.c.Rule.ID)
+			return err
+		}
+		m.mu.Lock()
+		ix := m.idx.rules[t.c.Rule.ID]
+		ok := ix != nil && ix.c == t.c && ix.unresolved && ix.seq == t.seq
+		if ok {
+			m.idx.put(t.c, keys, false)
+		}
+		m.mu.Unlock()
+		if ok {
+			m.logResolved(t.c)
+		}
+	}
+	return nil
 }
 
 type group struct {
@@ -171,7 +350,7 @@ func (m *Matcher) Match(ctx context.Context, p *bus.Parsed, now time.Time) ([]*n
 	// exact checks (which may look up ownership over HTTP on a cache miss)
 	// run without the lock and never hold up a rule reload.
 	m.mu.RLock()
-	cands := m.idx.candidates(keys)
+	cands := m.idx.candidates(keys, len(m.idx.unresolved) > 0 && hasArtifacts(p))
 	m.mu.RUnlock()
 	for _, c := range cands {
 		var err error
@@ -196,4 +375,10 @@ func (m *Matcher) Match(ctx context.Context, p *bus.Parsed, now time.Time) ([]*n
 		out = append(out, notification.Render(p, g.user, g.dest, g.ruleIDs, m.site, now))
 	}
 	return out, nil
+}
+
+// hasArtifacts tells whether p carries an artifact, as rules' ownership
+// check sees it.
+func hasArtifacts(p *bus.Parsed) bool {
+	return len(p.Packages)+len(p.Containers)+len(p.Modules)+len(p.Flatpaks) > 0
 }

@@ -106,7 +106,9 @@ type countingLookups struct {
 	mu    sync.Mutex
 	owned map[string]rules.ArtifactSet
 	err   error
-	asked map[string]int
+	// errFor fails the lookups of one user only.
+	errFor map[string]error
+	asked  map[string]int
 }
 
 func (l *countingLookups) OwnedArtifacts(_ context.Context, user string) (rules.ArtifactSet, error) {
@@ -116,7 +118,19 @@ func (l *countingLookups) OwnedArtifacts(_ context.Context, user string) (rules.
 		l.asked = map[string]int{}
 	}
 	l.asked[user]++
+	if err := l.errFor[user]; err != nil {
+		return rules.ArtifactSet{}, err
+	}
 	return l.owned[user], l.err
+}
+
+func (l *countingLookups) setErrFor(user string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.errFor == nil {
+		l.errFor = map[string]error{}
+	}
+	l.errFor[user] = err
 }
 
 func (l *countingLookups) GroupOwnedArtifacts(context.Context, string) (rules.ArtifactSet, error) {
@@ -447,7 +461,7 @@ func TestMatcher(t *testing.T) {
 			noteKey{irc("alice"), 2, "[2]", "alice"})
 	})
 
-	t.Run("LookupErrorFailsMatch", func(t *testing.T) {
+	t.Run("LookupErrorUnresolvedRule", func(t *testing.T) {
 		t.Parallel()
 		b := setupMatcher(t)
 		b.lk.owned["alice"] = rules.NewArtifactSet(rules.Artifact{Type: rules.ArtifactRPMs, Name: "python3"})
@@ -469,20 +483,109 @@ func TestMatcher(t *testing.T) {
 			t.Errorf("Match of a message without candidates: %v", err)
 		}
 
-		// The same failure while indexing a changed rule fails the Sync
-		// and leaves the version, so the next Sync retries.
+		// The same failure while indexing a changed rule does not fail
+		// the Sync: the version advances and the rule is unresolved, a
+		// candidate for every message with an artifact.
 		b.src.put(userRule(2, "alice", rules.TrackArtifactsOwned, `["alice"]`, genTo(rules.Filters{}, irc("alice"))))
-		if err := b.m.Sync(b.ctx); err == nil {
-			t.Fatal("Sync with a failing lookup: no error")
-		}
-		if v := b.m.Version(); v != 1 {
-			t.Fatalf("Version after a failed Sync = %d, want 1", v)
-		}
-		b.lk.setErr(nil)
 		b.sync(t)
+		if v, n := b.m.Version(), b.m.Unresolved(); v != 2 || n != 1 {
+			t.Fatalf("after a Sync with a failing lookup: version %d, %d unresolved; want 2, 1", v, n)
+		}
+		if _, err := b.m.Match(b.ctx, parsedMsg{packages: []string{"unowned"}}.parse(t), time.Now()); err == nil {
+			t.Fatal("Match of an artifact message with an unresolved rule and a failing lookup: no error")
+		}
+		b.lk.resetAsked()
+		assertNotes(t, b.match(t, parsedMsg{users: []string{"alice"}, agent: "bob"}))
+		if asked := b.lk.resetAsked(); len(asked) != 0 {
+			t.Errorf("a message without artifacts consulted dist-git for %v", asked)
+		}
+
+		// Once the lookup works, the exact check decides, before the
+		// rule's keys are resolved.
+		b.lk.setErr(nil)
 		assertNotes(t, b.match(t, about),
 			noteKey{aliceMail, 1, "[1]", "alice"},
 			noteKey{irc("alice"), 2, "[2]", "alice"})
+		if n := b.m.Unresolved(); n != 1 {
+			t.Fatalf("%d unresolved before RunSync, want 1", n)
+		}
+		// RunSync resolves it in the background; then a message about a
+		// package nobody owns meets no rule and asks nothing.
+		ctx, cancel := context.WithCancel(b.ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			b.m.RunSync(ctx, nil, 10*time.Millisecond)
+		}()
+		defer func() { cancel(); <-done }()
+		eventually(t, 5*time.Second, "rule 2 resolved", func() bool { return b.m.Unresolved() == 0 })
+		b.lk.resetAsked()
+		assertNotes(t, b.match(t, parsedMsg{packages: []string{"unowned"}}))
+		if asked := b.lk.resetAsked(); len(asked) != 0 {
+			t.Errorf("after resolving, a message without candidates consulted dist-git for %v", asked)
+		}
+		assertNotes(t, b.match(t, about),
+			noteKey{aliceMail, 1, "[1]", "alice"},
+			noteKey{irc("alice"), 2, "[2]", "alice"})
+	})
+
+	t.Run("UnresolvedRules", func(t *testing.T) {
+		t.Parallel()
+		b := setupMatcher(t)
+		pkg := func(name string) rules.ArtifactSet {
+			return rules.NewArtifactSet(rules.Artifact{Type: rules.ArtifactRPMs, Name: name})
+		}
+		b.lk.owned["alice"], b.lk.owned["bob"] = pkg("python3"), pkg("bash")
+		b.src.put(userRule(1, "alice", rules.TrackArtifactsOwned, `["alice"]`, genTo(rules.Filters{}, aliceMail)))
+		b.sync(t)
+
+		// dist-git goes down; in one version alice's rule changes (errors
+		// only), bob's owned rule (koji only) and dave's users-followed
+		// rule arrive.
+		b.lk.setErr(errors.New("dist-git: 503"))
+		koji := "org.fedoraproject.prod.koji.*"
+		b.src.put(
+			userRule(1, "alice", rules.TrackArtifactsOwned, `["alice"]`, genTo(rules.Filters{Severities: []string{"error"}}, aliceMail)),
+			userRule(2, "bob", rules.TrackArtifactsOwned, `["bob"]`, genTo(rules.Filters{Topic: &koji}, email("bob@example.org"))),
+			userRule(3, "dave", rules.TrackUsersFollowed, `["carol"]`, genTo(rules.Filters{}, email("dave@example.org"))),
+		)
+		b.sync(t)
+		if v, n, u := b.m.Version(), b.m.RuleCount(), b.m.Unresolved(); v != 2 || n != 3 || u != 2 {
+			t.Fatalf("version %d, %d rules, %d unresolved; want 2, 3, 2", v, n, u)
+		}
+		assertNotes(t, b.match(t, parsedMsg{agent: "carol"}), noteKey{email("dave@example.org"), 3, "[3]", "dave"})
+		// An info message from bodhi passes neither owned rule's filters:
+		// no lookup, no error, whatever its artifacts.
+		b.lk.resetAsked()
+		assertNotes(t, b.match(t, parsedMsg{packages: []string{"python3", "bash"}}))
+		if asked := b.lk.resetAsked(); len(asked) != 0 {
+			t.Errorf("a message failing every filter consulted dist-git for %v", asked)
+		}
+		// A koji message about any package needs bob's lookup: retry.
+		if _, err := b.m.Match(b.ctx, parsedMsg{topic: "org.fedoraproject.prod.koji.build", packages: []string{"zsh"}}.parse(t), time.Now()); err == nil {
+			t.Fatal("Match needing a failing lookup: no error")
+		}
+
+		// Only alice's lookup fails now: the retries resolve bob's rule
+		// (after alice's in id order) all the same.
+		b.lk.setErr(nil)
+		b.lk.setErrFor("alice", errors.New("dist-git: 500 for alice"))
+		ctx, cancel := context.WithCancel(b.ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			b.m.RunSync(ctx, nil, 10*time.Millisecond)
+		}()
+		defer func() { cancel(); <-done }()
+		eventually(t, 5*time.Second, "bob's rule resolved", func() bool { return b.m.Unresolved() == 1 })
+		b.lk.setErrFor("alice", nil)
+		eventually(t, 10*time.Second, "alice's rule resolved", func() bool { return b.m.Unresolved() == 0 })
+		b.lk.resetAsked()
+		assertNotes(t, b.match(t, parsedMsg{topic: "org.fedoraproject.prod.koji.build", packages: []string{"bash"}}),
+			noteKey{email("bob@example.org"), 2, "[2]", "bob"})
+		if asked := b.lk.resetAsked(); len(asked) != 1 || asked["bob"] != 1 {
+			t.Errorf("after resolving, matching bash consulted dist-git for %v, want only bob", asked)
+		}
 	})
 
 	t.Run("MatchDuringSync", func(t *testing.T) {

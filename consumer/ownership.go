@@ -328,8 +328,8 @@ func (o *ownership) run(ctx context.Context) {
 
 // refresh recomputes the index keys of the ownership rules of users and
 // groups (of all ownership rules with all) and updates the index where
-// they changed. It holds the matcher's sync lock, so that a Sync cannot
-// put back keys it computed before the change.
+// they changed or were unresolved. It holds the matcher's sync lock, so
+// that a Sync cannot put back keys it computed before the change.
 func (o *ownership) refresh(ctx context.Context, users, groups []string, all bool) error {
 	m := o.m
 	m.syncMu.Lock()
@@ -362,13 +362,26 @@ func (o *ownership) refresh(ctx context.Context, users, groups []string, all boo
 		slices.SortFunc(keys, compareKeys)
 		updates = append(updates, update{c, slices.Compact(keys)})
 	}
+	var resolved []*rules.Compiled
 	m.mu.Lock()
 	for _, u := range updates {
-		if ix, ok := m.idx.rules[u.c.Rule.ID]; ok && ix.c == u.c && !slices.Equal(ix.keys, u.keys) {
-			m.idx.put(u.c, u.keys)
+		ix, ok := m.idx.rules[u.c.Rule.ID]
+		if !ok || ix.c != u.c || (!ix.unresolved && slices.Equal(ix.keys, u.keys)) {
+			continue
 		}
+		if ix.unresolved {
+			resolved = append(resolved, u.c)
+		}
+		m.idx.put(u.c, u.keys, false)
 	}
 	m.mu.Unlock()
+	for _, c := range resolved {
+		m.logResolved(c)
+	}
+	if len(updates) > 0 {
+		// Lookups work (again): retry the unresolved rules now.
+		m.kickResolve(true)
+	}
 	if err := errors.Join(errs...); err != nil {
 		o.failures.Add(1)
 		return err

@@ -22,21 +22,41 @@ func (c *Compiled) Match(ctx context.Context, p *bus.Parsed, lk Lookups) ([]Dest
 //
 // Only artifacts-owned and artifacts-group-owned consult lk, and only they
 // can return an error (lk's): the caller should then retry the message
-// rather than drop it. With a nil lk they never match.
+// rather than drop it. They consult it only when a generation rule's
+// filters pass, since otherwise they yield nothing anyway. With a nil lk
+// they never match.
 func (c *Compiled) AppendMatch(ctx context.Context, dst []Destination, p *bus.Parsed, lk Lookups) ([]Destination, error) {
 	if c.disabled {
 		return dst, nil
+	}
+	sev := messageSeverityBit(p.Severity)
+	mine := p.Agent != "" && p.Agent == c.owner
+	// first is a generation rule known to pass, or -1. For the rules that
+	// consult lk, the filters go first: when none passes the rule yields
+	// nothing whatever lk says, so it is not asked.
+	first := -1
+	if c.tracking == TrackArtifactsOwned || c.tracking == TrackArtifactsGroupOwned {
+		if lk == nil || !hasArtifacts(p) {
+			return dst, nil
+		}
+		for i := range c.gens {
+			if c.gens[i].passes(p, sev, mine) {
+				first = i
+				break
+			}
+		}
+		if first < 0 {
+			return dst, nil
+		}
 	}
 	ok, err := c.tracks(ctx, p, lk)
 	if err != nil || !ok {
 		return dst, err
 	}
 	start := len(dst)
-	sev := messageSeverityBit(p.Severity)
-	mine := p.Agent != "" && p.Agent == c.owner
-	for i := range c.gens {
+	for i := max(first, 0); i < len(c.gens); i++ {
 		g := &c.gens[i]
-		if !g.passes(p, sev, mine) {
+		if i != first && !g.passes(p, sev, mine) {
 			continue
 		}
 		for _, d := range g.dests {

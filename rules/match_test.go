@@ -578,6 +578,29 @@ func TestMatchLookupError(t *testing.T) {
 		})
 	}
 
+	t.Run("filters that all fail ask nothing", func(t *testing.T) {
+		t.Parallel()
+		// Only errors and only koji: an info message from bodhi passes no
+		// generation rule, so the lookup's answer cannot matter.
+		c, err := rules.Compile(rule(rules.TrackArtifactsOwned, `["alice"]`,
+			gen(rules.Filters{Severities: []string{"error"}}, aliceMail),
+			gen(rules.Filters{Applications: []string{"koji"}}, aliceIRC)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := *msg
+		m.App = "bodhi"
+		got, err := c.Match(t.Context(), &m, lk)
+		if err != nil || got != nil {
+			t.Errorf("Match = %v, %v; want no match, no error", got, err)
+		}
+		// The same message from koji passes the second: the lookup decides.
+		m.App = "koji"
+		if _, err := c.Match(t.Context(), &m, lk); !errors.Is(err, boom) {
+			t.Errorf("Match error = %v, want %v", err, boom)
+		}
+	})
+
 	t.Run("message without artifacts asks nothing", func(t *testing.T) {
 		t.Parallel()
 		c, err := rules.Compile(rule(rules.TrackArtifactsOwned, `["alice"]`, mail))
