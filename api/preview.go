@@ -31,7 +31,10 @@ import (
 // that can match: a rule fires only for messages that hold one of its
 // index keys (a username, an agent, an artifact name), and extractors take
 // those names verbatim from the message, so a message whose bytes contain
-// none of them is passed over without parsing.
+// none of them is passed over without parsing. With a RecentIndex that
+// covers the window, nothing is read to match: the rule is matched against
+// what the index keeps of each message holding one of its keys, and only
+// the messages of the notifications shown are fetched.
 type Previewer struct {
 	js      jetstream.JetStream
 	stream  string
@@ -45,9 +48,8 @@ type Previewer struct {
 	Batch int
 	// Now is the clock (tests).
 	Now func() time.Time
-	// Index, when set and caught up, answers which messages of its window
-	// a rule can match, so that only those are fetched; windows it does not
-	// cover are read with the scan.
+	// Index, when set and caught up, answers previews over its window;
+	// windows it does not cover are read with the scan.
 	Index *RecentIndex
 }
 
@@ -91,10 +93,10 @@ type PreviewResult struct {
 	Total         int                   `json:"total" doc:"Notifications in the window, including those left out."`
 	Truncated     bool                  `json:"truncated" doc:"Older notifications were left out."`
 	Messages      int                   `json:"messages" doc:"Bus messages in the window (read, with source scan)."`
-	Parsed        int                   `json:"parsed" doc:"Bus messages that could match, and were fetched and parsed."`
+	Parsed        int                   `json:"parsed" doc:"Bus messages that could match, and were matched: parsed as read with source scan, as the index keeps them with source index."`
 	Complete      bool                  `json:"complete" doc:"False when the preview ran out of time before the end of the window."`
 	Subjects      []string              `json:"subjects" doc:"The BUS subjects read (narrowed by the topic filters)."`
-	Source        string                `json:"source" enum:"index,scan,none" doc:"index: only the messages the rule can match were fetched, through the API's index of recent history; scan: the window was read; none: the rule can match nothing (artifacts-owned for someone who owns nothing), so nothing was read."`
+	Source        string                `json:"source" enum:"index,scan,none" doc:"index: the rule was matched through the API's index of recent history, and only the messages of the notifications returned were fetched; scan: the window was read; none: the rule can match nothing (artifacts-owned for someone who owns nothing), so nothing was read."`
 	TookMillis    int64                 `json:"took_ms"`
 }
 
@@ -124,7 +126,17 @@ func (p *Previewer) Preview(ctx context.Context, req PreviewRequest) (*PreviewRe
 	if err != nil {
 		return nil, err
 	}
-	keys, err := c.Keys(ctx, p.lookups)
+	// The ownership sets the keys come from serve the whole preview.
+	var lk rules.Lookups
+	var fl *fixedLookups
+	if p.lookups != nil {
+		fl = &fixedLookups{lk: p.lookups, record: true}
+		lk = fl
+	}
+	keys, err := c.Keys(ctx, lk)
+	if fl != nil {
+		fl.record = false
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errLookups, err)
 	}
@@ -146,7 +158,7 @@ func (p *Previewer) Preview(ctx context.Context, req PreviewRequest) (*PreviewRe
 		if err != nil {
 			return dests, local // a dead letter of the matcher; nothing to show
 		}
-		dests, err = c.AppendMatch(ctx, dests[:0], pd, p.lookups)
+		dests, err = c.AppendMatch(ctx, dests[:0], pd, lk)
 		if err != nil {
 			col.fail(err)
 			return dests, local
@@ -166,13 +178,20 @@ func (p *Previewer) Preview(ctx context.Context, req PreviewRequest) (*PreviewRe
 	if pre.globs != nil {
 		topicOK = pre.topicOK
 	}
-	if seqs, window, ok := p.fromIndex(ctx, keys, req.Since, topicOK); ok {
+	vr, ok, err := p.fromIndex(ctx, keys, req.Since, topicOK, workers, func(pd *bus.Parsed, dests []rules.Destination) ([]rules.Destination, error) {
+		return c.AppendMatch(ctx, dests, pd, lk)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errLookups, err)
+	}
+	if ok {
 		res.Source = "index"
-		res.Messages, res.Parsed = window, len(seqs)
+		res.Messages, res.Parsed, res.Complete = vr.window, vr.candidates, vr.complete
 		if len(res.Subjects) == 0 {
 			res.Subjects = []string{streams.BusAll}
 		}
-		if err := p.fetch(ctx, seqs, workers, col, match); err != nil {
+		res.Total, err = p.fetchNewest(ctx, vr, maxResults, workers, col, match)
+		if err != nil {
 			if ctx.Err() == nil {
 				return nil, err
 			}
@@ -183,35 +202,105 @@ func (p *Previewer) Preview(ctx context.Context, req PreviewRequest) (*PreviewRe
 		if err := p.scan(ctx, req.Since, res, pre, workers, col, match); err != nil {
 			return nil, err
 		}
+		res.Total = col.count
 	}
 	if col.first != nil {
 		return nil, fmt.Errorf("%w: %v", errLookups, col.first)
 	}
-	res.Total = col.count
 	res.Notifications = newest(col.found, maxResults)
 	res.Truncated = res.Total > len(res.Notifications)
 	return res, nil
 }
 
-// maxFetch bounds the messages a preview fetches one by one through the
-// index; a rule that matches more reads the window instead.
-const maxFetch = 10000
+// maxDeleted bounds the list of deleted messages a preview asks of BUS
+// (none is deleted there but by age); with more, the scan runs.
+const maxDeleted = 100000
 
-// fromIndex asks the recent index for the messages the rule can match,
-// once it has seen every message stored before the preview began.
-func (p *Previewer) fromIndex(ctx context.Context, keys []rules.Key, since time.Time, topicOK func(string) bool) ([]uint64, int, bool) {
+// fromIndex matches the rule against the recent index, once the index
+// has seen every message stored before the preview began; ok is false
+// when the index cannot answer.
+func (p *Previewer) fromIndex(ctx context.Context, keys []rules.Key, since time.Time, topicOK func(string) bool, workers int, match viewMatcher) (vr viewResult, ok bool, err error) {
 	if p.Index == nil || !p.Index.Ready() {
-		return nil, 0, false
+		return vr, false, nil
 	}
 	st, err := p.js.Stream(ctx, p.stream)
 	if err != nil || !p.Index.caughtUp(ctx, st.CachedInfo().State.LastSeq, 250*time.Millisecond) {
-		return nil, 0, false
+		return vr, false, nil
 	}
-	seqs, window, ok := p.Index.lookup(keys, since, topicOK)
-	if !ok || len(seqs) > maxFetch {
-		return nil, 0, false
+	// Messages BUS no longer holds (aged out, or deleted) are left out.
+	state := st.CachedInfo().State
+	q := candidateQuery{keys: keys, since: since, minSeq: state.FirstSeq, topicOK: topicOK}
+	if state.NumDeleted > 0 {
+		if state.NumDeleted > maxDeleted {
+			return vr, false, nil
+		}
+		info, err := st.Info(ctx, jetstream.WithDeletedDetails(true))
+		if err != nil {
+			return vr, false, nil
+		}
+		q.deleted = slices.Clone(info.State.Deleted)
+		slices.Sort(q.deleted)
 	}
-	return seqs, window, true
+	return p.Index.matchViews(ctx, q, workers, match)
+}
+
+// fetchNewest fetches, parses and renders the newest messages of vr until
+// they give maxResults notifications, and returns the number of notifications in
+// the window: vr's, corrected by what the fetched messages gave (none for
+// a message gone from BUS since it was indexed).
+func (p *Previewer) fetchNewest(ctx context.Context, vr viewResult, maxResults, workers int, col *collector, match matchFunc) (int, error) {
+	total := vr.dests
+	var seqs []uint64
+	for end := len(vr.matches); end > 0 && col.count < maxResults; {
+		start, n := end, 0
+		for start > 0 && col.count+n < maxResults {
+			start--
+			n += vr.matches[start].dests
+		}
+		seqs = seqs[:0]
+		for _, m := range vr.matches[start:end] {
+			seqs = append(seqs, m.seq)
+		}
+		before := col.count
+		if err := p.fetch(ctx, seqs, workers, col, match); err != nil {
+			return total, err
+		}
+		total += col.count - before - n
+		end = start
+	}
+	return total, nil
+}
+
+// fixedLookups keeps the ownership sets asked while record is set, and
+// answers from them afterwards, without blocking: matching over the
+// index runs under its lock. Other names are asked from lk.
+type fixedLookups struct {
+	lk     rules.Lookups
+	record bool
+	owned  map[string]rules.ArtifactSet
+	group  map[string]rules.ArtifactSet
+}
+
+func (f *fixedLookups) OwnedArtifacts(ctx context.Context, user string) (rules.ArtifactSet, error) {
+	return f.get(ctx, &f.owned, user, f.lk.OwnedArtifacts)
+}
+
+func (f *fixedLookups) GroupOwnedArtifacts(ctx context.Context, group string) (rules.ArtifactSet, error) {
+	return f.get(ctx, &f.group, group, f.lk.GroupOwnedArtifacts)
+}
+
+func (f *fixedLookups) get(ctx context.Context, m *map[string]rules.ArtifactSet, name string, ask func(context.Context, string) (rules.ArtifactSet, error)) (rules.ArtifactSet, error) {
+	if set, ok := (*m)[name]; ok {
+		return set, nil
+	}
+	set, err := ask(ctx, name)
+	if err == nil && f.record {
+		if *m == nil {
+			*m = map[string]rules.ArtifactSet{}
+		}
+		(*m)[name] = set
+	}
+	return set, err
 }
 
 // cand is a message that could match.

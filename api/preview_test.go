@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -31,42 +32,63 @@ func (o ownedLookups) GroupOwnedArtifacts(context.Context, string) (rules.Artifa
 
 func ptr[T any](v T) *T { return &v }
 
-// TestPreviewMatchesTheMatcher runs drafts of every kind over a generated
-// history and checks the preview against a brute-force pass that parses
-// every message and matches it: the subject narrowing and the content
-// prefilter must not lose a notification.
-func TestPreviewMatchesTheMatcher(t *testing.T) {
-	t.Parallel()
-	w := newWorkload(42, 300, 600)
-	var owned []rules.Artifact
-	for _, p := range w.pkgs[:100] {
-		owned = append(owned, rules.Artifact{Type: rules.ArtifactRPMs, Name: p})
-	}
-	lk := ownedLookups{rules.NewArtifactSet(owned...)}
-	b := setup(t, setupOpts{lookups: lk})
-	start := time.Now()
-	msgs := make([]*bus.Message, 3000)
-	for i := range msgs {
-		msgs[i] = w.next(start.Add(time.Duration(i) * 20 * time.Millisecond))
-	}
-	publishMessages(t, b.ctx, b.nats.JS, msgs)
+// splitLookups gives users and groups their own sets.
+type splitLookups struct{ owned, group rules.ArtifactSet }
 
-	index := api.NewRecentIndex(b.nats.JS, b.nats.Streams.Bus, time.Hour, nil)
-	go func() { _ = index.Run(b.ctx) }()
-	deadline := time.Now().Add(fmntest.Scaled(10 * time.Second))
-	for !index.Ready() || index.Len() < len(msgs) {
+func (s splitLookups) OwnedArtifacts(context.Context, string) (rules.ArtifactSet, error) {
+	return s.owned, nil
+}
+
+func (s splitLookups) GroupOwnedArtifacts(context.Context, string) (rules.ArtifactSet, error) {
+	return s.group, nil
+}
+
+// previewHistory is a generated history of n messages on BUS, with a
+// recent index caught up with it. Users own the first 100 packages, groups
+// all of them.
+type previewHistory struct {
+	b      *bundle
+	w      *workload
+	lk     splitLookups
+	msgs   []*bus.Message
+	start  time.Time
+	index  *api.RecentIndex
+	drafts map[string]rules.Rule
+}
+
+func newPreviewHistory(t *testing.T, seed uint64, n int) *previewHistory {
+	t.Helper()
+	h := &previewHistory{w: newWorkload(seed, 300, 600)}
+	var all []rules.Artifact
+	for _, p := range h.w.pkgs {
+		all = append(all, rules.Artifact{Type: rules.ArtifactRPMs, Name: p})
+	}
+	h.lk = splitLookups{rules.NewArtifactSet(all[:100]...), rules.NewArtifactSet(all...)}
+	h.b = setup(t, setupOpts{lookups: h.lk})
+	h.start = time.Now()
+	h.msgs = make([]*bus.Message, n)
+	for i := range h.msgs {
+		h.msgs[i] = h.w.next(h.start.Add(time.Duration(i) * 20 * time.Millisecond))
+	}
+	publishMessages(t, h.b.ctx, h.b.nats.JS, h.msgs)
+
+	h.index = api.NewRecentIndex(h.b.nats.JS, h.b.nats.Streams.Bus, time.Hour, nil)
+	go func() { _ = h.index.Run(h.b.ctx) }()
+	deadline := time.Now().Add(fmntest.Scaled(20 * time.Second))
+	for !h.index.Ready() || h.index.Len() < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("index not ready: %d of %d messages", index.Len(), len(msgs))
+			t.Fatalf("index not ready: %d of %d messages", h.index.Len(), n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 
+	w := h.w
 	owner, u2, u3 := w.users[0], w.users[2], w.users[3]
 	email := []rules.Destination{{Protocol: "email", Address: owner + "@example.org"}}
 	two := append(slices.Clone(email), rules.Destination{Protocol: "irc", Address: owner})
 	params := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 	followed := params([]rules.FollowedArtifact{{Name: w.pkgs[0], Type: "rpms"}, {Name: w.pkgs[5], Type: "rpms"}, {Name: w.pkgs[1], Type: "containers"}})
-	drafts := map[string]rules.Rule{
+	h.drafts = map[string]rules.Rule{
 		"related-events": {TrackingRule: rules.TrackingRule{Name: rules.TrackRelatedEvents},
 			GenerationRules: []rules.GenerationRule{{Destinations: email}}},
 		"related-events, my actions, errors and debug": {TrackingRule: rules.TrackingRule{Name: rules.TrackRelatedEvents},
@@ -81,39 +103,72 @@ func TestPreviewMatchesTheMatcher(t *testing.T) {
 				{Destinations: two, Filters: rules.Filters{Topic: ptr("*.buildsys.build.state.change"), Applications: []string{"KOJI"}}}}},
 		"artifacts-owned, 100 packages (no content prefilter)": {TrackingRule: rules.TrackingRule{Name: rules.TrackArtifactsOwned, Params: params([]string{owner})},
 			GenerationRules: []rules.GenerationRule{{Destinations: email, Filters: rules.Filters{Severities: []string{"info", "error"}}}}},
+		// Most messages hold a package: thousands of candidates.
+		"artifacts-group-owned, every package, two generation rules": {TrackingRule: rules.TrackingRule{Name: rules.TrackArtifactsGroupOwned, Params: params([]string{"packagers"})},
+			GenerationRules: []rules.GenerationRule{
+				{Destinations: email, Filters: rules.Filters{Severities: []string{"warning", "error"}}},
+				{Destinations: two, Filters: rules.Filters{Topic: ptr("org.fedoraproject.prod.bodhi.*"), MyActions: true}}}},
 	}
-	for name, draft := range drafts {
+	for name, d := range h.drafts {
+		d.User = rules.User{Name: owner}
+		d.Name = "draft"
+		h.drafts[name] = d
+	}
+	return h
+}
+
+func (h *previewHistory) preview(t *testing.T, draft rules.Rule, source string, maxResults int) *api.PreviewResult {
+	t.Helper()
+	pv := api.NewPreviewer(h.b.nats.JS, h.b.nats.Streams.Bus, h.lk, notification.Site{Name: "fmn", PublicURL: "https://fmn.example.org"})
+	if source == "index" {
+		pv.Index = h.index
+	}
+	res, err := pv.Preview(h.b.ctx, api.PreviewRequest{Rule: draft, Since: h.start.Add(-time.Minute), MaxResults: maxResults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Source != source {
+		t.Fatalf("answered by %s, want %s", res.Source, source)
+	}
+	return res
+}
+
+// TestPreviewMatchesTheMatcher runs drafts of every kind over a generated
+// history and checks the preview against a brute-force pass that parses
+// every message and matches it: the subject narrowing, the content
+// prefilter and the index's views of the messages must not lose a
+// notification or add one.
+func TestPreviewMatchesTheMatcher(t *testing.T) {
+	t.Parallel()
+	// More than 10,000 messages of the history hold a package.
+	h := newPreviewHistory(t, 42, 15000)
+	parsed := make([]*bus.Parsed, len(h.msgs))
+	for i, m := range h.msgs {
+		nm, _ := m.NATSMsg()
+		p, err := bus.ParseNATS(nm.Subject, nm.Header, nm.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed[i] = p
+	}
+	for name, draft := range h.drafts {
 		for _, source := range []string{"scan", "index"} {
 			t.Run(name+" by "+source, func(t *testing.T) {
-				draft.User = rules.User{Name: owner}
-				draft.Name = "draft"
 				want := map[string]bool{}
 				c, err := rules.Compile(draft)
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, m := range msgs {
-					nm, _ := m.NATSMsg()
-					p, err := bus.ParseNATS(nm.Subject, nm.Header, nm.Data)
-					if err != nil {
-						t.Fatal(err)
-					}
-					dests, err := c.Match(b.ctx, p, lk)
+				for i, p := range parsed {
+					dests, err := c.Match(h.b.ctx, p, h.lk)
 					if err != nil {
 						t.Fatal(err)
 					}
 					for _, d := range dests {
-						want[m.ID+" "+d.Protocol+" "+d.Address] = true
+						want[h.msgs[i].ID+" "+d.Protocol+" "+d.Address] = true
 					}
 				}
-				pv := api.NewPreviewer(b.nats.JS, b.nats.Streams.Bus, lk, notification.Site{Name: "fmn", PublicURL: "https://fmn.example.org"})
-				if source == "index" {
-					pv.Index = index
-				}
-				res, err := pv.Preview(b.ctx, api.PreviewRequest{Rule: draft, Since: start.Add(-time.Minute), MaxResults: 100000})
-				if err != nil {
-					t.Fatal(err)
-				}
+				res := h.preview(t, draft, source, 100000)
 				got := map[string]bool{}
 				for _, n := range res.Notifications {
 					got[n.MessageID+" "+n.Protocol+" "+n.Address] = true
@@ -131,8 +186,11 @@ func TestPreviewMatchesTheMatcher(t *testing.T) {
 						t.Errorf("preview has %s too many", k)
 					}
 				}
-				if res.Messages == 0 || !res.Complete || res.Total != len(want) || res.Source != source {
-					t.Errorf("result: messages %d complete %v total %d (want %d), source %s", res.Messages, res.Complete, res.Total, len(want), res.Source)
+				if res.Messages == 0 || !res.Complete || res.Total != len(want) || len(res.Notifications) != len(want) {
+					t.Errorf("result: messages %d complete %v total %d, %d notifications (want %d)", res.Messages, res.Complete, res.Total, len(res.Notifications), len(want))
+				}
+				if strings.Contains(name, "every package") && res.Parsed <= 10000 {
+					t.Errorf("%d candidates; the case wants more than 10,000", res.Parsed)
 				}
 				for i := 1; i < len(res.Notifications); i++ {
 					if res.Notifications[i].SentAt.After(res.Notifications[i-1].SentAt) {
@@ -141,6 +199,48 @@ func TestPreviewMatchesTheMatcher(t *testing.T) {
 					}
 				}
 				t.Logf("%d notifications; %d messages in %v, parsed %d", res.Total, res.Messages, res.Subjects, res.Parsed)
+			})
+		}
+	}
+}
+
+// TestPreviewIndexAgreesWithScan checks that the index and the scan give
+// the same answer, with and without truncation, also when messages were
+// deleted from BUS after the index took them in.
+func TestPreviewIndexAgreesWithScan(t *testing.T) {
+	t.Parallel()
+	h := newPreviewHistory(t, 7, 3000)
+	st, err := h.b.nats.JS.Stream(h.b.ctx, h.b.nats.Streams.Bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := st.CachedInfo().State.LastSeq
+	for _, seq := range []uint64{last, last - 2, last - 40, 1500} {
+		if err := st.DeleteMsg(h.b.ctx, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, draft := range h.drafts {
+		for _, max := range []int{1, 7, 100000} {
+			t.Run(fmt.Sprintf("%s, at most %d", name, max), func(t *testing.T) {
+				scan := h.preview(t, draft, "scan", max)
+				index := h.preview(t, draft, "index", max)
+				if scan.Total != index.Total || scan.Truncated != index.Truncated || !scan.Complete || !index.Complete {
+					t.Errorf("scan: total %d truncated %v complete %v; index: total %d truncated %v complete %v",
+						scan.Total, scan.Truncated, scan.Complete, index.Total, index.Truncated, index.Complete)
+				}
+				if len(scan.Notifications) == 0 {
+					t.Error("nothing matches")
+				}
+				if !reflect.DeepEqual(scan.Notifications, index.Notifications) {
+					t.Errorf("notifications differ: scan %d, index %d", len(scan.Notifications), len(index.Notifications))
+					for i := range min(len(scan.Notifications), len(index.Notifications)) {
+						if !reflect.DeepEqual(scan.Notifications[i], index.Notifications[i]) {
+							t.Errorf("first difference at %d:\n%+v\n%+v", i, scan.Notifications[i], index.Notifications[i])
+							break
+						}
+					}
+				}
 			})
 		}
 	}

@@ -1,14 +1,18 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/rules"
@@ -18,12 +22,14 @@ import (
 
 // RecentIndex is the rule preview's index of recent BUS history: for the
 // last Window of messages, which ones hold each index key (a username, an
-// agent, an artifact), and each one's topic. It follows BUS with an ordered
+// agent, an artifact), and for each message what matching reads of it (its
+// keys, topic, application and severity). It follows BUS with an ordered
 // consumer, parsing each message once as it arrives (50 a second at
-// Fedora's peak), so that a preview over that window fetches only the
-// messages its rule can match instead of reading and parsing the whole
-// window. Memory is about 60 bytes a message (some 20 MB for two hours at
-// 50 messages/s).
+// Fedora's peak), so that a preview over that window matches the rule
+// against what the index keeps of the messages holding its keys, and
+// fetches only the messages of the notifications it shows. Memory is about
+// 100 bytes a message with 3 keys (some 36 MB for two hours at 50
+// messages/s; see Stats and BenchmarkRecentIndexMemory).
 type RecentIndex struct {
 	js     jetstream.JetStream
 	stream string
@@ -31,11 +37,20 @@ type RecentIndex struct {
 	parser bus.Parser
 	log    *slog.Logger
 
-	mu       sync.RWMutex
-	entries  []indexEntry // by sequence
-	postings map[rules.Key][]uint64
-	topics   []string
-	topicIDs map[string]uint32
+	mu      sync.RWMutex
+	entries []indexEntry // by sequence
+	// fwd holds the key ids of the entries: entry i's from
+	// entries[i].keys up to entries[i+1].keys (or the end).
+	fwd []uint32
+	// keys is by key id; keyIDs finds the id of a key; freeKeys are ids
+	// of keys no indexed message holds any more, for reuse.
+	keys     []keySlot
+	keyIDs   map[rules.Key]uint32
+	freeKeys []uint32
+	// names interns topics and applications (a few hundred); they are
+	// kept.
+	names   []string
+	nameIDs map[string]uint32
 	// from is the start of the time the index covers: every message
 	// stored since is in it.
 	from  time.Time
@@ -47,8 +62,18 @@ type RecentIndex struct {
 
 type indexEntry struct {
 	seq   uint64
-	at    int64 // stream time, Unix nanoseconds
-	topic uint32
+	at    int64  // stream time, Unix nanoseconds
+	topic uint32 // in names
+	app   uint32 // in names
+	keys  uint32 // first in fwd
+	sev   int8   // bus severity, clamped to int8
+}
+
+// keySlot is a key and the sequences of the messages that hold it, in
+// order; seqs is nil for a free slot.
+type keySlot struct {
+	key  rules.Key
+	seqs []uint64
 }
 
 // NewRecentIndex indexes the last window of stream; call Run.
@@ -57,7 +82,7 @@ func NewRecentIndex(js jetstream.JetStream, stream string, window time.Duration,
 		log = slog.Default()
 	}
 	return &RecentIndex{js: js, stream: stream, window: window, log: log,
-		postings: map[rules.Key][]uint64{}, topicIDs: map[string]uint32{}}
+		keyIDs: map[rules.Key]uint32{}, nameIDs: map[string]uint32{}}
 }
 
 // Ready reports whether the index has caught up with BUS.
@@ -99,12 +124,20 @@ type IndexStats struct {
 func (x *RecentIndex) Stats() IndexStats {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	st := IndexStats{Messages: len(x.entries), Keys: len(x.postings)}
-	for k, p := range x.postings {
-		st.Postings += len(p)
-		st.Bytes += cap(p)*8 + len(k.Value) + 64 // list, name, map slot and headers
+	st := IndexStats{Messages: len(x.entries), Keys: len(x.keyIDs)}
+	for _, k := range x.keys {
+		st.Postings += len(k.seqs)
+		if k.seqs != nil {
+			// List and name, and the key's entry in keyIDs (key, id and
+			// the map's own overhead).
+			st.Bytes += cap(k.seqs)*8 + len(k.key.Value) + 48
+		}
 	}
-	st.Bytes += cap(x.entries) * 24
+	st.Bytes += cap(x.keys)*int(unsafe.Sizeof(keySlot{})) + cap(x.freeKeys)*4
+	st.Bytes += cap(x.entries)*int(unsafe.Sizeof(indexEntry{})) + cap(x.fwd)*4
+	for _, n := range x.names {
+		st.Bytes += len(n) + 16 + 48
+	}
 	return st
 }
 
@@ -188,7 +221,7 @@ func (x *RecentIndex) follow(ctx context.Context) error {
 		}
 		if pd, err := x.parser.ParseAt(msg.Subject(), msg.Headers(), msg.Data(), md.Timestamp); err == nil {
 			keys = rules.AppendMessageKeys(keys[:0], pd)
-			x.add(md.Sequence.Stream, md.Timestamp, pd.Topic, keys)
+			x.add(md.Sequence.Stream, md.Timestamp, pd, keys)
 		}
 		x.seen.Store(md.Sequence.Stream)
 		if md.NumPending == 0 && !x.ready.Load() {
@@ -198,25 +231,48 @@ func (x *RecentIndex) follow(ctx context.Context) error {
 	}
 }
 
-func (x *RecentIndex) add(seq uint64, at time.Time, topic string, keys []rules.Key) {
+// add indexes message seq, parsed as pd, whose index keys are keys.
+func (x *RecentIndex) add(seq uint64, at time.Time, pd *bus.Parsed, keys []rules.Key) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if n := len(x.entries); n > 0 && seq <= x.entries[n-1].seq {
 		return
 	}
-	id, ok := x.topicIDs[topic]
-	if !ok {
-		id = uint32(len(x.topics))
-		x.topics = append(x.topics, topic)
-		x.topicIDs[topic] = id
-	}
-	x.entries = append(x.entries, indexEntry{seq: seq, at: at.UnixNano(), topic: id})
-	for i, k := range keys {
-		if slices.Contains(keys[:i], k) {
-			continue
+	x.entries = append(x.entries, indexEntry{seq: seq, at: at.UnixNano(), topic: x.name(pd.Topic), app: x.name(pd.App),
+		keys: uint32(len(x.fwd)), sev: int8(min(max(pd.Severity, math.MinInt8), math.MaxInt8))})
+	for _, k := range keys {
+		id, ok := x.keyIDs[k]
+		if !ok {
+			if n := len(x.freeKeys); n > 0 {
+				id = x.freeKeys[n-1]
+				x.freeKeys = x.freeKeys[:n-1]
+			} else {
+				id = uint32(len(x.keys))
+				x.keys = append(x.keys, keySlot{})
+			}
+			// A copy: a parsed name may share the message's memory.
+			k.Value = strings.Clone(k.Value)
+			x.keys[id].key = k
+			x.keyIDs[k] = id
 		}
-		x.postings[k] = append(x.postings[k], seq)
+		s := &x.keys[id]
+		if n := len(s.seqs); n > 0 && s.seqs[n-1] == seq {
+			continue // a repeated key counts once
+		}
+		s.seqs = append(s.seqs, seq)
+		x.fwd = append(x.fwd, id)
 	}
+}
+
+func (x *RecentIndex) name(s string) uint32 {
+	id, ok := x.nameIDs[s]
+	if !ok {
+		s = strings.Clone(s)
+		id = uint32(len(x.names))
+		x.names = append(x.names, s)
+		x.nameIDs[s] = id
+	}
+	return id
 }
 
 // evict drops what is older than cutoff.
@@ -228,39 +284,56 @@ func (x *RecentIndex) evict(cutoff time.Time) {
 	if i == 0 {
 		return
 	}
-	first := uint64(0)
-	if i < len(x.entries) {
-		first = x.entries[i].seq
-	} else {
-		first = x.entries[len(x.entries)-1].seq + 1
-	}
-	x.entries = slices.Clone(x.entries[i:])
-	for k, seqs := range x.postings {
-		j, _ := slices.BinarySearch(seqs, first)
-		switch {
-		case j == len(seqs):
-			delete(x.postings, k)
-		case j > 0:
-			x.postings[k] = slices.Clone(seqs[j:])
-		}
-	}
 	if cutoff.After(x.from) {
 		x.from = cutoff
 	}
-	// Topics are few (hundreds); they are kept.
+	first, cut := x.entries[len(x.entries)-1].seq+1, uint32(len(x.fwd))
+	if i < len(x.entries) {
+		first, cut = x.entries[i].seq, x.entries[i].keys
+	}
+	x.entries = slices.Clone(x.entries[i:])
+	for j := range x.entries {
+		x.entries[j].keys -= cut
+	}
+	x.fwd = slices.Clone(x.fwd[cut:])
+	for id := range x.keys {
+		s := &x.keys[id]
+		if s.seqs == nil {
+			continue
+		}
+		j, _ := slices.BinarySearch(s.seqs, first)
+		switch {
+		case j == len(s.seqs):
+			delete(x.keyIDs, s.key)
+			*s = keySlot{}
+			x.freeKeys = append(x.freeKeys, uint32(id))
+		case j > 0:
+			s.seqs = slices.Clone(s.seqs[j:])
+		}
+	}
+	// Names are few (hundreds); they are kept.
 }
 
-// lookup returns the sequences of the messages stored since since that
-// hold one of keys and whose topic passes topicOK, in order, and the number
-// of messages the index holds since then; ok is false when the index does
-// not cover since (not caught up, or since is older than its window).
-func (x *RecentIndex) lookup(keys []rules.Key, since time.Time, topicOK func(string) bool) (seqs []uint64, window int, ok bool) {
-	if !x.ready.Load() {
-		return nil, 0, false
-	}
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	if since.Before(x.from) {
+// candidateQuery asks which indexed messages a rule can match.
+type candidateQuery struct {
+	keys  []rules.Key
+	since time.Time
+	// minSeq is the first sequence the stream holds, deleted those it no
+	// longer holds after it (in order): such messages are left out.
+	minSeq  uint64
+	deleted []uint64
+	// topicOK, when set, filters the topics.
+	topicOK func(string) bool
+}
+
+// candidates returns the positions in entries of the messages of q: stored
+// since q.since, holding one of q.keys, in order; and the number of
+// messages the index holds since then. ok is false when the index does not
+// cover q.since (not caught up, or q.since is older than its window). x.mu
+// must be held.
+func (x *RecentIndex) candidates(q candidateQuery) (pos []int, window int, ok bool) {
+	keys, since, topicOK := q.keys, q.since, q.topicOK
+	if !x.ready.Load() || since.Before(x.from) {
 		return nil, 0, false
 	}
 	s := since.UnixNano()
@@ -269,33 +342,184 @@ func (x *RecentIndex) lookup(keys []rules.Key, since time.Time, topicOK func(str
 	if window == 0 {
 		return nil, 0, true
 	}
-	first := x.entries[i].seq
-	seen := map[uint64]bool{}
+	first := max(x.entries[i].seq, q.minSeq)
+	var seqs []uint64
+	lists := 0
 	for _, k := range keys {
-		list := x.postings[k]
+		id, found := x.keyIDs[k]
+		if !found {
+			continue
+		}
+		list := x.keys[id].seqs
 		j, _ := slices.BinarySearch(list, first)
-		for _, seq := range list[j:] {
-			if seen[seq] {
-				continue
-			}
-			seen[seq] = true
-			if topicOK != nil {
-				e, found := slices.BinarySearchFunc(x.entries[i:], seq, func(e indexEntry, t uint64) int {
-					switch {
-					case e.seq < t:
-						return -1
-					case e.seq > t:
-						return 1
-					}
-					return 0
-				})
-				if !found || !topicOK(x.topics[x.entries[i+e].topic]) {
-					continue
-				}
-			}
-			seqs = append(seqs, seq)
+		if j < len(list) {
+			seqs = append(seqs, list[j:]...)
+			lists++
 		}
 	}
-	slices.Sort(seqs)
-	return seqs, window, true
+	if lists > 1 {
+		slices.Sort(seqs)
+		seqs = slices.Compact(seqs)
+	}
+	// topic ids: 0 not asked yet, 1 passes, 2 does not.
+	var topics []uint8
+	if topicOK != nil {
+		topics = make([]uint8, len(x.names))
+	}
+	pos = make([]int, 0, len(seqs))
+	at := i
+	deleted := q.deleted
+	for _, seq := range seqs {
+		for len(deleted) > 0 && deleted[0] < seq {
+			deleted = deleted[1:]
+		}
+		if len(deleted) > 0 && deleted[0] == seq {
+			continue
+		}
+		// Both are in order: search from the last position.
+		j, found := slices.BinarySearchFunc(x.entries[at:], seq, func(e indexEntry, t uint64) int { return cmp.Compare(e.seq, t) })
+		at += j
+		if !found {
+			continue
+		}
+		if topics != nil {
+			t := x.entries[at].topic
+			if topics[t] == 0 {
+				topics[t] = 2
+				if topicOK(x.names[t]) {
+					topics[t] = 1
+				}
+			}
+			if topics[t] != 1 {
+				continue
+			}
+		}
+		pos = append(pos, at)
+	}
+	return pos, window, true
+}
+
+// view sets p to what matching reads of the message at position i of
+// entries: its usernames, agent, artifacts, topic, application and
+// severity (all that rules.(*Compiled).AppendMatch reads;
+// TestPreviewMatchesTheMatcher checks it). Other fields are zero; p's
+// lists are reused. x.mu must be held.
+func (x *RecentIndex) view(i int, p *bus.Parsed) {
+	e := &x.entries[i]
+	end := uint32(len(x.fwd))
+	if i+1 < len(x.entries) {
+		end = x.entries[i+1].keys
+	}
+	*p = bus.Parsed{Topic: x.names[e.topic], App: x.names[e.app], Severity: int(e.sev),
+		Usernames: p.Usernames[:0], Packages: p.Packages[:0], Containers: p.Containers[:0],
+		Modules: p.Modules[:0], Flatpaks: p.Flatpaks[:0]}
+	for _, id := range x.fwd[e.keys:end] {
+		k := x.keys[id].key
+		switch k.Kind {
+		case rules.KeyUser:
+			p.Usernames = append(p.Usernames, k.Value)
+		case rules.KeyAgent:
+			p.Agent = k.Value
+		case rules.KeyRPM:
+			p.Packages = append(p.Packages, k.Value)
+		case rules.KeyContainer:
+			p.Containers = append(p.Containers, k.Value)
+		case rules.KeyModule:
+			p.Modules = append(p.Modules, k.Value)
+		case rules.KeyFlatpak:
+			p.Flatpaks = append(p.Flatpaks, k.Value)
+		}
+	}
+}
+
+// viewMatch is a message a rule matched, and its number of destinations.
+type viewMatch struct {
+	seq   uint64
+	dests int
+}
+
+// viewResult is the answer of matchViews.
+type viewResult struct {
+	// window is the number of messages since the start, candidates those
+	// that hold a key of the rule and pass its topic filters.
+	window, candidates int
+	// matches are in order of sequence; dests is their sum.
+	matches []viewMatch
+	dests   int
+	// complete is false when ctx ended first.
+	complete bool
+}
+
+// viewMatcher appends to dests the destinations of the message p (a view:
+// see view) and returns the extended slice. It must not block: it runs
+// under the index's read lock.
+type viewMatcher func(p *bus.Parsed, dests []rules.Destination) ([]rules.Destination, error)
+
+// matchViews runs match, in workers goroutines, over the view of each
+// candidate of q; ok is false when the index does not cover q.since.
+func (x *RecentIndex) matchViews(ctx context.Context, q candidateQuery, workers int, match viewMatcher) (res viewResult, ok bool, err error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	pos, window, ok := x.candidates(q)
+	if !ok {
+		return res, false, nil
+	}
+	res.window, res.candidates, res.complete = window, len(pos), true
+	const chunk = 1024
+	var (
+		next    atomic.Int64
+		stop    atomic.Bool
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		firstEr error
+	)
+	for range min(max(1, workers), (len(pos)+chunk-1)/chunk) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var p bus.Parsed
+			var dests []rules.Destination
+			var local []viewMatch
+			n := 0
+			for !stop.Load() {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= len(pos) {
+					break
+				}
+				if ctx.Err() != nil {
+					stop.Store(true)
+					break
+				}
+				for _, i := range pos[lo:min(lo+chunk, len(pos))] {
+					x.view(i, &p)
+					var err error
+					dests, err = match(&p, dests[:0])
+					if err != nil {
+						mu.Lock()
+						firstEr = cmp.Or(firstEr, err)
+						mu.Unlock()
+						stop.Store(true)
+						break
+					}
+					if len(dests) > 0 {
+						local = append(local, viewMatch{x.entries[i].seq, len(dests)})
+						n += len(dests)
+					}
+				}
+			}
+			mu.Lock()
+			res.matches = append(res.matches, local...)
+			res.dests += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if firstEr != nil {
+		return res, true, firstEr
+	}
+	if ctx.Err() != nil {
+		res.complete = false
+	}
+	slices.SortFunc(res.matches, func(a, b viewMatch) int { return cmp.Compare(a.seq, b.seq) })
+	return res, true, nil
 }

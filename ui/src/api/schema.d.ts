@@ -653,7 +653,7 @@ export interface components {
             notifications: components["schemas"]["PreviewNotification"][] | null;
             /**
              * Format: int64
-             * @description Bus messages that could match, and were fetched and parsed.
+             * @description Bus messages that could match, and were matched: parsed as read with source scan, as the index keeps them with source index.
              */
             parsed: number;
             /**
@@ -662,7 +662,7 @@ export interface components {
              */
             since: string;
             /**
-             * @description index: only the messages the rule can match were fetched, through the API's index of recent history; scan: the window was read; none: the rule can match nothing (artifacts-owned for someone who owns nothing), so nothing was read.
+             * @description index: the rule was matched through the API's index of recent history, and only the messages of the notifications returned were fetched; scan: the window was read; none: the rule can match nothing (artifacts-owned for someone who owns nothing), so nothing was read.
              * @enum {string}
              */
             source: "index" | "scan" | "none";
