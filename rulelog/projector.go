@@ -44,6 +44,9 @@ type ProjectorConfig struct {
 	// its redelivery, and how often a failed Redis bump is retried
 	// (default 1s).
 	RetryDelay time.Duration
+	// AnalyzeEvery is how many applied events make the projector refresh
+	// the planner statistics of its tables (default 10,000; see analyze).
+	AnalyzeEvery int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -66,6 +69,9 @@ func (c ProjectorConfig) withDefaults() ProjectorConfig {
 	}
 	if c.RetryDelay <= 0 {
 		c.RetryDelay = time.Second
+	}
+	if c.AnalyzeEvery <= 0 {
+		c.AnalyzeEvery = 10000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -99,6 +105,8 @@ type Projector struct {
 
 	applied, skipped, lastSeq atomic.Uint64
 	redisDirty                atomic.Bool
+	// analyzedAt is the applied count at the last ANALYZE (see analyze).
+	analyzedAt atomic.Uint64
 
 	initMu sync.Mutex // guards stream
 	mu     sync.Mutex
@@ -296,6 +304,26 @@ func (p *Projector) handle(ctx context.Context, batch []jetstream.Msg) {
 		_ = m.Ack()
 	}
 	p.announce(ctx, last)
+	p.analyze(ctx)
+}
+
+// analyze runs ANALYZE on the projection's tables once AnalyzeEvery
+// events were applied since the last time. After a bulk of events (a new
+// deployment, an import) the statistics would otherwise stay stale until
+// autovacuum comes by, and the consumers' reload query would scan every
+// rule instead of using the version index: 35 ms instead of 1 ms at 100k
+// rules. It takes about 0.1 s at that size.
+func (p *Projector) analyze(ctx context.Context) {
+	n := p.applied.Load()
+	if n-p.analyzedAt.Load() < uint64(p.cfg.AnalyzeEvery) {
+		return
+	}
+	p.analyzedAt.Store(n)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if _, err := p.pool.Exec(actx, "ANALYZE rules, rule_tombstones, users"); err != nil {
+		p.log.Warn("analyze the rule projection", slog.Any("error", err))
+	}
 }
 
 // announce tells the command side and the consumers that the projection

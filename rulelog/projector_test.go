@@ -247,6 +247,29 @@ func TestProjector(t *testing.T) {
 		}
 	})
 
+	t.Run("RefreshesPlannerStatisticsAfterABulk", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, setupOpts{noProjector: true, projectionWait: 50 * time.Millisecond})
+		analyzed := func() int {
+			return count(t, b.ctx, b.pg.Pool, `SELECT count(*) FROM pg_stat_user_tables
+				WHERE schemaname = $1 AND relname = 'rules' AND analyze_count > 0`, b.pg.Schema)
+		}
+		p := b.projector(t, b.pg.Pool, rulelog.ProjectorConfig{AnalyzeEvery: 200})
+		if err := p.Start(b.ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Stop)
+		end := history(t, b, 150, 3)
+		waitProjected(t, b, b.pg.Pool, end)
+		if analyzed() != 0 {
+			t.Fatalf("rules analyzed after %d events, fewer than AnalyzeEvery", end)
+		}
+		end = history(t, b, 100, 4)
+		waitProjected(t, b, b.pg.Pool, end)
+		// The statistics collector reports with a delay.
+		fmntest.Eventually(t, 10*time.Second, "rules analyzed after 200 events", func() bool { return analyzed() == 1 })
+	})
+
 	t.Run("RebuildOfAnEmptyStream", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, setupOpts{noProjector: true})
