@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
+	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/fmn-project/fmn/rulelog"
@@ -33,6 +35,14 @@ func (o *OptionalBool) OnParamSet(isSet bool, _ any) { o.Set = isSet }
 type adminRulesInput struct {
 	Disabled OptionalBool `query:"disabled" doc:"Only disabled (true) or enabled (false) rules; absent: both."`
 	Username string       `query:"username" maxLength:"255" doc:"Only this user's rules." example:"alice"`
+	Limit    int          `query:"limit" minimum:"1" maximum:"5000" doc:"At most this many rules (a page); absent: every rule. A full page comes with a Link header to the next one." example:"200"`
+	After    int64        `query:"after" minimum:"0" doc:"Only rules with a greater id: the last id of the previous page." example:"1234"`
+}
+
+// adminRuleList is a page of rules; Link is empty unless the page is full.
+type adminRuleList struct {
+	Link string `header:"Link" required:"false" doc:"RFC 8288 link to the next page, rel=\"next\": this request with after set to the last id. Only when limit is given and the page is full; the next page may be empty."`
+	Body []Rule
 }
 
 type patchRuleInput struct {
@@ -57,7 +67,8 @@ func adminOp(id, method, path, summary, desc string) huma.Operation {
 // Register adds the operations.
 func (h *AdminHandlers) Register(api huma.API) {
 	huma.Register(api, adminOp("admin-list-rules", http.MethodGet, "/admin/rules", "List every rule",
-		"Every user's rules, by id, filtered by state and owner."), h.rules)
+		"Every user's rules, by id, filtered by state and owner. With limit, one page of them: "+
+			`a full page has a Link header (rel="next") to the next one, which is the same request with after=<last id>.`), h.rules)
 
 	o := adminOp("admin-patch-rule", http.MethodPatch, "/admin/rules/{id}", "Disable or enable a rule",
 		`Sets a rule's disabled state through an event; {} changes nothing. Returns the rule.`)
@@ -69,8 +80,8 @@ func (h *AdminHandlers) Register(api huma.API) {
 		"The users fmn knows (everyone who logged in or has a rule), by name."), h.users)
 }
 
-func (h *AdminHandlers) rules(ctx context.Context, in *adminRulesInput) (*ruleList, error) {
-	var f rulelog.RuleFilter
+func (h *AdminHandlers) rules(ctx context.Context, in *adminRulesInput) (*adminRuleList, error) {
+	f := rulelog.RuleFilter{After: in.After, Limit: in.Limit}
 	if in.Disabled.Set {
 		f.Disabled = &in.Disabled.Value
 	}
@@ -81,7 +92,25 @@ func (h *AdminHandlers) rules(ctx context.Context, in *adminRulesInput) (*ruleLi
 	if err != nil {
 		return nil, h.s.readError(ctx, err, "rules")
 	}
-	return &ruleList{Body: rulesOut(list)}, nil
+	out := &adminRuleList{Body: rulesOut(list)}
+	if in.Limit > 0 && len(list) == in.Limit {
+		out.Link = nextRulesLink(in, list[len(list)-1].ID)
+	}
+	return out, nil
+}
+
+// nextRulesLink is the Link header of the page after the rule id last.
+func nextRulesLink(in *adminRulesInput, last int64) string {
+	q := url.Values{}
+	if in.Disabled.Set {
+		q.Set("disabled", strconv.FormatBool(in.Disabled.Value))
+	}
+	if in.Username != "" {
+		q.Set("username", in.Username)
+	}
+	q.Set("limit", strconv.Itoa(in.Limit))
+	q.Set("after", strconv.FormatInt(last, 10))
+	return fmt.Sprintf(`<%s/admin/rules?%s>; rel="next"`, Prefix, q.Encode())
 }
 
 func (h *AdminHandlers) patch(ctx context.Context, in *patchRuleInput) (*ruleOne, error) {

@@ -113,7 +113,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Expose-Headers", "ETag, Location, Retry-After, X-Request-ID, WWW-Authenticate")
+	h.Set("Access-Control-Expose-Headers", "ETag, Link, Location, Retry-After, X-Request-ID, WWW-Authenticate")
 	if preflight {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, If-None-Match, X-Request-ID")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -56,9 +57,13 @@ type User struct {
 }
 
 // RuleFilter selects rules in Store.Rules; nil fields match everything.
+// After and Limit page through the rules by id: only rules with an id
+// greater than After, at most Limit of them (0: no limit).
 type RuleFilter struct {
 	Disabled *bool
 	User     *string
+	After    int64
+	Limit    int
 }
 
 // Store reads the projected tables. It is the one place that turns sqlc rows
@@ -102,7 +107,20 @@ func (s *Store) UserRules(ctx context.Context, user string) ([]StoredRule, error
 
 // Rules is the admin listing, by id, with generated_last_week.
 func (s *Store) Rules(ctx context.Context, f RuleFilter) ([]StoredRule, error) {
-	rows, err := s.q.RuleList(ctx, f.Disabled, f.User)
+	var limit *int32
+	if f.Limit > 0 {
+		n := int32(min(f.Limit, math.MaxInt32))
+		limit = &n
+	}
+	var (
+		rows []queries.Rule
+		err  error
+	)
+	if f.User != nil {
+		rows, err = s.q.RuleListOfUser(ctx, queries.RuleListOfUserParams{Username: *f.User, After: f.After, Disabled: f.Disabled, MaxRows: limit})
+	} else {
+		rows, err = s.q.RuleList(ctx, queries.RuleListParams{After: f.After, Disabled: f.Disabled, MaxRows: limit})
+	}
 	if err != nil {
 		return nil, dbErr("list rules", err)
 	}

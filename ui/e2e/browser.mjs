@@ -35,8 +35,9 @@ export async function newPage(browser, viewport = { width: 1280, height: 900 }) 
   return { context, page, problems }
 }
 
-export async function shot(page, name) {
+/** Saves a screenshot of the whole page, or with fullPage false of the viewport. */
+export async function shot(page, name, { fullPage = true } = {}) {
   const path = resolve(artifactsDir, `${name}.png`)
-  await page.screenshot({ path, fullPage: true })
+  await page.screenshot({ path, fullPage })
   return path
 }

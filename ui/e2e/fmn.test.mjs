@@ -7,7 +7,8 @@
 // bus messages published beforehand with `fmn publish`, sees a rule's count go up
 // after a matching message, gets an API validation error next to the field while
 // editing, deletes a rule, and uses the app at phone width; root, an admin, disables
-// alice's rule and reads the statistics; the provider refusing mallory is said so.
+// alice's rule, reads the statistics and pages through more rules than the admin
+// list's page of 200; the provider refusing mallory is said so.
 // No console errors anywhere. Screenshots go to test-artifacts/ui/.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -289,10 +290,17 @@ describe('fmn web UI against a real fmn', () => {
     const { context, page, problems } = await newPage(browser)
     try {
       await login(page, 'root')
+      const listed = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/admin/rules')
       await page.getByRole('link', { name: 'All rules' }).click()
       await page.getByRole('heading', { name: 'All rules' }).waitFor()
+      // The first page of 200 holds every rule: no Link, no Load more.
+      const first = await listed
+      assert.equal(new URL(first.url()).searchParams.get('limit'), '200')
+      assert.equal(first.headers()['link'], undefined)
       const disable = page.getByRole('button', { name: 'Disable alice’s rule Kernel builds' })
       await disable.click()
+      await page.locator('.list-more .help').filter({ hasText: /^\d+ rules shown\.$/ }).waitFor()
+      assert.equal(await page.getByRole('button', { name: 'Load more' }).count(), 0)
       await page.getByRole('button', { name: 'Enable alice’s rule Kernel builds' }).waitFor()
       shots.push(await shot(page, 'admin-rules'))
       // Stored: a new page load shows it disabled, and alice's own list too (below).
@@ -309,6 +317,48 @@ describe('fmn web UI against a real fmn', () => {
       await topRules.getByRole('row', { name: /Kernel builds alice 1/ }).waitFor()
       assert.match(await page.locator('.chart figcaption').innerText(), /Notifications per day: 1 in total/)
       shots.push(await shot(page, 'admin-stats'))
+
+      // More rules than a page: root gets 205 through the API, then pages through
+      // its own with the Owner filter.
+      const made = await page.evaluate(async (n) => {
+        const key = Object.keys(sessionStorage).find((k) => k.startsWith('oidc.user:'))
+        const headers = { Authorization: 'Bearer ' + JSON.parse(sessionStorage.getItem(key)).access_token, 'Content-Type': 'application/json' }
+        for (let i = 1; i <= n; i++) {
+          const body = {
+            name: `Root rule ${i}`,
+            tracking_rule: { name: 'related-events', params: null },
+            generation_rules: [{ destinations: [{ protocol: 'email', address: 'root@example.org' }], filters: {} }],
+          }
+          const res = await fetch('/api/v1/users/root/rules', { method: 'POST', headers, body: JSON.stringify(body) })
+          if (!res.ok) return `rule ${i}: ${res.status} ${await res.text()}`
+        }
+        return n
+      }, 205)
+      assert.equal(made, 205)
+      await page.getByRole('link', { name: 'All rules' }).click()
+      await page.getByRole('heading', { name: 'All rules' }).waitFor()
+      const owners = page.locator('table.rules tbody td[data-label="Owner"]')
+      await owners.first().waitFor()
+      const rootFirst = page.waitForResponse((r) => new URL(r.url()).searchParams.get('username') === 'root')
+      await page.getByLabel('Owner').fill('root')
+      const link = (await rootFirst).headers()['link']
+      const after = link?.match(/^<\/api\/v1\/admin\/rules\?([^>]+)>; rel="next"$/)
+      assert.ok(after, `Link ${link}`)
+      await owners.first().filter({ hasText: 'root' }).waitFor()
+      await page.locator('.list-more .help').filter({ hasText: '200 rules shown, more to load.' }).waitFor()
+      assert.deepEqual([...new Set(await owners.allInnerTexts())], ['root'])
+      assert.equal(await owners.count(), 200)
+      const more = page.waitForResponse((r) => new URL(r.url()).searchParams.has('after'))
+      await page.getByRole('button', { name: 'Load more' }).scrollIntoViewIfNeeded()
+      shots.push(await shot(page, 'admin-rules-more', { fullPage: false }))
+      await page.getByRole('button', { name: 'Load more' }).click()
+      const next = new URL((await more).url()).searchParams
+      assert.deepEqual(Object.fromEntries(next), Object.fromEntries(new URLSearchParams(after[1])))
+      await page.locator('.list-more .help').filter({ hasText: '205 rules shown.' }).waitFor()
+      assert.equal(await owners.count(), 205)
+      assert.deepEqual(await owners.allInnerTexts().then((o) => [...new Set(o)]), ['root'])
+      assert.equal(await page.getByRole('button', { name: 'Load more' }).count(), 0)
+      assert.equal(await page.locator('table.rules tbody tr').last().locator('th').innerText(), 'Root rule 205')
       assert.deepEqual(problems, [])
     } finally {
       await context.close()

@@ -240,21 +240,159 @@ describe('rules list', () => {
 })
 
 describe('admin rules', () => {
+  const admin = { name: 'admin', is_admin: true }
+  const queryOf = (path: string) => Object.fromEntries(new URLSearchParams(path.split('?')[1] ?? ''))
+  const ruleLists = (requests: { method: string; path: string }[]) =>
+    requests.filter((r) => r.method === 'GET' && r.path.startsWith('/admin/rules')).map((r) => queryOf(r.path))
+  const loadMore = (w: ReturnType<typeof mount>) => w.findAll('button').find((b) => b.text() === 'Load more')
+
+  // A fake GET /admin/rules over rules 1..n (odd ids alice's, even bob's, every third
+  // disabled) that pages as fmn does: by id after `after`, a Link when a page is full.
+  function pagedRules(n: number) {
+    const all: Rule[] = Array.from({ length: n }, (_, i) => ({
+      ...aliceRule,
+      id: i + 1,
+      name: `Rule ${i + 1}`,
+      disabled: (i + 1) % 3 === 0,
+      user: { name: (i + 1) % 2 ? 'alice' : 'bob' },
+    }))
+    return (req: Request) => {
+      const q = new URL(req.url).searchParams
+      const limit = Number(q.get('limit') ?? Infinity)
+      const after = Number(q.get('after') ?? 0)
+      const page = all
+        .filter((r) => r.id > after)
+        .filter((r) => !q.has('username') || r.user.name === q.get('username'))
+        .filter((r) => !q.has('disabled') || String(r.disabled) === q.get('disabled'))
+        .slice(0, limit)
+      const headers: Record<string, string> = {}
+      if (page.length === limit) {
+        const next = new URLSearchParams(q)
+        next.set('after', String(page[page.length - 1].id))
+        headers.Link = `</api/v1/admin/rules?${next}>; rel="next"`
+      }
+      return json(200, page, headers)
+    }
+  }
+
   it('disables another user’s rule with PATCH', async () => {
     const bobRule = { ...aliceRule, id: 8, name: 'Bob’s', user: { name: 'bob' } }
     let patched: unknown
-    const { w } = await mountAt('/admin/rules', {
+    const { w, requests } = await mountAt('/admin/rules', {
       'GET /admin/rules': () => json(200, [bobRule]),
       'PATCH /admin/rules/8': (_r, body) => {
         patched = body
         return json(200, { ...bobRule, disabled: true })
       },
-    }, { name: 'admin', is_admin: true })
+    }, admin)
     cleanup = () => w.unmount()
+    expect(ruleLists(requests)).toEqual([{ limit: '200' }])
+    expect(loadMore(w)).toBeUndefined()
+    expect(w.find('.list-more .help').text()).toBe('1 rule shown.')
     await w.find('button[aria-label="Disable bob’s rule Bob’s"]').trigger('click')
     await flush()
     expect(patched).toEqual({ disabled: true })
     expect(w.find('tbody tr button').text()).toBe('Enable')
+  })
+
+  it('loads pages of 200 with Load more, keeping the filters', async () => {
+    const { w, requests } = await mountAt('/admin/rules?username=bob', { 'GET /admin/rules': pagedRules(1000) }, admin)
+    cleanup = () => w.unmount()
+    expect(ruleLists(requests)).toEqual([{ username: 'bob', limit: '200' }])
+    expect(w.findAll('tbody tr')).toHaveLength(200)
+    expect(loadMore(w)).toBeDefined()
+    expect(w.find('.list-more .help').text()).toBe('200 rules shown, more to load.')
+
+    await loadMore(w)!.trigger('click')
+    await flush()
+    // The next page starts after the last id of the first: bob's 200th rule is 400.
+    expect(ruleLists(requests).slice(1)).toEqual([{ username: 'bob', limit: '200', after: '400' }])
+    const rows = w.findAll('tbody tr')
+    expect(rows).toHaveLength(400)
+    expect(rows[399].find('th').text()).toBe('Rule 800')
+    expect(w.find('[role="status"]').text()).toBe('200 more rules loaded, 400 shown.')
+
+    await loadMore(w)!.trigger('click')
+    await flush()
+    expect(ruleLists(requests).slice(2)).toEqual([{ username: 'bob', limit: '200', after: '800' }])
+    expect(w.findAll('tbody tr')).toHaveLength(500)
+    expect(w.findAll('tbody tr').map((r) => r.find('td').text()).every((u) => u === 'bob')).toBe(true)
+    expect(loadMore(w)).toBeUndefined()
+    expect(w.find('.list-more .help').text()).toBe('500 rules shown.')
+    expect(w.find('[role="status"]').text()).toBe('100 more rules loaded, 500 shown: that is all of them.')
+
+    // Other filters start again from the first page.
+    await w.find('#admin-show').setValue('disabled')
+    await wait(400)
+    await flush()
+    expect(ruleLists(requests).slice(3)).toEqual([{ username: 'bob', disabled: 'true', limit: '200' }])
+    expect(w.findAll('tbody tr')).toHaveLength(166)
+    expect(w.findAll('tbody tr.disabled')).toHaveLength(166)
+    expect(loadMore(w)).toBeUndefined()
+  })
+
+  it('follows the Link header, and without one a full page’s last id', async () => {
+    const rule = (id: number) => ({ ...aliceRule, id, name: `Rule ${id}` })
+    const pages: Record<string, Response> = {
+      // A Link wins even after a short page.
+      '': json(200, [rule(3), rule(5)], { Link: '</api/v1/admin/rules?limit=200&after=9>; rel="next"' }),
+      // A full page without Link (the header hidden from a cross-origin UI).
+      '9': json(200, Array.from({ length: 200 }, (_, i) => rule(10 + i))),
+      '209': json(200, []),
+    }
+    const { w, requests } = await mountAt('/admin/rules', {
+      'GET /admin/rules': (req) => pages[new URL(req.url).searchParams.get('after') ?? ''],
+    }, admin)
+    cleanup = () => w.unmount()
+    await loadMore(w)!.trigger('click')
+    await flush()
+    await loadMore(w)!.trigger('click')
+    await flush()
+    expect(ruleLists(requests).map((q) => q.after)).toEqual([undefined, '9', '209'])
+    expect(w.findAll('tbody tr')).toHaveLength(202)
+    expect(loadMore(w)).toBeUndefined()
+    expect(w.find('[role="status"]').text()).toBe('0 more rules loaded, 202 shown: that is all of them.')
+  })
+
+  it('drops a page that comes back after the filters changed', async () => {
+    let release: () => void = () => undefined
+    const paged = pagedRules(1000)
+    const { w, requests } = await mountAt('/admin/rules', {
+      'GET /admin/rules': async (req) => {
+        if (new URL(req.url).searchParams.has('after')) await new Promise<void>((r) => (release = r))
+        return paged(req)
+      },
+    }, admin)
+    cleanup = () => w.unmount()
+    await loadMore(w)!.trigger('click')
+    await flush()
+    expect(loadMore(w)).toBeUndefined()
+    expect(w.find('.list-more button').text()).toBe('Loading…')
+    await w.find('#admin-user').setValue('alice')
+    await wait(400)
+    await flush()
+    release()
+    await flush()
+    expect(ruleLists(requests)).toEqual([{ limit: '200' }, { limit: '200', after: '200' }, { username: 'alice', limit: '200' }])
+    const rows = w.findAll('tbody tr')
+    expect(rows).toHaveLength(200)
+    expect(rows.every((r) => r.find('td').text() === 'alice')).toBe(true)
+    expect(loadMore(w)).toBeDefined()
+    expect(w.find('.list-more .help').text()).toBe('200 rules shown, more to load.')
+  })
+
+  it('says when more rules could not be loaded, and keeps the ones shown', async () => {
+    const paged = pagedRules(300)
+    const { w } = await mountAt('/admin/rules', {
+      'GET /admin/rules': (req) =>
+        new URL(req.url).searchParams.has('after') ? json(503, { title: 'Service Unavailable', status: 503, detail: 'The rule store is unavailable: try again later.' }) : paged(req),
+    }, admin)
+    cleanup = () => w.unmount()
+    await loadMore(w)!.trigger('click')
+    await flush()
+    expect(w.find('[role="alert"]').text()).toBe('More rules could not be loaded: The rule store is unavailable: try again later.')
+    expect(w.findAll('tbody tr')).toHaveLength(200)
+    expect(loadMore(w)).toBeDefined()
   })
 })
 

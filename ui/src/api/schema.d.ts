@@ -9,7 +9,7 @@ export interface paths {
         };
         /**
          * List every rule
-         * @description Every user's rules, by id, filtered by state and owner.
+         * @description Every user's rules, by id, filtered by state and owner. With limit, one page of them: a full page has a Link header (rel="next") to the next one, which is the same request with after=<last id>.
          */
         get: operations["admin-list-rules"];
         put?: never;
@@ -914,8 +914,12 @@ export interface operations {
     "admin-list-rules": {
         parameters: {
             query?: {
+                /** @description Only rules with a greater id: the last id of the previous page. */
+                after?: number;
                 /** @description Only disabled (true) or enabled (false) rules; absent: both. */
                 disabled?: boolean;
+                /** @description At most this many rules (a page); absent: every rule. A full page comes with a Link header to the next one. */
+                limit?: number;
                 /** @description Only this user's rules. */
                 username?: string;
             };
@@ -928,6 +932,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
