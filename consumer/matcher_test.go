@@ -511,13 +511,7 @@ func TestMatcher(t *testing.T) {
 		}
 		// RunSync resolves it in the background; then a message about a
 		// package nobody owns meets no rule and asks nothing.
-		ctx, cancel := context.WithCancel(b.ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			b.m.RunSync(ctx, nil, 10*time.Millisecond)
-		}()
-		defer func() { cancel(); <-done }()
+		defer runSyncInBackground(b.ctx, b.m)()
 		eventually(t, 5*time.Second, "rule 2 resolved", func() bool { return b.m.Unresolved() == 0 })
 		b.lk.resetAsked()
 		assertNotes(t, b.match(t, parsedMsg{packages: []string{"unowned"}}))
@@ -570,13 +564,7 @@ func TestMatcher(t *testing.T) {
 		// (after alice's in id order) all the same.
 		b.lk.setErr(nil)
 		b.lk.setErrFor("alice", errors.New("dist-git: 500 for alice"))
-		ctx, cancel := context.WithCancel(b.ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			b.m.RunSync(ctx, nil, 10*time.Millisecond)
-		}()
-		defer func() { cancel(); <-done }()
+		defer runSyncInBackground(b.ctx, b.m)()
 		eventually(t, 5*time.Second, "bob's rule resolved", func() bool { return b.m.Unresolved() == 1 })
 		b.lk.setErrFor("alice", nil)
 		eventually(t, 10*time.Second, "alice's rule resolved", func() bool { return b.m.Unresolved() == 0 })
@@ -625,4 +613,16 @@ func TestMatcher(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+// runSyncInBackground runs m.RunSync polling every 10ms and returns the
+// function that stops it and waits for it.
+func runSyncInBackground(ctx context.Context, m *consumer.Matcher) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.RunSync(ctx, nil, 10*time.Millisecond)
+	}()
+	return func() { cancel(); <-done }
 }
