@@ -5,83 +5,138 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/nats-io/nats.go"
 )
 
-// Extraction is what an extractor reads and fills for one message. Parse
-// first fills it with the generic extractor's results, so a specific
-// extractor sets only what it knows better and the rest keeps the generic
-// value (never an empty summary).
-type Extraction struct {
-	// Inputs.
-	Topic  string
-	Schema string
-	Body   Body
+// How fmn reads Fedora's messages.
+//
+// FMN computes what it knows of a message (who it is about, what it says)
+// with the Python classes of Fedora's schema packages, one class per
+// schema name (the fedora_messaging_schema header). fmn has one Schema per
+// class: its name, app name, deprecated flag and an Extract function that
+// computes the class's properties from the body. The schemas of one Python
+// package live in one file, schema_<package>.go, registered by a Package;
+// adding a schema is adding an entry there.
+//
+// Extract starts from the base class's answers (Base) and overrides what
+// the class overrides; a message whose schema fmn does not know gets the
+// generic extractor (Generic) of the design instead.
 
-	// Outputs.
+// Extraction is what an extractor reads and fills for one message.
+type Extraction struct {
+	// Inputs. Headers are the message's headers as received: read them,
+	// never change them.
+	ID      string
+	Topic   string
+	Schema  string
+	Headers nats.Header
+	Body    Body
+
+	// Outputs. Text left empty means the base class's text (the
+	// id/topic/headers/body dump), rendered only when a notification needs
+	// it; TextBody replaces the body in that dump when the class rewrote
+	// its body (Copr's envelopes).
 	Agent, App, Summary, Text, URL string
-	// Artifact lists derived from the body. For each kind, Parse uses the
-	// list from the message headers when they carry any of that kind, and
-	// this one otherwise.
+	TextBody                       Value
+	// PatchURL is where FMN's email sender fetches a patch to append to the
+	// email (dist-git pushes).
+	PatchURL string
+	// Deprecated marks a message the app also sends with a newer schema:
+	// it is counted, not notified.
+	Deprecated bool
+	// Severity, when not 0, replaces the header's severity.
+	Severity int
+	// Artifact lists, as the class's properties (FMN uses them as sets;
+	// the parser sorts and deduplicates them). For a known schema they are
+	// what matching uses, whatever the filter headers say; for an unknown
+	// one, Parse uses the headers' list of each kind when they carry any.
 	Usernames, Groups, Packages, Containers, Modules, Flatpaks []string
 }
 
-// Extractor derives agent, app, summary, text, URL (and body-derived
-// artifact lists) from the messages of one schema. Implementations must be
-// safe for concurrent use: the consumer parses in parallel.
-type Extractor interface {
-	// Application is the app name of the schema's messages, listed by
-	// KnownApplications ("" when it varies).
-	Application() string
-	// Extract overrides the fields of x it can derive.
-	Extract(x *Extraction)
+// Schema is what fmn knows of one message class.
+type Schema struct {
+	// Name is the schema name, the fedora_messaging_schema header.
+	Name string
+	// Class is the Python class, module:Name (for operators).
+	Class string
+	// App is the class's app_name ("" where it is None).
+	App string
+	// Deprecated is the class's deprecated flag.
+	Deprecated bool
+	// Extract derives the class's properties. It starts from Base with App
+	// and Deprecated set. It may be nil (a class that overrides nothing
+	// else). It must be safe for concurrent use; a panic leaves the base
+	// values and the headers' lists (a property that raises in Python).
+	Extract func(x *Extraction)
 }
 
-// ExtractorFunc adapts a function to Extractor.
-type ExtractorFunc struct {
-	App  string
-	Func func(x *Extraction)
+// Package is a schema package: the Python distribution FMN installs and
+// the schemas of its classes.
+type Package struct {
+	Name    string // e.g. "anitya-schema"
+	Version string // the version the extractors follow
+	Source  string // the repository its source was read in
+	Schemas []Schema
 }
 
-// Application implements Extractor.
-func (e ExtractorFunc) Application() string { return e.App }
-
-// Extract implements Extractor.
-func (e ExtractorFunc) Extract(x *Extraction) { e.Func(x) }
-
-// Registry maps schema names (the fedora_messaging_schema header) to
-// extractors. Lookups take no lock: the map is replaced, never changed,
-// when an extractor is registered.
+// Registry maps schema names to schemas. Lookups take no lock: the map is
+// replaced, never changed, when a schema is registered.
 type Registry struct {
 	mu sync.Mutex // serializes Register
-	m  atomic.Pointer[map[string]Extractor]
+	m  atomic.Pointer[registryState]
+}
+
+type registryState struct {
+	schemas  map[string]*Schema
+	packages map[string]*Package // schema name → its package
 }
 
 // NewRegistry returns an empty registry: every schema gets the generic
 // extractor.
 func NewRegistry() *Registry { return &Registry{} }
 
-// Register sets the extractor of a schema, replacing any previous one.
-func (r *Registry) Register(schema string, e Extractor) {
-	if schema == "" || e == nil {
-		panic("bus: Register needs a schema name and an extractor")
-	}
+// RegisterPackage adds (or replaces) the schemas of a package.
+func (r *Registry) RegisterPackage(p Package) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.m.Load()
-	next := make(map[string]Extractor, 1)
+	next := &registryState{schemas: map[string]*Schema{}, packages: map[string]*Package{}}
 	if old != nil {
-		for k, v := range *old {
-			next[k] = v
+		for k, v := range old.schemas {
+			next.schemas[k] = v
+			next.packages[k] = old.packages[k]
 		}
 	}
-	next[schema] = e
-	r.m.Store(&next)
+	pkg := p
+	for i := range p.Schemas {
+		s := &pkg.Schemas[i]
+		if s.Name == "" {
+			panic("bus: RegisterPackage: a schema without a name in " + p.Name)
+		}
+		next.schemas[s.Name] = s
+		next.packages[s.Name] = &pkg
+	}
+	r.m.Store(next)
 }
 
-// Lookup returns the extractor of a schema, or nil for an unknown one.
-func (r *Registry) Lookup(schema string) Extractor {
-	if m := r.m.Load(); m != nil {
-		return (*m)[schema]
+// Register adds (or replaces) one schema outside any package.
+func (r *Registry) Register(s Schema) {
+	r.RegisterPackage(Package{Name: "", Schemas: []Schema{s}})
+}
+
+// Lookup returns the schema of a name, or nil for an unknown one.
+func (r *Registry) Lookup(name string) *Schema {
+	if st := r.m.Load(); st != nil {
+		return st.schemas[name]
+	}
+	return nil
+}
+
+// PackageOf returns the package a schema belongs to ("" outside any).
+func (r *Registry) PackageOf(name string) *Package {
+	if st := r.m.Load(); st != nil {
+		return st.packages[name]
 	}
 	return nil
 }
@@ -89,8 +144,8 @@ func (r *Registry) Lookup(schema string) Extractor {
 // Schemas lists the registered schema names, sorted.
 func (r *Registry) Schemas() []string {
 	var out []string
-	if m := r.m.Load(); m != nil {
-		for k := range *m {
+	if st := r.m.Load(); st != nil {
+		for k := range st.schemas {
 			out = append(out, k)
 		}
 	}
@@ -98,14 +153,31 @@ func (r *Registry) Schemas() []string {
 	return out
 }
 
-// KnownApplications lists the app names of the registered extractors,
-// sorted case-insensitively, without duplicates.
+// Packages lists the registered packages, sorted by name.
+func (r *Registry) Packages() []*Package {
+	seen := map[*Package]bool{}
+	var out []*Package
+	if st := r.m.Load(); st != nil {
+		for _, p := range st.packages {
+			if p.Name != "" && !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// KnownApplications lists the app names of the registered schemas, sorted
+// case-insensitively, without duplicates (compared case-insensitively, as
+// the applications filter compares them).
 func (r *Registry) KnownApplications() []string {
 	seen := map[string]bool{}
 	var out []string
-	if m := r.m.Load(); m != nil {
-		for _, e := range *m {
-			a := e.Application()
+	if st := r.m.Load(); st != nil {
+		for _, s := range st.schemas {
+			a := s.App
 			if a == "" || seen[strings.ToLower(a)] {
 				continue
 			}
@@ -117,42 +189,54 @@ func (r *Registry) KnownApplications() []string {
 	return out
 }
 
-// DefaultRegistry holds the extractors of the common Fedora schemas; the
+// DefaultRegistry holds the schemas of every package FMN v3 installs; the
 // package-level Parse functions use it.
 var DefaultRegistry = NewRegistry()
 
-// Register sets the extractor of a schema in DefaultRegistry.
-func Register(schema string, e Extractor) { DefaultRegistry.Register(schema, e) }
+// RegisterPackage adds a package to DefaultRegistry.
+func RegisterPackage(p Package) { DefaultRegistry.RegisterPackage(p) }
 
 // KnownApplications lists the app names DefaultRegistry knows.
 func KnownApplications() []string { return DefaultRegistry.KnownApplications() }
 
-// Generic applies the generic extractor (contract) to x:
+// Base sets x to what fedora-messaging's base Message class answers: no
+// agent, app or URL, the topic as summary, the id/topic/headers/body dump
+// as text (left empty here, rendered when needed), no usernames or
+// artifacts.
+func Base(x *Extraction) {
+	x.Agent, x.App, x.URL, x.PatchURL, x.Text = "", "", "", "", ""
+	x.Summary = x.Topic
+	x.TextBody = Value{}
+	x.Deprecated, x.Severity = false, 0
+	x.Usernames, x.Groups, x.Packages, x.Containers, x.Modules, x.Flatpaks = nil, nil, nil, nil, nil, nil
+}
+
+// Generic applies the generic extractor (contract) to x, for a schema fmn
+// does not know:
 //
 //   - app: body app_name, else body app, else the fourth dot-separated
 //     token of a topic of at least four tokens (org.fedoraproject.prod.bodhi…
 //     → bodhi);
 //   - agent: body agent_name, else body agent;
-//   - summary: body summary, else "Message on <topic>";
-//   - text: body content, else "Body of message on <topic>";
+//   - summary: body summary, else the topic (the base class's);
+//   - text: body content, else the base class's dump;
 //   - url: body url;
 //   - the body lists usernames, packages, containers, modules, flatpaks,
-//     groups.
+//     groups (used for the kinds the filter headers do not carry).
 //
 // A field counts as present when it is a non-empty string.
 func Generic(x *Extraction) {
+	Base(x)
 	b := x.Body
 	x.App = firstString(b, "app_name", "app")
 	if x.App == "" {
 		x.App = TopicApp(x.Topic)
 	}
 	x.Agent = firstString(b, "agent_name", "agent")
-	if x.Summary = b.Get("summary").Str(); x.Summary == "" {
-		x.Summary = "Message on " + x.Topic
+	if s := b.Get("summary").Str(); s != "" {
+		x.Summary = s
 	}
-	if x.Text = b.Get("content").Str(); x.Text == "" {
-		x.Text = "Body of message on " + x.Topic
-	}
+	x.Text = b.Get("content").Str()
 	x.URL = b.Get("url").Str()
 	x.Usernames = b.Get("usernames").Strings()
 	x.Packages = b.Get("packages").Strings()
@@ -187,4 +271,28 @@ func TopicApp(topic string) string {
 		return rest[:i]
 	}
 	return rest
+}
+
+// Strs collects the string values among vs, as a Python list comprehension
+// over strings would, leaving out null (Python's None, which names no one),
+// absent values and empty strings.
+func Strs(vs ...Value) []string {
+	var out []string
+	for _, v := range vs {
+		if s, ok := v.StrOK(); ok && s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// NonEmpty returns the non-empty strings of ss.
+func NonEmpty(ss ...string) []string {
+	out := ss[:0:0]
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -56,7 +56,7 @@ func FuzzParse(f *testing.F) {
 		if !json.Valid(body) {
 			t.Fatalf("invalid JSON accepted: %q", body)
 		}
-		if p.Summary == "" || p.Text == "" {
+		if p.Summary == "" || p.DisplayText() == "" {
 			t.Fatalf("empty summary or text: %+v", p)
 		}
 	})

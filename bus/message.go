@@ -102,7 +102,7 @@ func (m *Message) NATSMsgLimits(l Limits) (*nats.Msg, error) {
 		if len(v) > l.MaxHeaderValue {
 			return nil, invalidf("header %q: value of %d bytes exceeds the limit of %d bytes", k, len(v), l.MaxHeaderValue)
 		}
-		h[k] = []string{v}
+		h[EncodeHeaderName(k)] = []string{v}
 	}
 	if _, ok := h[HeaderPriority]; !ok && m.Priority != nil {
 		h[HeaderPriority] = []string{strconv.Itoa(*m.Priority)}
@@ -168,6 +168,7 @@ func FromParts(subject string, h nats.Header, data []byte) (*Message, error) {
 			continue
 		}
 		v := vs[0]
+		k = DecodeHeaderName(k)
 		switch {
 		case k == HeaderPriority:
 			if p, err := strconv.Atoi(v); err == nil {
@@ -230,28 +231,85 @@ func checkID(id string, l Limits) error {
 	return nil
 }
 
-// checkHeaderName accepts what a NATS header name can carry: printable
-// ASCII except the separators nats.go refuses. Names starting with Nats- or
-// Fmn- are refused too: they would steer JetStream (Nats-Rollup,
-// Nats-Expected-*) or impersonate fmn's own headers.
+// checkHeaderName accepts a header name that is not empty, not too long
+// once encoded for NATS (EncodeHeaderName) and not reserved: names starting
+// with Nats- or Fmn- would steer JetStream (Nats-Rollup, Nats-Expected-*) or
+// impersonate fmn's own headers.
 func checkHeaderName(k string, l Limits) error {
 	switch {
 	case k == "":
 		return invalidf("empty header name")
-	case len(k) > l.MaxHeaderName:
+	case len(EncodeHeaderName(k)) > l.MaxHeaderName:
 		return invalidf("header name of %d bytes exceeds the limit of %d bytes (%.40q…)", len(k), l.MaxHeaderName, k)
 	case reservedHeader(k):
 		return invalidf("header %q uses a reserved prefix (Nats- or Fmn-)", k)
 	}
-	for i := 0; i < len(k); i++ {
-		if c := k[i]; c < 33 || c > 126 || strings.IndexByte(headerForbidden, c) >= 0 {
-			return invalidf("header name %q contains %q, which a NATS header name cannot carry", k, c)
-		}
-	}
 	return nil
 }
 
-const headerForbidden = "\"()/,:;<=>?@[\\]{}"
+// headerForbidden are the printable characters a NATS header name should
+// not carry (nats.go's MIME reader splits at ':'; the rest are HTTP's
+// separators).
+const headerForbidden = "\"()/,:;<=>?@[\\]{}%"
+
+// EncodeHeaderName makes an AMQP header name a NATS one: every byte a NATS
+// header name cannot carry (see headerForbidden, controls, space,
+// non-ASCII) and '%' itself become %XX. Real messages need it: Anitya's
+// filter headers name packages after URLs
+// (fedora_messaging_rpm_perl-https://metacpan.org/…). DecodeHeaderName
+// reverses it.
+func EncodeHeaderName(k string) string {
+	n := 0
+	for i := 0; i < len(k); i++ {
+		if headerByteNeedsEscape(k[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return k
+	}
+	b := make([]byte, 0, len(k)+2*n)
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; headerByteNeedsEscape(c) {
+			b = append(b, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&0xf])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// DecodeHeaderName reverses EncodeHeaderName; a malformed escape stays as
+// it is.
+func DecodeHeaderName(k string) string {
+	if strings.IndexByte(k, '%') < 0 {
+		return k
+	}
+	b := make([]byte, 0, len(k))
+	for i := 0; i < len(k); i++ {
+		if k[i] == '%' && i+2 < len(k) && isHex(k[i+1]) && isHex(k[i+2]) {
+			b = append(b, unhex(k[i+1])<<4|unhex(k[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, k[i])
+	}
+	return string(b)
+}
+
+func headerByteNeedsEscape(c byte) bool {
+	return c < 33 || c > 126 || strings.IndexByte(headerForbidden, c) >= 0
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
 
 func reservedHeader(k string) bool {
 	return hasPrefixFold(k, "nats-") || hasPrefixFold(k, "fmn-")

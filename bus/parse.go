@@ -2,6 +2,7 @@ package bus
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,6 +123,7 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 		if kind == kindNone || name == "" || !truthy(v) {
 			continue
 		}
+		name = DecodeHeaderName(name)
 		list := pd.list(kind)
 		*list = append(*list, name)
 	}
@@ -138,21 +140,42 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 	pd.Body = json.RawMessage(data)
 
 	x := &st.x
-	x.Topic, x.Schema, x.Body = topic, pd.Schema, body
-	Generic(x)
+	x.ID, x.Topic, x.Schema, x.Headers, x.Body = id, topic, pd.Schema, h, body
 	reg := p.Registry
 	if reg == nil {
 		reg = DefaultRegistry
 	}
+	var sch *Schema
 	if pd.Schema != "" {
-		if e := reg.Lookup(pd.Schema); e != nil {
-			runExtractor(e, x)
+		sch = reg.Lookup(pd.Schema)
+	}
+	fromClass := false
+	if sch == nil {
+		Generic(x)
+		pd.Extractor = ExtractorGeneric
+	} else {
+		pd.Extractor = sch.Class
+		if pd.Extractor == "" {
+			pd.Extractor = sch.Name
+		}
+		if err := runSchema(sch, x); err != "" {
+			pd.ExtractError = err
+		} else {
+			fromClass = true
 		}
 	}
 	pd.Agent, pd.App, pd.Summary, pd.Text, pd.URL = x.Agent, x.App, x.Summary, x.Text, x.URL
+	pd.PatchURL, pd.Deprecated = x.PatchURL, x.Deprecated
+	if x.Severity != 0 {
+		pd.Severity = x.Severity
+	}
+	if pd.Text == "" {
+		pd.header = h
+		pd.textBody = x.TextBody.raw
+	}
 	for _, k := range filterKinds {
 		list := pd.list(k.kind)
-		if len(*list) == 0 {
+		if fromClass || len(*list) == 0 {
 			*list = *x.list(k.kind)
 		}
 		*list = sortedUnique(*list)
@@ -160,23 +183,29 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 	return pd, nil
 }
 
-// runExtractor applies a schema's extractor over the generic results. An
-// extractor that panics (a body shape its author did not foresee) leaves
-// the generic results: one odd message must not stop the consumer.
-func runExtractor(e Extractor, x *Extraction) {
+// ExtractorGeneric is Parsed.Extractor for a message of a schema fmn does
+// not know.
+const ExtractorGeneric = "generic"
+
+// runSchema applies a known schema's extractor. A panic (a property that
+// raises in Python, or a body shape nobody foresaw) leaves the base
+// class's values: one odd message must not stop the consumer. It returns
+// what went wrong, "" when nothing did.
+func runSchema(s *Schema, x *Extraction) (failed string) {
+	Base(x)
+	x.App, x.Deprecated = s.App, s.Deprecated
+	if s.Extract == nil {
+		return ""
+	}
 	defer func() {
-		if recover() != nil {
-			Generic(x)
-			x.App = e.Application()
-			if x.App == "" {
-				x.App = TopicApp(x.Topic)
-			}
+		if r := recover(); r != nil {
+			Base(x)
+			x.App, x.Deprecated = s.App, s.Deprecated
+			failed = fmt.Sprintf("extractor of %s failed: %v", s.Name, r)
 		}
 	}()
-	if app := e.Application(); app != "" {
-		x.App = app
-	}
-	e.Extract(x)
+	s.Extract(x)
+	return ""
 }
 
 type parseState struct {

@@ -143,10 +143,7 @@ func TestGenericExtractor(t *testing.T) {
 			p := mustParse(t, tt.topic, h, tt.body)
 			want := tt.want
 			if want.Summary == "" {
-				want.Summary = "Message on " + tt.topic
-			}
-			if want.Text == "" {
-				want.Text = "Body of message on " + tt.topic
+				want.Summary = tt.topic
 			}
 			got := Parsed{Agent: p.Agent, App: p.App, Summary: p.Summary, Text: p.Text, URL: p.URL,
 				Usernames: p.Usernames, Groups: p.Groups, Packages: p.Packages,
@@ -320,114 +317,6 @@ func TestParseInvalid(t *testing.T) {
 	})
 }
 
-func TestSpecificExtractors(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name, schema, topic, body string
-		want                      Parsed
-	}{
-		{
-			name: "bodhi comment", schema: "bodhi.update.comment.v1", topic: bodhiTopic,
-			body: `{"comment":{"karma":1,"text":"works for me @carol","timestamp":"2024-01-01 00:00:00",
-				"user":{"name":"bob"},"update":{"alias":"FEDORA-2024-abc","status":"testing","request":null,
-				"release":{"name":"F40"},"user":{"name":"alice"},
-				"builds":[{"nvr":"python-foo-1.2-3.fc40"},{"nvr":"bar-2-1.fc40"}]}}}`,
-			want: Parsed{App: "bodhi", Agent: "bob",
-				Summary:   "bob commented on update python-foo-1.2-3.fc40 bar-2-1.fc40 (karma: 1)",
-				URL:       "https://bodhi.fedoraproject.org/updates/FEDORA-2024-abc",
-				Usernames: []string{"alice", "bob", "carol"}, Packages: []string{"bar", "python-foo"}},
-		},
-		{
-			name: "bodhi request testing", schema: "bodhi.update.request.testing.v1",
-			topic: "org.fedoraproject.prod.bodhi.update.request.testing",
-			body: `{"agent":"alice","update":{"alias":"FEDORA-2024-1","status":"pending","request":"testing",
-				"release":{"name":"F40"},"user":{"name":"alice"},"builds":[{"nvr":"foo-1-1.fc40"}]}}`,
-			want: Parsed{App: "bodhi", Agent: "alice",
-				Summary:   "alice submitted their update FEDORA-2024-1 (foo-1-1.fc40) to testing",
-				URL:       "https://bodhi.fedoraproject.org/updates/FEDORA-2024-1",
-				Usernames: []string{"alice"}, Packages: []string{"foo"}},
-		},
-		{
-			name: "bodhi request obsolete by someone else", schema: "bodhi.update.request.obsolete.v1",
-			topic: "org.fedoraproject.prod.bodhi.update.request.obsolete",
-			body:  `{"agent":"bodhi","update":{"alias":"FEDORA-2024-2","user":{"name":"alice"},"builds":[{"nvr":"foo-1-1.fc40"}]}}`,
-			want: Parsed{App: "bodhi", Agent: "bodhi",
-				Summary:   "bodhi obsoleted alice's update FEDORA-2024-2 (foo-1-1.fc40)",
-				URL:       "https://bodhi.fedoraproject.org/updates/FEDORA-2024-2",
-				Usernames: []string{"alice", "bodhi"}, Packages: []string{"foo"}},
-		},
-		{
-			name: "koji build state change", schema: "koji_fedoramessaging.build.BuildStateChangeV1",
-			topic: "org.fedoraproject.prod.buildsys.build.state.change",
-			body: `{"name":"foo","version":"1.0","release":"1.fc40","epoch":null,"attribute":"state","old":0,"new":1,
-				"build_id":42,"task_id":7,"task":null,"request":[],"owner":"alice","instance":"primary",
-				"url":"https://koji.fedoraproject.org/koji/buildinfo?buildID=42","creation_time":"x","completion_time":null}`,
-			want: Parsed{App: "Koji", Agent: "alice", Summary: "Build COMPLETE: alice's foo-1.0-1.fc40",
-				URL: "https://koji.fedoraproject.org/koji/buildinfo?buildID=42", Usernames: []string{"alice"}, Packages: []string{"foo"}},
-		},
-		{
-			name: "copr build end in a group project", schema: "copr.build.end",
-			topic: "org.fedoraproject.prod.copr.build.end",
-			body: `{"status":1,"chroot":"fedora-rawhide-x86_64","build":123,"owner":"@python","copr":"py3",
-				"pkg":"foo","version":"1.0-1","what":"x","ip":null,"who":"backend","user":"alice","pid":1}`,
-			want: Parsed{App: "Copr", Agent: "",
-				Summary:   `Copr Message in project "@python/py3": build 123: chroot "fedora-rawhide-x86_64" ended as "succeeded".`,
-				URL:       "https://copr.fedorainfracloud.org/coprs/g/python/py3/build/123/",
-				Usernames: []string{"alice"}},
-		},
-		{
-			name: "copr build start", schema: "copr.build.start",
-			topic: "org.fedoraproject.prod.copr.build.start",
-			body: `{"status":3,"chroot":"epel-9-x86_64","build":5,"owner":"bob","copr":"tools","pkg":null,
-				"version":null,"what":"x","ip":null,"who":"backend","user":"bob","pid":1}`,
-			want: Parsed{App: "Copr", Agent: "bob",
-				Summary:   `Copr Message in project "bob/tools": build 5: chroot "epel-9-x86_64" started.`,
-				URL:       "https://copr.fedorainfracloud.org/coprs/bob/tools/build/5/",
-				Usernames: []string{"bob"}},
-		},
-		{
-			name: "dist-git push", schema: "pagure.git.receive",
-			topic: "org.fedoraproject.prod.pagure.git.receive",
-			body: `{"agent":"alice","forced":false,"branch":"refs/heads/rawhide","total_commits":1,
-				"old_commit":"aaa","start_commit":"bbb","end_commit":"bbb",
-				"authors":[{"name":"alice","fullname":"Alice A"}],
-				"repo":{"name":"foo","namespace":"rpms","fullname":"rpms/foo","full_url":"https://src.fedoraproject.org/rpms/foo"}}`,
-			want: Parsed{App: "pagure", Agent: "alice", Summary: "alice pushed 1 commit on rpms/foo (branch: rawhide)",
-				URL: "https://src.fedoraproject.org/rpms/foo/c/bbb", Usernames: []string{"alice"}, Packages: []string{"foo"}},
-		},
-		{
-			name: "pull request comment", schema: "pagure.pull-request.comment.added",
-			topic: "org.fedoraproject.prod.pagure.pull-request.comment.added",
-			body: `{"agent":"bob","pullrequest":{"id":7,"title":"Fix it","full_url":"https://src.fedoraproject.org/rpms/foo/pull-request/7",
-				"user":{"name":"alice"},"project":{"name":"foo","namespace":"rpms","fullname":"rpms/foo"},
-				"comments":[{"id":1,"comment":"first"},{"id":99,"comment":"LGTM"}]}}`,
-			want: Parsed{App: "pagure", Agent: "bob", Summary: "bob commented on the pull-request rpms/foo#7",
-				URL:       "https://src.fedoraproject.org/rpms/foo/pull-request/7#comment-99",
-				Usernames: []string{"alice", "bob"}, Packages: []string{"foo"}},
-		},
-		{
-			name: "known schema with a body missing its fields still has a summary", schema: "bodhi.update.edit.v1",
-			topic: "org.fedoraproject.prod.bodhi.update.edit",
-			body:  `{}`,
-			want:  Parsed{App: "bodhi", Summary: "Message on org.fedoraproject.prod.bodhi.update.edit"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			p := mustParse(t, tt.topic, hdr(HeaderSchema, tt.schema), tt.body)
-			got := Parsed{Agent: p.Agent, App: p.App, Summary: p.Summary, URL: p.URL,
-				Usernames: p.Usernames, Packages: p.Packages}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got  %+v\nwant %+v", got, tt.want)
-			}
-			if p.Text == "" {
-				t.Error("empty text")
-			}
-		})
-	}
-}
-
 func TestKnownApplications(t *testing.T) {
 	t.Parallel()
 	got := KnownApplications()
@@ -466,14 +355,14 @@ func TestRegistryConcurrent(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 50; i++ {
-		r.Register(fmt.Sprintf("other.%d", i), ExtractorFunc{App: "other", Func: func(*Extraction) {}})
+		r.Register(Schema{Name: fmt.Sprintf("other.%d", i), App: "other"})
 		if i == 25 {
-			r.Register("test.schema.v1", ExtractorFunc{App: "example-app", Func: func(x *Extraction) { x.App = "example-app" }})
+			r.Register(Schema{Name: "test.schema.v1", App: "example-app", Extract: func(x *Extraction) { x.Summary = x.Body.Get("summary").Str() }})
 		}
 	}
 	wg.Wait()
 	pd, err := p.ParseNATS("bus.org.example.prod.test.x", h, []byte(`{}`))
-	if err != nil || pd.App != "example-app" || pd.Summary != "Message on org.example.prod.test.x" {
+	if err != nil || pd.App != "example-app" || pd.Summary != "" {
 		t.Errorf("after Register: %+v, %v", pd, err)
 	}
 	if apps := r.KnownApplications(); !reflect.DeepEqual(apps, []string{"example-app", "other"}) {
@@ -484,7 +373,7 @@ func TestRegistryConcurrent(t *testing.T) {
 func TestPanickingExtractor(t *testing.T) {
 	t.Parallel()
 	r := NewRegistry()
-	r.Register("fragile.v1", ExtractorFunc{App: "fragile", Func: func(x *Extraction) {
+	r.Register(Schema{Name: "fragile.v1", App: "fragile", Extract: func(x *Extraction) {
 		x.Summary = "half done"
 		_ = x.Body.Get("list").Strings()[3] // assumes a shape the body lacks
 	}})
@@ -493,7 +382,8 @@ func TestPanickingExtractor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pd.App != "fragile" || pd.Agent != "ann" || pd.Summary != "Message on org.example.prod.frag" {
+	if pd.App != "fragile" || pd.Agent != "" || pd.Summary != "org.example.prod.frag" ||
+		pd.Extractor != "fragile.v1" || !strings.Contains(pd.ExtractError, "fragile.v1") {
 		t.Errorf("after a panic: %+v", pd)
 	}
 }

@@ -2,7 +2,12 @@ package bus
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/fmn-project/fmn/streams"
+	"github.com/nats-io/nats.go"
 )
 
 // Severity levels as fedora-messaging defines them.
@@ -37,13 +42,101 @@ type Parsed struct {
 	// App is the application name ("" when unknown).
 	App     string
 	Summary string
-	Text    string
-	URL     string
+	// Text is the notification's body text; empty when it is the base
+	// class's dump, which DisplayText renders on demand.
+	Text string
+	URL  string
+	// PatchURL is where the email sender fetches a patch to append (dist-git
+	// pushes), "" for none.
+	PatchURL string
+	// Deprecated messages are counted, not notified: the app sends the same
+	// event with a newer schema too.
+	Deprecated bool
+	// Extractor names what read the message: the schema's Python class
+	// (module:Class), or "generic" for a schema fmn does not know.
+	Extractor string
+	// ExtractError says why a known schema's extractor failed on this
+	// message (the base class's values stand then); "" when it did not.
+	ExtractError string
 
 	// Body is the message body as received (valid JSON, not copied), for
 	// consumers that need more than the fields above, such as the project
 	// of an ACL change message.
 	Body json.RawMessage
+
+	// For the base class's text: the headers as received and the body the
+	// class holds (nil: Body).
+	header   nats.Header
+	textBody []byte
+}
+
+// DisplayText returns the notification's body text: Text, or when the
+// class keeps the base class's, fedora-messaging's dump of the message
+// ("Id: …\nTopic: …\nHeaders: <json>\nBody: <json>", the JSON as Python's
+// json.dumps(…, sort_keys=True, indent=4)). The dump is rendered on each
+// call: only messages that are notified need it.
+func (p *Parsed) DisplayText() string {
+	if p.Text != "" {
+		return p.Text
+	}
+	body := p.textBody
+	if body == nil {
+		body = p.Body
+	}
+	return BaseText(p.ID, p.Topic, p.header, body)
+}
+
+// BaseText renders fedora-messaging's base text of a message from its
+// NATS headers (NATS and fmn headers left out; the severity, priority and
+// filter headers typed as fedora-messaging writes them) and body.
+func BaseText(id, topic string, h nats.Header, body []byte) string {
+	var b strings.Builder
+	b.Grow(64 + len(id) + len(topic) + 2*len(body))
+	b.WriteString("Id: ")
+	b.WriteString(id)
+	b.WriteString("\nTopic: ")
+	b.WriteString(topic)
+	b.WriteString("\nHeaders: ")
+	b.WriteString(PyJSON(ValueOf(HeadersJSON(h)), 4, true))
+	b.WriteString("\nBody: ")
+	if !json.Valid(body) {
+		body = []byte("null")
+	}
+	b.WriteString(PyJSON(ValueOf(body), 4, true))
+	return b.String()
+}
+
+// HeadersJSON returns the AMQP headers a fedora-messaging consumer would
+// see for these NATS headers, as a JSON object.
+func HeadersJSON(h nats.Header) []byte {
+	if h == nil {
+		return []byte("{}")
+	}
+	m := &Message{}
+	if mm, err := FromParts(streams.BusPrefix+"x", withID(h), []byte("null")); err == nil {
+		m = mm
+	}
+	if m.Priority != nil {
+		m.Headers[HeaderPriority] = json.RawMessage(strconv.Itoa(*m.Priority))
+	}
+	out, err := json.Marshal(m.Headers)
+	if err != nil {
+		return []byte("{}")
+	}
+	return out
+}
+
+// withID makes sure FromParts finds a message id.
+func withID(h nats.Header) nats.Header {
+	if h.Get(streams.HeaderMsgID) != "" {
+		return h
+	}
+	c := make(nats.Header, len(h)+1)
+	for k, v := range h {
+		c[k] = v
+	}
+	c[streams.HeaderMsgID] = []string{"x"}
+	return c
 }
 
 // SeverityName maps a numeric severity to the rule filter's vocabulary.

@@ -324,3 +324,5 @@ func (f *fileRecord) message() *Message {
 	}
 	return m
 }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
