@@ -88,7 +88,8 @@ var corpusFields = []string{
 }
 
 // conformanceWIP lists the apps whose extractors are being written: their
-// mismatches are reported, not failed. It must end empty.
+// mismatches are reported, not failed (FMN_CORPUS_STRICT=1 fails them
+// too). It must end empty.
 var conformanceWIP = map[string]bool{
 	"anitya": true, "bodhi": true, "bugzilla2fedmsg": true, "copr": true, "discourse2fedmsg": true,
 	"fedocal": true, "fedorainfra-ansible": true, "fmn": true, "git-hook": true, "kerneltest": true,
@@ -228,7 +229,7 @@ func TestCorpus(t *testing.T) {
 			t.Run(app, func(t *testing.T) {
 				t.Parallel()
 				report := t.Errorf
-				if conformanceWIP[app] {
+				if conformanceWIP[app] && os.Getenv("FMN_CORPUS_STRICT") == "" {
 					report = t.Logf
 				}
 				for _, m := range byApp[app] {
