@@ -64,3 +64,57 @@ func BenchmarkParse(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkParseCorpus parses every corpus message (real Fedora messages
+// of 21 apps) as the consumer does, one op = one message:
+//
+//	go test ./bus/ -run '^$' -bench ParseCorpus -benchmem
+//
+// "render" adds the text of the notification (DisplayText), which only
+// notified messages pay.
+func BenchmarkParseCorpus(b *testing.B) {
+	msgs, err := corpusOnce()
+	if err != nil {
+		b.Fatal(err)
+	}
+	type natsMsg struct {
+		subject string
+		h       nats.Header
+		data    []byte
+	}
+	var in []natsMsg
+	size := 0
+	for _, m := range msgs {
+		if !m.bodyValid() {
+			continue
+		}
+		nm, err := m.NATSMsg()
+		if err != nil {
+			b.Fatal(err)
+		}
+		in = append(in, natsMsg{nm.Subject, nm.Header, nm.Data})
+		size += len(nm.Data)
+	}
+	for _, render := range []bool{false, true} {
+		name := "parse"
+		if render {
+			name = "render"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size / len(in)))
+			i := 0
+			for b.Loop() {
+				m := &in[i%len(in)]
+				i++
+				p, err := ParseNATS(m.subject, m.h, m.data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if render {
+					_ = p.DisplayText()
+				}
+			}
+		})
+	}
+}

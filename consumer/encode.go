@@ -52,6 +52,7 @@ func notificationLayoutMatches() bool {
 		{"Subject", `json:"subject"`, str},
 		{"Body", `json:"body"`, str},
 		{"Headers", `json:"headers"`, reflect.TypeFor[map[string]string]()},
+		{"PatchURL", `json:"patch_url,omitempty"`, str},
 	}) && !reflect.PointerTo(reflect.TypeFor[notification.Notification]()).Implements(reflect.TypeFor[json.Marshaler]()) &&
 		!reflect.PointerTo(reflect.TypeFor[notification.Email]()).Implements(reflect.TypeFor[json.Marshaler]())
 }
@@ -79,7 +80,7 @@ func marshalNotification(n *notification.Notification) ([]byte, error) {
 	size := len(n.ID) + len(n.MessageID) + len(n.Topic) + len(n.Protocol) + len(n.Address) + len(n.User) + len(n.App) +
 		len(n.Summary) + len(n.Text) + len(n.URL) + len(n.Line) + 20*len(n.RuleIDs)
 	if e := n.Email; e != nil {
-		size += len(e.Subject) + len(e.Body) + 6*len(e.Headers)
+		size += len(e.Subject) + len(e.Body) + len(e.PatchURL) + 6*len(e.Headers)
 		for k, v := range e.Headers {
 			size += len(k) + len(v)
 		}
@@ -163,6 +164,10 @@ func appendNotification(b []byte, n *notification.Notification) []byte {
 				b = appendJSONString(b, e.Headers[k])
 			}
 			b = append(b, '}')
+		}
+		if e.PatchURL != "" {
+			b = append(b, `,"patch_url":`...)
+			b = appendJSONString(b, e.PatchURL)
 		}
 		b = append(b, '}')
 	}

@@ -77,6 +77,7 @@ func TestMarshalNotificationMatchesJSON(t *testing.T) {
 		h[string(rune('a'+i))+"-Header"] = "v"
 	}
 	checkSame(t, &notification.Notification{RuleIDs: []int64{-1, 0, 1 << 62}, Severity: -5, Email: &notification.Email{Subject: "s", Body: "b", Headers: h}})
+	checkSame(t, &notification.Notification{Email: &notification.Email{Subject: "s", Body: "b", PatchURL: "https://src.example.org/rpms/x/c/1.patch?a=<b>&c"}})
 }
 
 func BenchmarkMarshalNotification(b *testing.B) {

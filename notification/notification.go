@@ -41,4 +41,11 @@ type Email struct {
 	// Headers maps header names, spelled as they go on the wire
 	// ("Message-ID", not "Message-Id"), to one-line values.
 	Headers map[string]string `json:"headers"`
+	// PatchURL is a patch the email sender fetches and appends to the body
+	// before the signature, as FMN does for dist-git pushes ("" for none).
+	PatchURL string `json:"patch_url,omitempty"`
 }
+
+// SignatureSeparator starts the footer of every email body ("-- " on a
+// line of its own, RFC 3676), the place where a patch goes before.
+const SignatureSeparator = "\n\n-- \n"

@@ -101,7 +101,7 @@ func Render(p *bus.Parsed, user string, dest rules.Destination, ruleIDs []int64,
 
 	// Bounded so one huge message cannot make a notification too large to
 	// store (NATS' payload limit) or to read.
-	ptext := clip(p.Text, MaxText, "\n[… message truncated]")
+	ptext := clip(p.DisplayText(), MaxText, "\n[… message truncated]")
 	psummary := clip(p.Summary, MaxSummary, "…")
 	purl := clip(p.URL, MaxURL, "")
 
@@ -149,7 +149,7 @@ func Render(p *bus.Parsed, user string, dest rules.Destination, ruleIDs []int64,
 		body.WriteString("\n")
 		body.WriteString(link)
 	}
-	body.WriteString("\n\n-- \nSent by ")
+	body.WriteString(SignatureSeparator + "Sent by ")
 	body.WriteString(oneLine(site.Name))
 	body.WriteString(": ")
 	body.WriteString(oneLine(ruleURL))
@@ -175,6 +175,9 @@ func Render(p *bus.Parsed, user string, dest rules.Destination, ruleIDs []int64,
 		Subject: headerValue(title),
 		Body:    body.String(),
 		Headers: headers,
+	}
+	if u := strings.TrimSpace(p.PatchURL); u != "" && len(u) <= MaxURL {
+		n.Email.PatchURL = u
 	}
 	return n
 }

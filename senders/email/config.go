@@ -69,6 +69,12 @@ type Config struct {
 	// IdleCheck is how long a connection may sit idle before it is checked
 	// with NOOP ahead of reuse (default 15s).
 	IdleCheck time.Duration
+	// PatchTimeout bounds fetching the patch of a dist-git push (default
+	// 10s, FMN's); PatchMaxBytes caps its size (default 512 KiB, the rest
+	// is left out with a note). URL parameters patch_timeout and
+	// patch_max_bytes.
+	PatchTimeout  time.Duration
+	PatchMaxBytes int
 	// MaxIdle is how long a connection may sit idle at all; an older one is
 	// closed rather than checked (default 4m: servers drop idle clients
 	// after about 5 minutes).
@@ -102,7 +108,7 @@ func NewConfig(smtpURL, mailFrom string) (Config, error) {
 // ParseURL reads an FMN_SMTP_URL: smtp://[user[:pass]@]host[:port] or
 // smtps://… with the parameters starttls (required, opportunistic, off),
 // insecure_auth, tls_server_name, insecure_skip_verify, ca_file, helo,
-// timeout and dial_timeout. Errors never repeat the password.
+// timeout, dial_timeout, patch_timeout and patch_max_bytes. Errors never repeat the password.
 func ParseURL(raw string) (Config, error) {
 	var c Config
 	if raw == "" {
@@ -129,6 +135,14 @@ func ParseURL(raw string) (Config, error) {
 			c.CommandTimeout = e.Duration(k, v)
 		case "dial_timeout":
 			c.DialTimeout = e.Duration(k, v)
+		case "patch_timeout":
+			c.PatchTimeout = e.Duration(k, v)
+		case "patch_max_bytes":
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				e.Bad(k, v, "a positive number of bytes")
+			}
+			c.PatchMaxBytes = n
 		default:
 			if !c.TLSOptions.Param(e, k, v) {
 				e.Unknown(k)

@@ -44,6 +44,8 @@ type Sender struct {
 	// opportunistic mode need not probe before each new connection.
 	starttls atomic.Bool
 
+	patches *patchFetcher
+
 	mu     sync.Mutex
 	idle   []*conn
 	closed bool
@@ -61,7 +63,8 @@ func New(cfg Config, logger *slog.Logger) (*Sender, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Sender{cfg: cfg, tls: cfg.ClientConfig(), log: logger.With("relay", cfg.String())}
+	s := &Sender{cfg: cfg, tls: cfg.ClientConfig(), log: logger.With("relay", cfg.String()),
+		patches: newPatchFetcher(cfg.PatchTimeout, cfg.PatchMaxBytes, nil)}
 	if pw := string(cfg.Password); pw != "" {
 		b64 := base64.StdEncoding.EncodeToString
 		s.secrets = []string{
@@ -105,6 +108,20 @@ func (s *Sender) send(ctx context.Context, n *notification.Notification) error {
 	to, err := recipient(n.Address)
 	if err != nil {
 		return senders.Permanent(err)
+	}
+	if u := n.Email.PatchURL; u != "" {
+		r := s.patches.get(ctx, u)
+		if ctx.Err() != nil {
+			return fmt.Errorf("fetching the patch of notification %s interrupted: %w", n.ID, context.Cause(ctx))
+		}
+		if r.failure != "" {
+			s.log.Info("sending without the patch", "id", n.ID, "patch_url", u, "reason", r.failure)
+		}
+		e := *n.Email
+		e.Body = withPatch(e.Body, u, r)
+		withBody := *n
+		withBody.Email = &e
+		n = &withBody
 	}
 	msg, dropped, err := compose(s.cfg.From, to, n, time.Now())
 	if err != nil {
