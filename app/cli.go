@@ -23,6 +23,7 @@ Usage:
   fmn serve --roles R1,R2,...   run the given roles against external services
   fmn bridge amqp               copy the AMQP bus (FMN_AMQP_URL) into the BUS stream
   fmn publish FILE... | -       publish fedora-messaging messages (JSON or JSON Lines)
+  fmn inspect FILE... | -       show what fmn reads from messages: schema, extractor, every field
   fmn replay bus|notify|rules|stats  replay history: what rules did, why not, resend
   fmn dlq list|show|retry|drop  work the dead letters
   fmn stats [VIEW]              statistics for admins (tables, or --json)
@@ -56,6 +57,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = cmdBridge(ctx, rest, stdout, stderr)
 	case "publish":
 		err = cmdPublish(ctx, rest, stdin, stdout, stderr)
+	case "inspect":
+		err = cmdInspect(ctx, rest, stdin, stdout, stderr)
 	case "replay":
 		err = cmdReplay(ctx, rest, stdin, stdout, stderr)
 	case "dlq":

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/fmn-project/fmn/bus"
 	"io"
 	"maps"
 	"os"
@@ -175,9 +176,9 @@ func cmdReplayBus(ctx context.Context, args []string, stdin io.Reader, stdout, s
 			return nil
 		}
 		if asJSON {
-			return enc.Encode(busJSON(m))
+			return enc.Encode(busJSON(m, explain))
 		}
-		printBusMessage(out, m)
+		printBusMessage(out, m, explain)
 		return nil
 	})
 	stop()
@@ -260,8 +261,9 @@ func resendNotifications(ctx context.Context, env *Env, list []replay.Resendable
 	return nil
 }
 
-// printBusMessage writes one message, its notifications and explanations.
-func printBusMessage(w io.Writer, m *replay.BusMessage) {
+// printBusMessage writes one message, its notifications and explanations;
+// with explain, also what fmn read from it (the fields of fmn inspect).
+func printBusMessage(w io.Writer, m *replay.BusMessage, explain bool) {
 	topic := strings.TrimPrefix(m.Subject, streams.BusPrefix)
 	fmt.Fprintf(w, "#%d %s %s id=%s: ", m.Seq, m.Stored.UTC().Format(time.RFC3339), topic, m.ID)
 	switch {
@@ -282,6 +284,10 @@ func printBusMessage(w io.Writer, m *replay.BusMessage) {
 			parts = append(parts, fmt.Sprintf("%s %s (%s; rule %s)", x.Destination.Protocol, x.Destination.Address, x.User, strings.Join(ids, ",")))
 		}
 		fmt.Fprintf(w, "%d notification(s): %s\n", len(m.Matches), strings.Join(parts, ", "))
+	}
+	if explain && m.Parsed != nil {
+		fmt.Fprintln(w, "  read from the message:")
+		m.Parsed.Fields(nil).WriteText(w, "    ")
 	}
 	for _, e := range m.Explanations {
 		printExplanation(w, e)
@@ -329,9 +335,11 @@ type busMessageJSON struct {
 	Matches       []replay.Match               `json:"matches"`
 	Notifications []*notification.Notification `json:"notifications,omitempty"`
 	Explanations  []rules.Explanation          `json:"explanations,omitempty"`
+	// Fields is what fmn read from the message (with --explain).
+	Fields *bus.Fields `json:"fields,omitempty"`
 }
 
-func busJSON(m *replay.BusMessage) busMessageJSON {
+func busJSON(m *replay.BusMessage, explain bool) busMessageJSON {
 	j := busMessageJSON{Seq: m.Seq, Stored: m.Stored.UTC(), Topic: strings.TrimPrefix(m.Subject, streams.BusPrefix), ID: m.ID,
 		Matches: m.Matches, Notifications: m.Notifications, Explanations: m.Explanations}
 	if j.Matches == nil {
@@ -342,6 +350,10 @@ func busJSON(m *replay.BusMessage) busMessageJSON {
 	}
 	if p := m.Parsed; p != nil {
 		j.App, j.Agent, j.Usernames = p.App, p.Agent, p.Usernames
+		if explain {
+			f := p.Fields(nil)
+			j.Fields = &f
+		}
 	}
 	return j
 }

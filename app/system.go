@@ -340,6 +340,7 @@ func registerConsumerMetrics(reg *prometheus.Registry, c *consumer.Consumer, m *
 	counter("fmn_consumer_notifications_total", "Notifications published.", c.Stats.Notifications.Load)
 	counter("fmn_consumer_dead_letters_total", "Bus messages dead-lettered.", c.Stats.DeadLetters.Load)
 	counter("fmn_consumer_retries_total", "Bus messages given back for redelivery.", c.Stats.Retries.Load)
+	counter("fmn_consumer_deprecated_total", "Bus messages of deprecated schemas: counted, not notified (the app sends them with a newer schema too).", c.Stats.Deprecated.Load)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_consumer_rules", Help: "Enabled rules in the matcher's index."},
 		func() float64 { return float64(m.RuleCount()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_consumer_rules_unresolved", Help: "Ownership rules whose owned artifacts could not be looked up yet."}, func() float64 { return float64(m.Unresolved()) }))

@@ -52,6 +52,9 @@ func (c *Config) defaults() {
 // Stats counts what one consumer instance did.
 type Stats struct {
 	Messages, Acked, Notifications, DeadLetters, Retries atomic.Int64
+	// Deprecated counts messages of deprecated schemas: matched by no rule
+	// (the app sends the event with a newer schema too) but counted.
+	Deprecated atomic.Int64
 }
 
 // Consumer runs the matcher on the BUS stream.
@@ -159,6 +162,10 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 	// the next are matched (see Matcher.Observe).
 	if err := c.m.Observe(context.Background(), p); err != nil {
 		return pending{msg: msg, err: err}
+	}
+	if p.Deprecated {
+		c.Stats.Deprecated.Add(1)
+		return pending{msg: msg}
 	}
 	now := time.Now().UTC()
 	notes, err := c.m.Match(context.Background(), p, now)

@@ -120,7 +120,7 @@ func TestConsumer(t *testing.T) {
 			}
 		}
 		if m2 := got[notification.ID("m2", "irc", "bob")]; m2 != nil {
-			if m2.App != "buildsys" || m2.Line != "[buildsys] Message on "+kojiTopic {
+			if m2.App != "buildsys" || m2.Line != "[buildsys] "+kojiTopic {
 				t.Errorf("m2 IRC: app %q line %q", m2.App, m2.Line)
 			}
 		}

@@ -85,7 +85,7 @@ func marshalNotification(n *notification.Notification) ([]byte, error) {
 			size += len(k) + len(v)
 		}
 	}
-	size += size/16 + 320
+	size += size/4 + 320 // room for escapes: JSON dumps in texts are full of quotes
 	return appendNotification(make([]byte, 0, size), n), nil
 }
 

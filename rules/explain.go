@@ -19,6 +19,9 @@ type Explanation struct {
 	RuleName string `json:"rule_name"`
 	User     string `json:"user"`
 	Disabled bool   `json:"disabled"`
+	// Deprecated: the message's schema is deprecated, so no rule sends it
+	// (the app sends the event with a newer schema too).
+	Deprecated bool `json:"deprecated,omitempty"`
 	// Matched is what Match decides: the rule yields at least one
 	// destination.
 	Matched bool `json:"matched"`
@@ -71,6 +74,8 @@ func (e Explanation) Refusal() string {
 		return ""
 	case e.Disabled:
 		return "the rule is disabled"
+	case e.Deprecated:
+		return "the message's schema is deprecated: its app sends the event with a newer schema too, which is notified instead"
 	case e.Err != "":
 		return "tracking rule " + e.Tracking.Name + " could not be decided: " + e.Err
 	case !e.Tracking.Passed:
@@ -99,7 +104,7 @@ func (e Explanation) Refusal() string {
 // Err, not returned: an explanation is still useful without it.
 func (c *Compiled) Explain(ctx context.Context, p *bus.Parsed, lk Lookups) Explanation {
 	e := Explanation{RuleID: c.id, RuleName: c.Rule.Name, User: c.owner, Disabled: c.disabled,
-		Tracking: Check{Name: c.tracking}}
+		Deprecated: p.Deprecated, Tracking: Check{Name: c.tracking}}
 	if c.disabled {
 		e.Tracking.Detail = "not evaluated: the rule is disabled"
 		return e

@@ -18,7 +18,9 @@ func (c *Compiled) Match(ctx context.Context, p *bus.Parsed, lk Lookups) ([]Dest
 // returns the extended slice. The tracking rule must match p exactly
 // (sharing an index key is not enough); then every generation rule whose
 // filters all pass contributes its destinations, each once per rule even
-// when several generation rules name it. A disabled rule never matches.
+// when several generation rules name it. A disabled rule never matches,
+// nor does a deprecated message: its app sends the same event with a newer
+// schema too, which is the one notified (as FMN does).
 //
 // Only artifacts-owned and artifacts-group-owned consult lk, and only they
 // can return an error (lk's): the caller should then retry the message
@@ -26,7 +28,7 @@ func (c *Compiled) Match(ctx context.Context, p *bus.Parsed, lk Lookups) ([]Dest
 // filters pass, since otherwise they yield nothing anyway. With a nil lk
 // they never match.
 func (c *Compiled) AppendMatch(ctx context.Context, dst []Destination, p *bus.Parsed, lk Lookups) ([]Destination, error) {
-	if c.disabled {
+	if c.disabled || p.Deprecated {
 		return dst, nil
 	}
 	sev := messageSeverityBit(p.Severity)

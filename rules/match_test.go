@@ -638,3 +638,25 @@ func TestCompileErrors(t *testing.T) {
 		})
 	}
 }
+
+// A deprecated message (its app sends the event with a newer schema too)
+// matches no rule, and the explanation says so.
+func TestDeprecatedMessageMatchesNothing(t *testing.T) {
+	t.Parallel()
+	c, err := rules.Compile(rule(rules.TrackUsersFollowed, `["bob"]`, gen(rules.Filters{}, aliceMail)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := &bus.Parsed{Topic: bodhiTopic, App: "bodhi", Severity: bus.SeverityInfo, Agent: "bob"}
+	if got, _ := c.Match(t.Context(), msg, nil); len(got) != 1 {
+		t.Fatalf("current message: Match = %v", got)
+	}
+	msg.Deprecated = true
+	if got, _ := c.Match(t.Context(), msg, nil); len(got) != 0 {
+		t.Errorf("deprecated message: Match = %v", got)
+	}
+	e := c.Explain(t.Context(), msg, nil)
+	if e.Matched || !e.Deprecated || !strings.Contains(e.Refusal(), "deprecated") {
+		t.Errorf("Explain = %+v, refusal %q", e, e.Refusal())
+	}
+}
