@@ -255,3 +255,31 @@ func miscPyEq(a, b Value) bool {
 	}
 	return PyRepr(a) == PyRepr(b)
 }
+
+// miscPyIterStrings is [item for item in v] where every item must be a
+// str (for "".join): a list's elements, a string's characters, a dict's
+// keys; an item that is no string, or a value that is not iterable,
+// raises.
+func miscPyIterStrings(v Value) []string {
+	var out []string
+	switch v.Kind() {
+	case KindArray:
+		v.Each(func(e Value) bool {
+			s, ok := e.StrOK()
+			if !ok {
+				panic(miscRaise{"TypeError", "sequence item: expected str instance"})
+			}
+			out = append(out, s)
+			return true
+		})
+	case KindString:
+		for _, r := range v.Str() {
+			out = append(out, string(r))
+		}
+	case KindObject:
+		out = v.Keys()
+	default:
+		panic(miscRaise{"TypeError", "object is not iterable"})
+	}
+	return out
+}
