@@ -1,0 +1,72 @@
+package bus
+
+// fedora-messaging-git-hook-messages: a commit pushed to a repository with
+// the fedora-messaging git hook (dist-git). The body is {"agent": …,
+// "commit": {…}}, "group" optional.
+//
+// FMN's email sender appends the patch at a message's patch_url: this
+// class has no patch_url (neither has fedora-messaging's base Message), so
+// fmn derives none; the commit's patch is in the text itself.
+
+func init() {
+	RegisterPackage(Package{Name: "fedora-messaging-git-hook-messages", Version: "1.0.2",
+		Source: "fedora-infra/fedora-messaging-git-hook-messages",
+		Schemas: []Schema{
+			{Name: "fedora_messaging_git_hook.commit.v1", Class: "fedora_messaging_git_hook_messages.commit:CommitV1",
+				App: "Git", Extract: gitHookCommit},
+		}})
+}
+
+func gitHookCommit(x *Extraction) {
+	b := x.Body
+	var agent Value
+	miscTry(func() { agent = miscBodyGet(b, "agent") })
+	x.Agent = miscOptStr(agent)
+	x.Usernames = Strs(agent)
+	miscTry(func() {
+		if g := miscBodyGet(b, "group"); g.Truthy() {
+			x.Groups = Strs(g)
+		}
+	})
+	// The repository is a package, container, module or flatpak by its
+	// namespace: body.get("commit", {}).get("namespace").
+	miscTry(func() {
+		var ns Value
+		if c := miscBodyGet(b, "commit"); c.Exists() {
+			ns = miscPyGet(c, "namespace")
+		}
+		s, _ := ns.StrOK()
+		var list *[]string
+		switch s {
+		case "rpms":
+			list = &x.Packages
+		case "container":
+			list = &x.Containers
+		case "modules":
+			list = &x.Modules
+		case "flatpaks":
+			list = &x.Flatpaks
+		default:
+			return
+		}
+		*list = Strs(miscPyKey(miscBodyKey(b, "commit"), "repo"))
+	})
+	miscTry(func() {
+		commit := miscBodyKey(b, "commit")
+		repo := PyStr(miscPyKey(commit, "repo"))
+		if ns := miscPyGet(commit, "namespace"); ns.Truthy() {
+			repo = PyStr(ns) + "/" + repo
+		}
+		x.Summary = PyStr(agent) + " pushed to " + repo + " (" + PyStr(miscPyKey(commit, "branch")) + `). "` +
+			PyStr(miscPyKey(commit, "summary")) + `"`
+	})
+	miscTry(func() { x.URL = miscOptStr(miscPyKey(miscBodyKey(b, "commit"), "url")) })
+	// __str__: the commit as a patch email (git format-patch).
+	miscTry(func() {
+		commit := miscBodyKey(b, "commit")
+		f := func(k string) string { return PyStr(miscPyKey(commit, k)) }
+		x.Text = "From " + f("rev") + " Mon Sep 17 00:00:00 2001\nFrom: " + f("name") + " <" + f("email") +
+			">\nDate: " + f("date") + "\nSubject: " + f("summary") + "\n\n" + f("message") + "\n---\n\n" +
+			f("patch") + "\n"
+	})
+}

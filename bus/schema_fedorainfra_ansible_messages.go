@@ -1,0 +1,59 @@
+package bus
+
+// fedorainfra-ansible-messages: Fedora Infrastructure's ansible playbook
+// runs, and dist-git's git.receive of the old (fedmsg-era) hook. The
+// classes define `agent`, not `agent_name`: FMN sees no agent.
+
+func init() {
+	RegisterPackage(Package{Name: "fedorainfra-ansible-messages", Version: "0.0.2",
+		Source: "fedora-infra/fedorainfra-ansible-messages",
+		Schemas: []Schema{
+			{Name: "ansible.playbook.start", Class: "fedorainfra_ansible_messages.ansible_messages:AnsiblePlaybookStartV1",
+				App: "ansible", Extract: ansiblePlaybookStart},
+			{Name: "ansible.playbook.complete", Class: "fedorainfra_ansible_messages.ansible_messages:AnsiblePlaybookCompleteV1",
+				App: "ansible", Extract: ansiblePlaybookComplete},
+			{Name: "git.receive", Class: "fedorainfra_ansible_messages.distgit_messages:GitReceiveV1",
+				App: "distgit", Extract: ansibleGitReceive},
+		}})
+}
+
+// ansibleUser sets the usernames of ansibleMessage: [body.get("userid")].
+func ansibleUser(x *Extraction) {
+	miscTry(func() { x.Usernames = Strs(miscBodyGet(x.Body, "userid")) })
+}
+
+func ansiblePlaybookStart(x *Extraction) {
+	ansibleUser(x)
+	miscTry(func() {
+		x.Summary = PyStr(miscBodyKey(x.Body, "userid")) + " started an ansible run of " +
+			PyStr(miscBodyKey(x.Body, "playbook"))
+	})
+}
+
+func ansiblePlaybookComplete(x *Extraction) {
+	ansibleUser(x)
+	miscTry(func() {
+		x.Summary = PyStr(miscBodyKey(x.Body, "userid")) + "'s " + PyStr(miscBodyKey(x.Body, "playbook")) +
+			" playbook run completed"
+	})
+}
+
+func ansibleGitReceive(x *Extraction) {
+	// usernames: [agent], agent being commit.agent, None on a KeyError (a
+	// None fmn leaves out).
+	miscTry(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if e, ok := r.(miscRaise); !ok || e.kind != "KeyError" {
+					panic(r)
+				}
+			}
+		}()
+		x.Usernames = Strs(miscPyKey(miscBodyKey(x.Body, "commit"), "agent"))
+	})
+	miscTry(func() {
+		commit := miscBodyKey(x.Body, "commit")
+		f := func(k string) string { return PyStr(miscPyKey(commit, k)) }
+		x.Summary = f("username") + " pushed to " + f("repo") + " (" + f("branch") + `). "` + f("summary") + `"`
+	})
+}
