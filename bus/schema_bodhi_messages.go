@@ -234,6 +234,7 @@ func bodhiEach(v Value, key string) []Value {
 	var out []Value
 	switch v.Kind() {
 	case KindArray:
+		out = make([]Value, 0, 4)
 		v.Each(func(b Value) bool {
 			out = append(out, bodhiItem(b, key))
 			return true
@@ -370,6 +371,7 @@ func bodhiSpaceRune(r rune) bool {
 type bodhiUpdate struct {
 	alias, owner, status Value
 	nvrs                 []Value
+	strs                 []string // the NVRs as strs, once nvrStrings has read them
 }
 
 func bodhiUpdateOf(v Value) *bodhiUpdate {
@@ -386,13 +388,17 @@ func bodhiUpdateOf(v Value) *bodhiUpdate {
 	return u
 }
 
-// nvrStrings are the builds' NVRs, which Python joins (strs only).
+// nvrStrings are the builds' NVRs, which Python joins and splits (strs
+// only: anything else raises).
 func (u *bodhiUpdate) nvrStrings() []string {
-	out := make([]string, len(u.nvrs))
-	for i, v := range u.nvrs {
-		out[i] = bodhiStr(v)
+	if u.strs == nil {
+		strs := make([]string, len(u.nvrs))
+		for i, v := range u.nvrs {
+			strs[i] = bodhiStr(v)
+		}
+		u.strs = strs
 	}
-	return out
+	return u.strs
 }
 
 // buildsSummary is UpdateMessage._builds_summary.
@@ -405,9 +411,10 @@ func (u *bodhiUpdate) buildLines() string { return strings.Join(u.nvrStrings(), 
 
 // packages is UpdateV1.packages.
 func (u *bodhiUpdate) packages() []string {
-	out := make([]string, len(u.nvrs))
-	for i, v := range u.nvrs {
-		out[i] = bodhiPackage(bodhiStr(v))
+	strs := u.nvrStrings()
+	out := make([]string, len(strs))
+	for i, nvr := range strs {
+		out[i] = bodhiPackage(nvr)
 	}
 	return out
 }
@@ -416,10 +423,11 @@ func (u *bodhiUpdate) packages() []string {
 // it: the update is read once, when a property first needs it.
 type bodhiCtx struct {
 	x *Extraction
-	// updateAt is the path of the update dict (UpdateMessage._update).
-	updateAt []string
-	// agentAt is the path of agent_name when the class reads it with []
-	// (comments); nil means body.get("agent").
+	// src holds the update (key "update") and, for comments, the agent:
+	// the body, or the comment (indexed once).
+	src Body
+	// agentAt is the path in src of agent_name when the class reads it
+	// with [] (comments); nil means body.get("agent").
 	agentAt []string
 	// agentIsOwner: agent_name is update.user.name (errata).
 	agentIsOwner bool
@@ -430,7 +438,7 @@ func (c *bodhiCtx) item(key string, more ...string) Value { return bodhiNeed(c.x
 
 func (c *bodhiCtx) update() *bodhiUpdate {
 	if c.upd == nil {
-		c.upd = bodhiUpdateOf(c.item(c.updateAt[0], c.updateAt[1:]...))
+		c.upd = bodhiUpdateOf(bodhiNeed(c.src, "update"))
 	}
 	return c.upd
 }
@@ -441,7 +449,7 @@ func (c *bodhiCtx) agent() Value {
 	case c.agentIsOwner:
 		return c.update().owner
 	case c.agentAt != nil:
-		return c.item(c.agentAt[0], c.agentAt[1:]...)
+		return bodhiNeed(c.src, c.agentAt[0], c.agentAt[1:]...)
 	}
 	return c.x.Body.Get("agent")
 }
@@ -460,7 +468,13 @@ func (c *bodhiCtx) ownerQual() string {
 func (c *bodhiCtx) baseUsernames() []string {
 	users := Strs(c.agent())
 	if cm := c.x.Body.Get("comment"); cm.Exists() {
-		users = append(users, bodhiMentions(bodhiStr(bodhiItem(cm, "text")))...)
+		var text Value
+		if c.agentAt != nil { // the comment is src, indexed already
+			text = bodhiNeed(c.src, "text")
+		} else {
+			text = bodhiItem(cm, "text")
+		}
+		users = append(users, bodhiMentions(bodhiStr(text))...)
 	}
 	return users
 }
@@ -469,7 +483,7 @@ func (c *bodhiCtx) baseUsernames() []string {
 // UpdateMessage.__str__ (the summary).
 func bodhiUpdateMessage(summary, text func(c *bodhiCtx) string) func(*Extraction) {
 	return func(x *Extraction) {
-		bodhiUpdateExtract(&bodhiCtx{x: x, updateAt: []string{"update"}}, summary, text)
+		bodhiUpdateExtract(&bodhiCtx{x: x, src: x.Body}, summary, text)
 	}
 }
 
@@ -486,11 +500,15 @@ func bodhiUpdateExtract(c *bodhiCtx, summary, text func(c *bodhiCtx) string) {
 	bodhiTry(func() { x.Text = text(c) })
 }
 
+var bodhiCommentUser = []string{"user", "name"}
+
 // bodhiUpdateComment is UpdateCommentV1: the update and the agent are the
 // comment's.
 func bodhiUpdateComment(x *Extraction) {
-	c := &bodhiCtx{x: x, updateAt: []string{"comment", "update"}, agentAt: []string{"comment", "user", "name"}}
-	karma := func() string { return PyStr(c.item("comment", "karma")) }
+	// A comment that is not a dict indexes as an empty one: every lookup
+	// raises, as Python's TypeError.
+	c := &bodhiCtx{x: x, src: x.Body.Get("comment").Object(), agentAt: bodhiCommentUser}
+	karma := func() string { return PyStr(bodhiNeed(c.src, "karma")) }
 	bodhiUpdateExtract(c,
 		func(c *bodhiCtx) string {
 			return PyStr(c.agent()) + " commented on update " + c.update().buildsSummary() + " (karma: " + karma() + ")"
@@ -498,7 +516,7 @@ func bodhiUpdateComment(x *Extraction) {
 		func(c *bodhiCtx) string {
 			u := c.update()
 			return PyStr(c.agent()) + " commented on " + PyStr(u.owner) + "'s update " + PyStr(u.alias) +
-				" with karma " + karma() + ":\n\n" + PyStr(c.item("comment", "text")) + "\n\nBuilds:\n" + u.buildLines()
+				" with karma " + karma() + ":\n\n" + PyStr(bodhiNeed(c.src, "text")) + "\n\nBuilds:\n" + u.buildLines()
 		})
 }
 
@@ -557,7 +575,7 @@ func bodhiRequestText(c *bodhiCtx) string {
 // bodhiErrataPublish is ErrataPublishV1: the update's owner is the agent;
 // summary and text are the email's subject and body.
 func bodhiErrataPublish(x *Extraction) {
-	c := &bodhiCtx{x: x, updateAt: []string{"update"}, agentIsOwner: true}
+	c := &bodhiCtx{x: x, src: x.Body, agentIsOwner: true}
 	bodhiTry(func() { x.Agent = bodhiText(c.agent()) })
 	bodhiTry(func() { x.URL = bodhiUpdatesURL + PyStr(c.update().alias) })
 	bodhiTry(func() { x.Usernames = c.baseUsernames() })
@@ -572,7 +590,7 @@ func bodhiErrataPublish(x *Extraction) {
 // that is also the text.
 func bodhiCompose(summary func(b Body) string) func(*Extraction) {
 	return func(x *Extraction) {
-		c := &bodhiCtx{x: x}
+		c := &bodhiCtx{x: x, src: x.Body}
 		x.Agent = bodhiText(c.agent())
 		bodhiTry(func() { x.Usernames = c.baseUsernames() })
 		x.Summary = summary(x.Body)
