@@ -193,3 +193,39 @@ func TestFedocalWhen(t *testing.T) {
 		}
 	}
 }
+
+// TestFedocalOddBodies feeds bodies of every wrong shape to the schemas of
+// fedocal, discourse2fedmsg, meetbot, mediawiki, planet, nuancier and
+// tahrir: none may make an extractor fail.
+func TestFedocalOddBodies(t *testing.T) {
+	schemas := []string{
+		"fedocal.calendar.new", "fedocal.calendar.update", "fedocal.calendar.upload", "fedocal.calendar.delete",
+		"fedocal.calendar.clear", "fedocal.meeting.new", "fedocal.meeting.update", "fedocal.meeting.delete",
+		"fedocal.meeting.reminder", "discourse.event.v1", "meetbot.meeting.start", "meetbot.meeting.complete",
+		"wiki.article.edit.v1", "planet.build", "planet.post.new", "nuancier.new", "badges.person.login.first.v1",
+		"badges.badge.award.v1", "badges.person.rank.advance.v1",
+	}
+	var bodies []string
+	for _, v := range []string{`null`, `1`, `1.5`, `"s"`, `true`, `[]`, `[null, 1, "x", {}]`, `{}`} {
+		bodies = append(bodies, v, `{"agent": `+v+`, "calendar": `+v+`, "meeting": `+v+`, "thing": `+v+`}`,
+			`{"meeting": {"meeting_date": `+v+`, "meeting_time_start": `+v+`, "meeting_name": `+v+`}}`,
+			`{"webhook_headers": {"X-Discourse-Event-Type": "like", "X-Discourse-Event": "post_liked", "X-Discourse-Instance": `+v+`},
+			  "webhook_body": {"like": {"post": `+v+`, "user": `+v+`}}}`,
+			`{"webhook_headers": {"X-Discourse-Event-Type": `+v+`, "X-Discourse-Event": `+v+`}, "webhook_body": `+v+`}`,
+			`{"attendees": `+v+`, "logs": [`+v+`], "chairs": `+v+`, "end_user": `+v+`, "start_user": `+v+`, "url": `+v+`}`,
+			`{"title": `+v+`, "user": `+v+`, "diff_url": `+v+`, "post": `+v+`, "username": `+v+`}`,
+			`{"user": `+v+`, "badge": `+v+`, "person": `+v+`, "old_rank": `+v+`, "agent_name": `+v+`}`)
+	}
+	for _, s := range schemas {
+		for _, body := range bodies {
+			p, err := ParseNATS("bus.org.fedoraproject.prod."+s, hdr(HeaderSchema, s, HeaderSentAt, fedocalSentAt), []byte(body))
+			if err != nil {
+				t.Fatalf("%s %s: %v", s, body, err)
+			}
+			if p.ExtractError != "" {
+				t.Errorf("%s %s: %s", s, body, p.ExtractError)
+			}
+			_ = p.DisplayText()
+		}
+	}
+}
