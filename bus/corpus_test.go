@@ -91,10 +91,7 @@ var corpusFields = []string{
 // mismatches are reported, not failed (FMN_CORPUS_STRICT=1 fails them
 // too). It must end empty.
 var conformanceWIP = map[string]bool{
-	"anitya": true, "bodhi": true, "bugzilla2fedmsg": true, "copr": true, "discourse2fedmsg": true,
-	"fedocal": true, "fedorainfra-ansible": true, "fmn": true, "git-hook": true, "kerneltest": true,
-	"koji": true, "koschei": true, "maubot": true, "mediawiki": true, "meetbot": true, "noggin": true,
-	"nuancier": true, "pagure": true, "planet": true, "tahrir": true, "the-new-hotness": true,
+	"copr": true, "koji": true, "koschei": true, "pagure": true,
 }
 
 // fieldValue returns what fmn derived for an expect key, as JSON-comparable
