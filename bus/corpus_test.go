@@ -91,7 +91,7 @@ var corpusFields = []string{
 // mismatches are reported, not failed (FMN_CORPUS_STRICT=1 fails them
 // too). It must end empty.
 var conformanceWIP = map[string]bool{
-	"copr": true, "koji": true, "koschei": true, "pagure": true,
+	"copr": true, "koji": true, "koschei": true,
 }
 
 // fieldValue returns what fmn derived for an expect key, as JSON-comparable

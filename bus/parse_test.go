@@ -320,7 +320,7 @@ func TestParseInvalid(t *testing.T) {
 func TestKnownApplications(t *testing.T) {
 	t.Parallel()
 	got := KnownApplications()
-	for _, want := range []string{"bodhi", "Copr", "Koji", "pagure"} {
+	for _, want := range []string{"bodhi", "Copr", "Koji", "Pagure", "anitya", "FAS", "Bugzilla", "Koschei", "Discourse", "The New Hotness", "Git"} {
 		found := false
 		for _, a := range got {
 			found = found || a == want
