@@ -215,6 +215,11 @@ func TestCorpus(t *testing.T) {
 
 	table := map[string]map[string]*tally{}
 	used := map[[2]string]bool{}
+	ran := map[string]bool{}
+	appOf := map[string]string{}
+	for _, m := range msgs {
+		appOf[m.ID] = m.Meta.App
+	}
 	var mu sync.Mutex
 	t.Run("apps", func(t *testing.T) {
 		for _, app := range apps {
@@ -225,6 +230,9 @@ func TestCorpus(t *testing.T) {
 			table[app] = row
 			t.Run(app, func(t *testing.T) {
 				t.Parallel()
+				mu.Lock()
+				ran[app] = true
+				mu.Unlock()
 				report := t.Errorf
 				if conformanceWIP[app] && os.Getenv("FMN_CORPUS_STRICT") == "" {
 					report = t.Logf
@@ -278,7 +286,7 @@ func TestCorpus(t *testing.T) {
 		}
 	})
 	for key := range deviations {
-		if !used[key] {
+		if !used[key] && ran[appOf[key[0]]] {
 			t.Errorf("deviation %v names no message field that differs", key)
 		}
 	}
