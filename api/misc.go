@@ -2,17 +2,12 @@ package api
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/fmn-project/fmn/bus"
-	"github.com/fmn-project/fmn/streams"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // MiscHandlers serve the applications and artifacts lists.
@@ -29,8 +24,9 @@ type artifactsOutput struct{ Body []Artifact }
 // Register adds the operations.
 func (h *MiscHandlers) Register(api huma.API) {
 	o := op("list-applications", http.MethodGet, "/applications", "Applications",
-		"The applications fmn knows: those of the message schemas it has extractors for, and those seen on the "+
-			"bus (the app token of the topics in BUS history), sorted case-insensitively. No login needed.", "misc")
+		"The applications of the message schemas fmn knows (every schema package FMN v3 installs), as FMN lists "+
+			"them: each schema's app name, or where it has none the first part of the schema name; one spelling "+
+			"per name, sorted case-insensitively. No login needed.", "misc")
 	o.Security = authOptional
 	huma.Register(api, o, h.applications)
 
@@ -41,34 +37,7 @@ func (h *MiscHandlers) Register(api huma.API) {
 }
 
 func (h *MiscHandlers) applications(ctx context.Context, _ *struct{}) (*namesOutput, error) {
-	apps := bus.KnownApplications()
-	if h.s.apps != nil {
-		seen, err := h.s.apps.seen(ctx)
-		if err != nil {
-			// The registry's list still helps; the bus part comes back
-			// with the stream.
-			h.s.log.WarnContext(ctx, "applications seen on the bus", slog.Any("error", err))
-		}
-		apps = append(apps, seen...)
-	}
-	return &namesOutput{Body: sortedApps(apps)}, nil
-}
-
-// sortedApps sorts case-insensitively and drops duplicates that differ
-// only in case (the first spelling, the registry's, wins).
-func sortedApps(apps []string) []string {
-	seen := map[string]bool{}
-	out := []string{}
-	for _, a := range apps {
-		k := strings.ToLower(a)
-		if a == "" || seen[k] {
-			continue
-		}
-		seen[k] = true
-		out = append(out, a)
-	}
-	slices.SortFunc(out, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
-	return out
+	return &namesOutput{Body: bus.DefaultRegistry.Applications()}, nil
 }
 
 func (h *MiscHandlers) artifacts(ctx context.Context, in *artifactsInput) (*artifactsOutput, error) {
@@ -97,52 +66,3 @@ func (h *MiscHandlers) artifacts(ctx context.Context, in *artifactsInput) (*arti
 	return &artifactsOutput{Body: out}, nil
 }
 
-// appSet is the set of applications seen on the bus. It asks JetStream for
-// the distinct subjects held by BUS (the stream keeps a subject index, so
-// this costs no message reads) and takes each topic's app token, and keeps
-// the answer for a while. Apps named only in message bodies (app_name) and
-// not in topics are not listed; the registry's list covers the schemas fmn
-// knows.
-type appSet struct {
-	js     jetstream.JetStream
-	stream string
-	ttl    time.Duration
-
-	mu   sync.Mutex
-	apps []string
-	at   time.Time
-}
-
-func newAppSet(js jetstream.JetStream, stream string, ttl time.Duration) *appSet {
-	return &appSet{js: js, stream: stream, ttl: ttl}
-}
-
-func (a *appSet) seen(ctx context.Context) ([]string, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.apps != nil && time.Since(a.at) < a.ttl {
-		return a.apps, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	st, err := a.js.Stream(ctx, a.stream)
-	if err != nil {
-		return a.apps, err
-	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(streams.BusAll))
-	if err != nil {
-		return a.apps, err
-	}
-	set := map[string]bool{}
-	for subj := range info.State.Subjects {
-		if app := bus.TopicApp(strings.TrimPrefix(subj, streams.BusPrefix)); app != "" {
-			set[app] = true
-		}
-	}
-	apps := make([]string, 0, len(set))
-	for app := range set {
-		apps = append(apps, app)
-	}
-	a.apps, a.at = apps, time.Now()
-	return apps, nil
-}

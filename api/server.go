@@ -99,13 +99,12 @@ func (c Config) withDefaults() Config {
 
 // Deps are the services the API uses. Commands is required; a nil Auth
 // makes every authenticated endpoint answer 503 (login not configured), a
-// nil Accounts the account endpoints; a nil JS disables the preview and the
-// applications seen on the bus.
+// nil Accounts the account endpoints; a nil JS disables the preview.
 type Deps struct {
 	Commands *rulelog.Commands
 	Auth     Authenticator
 	Accounts Accounts
-	// JS and Streams read BUS for the preview and /applications.
+	// JS and Streams read BUS for the preview.
 	JS      jetstream.JetStream
 	Streams streams.Config
 	// Lookups lets the preview match artifacts-owned rules (nil: they match
@@ -127,7 +126,6 @@ type Server struct {
 	api      huma.API
 	mux      *http.ServeMux
 	metrics  *metrics
-	apps     *appSet
 	preview  *Previewer
 
 	// known holds users whose record exists, so that the first request of
@@ -145,7 +143,6 @@ func New(cfg Config, deps Deps) *Server {
 		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry),
 	}
 	if deps.JS != nil {
-		s.apps = newAppSet(deps.JS, deps.Streams.Bus, time.Minute)
 		s.preview = NewPreviewer(deps.JS, deps.Streams.Bus, deps.Lookups, deps.Site)
 		if cfg.PreviewIndexWindow > 0 {
 			idx := NewRecentIndex(deps.JS, deps.Streams.Bus, cfg.PreviewIndexWindow, cfg.Logger)

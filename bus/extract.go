@@ -189,6 +189,38 @@ func (r *Registry) KnownApplications() []string {
 	return out
 }
 
+// Applications lists the applications as FMN v3's /applications does:
+// each schema's app name, or for a schema without one the part of its name
+// before the first dot; "base" left out; of the spellings of one name
+// (compared case-insensitively) the smallest, which prefers capitals
+// ("Koji" over "koji"); sorted case-insensitively. Only the names that
+// come from an app name can match an applications filter; the others are
+// listed because FMN lists them.
+func (r *Registry) Applications() []string {
+	byLower := map[string]string{}
+	if st := r.m.Load(); st != nil {
+		for _, s := range st.schemas {
+			a := s.App
+			if a == "" {
+				a, _, _ = strings.Cut(s.Name, ".")
+			}
+			l := strings.ToLower(a)
+			if a == "" || l == "base" {
+				continue
+			}
+			if old, ok := byLower[l]; !ok || a < old {
+				byLower[l] = a
+			}
+		}
+	}
+	out := make([]string, 0, len(byLower))
+	for _, a := range byLower {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i]) < strings.ToLower(out[j]) })
+	return out
+}
+
 // DefaultRegistry holds the schemas of every package FMN v3 installs; the
 // package-level Parse functions use it.
 var DefaultRegistry = NewRegistry()

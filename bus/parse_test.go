@@ -403,3 +403,21 @@ func TestTopicApp(t *testing.T) {
 		}
 	}
 }
+
+// Applications lists what FMN v3's /applications lists: app names, or the
+// schema name's first part for a schema without one, one spelling each.
+func TestApplicationsAsFMN(t *testing.T) {
+	t.Parallel()
+	r := NewRegistry()
+	r.RegisterPackage(Package{Name: "p", Schemas: []Schema{
+		{Name: "buildsys.tag", App: "koji"}, {Name: "buildsys.build", App: "Koji"},
+		{Name: "ci_messages.CIMessageV1"}, {Name: "base.message"}, {Name: "zed.x", App: "zed"},
+		{Name: "Alpha.y", App: "alpha"},
+	}})
+	if got, want := r.Applications(), []string{"alpha", "ci_messages", "Koji", "zed"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Applications() = %v, want %v", got, want)
+	}
+	if got := DefaultRegistry.Applications(); len(got) < 20 {
+		t.Errorf("DefaultRegistry.Applications() = %v: every package FMN installs has apps", got)
+	}
+}

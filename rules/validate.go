@@ -22,6 +22,7 @@ const (
 	MaxDestinations    = 20  // per generation rule
 	MaxFilterValues    = 100 // entries of applications / excluded_applications
 	MaxAccountNameLen  = 64  // a username or group name
+	MaxAgentLen        = 255 // a followed agent (a username, an OpenID URL, an email address)
 	MaxArtifactNameLen = 255
 	MaxAppNameLen      = 100
 	MaxTopicLen        = 255
@@ -145,8 +146,10 @@ func (v *validator) text(loc, what, s string, limit int) bool {
 func (v *validator) tracking(tr *TrackingRule) {
 	const loc = "tracking_rule.params"
 	switch tr.Name {
-	case TrackArtifactsOwned, TrackUsersFollowed:
+	case TrackArtifactsOwned:
 		v.nameList(loc, tr, "username")
+	case TrackUsersFollowed:
+		v.agentList(loc, tr)
 	case TrackArtifactsGroupOwned:
 		v.nameList(loc, tr, "group name")
 	case TrackArtifactsFollowed:
@@ -229,6 +232,39 @@ func (v *validator) nameList(loc string, tr *TrackingRule, what string) {
 			continue
 		}
 		v.accountName(eloc, what, s)
+	}
+}
+
+// agentList checks the params of users-followed: agents as messages name
+// them. Most are FAS usernames, but not all: Anitya's agents are OpenID
+// URLs (http://alice.id.fedoraproject.org/) or email addresses, which FMN
+// users follow too. So any one-line text is accepted; it is compared with
+// the message's agent exactly.
+func (v *validator) agentList(loc string, tr *TrackingRule) {
+	list, ok := v.paramList(loc, tr, "username", `["alice"]`)
+	if !ok {
+		return
+	}
+	for i, raw := range list {
+		eloc := fmt.Sprintf("%s[%d]", loc, i)
+		var s string
+		if k := jsonKind(raw); k != "a string" {
+			v.add(eloc, "each param of %s must be a username (a string), got %s", tr.Name, k)
+			continue
+		}
+		if err := json.Unmarshal(raw, &s); err != nil {
+			v.add(eloc, "each param of %s must be a username (a string)", tr.Name)
+			continue
+		}
+		if !v.text(eloc, "username", s, MaxAgentLen) {
+			continue
+		}
+		switch {
+		case strings.TrimSpace(s) == "":
+			v.add(eloc, "username must not be empty")
+		case strings.TrimSpace(s) != s:
+			v.add(eloc, "username %s has spaces around it", quote(s))
+		}
 	}
 }
 

@@ -40,6 +40,12 @@ func TestValidateAccepts(t *testing.T) {
 		{"users-followed", func(r *rules.Rule) {
 			r.TrackingRule = rules.TrackingRule{Name: rules.TrackUsersFollowed, Params: json.RawMessage(`["bob", "carol_1", "d.e-f"]`)}
 		}},
+		// Anitya's agents are OpenID URLs and email addresses: FMN users
+		// follow them too.
+		{"users-followed of agents that are not usernames", func(r *rules.Rule) {
+			r.TrackingRule = rules.TrackingRule{Name: rules.TrackUsersFollowed, Params: json.RawMessage(
+				`["http://cleaver.id.fedoraproject.org/", "zbyszek@in.waw.pl", "https://accounts.fedoraproject.org/user/pingou"]`)}
+		}},
 		{"artifacts-group-owned", func(r *rules.Rule) {
 			r.TrackingRule = rules.TrackingRule{Name: rules.TrackArtifactsGroupOwned, Params: json.RawMessage(`["python-sig"]`)}
 		}},
@@ -201,6 +207,10 @@ func TestValidateRefuses(t *testing.T) {
 			[]rules.FieldError{{"tracking_rule.params", `users-followed needs a list of usernames, e.g. ["alice"]; got null`}}},
 		{"users-followed with lists inside", setParams("users-followed", `[["bob"]]`),
 			[]rules.FieldError{{"tracking_rule.params[0]", "each param of users-followed must be a username (a string), got a list"}}},
+		{"users-followed with a padded name", setParams("users-followed", `[" bob"]`),
+			[]rules.FieldError{{"tracking_rule.params[0]", `username " bob" has spaces around it`}}},
+		{"users-followed with a line break", setParams("users-followed", `["bob\nEvil: x"]`),
+			[]rules.FieldError{{"tracking_rule.params[0]", `username "bob\nEvil: x" contains a control character (U+000A)`}}},
 
 		// Params of artifacts-followed.
 		{"artifacts-followed with names only", setParams("artifacts-followed", `["firefox"]`),
