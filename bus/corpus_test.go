@@ -87,12 +87,6 @@ var corpusFields = []string{
 	"modules", "flatpaks", "summary", "str", "url", "severity", "deprecated", "patch_url",
 }
 
-// conformanceWIP lists the apps whose extractors are being written: their
-// mismatches are reported, not failed (FMN_CORPUS_STRICT=1 fails them
-// too). It must end empty.
-var conformanceWIP = map[string]bool{
-	"copr": true, "koji": true, "koschei": true,
-}
 
 // fieldValue returns what fmn derived for an expect key, as JSON-comparable
 // Go values (strings, string lists, numbers, booleans; nil for None).
@@ -234,9 +228,6 @@ func TestCorpus(t *testing.T) {
 				ran[app] = true
 				mu.Unlock()
 				report := t.Errorf
-				if conformanceWIP[app] && os.Getenv("FMN_CORPUS_STRICT") == "" {
-					report = t.Logf
-				}
 				for _, m := range byApp[app] {
 					p := parseCorpus(t, m)
 					if !m.bodyValid() || p == nil {
