@@ -109,8 +109,12 @@ func (f Fields) WriteText(w io.Writer, indent string) {
 	if f.PatchURL != "" {
 		line("patch url", f.PatchURL)
 	}
-	fmt.Fprintf(w, "%s%-12s\n", indent, "text:")
+	fmt.Fprintf(w, "%stext:\n", indent)
 	for _, l := range strings.Split(strings.TrimRight(f.Text, "\n"), "\n") {
+		if l == "" {
+			fmt.Fprintf(w, "%s  |\n", indent)
+			continue
+		}
 		fmt.Fprintf(w, "%s  | %s\n", indent, l)
 	}
 }

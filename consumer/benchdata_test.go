@@ -5,11 +5,14 @@ package consumer
 // generator, so two runs with the same sizes see the same workload.
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fmn-project/fmn/bus"
@@ -342,7 +345,9 @@ func (w *benchWorld) text(n int) string {
 	return b.String()
 }
 
-// benchMessages returns n messages of a Fedora-like mix.
+// benchMessages returns n messages of a Fedora-like mix: corpusShare % real
+// Fedora messages of the corpus, the rest generated (bodhi, koji, pagure,
+// copr, FAS) with users and packages from the world.
 func (w *benchWorld) benchMessages(n int) []benchMsg {
 	out := make([]benchMsg, n)
 	for i := range out {
@@ -361,8 +366,50 @@ type msgDraft struct {
 	pad           []string // path of the string field that pads the body
 }
 
+// corpusShare is the share of the traffic, in percent, that is a real
+// Fedora message of bus/testdata/corpus (its valid messages of 21 apps, each
+// sent again under a new id): the shapes and sizes the extractors meet.
+const corpusShare = 10
+
+// corpusMessages are the valid corpus messages, loaded once.
+var corpusMessages = sync.OnceValue(func() []bus.Message {
+	f, err := os.Open("../bus/testdata/corpus/fedora-messages.jsonl")
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	var out []bus.Message
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var line struct {
+			bus.Message
+			Expect struct {
+				BodyValid bool `json:"body_valid"`
+			} `json:"expect"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			panic(err)
+		}
+		if line.Expect.BodyValid {
+			out = append(out, line.Message)
+		}
+	}
+	return out
+})
+
 func (w *benchWorld) message() benchMsg {
 	w.seq++
+	if w.rng.IntN(100) < corpusShare {
+		cm := corpusMessages()
+		m := cm[w.rng.IntN(len(cm))]
+		m.ID = w.uuid()
+		nm, err := m.NATSMsg()
+		if err != nil {
+			panic(fmt.Sprintf("corpus message %s: %v", m.ID, err))
+		}
+		return benchMsg{ID: m.ID, Msg: nm}
+	}
 	var d msgDraft
 	switch x := w.rng.IntN(100); {
 	case x < 22:
