@@ -65,4 +65,3 @@ func (h *MiscHandlers) artifacts(ctx context.Context, in *artifactsInput) (*arti
 	out = slices.Compact(out)
 	return &artifactsOutput{Body: out}, nil
 }
-

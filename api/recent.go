@@ -233,6 +233,9 @@ func (x *RecentIndex) follow(ctx context.Context) error {
 
 // add indexes message seq, parsed as pd, whose index keys are keys.
 func (x *RecentIndex) add(seq uint64, at time.Time, pd *bus.Parsed, keys []rules.Key) {
+	if pd.Deprecated {
+		return // matched by no rule (see rules.(*Compiled).AppendMatch)
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if n := len(x.entries); n > 0 && seq <= x.entries[n-1].seq {
@@ -401,7 +404,8 @@ func (x *RecentIndex) candidates(q candidateQuery) (pos []int, window int, ok bo
 
 // view sets p to what matching reads of the message at position i of
 // entries: its usernames, agent, artifacts, topic, application and
-// severity (all that rules.(*Compiled).AppendMatch reads;
+// severity (all that rules.(*Compiled).AppendMatch reads, but the
+// deprecated flag: deprecated messages are not indexed;
 // TestPreviewMatchesTheMatcher checks it). Other fields are zero; p's
 // lists are reused. x.mu must be held.
 func (x *RecentIndex) view(i int, p *bus.Parsed) {

@@ -87,7 +87,6 @@ var corpusFields = []string{
 	"modules", "flatpaks", "summary", "str", "url", "severity", "deprecated", "patch_url",
 }
 
-
 // fieldValue returns what fmn derived for an expect key, as JSON-comparable
 // Go values (strings, string lists, numbers, booleans; nil for None).
 func fieldValue(p *Parsed, field string) any {
