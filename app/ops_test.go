@@ -145,6 +145,9 @@ func TestOperatorExplainsMissingNotification(t *testing.T) {
 		fmt.Sprintf(`rule %d "Koji only" of alice: NOT MATCHED: generation rule 1: filter applications refused it: application "bodhi" is not in [koji]`, id),
 		`tracking rule related-events: passed — owner "alice" is among the message's users [alice bob]`,
 		`applications: REFUSED — application "bodhi" is not in [koji]`,
+		// What fmn read from the message, as fmn inspect prints it.
+		"  read from the message:\n    schema:      base.message\n    extractor:   generic\n    app:         bodhi\n    agent:       carol\n",
+		"    summary:     carol commented on alice's update\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
@@ -162,9 +165,11 @@ func TestOperatorExplainsMissingNotification(t *testing.T) {
 	var j struct {
 		ID           string              `json:"id"`
 		Explanations []rules.Explanation `json:"explanations"`
+		Fields       bus.Fields          `json:"fields"`
 	}
 	if err := json.Unmarshal([]byte(out), &j); code != 0 || err != nil || j.ID != msgID || len(j.Explanations) != 1 ||
-		j.Explanations[0].Matched || j.Explanations[0].Generations[0].Filters[2].Name != "applications" {
+		j.Explanations[0].Matched || j.Explanations[0].Generations[0].Filters[2].Name != "applications" ||
+		j.Fields.Agent != "carol" || j.Fields.Extractor != "generic" || len(j.Fields.Usernames) != 2 {
 		t.Errorf("--json: %d %v %s", code, err, out)
 	}
 

@@ -238,8 +238,8 @@ func (v *validator) nameList(loc string, tr *TrackingRule, what string) {
 // agentList checks the params of users-followed: agents as messages name
 // them. Most are FAS usernames, but not all: Anitya's agents are OpenID
 // URLs (http://alice.id.fedoraproject.org/) or email addresses, which FMN
-// users follow too. So any one-line text is accepted; it is compared with
-// the message's agent exactly.
+// users follow too. So any text without spaces or control characters is
+// accepted; it is compared with the message's agent exactly.
 func (v *validator) agentList(loc string, tr *TrackingRule) {
 	list, ok := v.paramList(loc, tr, "username", `["alice"]`)
 	if !ok {
@@ -262,8 +262,8 @@ func (v *validator) agentList(loc string, tr *TrackingRule) {
 		switch {
 		case strings.TrimSpace(s) == "":
 			v.add(eloc, "username must not be empty")
-		case strings.TrimSpace(s) != s:
-			v.add(eloc, "username %s has spaces around it", quote(s))
+		case strings.ContainsFunc(s, unicode.IsSpace):
+			v.add(eloc, "username %s is not valid: a username or agent has no spaces (one person per entry)", quote(s))
 		}
 	}
 }

@@ -208,7 +208,7 @@ func TestValidateRefuses(t *testing.T) {
 		{"users-followed with lists inside", setParams("users-followed", `[["bob"]]`),
 			[]rules.FieldError{{"tracking_rule.params[0]", "each param of users-followed must be a username (a string), got a list"}}},
 		{"users-followed with a padded name", setParams("users-followed", `[" bob"]`),
-			[]rules.FieldError{{"tracking_rule.params[0]", `username " bob" has spaces around it`}}},
+			[]rules.FieldError{{"tracking_rule.params[0]", `username " bob" is not valid: a username or agent has no spaces (one person per entry)`}}},
 		{"users-followed with a line break", setParams("users-followed", `["bob\nEvil: x"]`),
 			[]rules.FieldError{{"tracking_rule.params[0]", `username "bob\nEvil: x" contains a control character (U+000A)`}}},
 

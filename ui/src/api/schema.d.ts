@@ -209,7 +209,7 @@ export interface paths {
         };
         /**
          * Applications
-         * @description The applications fmn knows: those of the message schemas it has extractors for, and those seen on the bus (the app token of the topics in BUS history), sorted case-insensitively. No login needed.
+         * @description The applications of the message schemas fmn knows (every schema package FMN v3 installs), as FMN lists them: each schema's app name, or where it has none the first part of the schema name; one spelling per name, sorted case-insensitively. No login needed.
          */
         get: operations["list-applications"];
         put?: never;
