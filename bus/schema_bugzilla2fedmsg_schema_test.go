@@ -204,16 +204,3 @@ func TestBugzillaCommaJoin(t *testing.T) {
 		}
 	}
 }
-
-func TestMiscTryRepanics(t *testing.T) {
-	t.Parallel()
-	if miscTry(func() { miscPyKey(ValueOf([]byte(`{}`)), "k") }) {
-		t.Error("a KeyError completed")
-	}
-	defer func() {
-		if recover() == nil {
-			t.Error("a panic that is no miscRaise was swallowed")
-		}
-	}()
-	miscTry(func() { panic("bug") })
-}
