@@ -46,10 +46,10 @@ func bugzillaExtract(componentName func(bug Value) Value) func(x *Extraction) {
 			x.Packages = Strs(comp)
 		})
 		// __str__ is the summary.
-		var s string
-		if PyTry(func() { s = bugzillaSummary(b, agent) }) {
+		PyTry(func() {
+			s := bugzillaSummary(b, agent)
 			x.Summary, x.Text = s, s
-		}
+		})
 	}
 }
 

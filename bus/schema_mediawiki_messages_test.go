@@ -36,8 +36,8 @@ func TestMediawikiSchemas(t *testing.T) {
 	})
 	for in, want := range map[string]string{"ΟΔΟΣ": "οδος", "ΣΑ": "σα", "Σ": "σ", "AΣ.": "aς.", "AΣ.b": "aσ.b",
 		"İstanbul": "i̇stanbul", "SomeUser": "someuser", "A\u0301Σ": "a\u0301ς", "ΑΣ:Β": "ασ:β"} {
-		if got := mediawikiLower(in); got != want {
-			t.Errorf("mediawikiLower(%q) = %q, want %q", in, got, want)
+		if got := PyLower(in); got != want {
+			t.Errorf("PyLower(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

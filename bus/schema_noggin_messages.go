@@ -36,10 +36,10 @@ func nogginCommon(x *Extraction) {
 // nogginSummary sets the summary, and the text, which is the summary
 // (NogginMessage.__str__), when the class's summary does not raise.
 func nogginSummary(x *Extraction, summary func() string) {
-	var s string
-	if PyTry(func() { s = summary() }) {
+	PyTry(func() {
+		s := summary()
 		x.Summary, x.Text = s, s
-	}
+	})
 }
 
 func nogginMemberSponsor(x *Extraction) {
@@ -73,16 +73,10 @@ func nogginUserUpdate(x *Extraction) {
 		}
 		return PyStr(agent) + " edited " + strconv.Itoa(n) + " details of " + PyStr(user) + "'s Fedora Account"
 	}
-	var s string
-	if PyTry(func() { s = summary() }) {
-		x.Summary = s
-	}
+	PyTry(func() { x.Summary = summary() })
 	// __str__: the summary, then the changed fields one a line (and a
 	// trailing space).
-	var text string
-	if PyTry(func() {
-		text = summary() + "\n\nDetails changed:\n\n" + PyJoin("\n", nogginField(x, "fields")) + " "
-	}) {
-		x.Text = text
-	}
+	PyTry(func() {
+		x.Text = summary() + "\n\nDetails changed:\n\n" + PyJoin("\n", nogginField(x, "fields")) + " "
+	})
 }
