@@ -134,11 +134,11 @@ func PyLen(v Value) int {
 	return 0
 }
 
-// PyEach calls fn for each item Python's iteration over v yields: a list's
+// pyEach calls fn for each item Python's iteration over v yields: a list's
 // elements (elem, s ""), a str's characters and a dict's keys (s, elem
 // absent). It raises TypeError, before any call, when v is not iterable
 // (None, a number, a boolean, absent).
-func PyEach(v Value, fn func(elem Value, s string)) {
+func pyEach(v Value, fn func(elem Value, s string)) {
 	switch v.Kind() {
 	case KindArray:
 		v.Each(func(e Value) bool { fn(e, ""); return true })
@@ -155,16 +155,23 @@ func PyEach(v Value, fn func(elem Value, s string)) {
 	}
 }
 
-// PyStrs is [str(item) for item in v] (what an f-string or str.format
-// shows of each item); it raises TypeError when v is not iterable.
-func PyStrs(v Value) []string {
-	var out []string
-	PyEach(v, func(e Value, s string) {
+// PyEachStr is `for item in v:` with str(item) (what an f-string or
+// str.format shows of each item): a list's elements, a str's characters, a
+// dict's keys. It raises TypeError, before any call, when v is not
+// iterable.
+func PyEachStr(v Value, fn func(item string)) {
+	pyEach(v, func(e Value, s string) {
 		if e.Exists() {
 			s = PyStr(e)
 		}
-		out = append(out, s)
+		fn(s)
 	})
+}
+
+// PyStrs is [str(item) for item in v] (see PyEachStr).
+func PyStrs(v Value) []string {
+	var out []string
+	PyEachStr(v, func(s string) { out = append(out, s) })
 	return out
 }
 
@@ -178,7 +185,7 @@ func PyJoinSkipNone(sep string, v Value) string { return pyJoin(sep, v, true) }
 
 func pyJoin(sep string, v Value, skipNone bool) string {
 	var parts []string
-	PyEach(v, func(e Value, s string) {
+	pyEach(v, func(e Value, s string) {
 		if e.Exists() {
 			var ok bool
 			if s, ok = e.StrOK(); !ok {
@@ -194,25 +201,14 @@ func pyJoin(sep string, v Value, skipNone bool) string {
 }
 
 // PyPluck is [item[key] for item in v]: v's items must be dicts holding
-// key. Iterating an empty str or dict yields nothing; a non-empty one
-// yields strs, which item[key] raises on (TypeError), as it does when v is
-// not iterable.
+// key, else it raises (a str's characters and a dict's keys are strs, which
+// item[key] raises TypeError on), as it does when v is not iterable.
 func PyPluck(v Value, key string) []Value {
 	var out []Value
-	switch v.Kind() {
-	case KindArray:
+	if v.Kind() == KindArray {
 		out = make([]Value, 0, 4)
-		v.Each(func(e Value) bool {
-			out = append(out, e.PyItem(key))
-			return true
-		})
-	case KindString, KindObject:
-		if PyLen(v) != 0 {
-			PyRaise("TypeError", "string indices must be integers")
-		}
-	default:
-		PyRaise("TypeError", PyRepr(v)+" is not iterable")
 	}
+	pyEach(v, func(e Value, _ string) { out = append(out, e.PyItem(key)) })
 	return out
 }
 

@@ -104,11 +104,13 @@ func bugzillaTitle(v Value) string {
 
 // bugzillaChangedFields is [d["field"] for d in event.get("changes", [])].
 func bugzillaChangedFields(changes Value) []string {
-	var fields []string
-	if changes.Exists() {
-		for _, f := range PyPluck(changes, "field") {
-			fields = append(fields, PyStr(f))
-		}
+	if !changes.Exists() {
+		return nil
+	}
+	vals := PyPluck(changes, "field")
+	fields := make([]string, len(vals))
+	for i, f := range vals {
+		fields[i] = PyStr(f)
 	}
 	return fields
 }

@@ -235,9 +235,7 @@ func kojiTaskText(b *strings.Builder, task Value, filesBase string) {
 			// for item in v: a truthy v that is not iterable (Python's
 			// TypeError) lists no files.
 			PyTry(func() {
-				for _, item := range PyStrs(v) {
-					b.WriteString("  " + filesBase + item + "\n")
-				}
+				PyEachStr(v, func(item string) { b.WriteString("  " + filesBase + item + "\n") })
 			})
 		}
 		if v := ro.Get("srpm"); v.Exists() {
