@@ -53,8 +53,7 @@ func TestCIMessagesSchema(t *testing.T) {
 		// Every other branch, on bus topics.
 		ci(schemaCase{name: "koji-build test running, no test type", topic: "org.fedoraproject.prod.ci.koji-build.test.running",
 			body: `{"artifact":{"type":"koji-build","id":41597367,"nvr":"bash-5.1.8-2.fc35","component":"bash"},"run":{"url":"https://jenkins.example/job/1"},"test":{"category":"functional"}}`,
-			want: schemaWant{Summary: "CI: test of koji-build bash-5.1.8-2.fc35 started",
-				URL: "https://jenkins.example/job/1"}}).strIsSummary(),
+			want: schemaWant{Summary: "CI: test of koji-build bash-5.1.8-2.fc35 started", URL: "https://jenkins.example/job/1"}}).strIsSummary(),
 		ci(schemaCase{name: "error status, descriptor before nvr", topic: "org.fedoraproject.prod.ci.koji-build.test.error",
 			body: `{"artifact":{"descriptor":"bash@f35","nvr":"bash-5.1.8-2.fc35"},"run":{"url":""},"test":{"type":"","category":"x"}}`,
 			want: schemaWant{Summary: "CI: test of koji-build bash@f35 failed"}}).strIsSummary(),
@@ -63,12 +62,10 @@ func TestCIMessagesSchema(t *testing.T) {
 			want: schemaWant{Summary: "CI: build of koji-build-group 12345 None"}}).strIsSummary(),
 		ci(schemaCase{name: "no artifact", topic: "org.fedoraproject.prod.ci.dist-git-pr.test.queued",
 			body: `{"run":{"url":"https://ci.example/1"}}`,
-			want: schemaWant{Summary: "CI: test of dist-git-pr <unknown> was queued",
-				URL: "https://ci.example/1"}}).strIsSummary(),
+			want: schemaWant{Summary: "CI: test of dist-git-pr <unknown> was queued", URL: "https://ci.example/1"}}).strIsSummary(),
 		ci(schemaCase{name: "artifact url when run has none", topic: "org.centos.prod.ci.container-image.test.complete",
 			body: `{"artifact":{"id":"sha256:abc","url":"https://registry.example/img"},"run":{"log":"x"}}`,
-			want: schemaWant{Summary: "CI: test of container-image sha256:abc finished",
-				URL: "https://registry.example/img"}}).strIsSummary(),
+			want: schemaWant{Summary: "CI: test of container-image sha256:abc finished", URL: "https://registry.example/img"}}).strIsSummary(),
 
 		// Bodies of the wrong shape, where Python raises: fmn reads on as
 		// if the member were absent.
