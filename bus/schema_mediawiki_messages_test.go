@@ -37,10 +37,4 @@ func TestMediawikiSchemas(t *testing.T) {
 				Text:  "Wiki page Page was edited by dummy-user\nSummary: s\nPage: None\nDiff: None\n",
 				Users: []string{"dummy-user"}}},
 	})
-	for in, want := range map[string]string{"ΟΔΟΣ": "οδος", "ΣΑ": "σα", "Σ": "σ", "AΣ.": "aς.", "AΣ.b": "aσ.b",
-		"İstanbul": "i̇stanbul", "SomeUser": "someuser", "A\u0301Σ": "a\u0301ς", "ΑΣ:Β": "ασ:β"} {
-		if got := PyLower(in); got != want {
-			t.Errorf("PyLower(%q) = %q, want %q", in, got, want)
-		}
-	}
 }
