@@ -79,37 +79,26 @@ func init() {
 }
 
 // anityaClass makes the extractor of an Anitya class from its summary
-// (false: the property raises) and its packages (nil: the base class's
-// none). The text is the summary, as the classes' __str__.
-func anityaClass(summary func(Body) (string, bool), packages func(Body) []string) func(*Extraction) {
+// (which may raise) and its packages (nil: the base class's none). The
+// text is the summary, as the classes' __str__. agent_name is
+// body["message"]["agent"] as it is ("" for None or a missing key).
+func anityaClass(summary func(Body) string, packages func(Body) []string) func(*Extraction) {
 	return func(x *Extraction) {
-		x.Agent = anityaAgent(x.Body)
-		if s, ok := summary(x.Body); ok {
+		x.Agent = PyOptStr(x.Body.Get("message", "agent"))
+		PyTry(func() {
+			s := summary(x.Body)
 			x.Summary, x.Text = s, s
-		}
+		})
 		if packages != nil {
 			x.Packages = packages(x.Body)
 		}
 	}
 }
 
-// anityaAgent is AnityaMessage.agent_name: body["message"]["agent"] as it
-// is ("" for None or a missing key).
-func anityaAgent(b Body) string {
-	v := b.Get("message", "agent")
-	switch v.Kind() {
-	case KindAbsent, KindNull:
-		return ""
-	case KindString:
-		return v.Str()
-	}
-	return PyStr(v)
-}
-
 // anityaFormat returns a summary that is tmpl.format(*args), each "{}" of
 // tmpl replaced by str() of a body value; the values' paths follow tmpl,
-// separated by "". It raises (false) when a value is missing.
-func anityaFormat(tmpl string, paths ...string) func(Body) (string, bool) {
+// separated by "". It raises when a value is missing.
+func anityaFormat(tmpl string, paths ...string) func(Body) string {
 	var args [][]string
 	for start := 0; start <= len(paths); {
 		end := start
@@ -119,16 +108,12 @@ func anityaFormat(tmpl string, paths ...string) func(Body) (string, bool) {
 		args = append(args, paths[start:end])
 		start = end + 1
 	}
-	return func(b Body) (string, bool) {
+	return func(b Body) string {
 		vals := make([]string, len(args))
 		for i, p := range args {
-			v := b.Get(p...)
-			if !v.Exists() {
-				return "", false
-			}
-			vals[i] = PyStr(v)
+			vals[i] = PyStr(b.PyItem(p...))
 		}
-		return anityaFill(tmpl, vals...), true
+		return anityaFill(tmpl, vals...)
 	}
 }
 
@@ -150,76 +135,34 @@ func anityaFill(tmpl string, vals ...string) string {
 	return sb.String()
 }
 
-// anityaSeq is a body value as Python's len(), seq[0] and ", ".join() see
-// it: a list's elements, a str's characters, a dict's keys.
-type anityaSeq struct {
-	items     []string // str() of each element
-	allStr    bool     // every element is a str (join accepts them)
-	indexable bool     // seq[0] is the first element (not for a dict)
-}
-
-// anityaSequence reads v as a Python sequence; false for a value len()
-// rejects (None, numbers, booleans) or a missing key.
-func anityaSequence(v Value) (anityaSeq, bool) {
-	switch v.Kind() {
-	case KindArray:
-		s := anityaSeq{allStr: true, indexable: true}
-		v.Each(func(e Value) bool {
-			s.items = append(s.items, PyStr(e))
-			if e.Kind() != KindString {
-				s.allStr = false
-			}
-			return true
-		})
-		return s, true
-	case KindString:
-		s := anityaSeq{allStr: true, indexable: true}
-		for _, r := range v.Str() {
-			s.items = append(s.items, string(r))
-		}
-		return s, true
-	case KindObject:
-		return anityaSeq{items: v.Keys(), allStr: true}, true
-	}
-	return anityaSeq{}, false
-}
-
-// join is ", ".join(seq); for elements that are not all strings (Python
-// raises TypeError) it joins the str() of each.
-func (s anityaSeq) join() string { return strings.Join(s.items, ", ") }
-
 // anityaVersionUpdatedV2Summary is ProjectVersionUpdatedV2.summary.
-func anityaVersionUpdatedV2Summary(b Body) (string, bool) {
-	versions, ok := anityaSequence(b.Get("message", "upstream_versions"))
-	name := b.Get("project", "name")
-	if !ok || !name.Exists() {
-		return "", false
-	}
+// ", ".join of versions that are not all strs raises TypeError in Python:
+// fmn joins the str() of each.
+func anityaVersionUpdatedV2Summary(b Body) string {
+	versions := PyStrs(b.PyItem("message", "upstream_versions"))
 	return anityaFill("A new versions '{}' were found for project {} in release-monitoring.",
-		versions.join(), PyStr(name)), true
+		strings.Join(versions, ", "), PyStr(b.PyItem("project", "name")))
 }
 
 // anityaVersionDeletedV2Summary is ProjectVersionDeletedV2.summary: one
-// version, up to five, or a count.
-func anityaVersionDeletedV2Summary(b Body) (string, bool) {
-	versions, ok := anityaSequence(b.Get("message", "versions"))
-	name := b.Get("project", "name")
-	if !ok || !name.Exists() {
-		return "", false
-	}
-	switch n := len(versions.items); {
+// version, up to five, or a count (joined as in
+// anityaVersionUpdatedV2Summary).
+func anityaVersionDeletedV2Summary(b Body) string {
+	v := b.PyItem("message", "versions")
+	versions := PyStrs(v)
+	name := PyStr(b.PyItem("project", "name"))
+	switch n := len(versions); {
 	case n == 1:
-		if !versions.indexable {
-			return "", false // a dict: versions[0] is a KeyError
+		if v.Kind() == KindObject {
+			PyRaise("KeyError", "0") // versions[0] of a dict
 		}
-		return anityaFill("A version '{}' was deleted in project {} in release-monitoring.",
-			versions.items[0], PyStr(name)), true
+		return anityaFill("A version '{}' was deleted in project {} in release-monitoring.", versions[0], name)
 	case n <= 5:
 		return anityaFill("A versions '{}' were deleted in project {} in release-monitoring.",
-			versions.join(), PyStr(name)), true
+			strings.Join(versions, ", "), name)
 	default:
 		return anityaFill("{} versions entries were deleted in project {} in release-monitoring.",
-			strconv.Itoa(n), PyStr(name)), true
+			strconv.Itoa(n), name)
 	}
 }
 
@@ -245,8 +188,15 @@ func anityaMapEditedPackages(b Body) []string {
 // anityaVersionUpdatedV2Packages is ProjectVersionUpdatedV2.packages: the
 // package names of the Fedora mappings.
 func anityaVersionUpdatedV2Packages(b Body) []string {
+	return anityaFedoraPackages(b.Get("message", "packages"))
+}
+
+// anityaFedoraPackages lists the package names of an Anitya message's
+// mappings (message.packages) whose distro is Fedora, skipping what cannot
+// be read (where Python raises).
+func anityaFedoraPackages(mappings Value) []string {
 	var out []string
-	b.Get("message", "packages").Each(func(p Value) bool {
+	mappings.Each(func(p Value) bool {
 		if p.Get("distro").Str() == "Fedora" {
 			out = append(out, Strs(p.Get("package_name"))...)
 		}

@@ -88,14 +88,14 @@ func init() {
 			{Name: "bodhi.update.edit.v1", Class: upd + "UpdateEditV1", App: "bodhi",
 				Extract: bodhiUpdateMessage(bodhiEditSummary, func(c *bodhiCtx) string {
 					return PyStr(c.agent()) + " edited " + PyStr(c.update().alias) +
-						" adding " + bodhiLen(c.item("new_bugs")) + " new bugs"
+						" adding " + strconv.Itoa(PyLen(c.item("new_bugs"))) + " new bugs"
 				})},
 			{Name: "bodhi.update.edit.v2", Class: upd + "UpdateEditV2", App: "bodhi",
 				Extract: bodhiUpdateMessage(bodhiEditSummary, func(c *bodhiCtx) string {
 					return PyStr(c.agent()) + " edited " + PyStr(c.update().alias) +
-						" adding " + bodhiLen(c.item("new_bugs")) + " new bug(s), adding " +
-						bodhiLen(c.item("new_builds")) + " build(s), and removing " +
-						bodhiLen(c.item("removed_builds")) + " build(s)"
+						" adding " + strconv.Itoa(PyLen(c.item("new_bugs"))) + " new bug(s), adding " +
+						strconv.Itoa(PyLen(c.item("new_builds"))) + " build(s), and removing " +
+						strconv.Itoa(PyLen(c.item("removed_builds"))) + " build(s)"
 				})},
 			{Name: "bodhi.update.eject.v1", Class: upd + "UpdateEjectV1", App: "bodhi",
 				Extract: bodhiUpdateMessage(func(c *bodhiCtx) string {
@@ -141,147 +141,7 @@ func init() {
 
 const bodhiUpdatesURL = "https://bodhi.fedoraproject.org/updates/"
 
-// --- Python semantics ----------------------------------------------------
-
-// bodhiRaise is a Python exception of a property (KeyError, TypeError,
-// AttributeError): bodhiTry turns it back into "the property keeps its
-// base value".
-type bodhiRaise string
-
-// bodhiTry runs one property's computation; a bodhiRaise leaves what f had
-// not assigned yet. Other panics are bugs and propagate.
-func bodhiTry(f func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			if _, ok := r.(bodhiRaise); !ok {
-				panic(r)
-			}
-		}
-	}()
-	f()
-}
-
-// bodhiItem is Python's v[k1][k2]…: it raises unless each step is a dict
-// holding the key.
-func bodhiItem(v Value, keys ...string) Value {
-	for _, k := range keys {
-		if v.Kind() != KindObject {
-			panic(bodhiRaise("TypeError: " + PyReprString(k) + " of a non-dict"))
-		}
-		w := v.Get(k)
-		if !w.Exists() {
-			panic(bodhiRaise("KeyError: " + PyReprString(k)))
-		}
-		v = w
-	}
-	return v
-}
-
-// bodhiNeed is bodhiItem whose first step is an indexed object (the body,
-// or an object indexed once with Value.Object).
-func bodhiNeed(b Body, key string, more ...string) Value {
-	v := b.Get(key)
-	if !v.Exists() {
-		panic(bodhiRaise("KeyError: " + PyReprString(key)))
-	}
-	return bodhiItem(v, more...)
-}
-
-// bodhiStr is a value Python uses as a str (joined, split, returned by
-// __str__): anything else raises.
-func bodhiStr(v Value) string {
-	s, ok := v.StrOK()
-	if !ok {
-		panic(bodhiRaise("TypeError: expected str, got " + PyRepr(v)))
-	}
-	return s
-}
-
-// bodhiText is an agent_name as fmn holds it: "" for None, a string as
-// itself, anything else as str() shows it.
-func bodhiText(v Value) string {
-	switch v.Kind() {
-	case KindAbsent, KindNull:
-		return ""
-	case KindString:
-		return v.Str()
-	}
-	return PyStr(v)
-}
-
-// bodhiLen is str(len(v)): lists, dicts and strs have a length, anything
-// else raises.
-func bodhiLen(v Value) string {
-	n := 0
-	switch v.Kind() {
-	case KindArray:
-		n = v.Len()
-	case KindObject:
-		n = len(v.Keys())
-	case KindString:
-		n = utf8.RuneCountInString(v.Str())
-	default:
-		panic(bodhiRaise("TypeError: object of type " + PyRepr(v) + " has no len()"))
-	}
-	return strconv.Itoa(n)
-}
-
-// bodhiEach is [b[key] for b in v]: a list's elements must be dicts
-// holding key; iterating an empty str or dict yields nothing, a non-empty
-// one yields strs that b[key] fails on, and anything else is not
-// iterable.
-func bodhiEach(v Value, key string) []Value {
-	var out []Value
-	switch v.Kind() {
-	case KindArray:
-		out = make([]Value, 0, 4)
-		v.Each(func(b Value) bool {
-			out = append(out, bodhiItem(b, key))
-			return true
-		})
-	case KindString, KindObject:
-		if bodhiLen(v) != "0" {
-			panic(bodhiRaise("TypeError: string indices must be integers"))
-		}
-	default:
-		panic(bodhiRaise("TypeError: " + PyRepr(v) + " is not iterable"))
-	}
-	return out
-}
-
-// bodhiPyEq is Python's == on two decoded JSON values (absent is None).
-func bodhiPyEq(a, b Value) bool {
-	ka, kb := a.Kind(), b.Kind()
-	if ka == KindAbsent {
-		ka = KindNull
-	}
-	if kb == KindAbsent {
-		kb = KindNull
-	}
-	num := func(v Value, k Kind) (float64, bool) {
-		switch k {
-		case KindBool:
-			if t, _ := v.Bool(); t {
-				return 1, true
-			}
-			return 0, true
-		case KindNumber:
-			return v.Float()
-		}
-		return 0, false
-	}
-	switch {
-	case ka == KindString && kb == KindString:
-		return a.Str() == b.Str()
-	case ka == KindNull || kb == KindNull:
-		return ka == kb
-	}
-	if fa, ok := num(a, ka); ok {
-		fb, ok := num(b, kb)
-		return ok && fa == fb
-	}
-	return ka == kb && PyRepr(a) == PyRepr(b)
-}
+// --- helpers ---------------------------------------------------------------
 
 // bodhiTruncate is bodhi.messages.utils.truncate: from 40 characters on,
 // the first 40 and an ellipsis.
@@ -376,15 +236,15 @@ type bodhiUpdate struct {
 
 func bodhiUpdateOf(v Value) *bodhiUpdate {
 	if v.Kind() != KindObject {
-		panic(bodhiRaise("TypeError: the update is not a dict"))
+		PyRaise("TypeError", "the update is not a dict")
 	}
 	o := v.Object()
-	u := &bodhiUpdate{alias: bodhiNeed(o, "alias")}
-	u.nvrs = bodhiEach(bodhiNeed(o, "builds"), "nvr")
-	u.owner = bodhiNeed(o, "user", "name")
-	u.status = bodhiNeed(o, "status")
-	bodhiNeed(o, "request")
-	bodhiNeed(o, "release", "name")
+	u := &bodhiUpdate{alias: o.PyItem("alias")}
+	u.nvrs = PyPluck(o.PyItem("builds"), "nvr")
+	u.owner = o.PyItem("user", "name")
+	u.status = o.PyItem("status")
+	o.PyItem("request")
+	o.PyItem("release", "name")
 	return u
 }
 
@@ -394,7 +254,7 @@ func (u *bodhiUpdate) nvrStrings() []string {
 	if u.strs == nil {
 		strs := make([]string, len(u.nvrs))
 		for i, v := range u.nvrs {
-			strs[i] = bodhiStr(v)
+			strs[i] = PyMustStr(v)
 		}
 		u.strs = strs
 	}
@@ -434,11 +294,12 @@ type bodhiCtx struct {
 	upd          *bodhiUpdate
 }
 
-func (c *bodhiCtx) item(key string, more ...string) Value { return bodhiNeed(c.x.Body, key, more...) }
+// item is body[k1][k2]….
+func (c *bodhiCtx) item(path ...string) Value { return c.x.Body.PyItem(path...) }
 
 func (c *bodhiCtx) update() *bodhiUpdate {
 	if c.upd == nil {
-		c.upd = bodhiUpdateOf(bodhiNeed(c.src, "update"))
+		c.upd = bodhiUpdateOf(c.src.PyItem("update"))
 	}
 	return c.upd
 }
@@ -449,7 +310,7 @@ func (c *bodhiCtx) agent() Value {
 	case c.agentIsOwner:
 		return c.update().owner
 	case c.agentAt != nil:
-		return bodhiNeed(c.src, c.agentAt[0], c.agentAt[1:]...)
+		return c.src.PyItem(c.agentAt...)
 	}
 	return c.x.Body.Get("agent")
 }
@@ -457,7 +318,7 @@ func (c *bodhiCtx) agent() Value {
 // ownerQual is UpdateMessage._owner_qual.
 func (c *bodhiCtx) ownerQual() string {
 	u := c.update()
-	if bodhiPyEq(c.agent(), u.owner) {
+	if PyEq(c.agent(), u.owner) {
 		return "their"
 	}
 	return PyStr(u.owner) + "'s"
@@ -470,11 +331,11 @@ func (c *bodhiCtx) baseUsernames() []string {
 	if cm := c.x.Body.Get("comment"); cm.Exists() {
 		var text Value
 		if c.agentAt != nil { // the comment is src, indexed already
-			text = bodhiNeed(c.src, "text")
+			text = c.src.PyItem("text")
 		} else {
-			text = bodhiItem(cm, "text")
+			text = cm.PyItem("text")
 		}
-		users = append(users, bodhiMentions(bodhiStr(text))...)
+		users = append(users, bodhiMentions(PyMustStr(text))...)
 	}
 	return users
 }
@@ -492,12 +353,12 @@ func bodhiUpdateExtract(c *bodhiCtx, summary, text func(c *bodhiCtx) string) {
 	if text == nil {
 		text = summary
 	}
-	bodhiTry(func() { x.Agent = bodhiText(c.agent()) })
-	bodhiTry(func() { x.URL = bodhiUpdatesURL + PyStr(c.update().alias) })
-	bodhiTry(func() { x.Usernames = append(c.baseUsernames(), Strs(c.update().owner)...) })
-	bodhiTry(func() { x.Packages = c.update().packages() })
-	bodhiTry(func() { x.Summary = summary(c) })
-	bodhiTry(func() { x.Text = text(c) })
+	PyTry(func() { x.Agent = PyOptStr(c.agent()) })
+	PyTry(func() { x.URL = bodhiUpdatesURL + PyStr(c.update().alias) })
+	PyTry(func() { x.Usernames = append(c.baseUsernames(), Strs(c.update().owner)...) })
+	PyTry(func() { x.Packages = c.update().packages() })
+	PyTry(func() { x.Summary = summary(c) })
+	PyTry(func() { x.Text = text(c) })
 }
 
 var bodhiCommentUser = []string{"user", "name"}
@@ -508,7 +369,7 @@ func bodhiUpdateComment(x *Extraction) {
 	// A comment that is not a dict indexes as an empty one: every lookup
 	// raises, as Python's TypeError.
 	c := &bodhiCtx{x: x, src: x.Body.Get("comment").Object(), agentAt: bodhiCommentUser}
-	karma := func() string { return PyStr(bodhiNeed(c.src, "karma")) }
+	karma := func() string { return PyStr(c.src.PyItem("karma")) }
 	bodhiUpdateExtract(c,
 		func(c *bodhiCtx) string {
 			return PyStr(c.agent()) + " commented on update " + c.update().buildsSummary() + " (karma: " + karma() + ")"
@@ -516,7 +377,7 @@ func bodhiUpdateComment(x *Extraction) {
 		func(c *bodhiCtx) string {
 			u := c.update()
 			return PyStr(c.agent()) + " commented on " + PyStr(u.owner) + "'s update " + PyStr(u.alias) +
-				" with karma " + karma() + ":\n\n" + PyStr(bodhiNeed(c.src, "text")) + "\n\nBuilds:\n" + u.buildLines()
+				" with karma " + karma() + ":\n\n" + PyStr(c.src.PyItem("text")) + "\n\nBuilds:\n" + u.buildLines()
 		})
 }
 
@@ -576,14 +437,14 @@ func bodhiRequestText(c *bodhiCtx) string {
 // summary and text are the email's subject and body.
 func bodhiErrataPublish(x *Extraction) {
 	c := &bodhiCtx{x: x, src: x.Body, agentIsOwner: true}
-	bodhiTry(func() { x.Agent = bodhiText(c.agent()) })
-	bodhiTry(func() { x.URL = bodhiUpdatesURL + PyStr(c.update().alias) })
-	bodhiTry(func() { x.Usernames = c.baseUsernames() })
-	bodhiTry(func() { x.Packages = c.update().packages() })
-	bodhiTry(func() { x.Summary = PyStr(c.item("subject")) })
+	PyTry(func() { x.Agent = PyOptStr(c.agent()) })
+	PyTry(func() { x.URL = bodhiUpdatesURL + PyStr(c.update().alias) })
+	PyTry(func() { x.Usernames = c.baseUsernames() })
+	PyTry(func() { x.Packages = c.update().packages() })
+	PyTry(func() { x.Summary = PyStr(c.item("subject")) })
 	// An empty body cannot be told from the base text (Text "" means the
 	// dump): fmn shows the dump there.
-	bodhiTry(func() { x.Text = bodhiStr(c.item("body")) })
+	PyTry(func() { x.Text = PyMustStr(c.item("body")) })
 }
 
 // bodhiCompose extracts the compose classes: BodhiMessage with a summary
@@ -591,8 +452,8 @@ func bodhiErrataPublish(x *Extraction) {
 func bodhiCompose(summary func(b Body) string) func(*Extraction) {
 	return func(x *Extraction) {
 		c := &bodhiCtx{x: x, src: x.Body}
-		x.Agent = bodhiText(c.agent())
-		bodhiTry(func() { x.Usernames = c.baseUsernames() })
+		x.Agent = PyOptStr(c.agent())
+		PyTry(func() { x.Usernames = c.baseUsernames() })
 		x.Summary = summary(x.Body)
 		x.Text = x.Summary
 	}
@@ -602,13 +463,13 @@ func bodhiCompose(summary func(b Body) string) func(*Extraction) {
 // submitter is the agent and the only username.
 func bodhiOverride(verb string) func(*Extraction) {
 	return func(x *Extraction) {
-		nvr := func() Value { return bodhiNeed(x.Body, "override", "nvr") }
-		submitter := func() Value { return bodhiNeed(x.Body, "override", "submitter", "name") }
-		bodhiTry(func() { x.Agent = bodhiText(submitter()) })
-		bodhiTry(func() { x.Usernames = Strs(submitter()) })
-		bodhiTry(func() { x.URL = "https://bodhi.fedoraproject.org/overrides/" + PyStr(nvr()) })
-		bodhiTry(func() { x.Packages = []string{bodhiPackage(bodhiStr(nvr()))} })
-		bodhiTry(func() {
+		nvr := func() Value { return x.Body.PyItem("override", "nvr") }
+		submitter := func() Value { return x.Body.PyItem("override", "submitter", "name") }
+		PyTry(func() { x.Agent = PyOptStr(submitter()) })
+		PyTry(func() { x.Usernames = Strs(submitter()) })
+		PyTry(func() { x.URL = "https://bodhi.fedoraproject.org/overrides/" + PyStr(nvr()) })
+		PyTry(func() { x.Packages = []string{bodhiPackage(PyMustStr(nvr()))} })
+		PyTry(func() {
 			x.Summary = PyStr(submitter()) + " " + verb + " a buildroot override for " + PyStr(nvr())
 			x.Text = x.Summary
 		})
@@ -622,30 +483,30 @@ func bodhiOverride(verb string) func(*Extraction) {
 func bodhiReadyForTesting(owner ...string) func(*Extraction) {
 	return func(x *Extraction) {
 		agent := x.Body.Get("agent")
-		x.Agent = bodhiText(agent)
-		builds := func() Value { return bodhiNeed(x.Body, "artifact", "builds") }
+		x.Agent = PyOptStr(agent)
+		builds := func() Value { return x.Body.PyItem("artifact", "builds") }
 		nvrs := func() []string {
 			var out []string
-			for _, v := range bodhiEach(builds(), "nvr") {
-				out = append(out, bodhiStr(v))
+			for _, v := range PyPluck(builds(), "nvr") {
+				out = append(out, PyMustStr(v))
 			}
 			return out
 		}
-		name := func() string { return PyStr(bodhiNeed(x.Body, owner[0], owner[1:]...)) }
-		bodhiTry(func() {
+		name := func() string { return PyStr(x.Body.PyItem(owner...)) }
+		PyTry(func() {
 			x.Summary = name() + "'s " + bodhiTruncate(strings.Join(nvrs(), " ")) + " bodhi update is ready for testing"
 		})
-		bodhiTry(func() {
+		PyTry(func() {
 			x.Text = name() + "'s Bodhi update is ready for testing\nBuilds:\n" + strings.Join(nvrs(), "\n") + " "
 		})
-		bodhiTry(func() { x.URL = bodhiUpdatesURL + PyStr(bodhiNeed(x.Body, "artifact", "id")) })
-		bodhiTry(func() {
-			users := Strs(bodhiEach(builds(), "issuer")...)
+		PyTry(func() { x.URL = bodhiUpdatesURL + PyStr(x.Body.PyItem("artifact", "id")) })
+		PyTry(func() {
+			users := Strs(PyPluck(builds(), "issuer")...)
 			if agent.Truthy() {
 				users = append(users, Strs(agent)...)
 			}
 			x.Usernames = users
 		})
-		bodhiTry(func() { x.Packages = Strs(bodhiEach(builds(), "component")...) })
+		PyTry(func() { x.Packages = Strs(PyPluck(builds(), "component")...) })
 	}
 }

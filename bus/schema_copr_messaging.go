@@ -1,10 +1,6 @@
 package bus
 
-import (
-	"math"
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // Copr's messages (copr-messaging 1.2, read in fedora-copr/copr, directory
 // messaging/, at tag copr-messaging-1.2-1).
@@ -96,55 +92,6 @@ func coprStatusEnum(v Value) (string, bool) {
 	return "", false
 }
 
-// coprPyInt returns str(int(v)): Python's int() of a string (surrounding
-// whitespace, a sign, underscores between digits), of an int, a float
-// (truncated) or a boolean; false where int() raises.
-func coprPyInt(v Value) (string, bool) {
-	switch v.Kind() {
-	case KindBool:
-		if t, _ := v.Bool(); t {
-			return "1", true
-		}
-		return "0", true
-	case KindNumber:
-		if !v.IsFloat() {
-			return pyNumber(v), true
-		}
-		f, ok := v.Float()
-		if !ok || math.IsInf(f, 0) || math.IsNaN(f) {
-			return "", false
-		}
-		n := strconv.FormatFloat(math.Trunc(f), 'f', 0, 64)
-		if n == "-0" {
-			n = "0"
-		}
-		return n, true
-	case KindString:
-		s := strings.TrimSpace(v.Str())
-		neg := false
-		if s != "" && (s[0] == '+' || s[0] == '-') {
-			neg = s[0] == '-'
-			s = s[1:]
-		}
-		if s == "" || s[0] == '_' || s[len(s)-1] == '_' || strings.Contains(s, "__") {
-			return "", false
-		}
-		digits := strings.ReplaceAll(s, "_", "")
-		if strings.Trim(digits, "0123456789") != "" {
-			return "", false
-		}
-		digits = strings.TrimLeft(digits, "0")
-		if digits == "" {
-			return "0", true
-		}
-		if neg {
-			digits = "-" + digits
-		}
-		return digits, true
-	}
-	return "", false
-}
-
 // coprBuildChroot: the build chroot classes, of the fedmsg-era bodies
 // (BuildChrootStartedV1, BuildChrootEndedV1, BuildChrootStartedV1DontUse)
 // or of the old STOMP ones (stomp: BuildChrootStartedV1Stomp,
@@ -161,9 +108,7 @@ func coprBuildChroot(stomp, ended bool) func(x *Extraction) {
 		submitterKey, buildID := "user", PyStr(b.Get("build"))
 		if stomp {
 			submitterKey = "submitter"
-			if n, ok := coprPyInt(b.Get("build")); ok {
-				buildID = n
-			}
+			PyTry(func() { buildID = PyIntStr(b.Get("build")) })
 		}
 		// _BuildMessage.submitter: a namespaced name (github.com:foo) is
 		// nobody's.
@@ -204,7 +149,8 @@ func coprStatus(b Body, stomp bool) string {
 		return PyStr(st)
 	}
 	si := b.Get("status_int")
-	if n, ok := coprPyInt(si); ok {
+	var n string
+	if PyTry(func() { n = PyIntStr(si) }) {
 		if s, ok := coprStatuses[n]; ok {
 			return s
 		}

@@ -1,19 +1,23 @@
 package bus
 
 import (
-	"slices"
 	"strings"
 	"testing"
 )
 
-// coprCase is a body and what fmn derives from it; raises notes where
-// Python raises instead (the values are then fmn's own).
-type coprCase struct {
-	name, schema, body string
-	agent, summary     string
-	users              []string
-	textBody           string // the end of the base text: the body the class holds
-	raises             string
+// The expected values are what the Python classes compute, except where
+// raises says Python raises: then they are what fmn derives. Every class
+// keeps the base class's text, a dump of the body it holds: coprText
+// checks that the envelope is gone from it.
+
+// coprText checks that the text dumps the unwrapped body (no envelope
+// member left) and holds textBody.
+func coprText(textBody string) func(t *testing.T, p *Parsed) {
+	return func(t *testing.T, p *Parsed) {
+		if text := p.DisplayText(); strings.Contains(text, `"username"`) || !strings.Contains(text, textBody) {
+			t.Errorf("text does not hold %q without the envelope:\n%s", textBody, text)
+		}
+	}
 }
 
 const (
@@ -38,92 +42,69 @@ func coprWith(body string, kv ...string) string {
 
 func TestCopr(t *testing.T) {
 	t.Parallel()
-	tests := []coprCase{{
-		name: "fedmsg envelope unwrapped", schema: "copr.build.start",
-		body:    `{"username": "copr", "i": 1, "topic": "org.fedoraproject.prod.copr.build.start", "msg": ` + coprV1Body + `}`,
-		agent:   "churchyard",
-		summary: coprV1Prefix + " started.", users: []string{"churchyard"},
-		textBody: "\nBody: {\n    \"build\": 945012,\n    \"chroot\": \"fedora-rawhide-x86_64\",\n",
-	}, {
-		name: "envelope with msg null: {}", schema: "copr.build.start",
-		body:    `{"username": "copr", "msg": null}`,
-		summary: `Copr Message in project "None/None": build None: chroot "None" started.`,
-		raises:  "summary: KeyError 'owner'", textBody: "\nBody: {}",
-	}, {
-		name: "ended, the owner a user", schema: "copr.build.end",
-		body:    coprWith(coprV1Body, "status", "1", "owner", `"praiskup"`),
-		summary: `Copr Message in project "praiskup/python3.8": build 945012: chroot "fedora-rawhide-x86_64" ended as "succeeded".`,
-		users:   []string{"churchyard", "praiskup"}, textBody: "\n    \"status\": 1,\n",
-	}, {
-		name: "ended, status True", schema: "copr.build.end", body: coprWith(coprV1Body, "status", "true"),
-		summary: coprV1Prefix + ` ended as "succeeded".`, users: []string{"churchyard"},
-	}, {
-		name: "ended, status 1000", schema: "copr.build.end", body: coprWith(coprV1Body, "status", "1000"),
-		summary: coprV1Prefix + ` ended as "unknown".`, users: []string{"churchyard"},
-	}, {
-		name: "ended, status 42", schema: "copr.build.end", body: coprWith(coprV1Body, "status", "42"),
-		summary: coprV1Prefix + ` ended as "42".`, users: []string{"churchyard"},
-		raises: "summary: KeyError 'num 42 is not mapped'",
-	}, {
-		name: "ended, status 1.0", schema: "copr.build.end", body: coprWith(coprV1Body, "status", "1.0"),
-		summary: coprV1Prefix + ` ended as "1.0".`, users: []string{"churchyard"},
-		raises: "summary: KeyError 1.0 (StatusEnum looks floats up by name)",
-	}, {
-		name: "chroot start, namespaced submitter", schema: "copr.chroot.start",
-		body:    coprWith(coprV1Body, "user", `"github.com:churchyard"`),
-		summary: coprV1Prefix + " started.",
-	}, {
-		name: "stomp end", schema: "copr.unused.build.end", body: coprStompBody,
-		summary: coprStompPrefix + ` ended as "succeeded".`, users: []string{"praiskup"},
-	}, {
-		name: "stomp end, int() of padded and underscored numbers", schema: "copr.unused.build.end",
-		body:    coprWith(coprStompBody, "status_int", `" 4 "`, "build", `"0_38_492"`),
-		summary: coprStompPrefix + ` ended as "pending".`, users: []string{"praiskup"},
-	}, {
-		name: "stomp end, int() rejects", schema: "copr.unused.build.end",
-		body:    coprWith(coprStompBody, "status_int", `"x"`, "build", `"b-1"`),
-		summary: `Copr Message in project "praiskup/ping": build b-1: chroot "fedora-rawhide-x86_64" ended as "succeeded".`,
-		users:   []string{"praiskup"},
-		raises:  "summary: ValueError invalid literal for int()",
-	}, {
-		name: "stomp start, a group", schema: "copr.unused.build.start",
-		body:    coprWith(coprStompBody, "submitter", `"@grp"`, "owner", `"@grp"`),
-		agent:   "@grp",
-		summary: `Copr Message in project "@grp/ping": build 38492: chroot "fedora-rawhide-x86_64" started.`,
-	}, {
-		name: "stomp start, submitter None (a string)", schema: "copr.unused.build.start",
-		body:    coprWith(coprStompBody, "submitter", `"None"`),
-		agent:   "None",
-		summary: coprStompPrefix + " started.", users: []string{"None", "praiskup"},
-	}, {
-		name: "stomp chroot start", schema: "copr.unused.chroot.start", body: `{"chroot": "fedora-29-x86_64"}`,
-		summary: "Unspecified Copr message", textBody: "\nBody: {\n    \"chroot\": \"fedora-29-x86_64\"\n}",
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := mustParse(t, "org.fedoraproject.prod.copr.x", hdr(HeaderSchema, tt.schema), tt.body)
-			if tt.raises != "" {
-				t.Logf("Python raises (%s); fmn derives these values", tt.raises)
-			}
-			if p.ExtractError != "" {
-				t.Fatalf("extract error: %s", p.ExtractError)
-			}
-			if p.App != "Copr" || p.URL != "" || len(p.Packages) != 0 || p.Text != "" {
-				t.Errorf("app %q, url %q, packages %q, text %q: want Copr and the base class's", p.App, p.URL, p.Packages, p.Text)
-			}
-			if p.Agent != tt.agent {
-				t.Errorf("agent = %q, want %q", p.Agent, tt.agent)
-			}
-			if p.Summary != tt.summary {
-				t.Errorf("summary:\n got  %q\n want %q", p.Summary, tt.summary)
-			}
-			if !slices.Equal(p.Usernames, tt.users) {
-				t.Errorf("usernames = %q, want %q", p.Usernames, tt.users)
-			}
-			text := p.DisplayText()
-			if strings.Contains(text, `"username"`) || !strings.Contains(text, tt.textBody) {
-				t.Errorf("text does not hold %q without the envelope:\n%s", tt.textBody, text)
-			}
-		})
+	tests := []schemaCase{
+		{name: "fedmsg envelope unwrapped", schema: "copr.build.start",
+			body:  `{"username": "copr", "i": 1, "topic": "org.fedoraproject.prod.copr.build.start", "msg": ` + coprV1Body + `}`,
+			check: coprText("\nBody: {\n    \"build\": 945012,\n    \"chroot\": \"fedora-rawhide-x86_64\",\n"),
+			want: schemaWant{App: "Copr", Agent: "churchyard", Summary: coprV1Prefix + " started.",
+				Users: []string{"churchyard"}}},
+		{name: "envelope with msg null: {}", schema: "copr.build.start",
+			body:   `{"username": "copr", "msg": null}`,
+			raises: "summary: KeyError 'owner'",
+			check:  coprText("\nBody: {}"),
+			want:   schemaWant{App: "Copr", Summary: `Copr Message in project "None/None": build None: chroot "None" started.`}},
+		{name: "ended, the owner a user", schema: "copr.build.end",
+			body:  coprWith(coprV1Body, "status", "1", "owner", `"praiskup"`),
+			check: coprText("\n    \"status\": 1,\n"),
+			want: schemaWant{App: "Copr",
+				Summary: `Copr Message in project "praiskup/python3.8": build 945012: chroot "fedora-rawhide-x86_64" ended as "succeeded".`,
+				Users:   []string{"churchyard", "praiskup"}}},
+		{name: "ended, status True", schema: "copr.build.end",
+			body: coprWith(coprV1Body, "status", "true"),
+			want: schemaWant{App: "Copr", Summary: coprV1Prefix + ` ended as "succeeded".`, Users: []string{"churchyard"}}},
+		{name: "ended, status 1000", schema: "copr.build.end",
+			body: coprWith(coprV1Body, "status", "1000"),
+			want: schemaWant{App: "Copr", Summary: coprV1Prefix + ` ended as "unknown".`, Users: []string{"churchyard"}}},
+		{name: "ended, status 42", schema: "copr.build.end",
+			body:   coprWith(coprV1Body, "status", "42"),
+			raises: "summary: KeyError 'num 42 is not mapped'",
+			want:   schemaWant{App: "Copr", Summary: coprV1Prefix + ` ended as "42".`, Users: []string{"churchyard"}}},
+		{name: "ended, status 1.0", schema: "copr.build.end",
+			body:   coprWith(coprV1Body, "status", "1.0"),
+			raises: "summary: KeyError 1.0 (StatusEnum looks floats up by name)",
+			want:   schemaWant{App: "Copr", Summary: coprV1Prefix + ` ended as "1.0".`, Users: []string{"churchyard"}}},
+		{name: "chroot start, namespaced submitter", schema: "copr.chroot.start",
+			body: coprWith(coprV1Body, "user", `"github.com:churchyard"`),
+			want: schemaWant{App: "Copr", Summary: coprV1Prefix + " started."}},
+		{name: "stomp end", schema: "copr.unused.build.end",
+			body: coprStompBody,
+			want: schemaWant{App: "Copr", Summary: coprStompPrefix + ` ended as "succeeded".`, Users: []string{"praiskup"}}},
+		{name: "stomp end, int() of padded and underscored numbers", schema: "copr.unused.build.end",
+			body: coprWith(coprStompBody, "status_int", `" 4 "`, "build", `"0_38_492"`),
+			want: schemaWant{App: "Copr", Summary: coprStompPrefix + ` ended as "pending".`, Users: []string{"praiskup"}}},
+		{name: "stomp end, int() rejects", schema: "copr.unused.build.end",
+			body:   coprWith(coprStompBody, "status_int", `"x"`, "build", `"b-1"`),
+			raises: "summary: ValueError invalid literal for int()",
+			want: schemaWant{App: "Copr",
+				Summary: `Copr Message in project "praiskup/ping": build b-1: chroot "fedora-rawhide-x86_64" ended as "succeeded".`,
+				Users:   []string{"praiskup"}}},
+		{name: "stomp start, a group", schema: "copr.unused.build.start",
+			body: coprWith(coprStompBody, "submitter", `"@grp"`, "owner", `"@grp"`),
+			want: schemaWant{App: "Copr", Agent: "@grp",
+				Summary: `Copr Message in project "@grp/ping": build 38492: chroot "fedora-rawhide-x86_64" started.`}},
+		{name: "stomp start, submitter None (a string)", schema: "copr.unused.build.start",
+			body: coprWith(coprStompBody, "submitter", `"None"`),
+			want: schemaWant{App: "Copr", Agent: "None", Summary: coprStompPrefix + " started.",
+				Users: []string{"None", "praiskup"}}},
+		{name: "stomp chroot start", schema: "copr.unused.chroot.start",
+			body:  `{"chroot": "fedora-29-x86_64"}`,
+			check: coprText("\nBody: {\n    \"chroot\": \"fedora-29-x86_64\"\n}"),
+			want:  schemaWant{App: "Copr", Summary: "Unspecified Copr message"}},
 	}
+	for i := range tests {
+		if tests[i].check == nil {
+			tests[i].check = coprText("")
+		}
+	}
+	schemaRun(t, tests)
 }

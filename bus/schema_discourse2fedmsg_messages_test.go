@@ -29,12 +29,12 @@ func TestDiscourseSchemas(t *testing.T) {
 	topic := `{"title": "No updates published for f37 Silverblue since Feb 9th?", "created_by": {"username": "awarda"},
 		"last_poster": {"username": "someone"}}`
 	solved := `{"category_slug": "english", "topic_title": "Error 0x800f0922 updating Windows 10", "username": "isudoajl"}`
-	c := func(name, instance, typ, event, contents, agent, summary string, usernames ...string) fedocalCase {
-		return fedocalCase{name: name, schema: "discourse.event.v1", topic: "org.fedoraproject.prod.discourse." + typ + "." + event,
-			body: discourseBody(instance, typ, event, contents), app: "Discourse", agent: agent, summary: summary,
-			text: summary, usernames: usernames}
+	c := func(name, instance, typ, event, contents, agent, summary string, usernames ...string) schemaCase {
+		return schemaCase{name: name, schema: "discourse.event.v1", topic: "org.fedoraproject.prod.discourse." + typ + "." + event,
+			body: discourseBody(instance, typ, event, contents),
+			want: schemaWant{App: "Discourse", Agent: agent, Summary: summary, Text: summary, Users: usernames}}
 	}
-	fedocalRun(t, []fedocalCase{
+	schemaRun(t, []schemaCase{
 		c("post_created", disc, "post", "post_created", post, "darknao",
 			"New Post on Fedora Discussion: darknao posted in 'Docs meeting agenda: 2023-02-08'"),
 		c("post_edited", ask, "post", "post_edited", post, "darknao",

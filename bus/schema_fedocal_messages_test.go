@@ -1,67 +1,13 @@
 package bus
 
 import (
-	"slices"
 	"strings"
 	"testing"
 )
 
-// fedocalCase is one message of a schema table test: a body (with the
-// sent-at header of the corpus unless sentAt says otherwise) and what fmn
-// must derive from it. text "" means the base class's dump. The schema
-// test files of fedocal, discourse2fedmsg, meetbot, mediawiki, planet,
-// nuancier and tahrir share it.
-type fedocalCase struct {
-	name, schema, topic, body string
-	sentAt                    *string // nil: the corpus's 2024-06-01T12:00:00+00:00
-	app, agent, summary, text string
-	url                       string
-	usernames                 []string
-}
-
+// fedocalSentAt is the sent-at of the fedocal messages, the "now" of their
+// reminders.
 const fedocalSentAt = "2024-06-01T12:00:00+00:00"
-
-func fedocalRun(t *testing.T, cases []fedocalCase) {
-	t.Helper()
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			h := hdr(HeaderSchema, c.schema)
-			if c.sentAt == nil {
-				h[HeaderSentAt] = []string{fedocalSentAt}
-			} else if *c.sentAt != "" {
-				h[HeaderSentAt] = []string{*c.sentAt}
-			}
-			topic := c.topic
-			if topic == "" {
-				topic = "org.fedoraproject.prod." + c.schema
-			}
-			p := mustParse(t, topic, h, c.body)
-			if p.ExtractError != "" || p.Extractor == ExtractorGeneric {
-				t.Fatalf("extractor %q, error %q", p.Extractor, p.ExtractError)
-			}
-			check := func(field, got, want string) {
-				if got != want {
-					t.Errorf("%s:\n got  %q\n want %q", field, got, want)
-				}
-			}
-			check("app", p.App, c.app)
-			check("agent", p.Agent, c.agent)
-			check("summary", p.Summary, c.summary)
-			check("text", p.Text, c.text)
-			check("url", p.URL, c.url)
-			want := slices.Clone(c.usernames)
-			slices.Sort(want)
-			if !slices.Equal(p.Usernames, want) && len(p.Usernames)+len(want) > 0 {
-				t.Errorf("usernames: got %q, want %q", p.Usernames, want)
-			}
-			for _, l := range [][]string{p.Groups, p.Packages, p.Containers, p.Modules, p.Flatpaks} {
-				if len(l) > 0 {
-					t.Errorf("unexpected artifacts %q", l)
-				}
-			}
-		})
-	}
-}
 
 const (
 	fedocalCalendarJSON = `{"calendar_name": "test_calendar", "calendar_contact": "foo@example.com",
@@ -82,69 +28,66 @@ func fedocalReminderBody(date, start string) string {
 func TestFedocalSchemas(t *testing.T) {
 	calendar := `{"agent": "dummy_user", "calendar": ` + fedocalCalendarJSON + `}`
 	meeting := `{"agent": "dummy_user", "calendar": ` + fedocalCalendarJSON + `, "meeting": ` + fedocalMeetingJSON + `}`
-	same := func(c fedocalCase) fedocalCase { c.text = c.summary; c.app = "fedocal"; return c }
+	sent := []string{HeaderSentAt, fedocalSentAt}
+	same := func(c schemaCase) schemaCase { c.headers, c.want.App = sent, "fedocal"; return c.strIsSummary() }
 	reminder := "Remember about the meeting 'wat' from the 'test_calendar' calendar"
 	friendly := "Friendly reminder!  The 'wat' meeting from the 'test_calendar' calendar starts "
-	noSentAt := ""
-	fedocalRun(t, []fedocalCase{
-		same(fedocalCase{name: "calendar.new", schema: "fedocal.calendar.new", body: calendar,
-			summary: "dummy_user has created a new calendar test_calendar", usernames: []string{"dummy_user"}}),
-		same(fedocalCase{name: "calendar.update", schema: "fedocal.calendar.update", body: calendar,
-			summary: "dummy_user has updated a calendar test_calendar", usernames: []string{"dummy_user"}}),
-		same(fedocalCase{name: "calendar.upload", schema: "fedocal.calendar.upload", body: calendar,
-			summary: "dummy_user has uploaded meetings in the calendar test_calendar", usernames: []string{"dummy_user"}}),
-		same(fedocalCase{name: "calendar.delete", schema: "fedocal.calendar.delete", body: calendar,
-			summary: "dummy_user has deleted the calendar test_calendar", usernames: []string{"dummy_user"}}),
-		same(fedocalCase{name: "calendar.clear", schema: "fedocal.calendar.clear", body: calendar,
-			summary: "dummy_user has cleared the calendar test_calendar", usernames: []string{"dummy_user"}}),
-		same(fedocalCase{name: "meeting.new", schema: "fedocal.meeting.new", body: meeting,
-			summary: "dummy_user has created a new meeting wat in calendar test_calendar", usernames: []string{"dummy_user"}}),
-		same(fedocalCase{name: "meeting.update", schema: "fedocal.meeting.update", body: meeting,
-			summary: "dummy_user has updated meeting wat in calendar test_calendar", usernames: []string{"dummy_user"}}),
-		same(fedocalCase{name: "meeting.delete", schema: "fedocal.meeting.delete", body: meeting,
-			summary: "dummy_user has deleted the meeting wat from the calendar test_calendar", usernames: []string{"dummy_user"}}),
+	// remind is a reminder of the meeting at date and start, sent at
+	// fedocalSentAt unless sentAt says otherwise ("": no sent-at), whose
+	// text ends with when.
+	remind := func(name, date, start, when string, sentAt ...string) schemaCase {
+		return schemaCase{name: name, schema: "fedocal.meeting.reminder", headers: append(sent, sentAt...),
+			body: fedocalReminderBody(date, start),
+			want: schemaWant{App: "fedocal", Summary: reminder, Text: friendly + when}}
+	}
+	schemaRun(t, []schemaCase{
+		same(schemaCase{name: "calendar.new", schema: "fedocal.calendar.new", body: calendar,
+			want: schemaWant{Summary: "dummy_user has created a new calendar test_calendar", Users: []string{"dummy_user"}}}),
+		same(schemaCase{name: "calendar.update", schema: "fedocal.calendar.update", body: calendar,
+			want: schemaWant{Summary: "dummy_user has updated a calendar test_calendar", Users: []string{"dummy_user"}}}),
+		same(schemaCase{name: "calendar.upload", schema: "fedocal.calendar.upload", body: calendar,
+			want: schemaWant{Summary: "dummy_user has uploaded meetings in the calendar test_calendar", Users: []string{"dummy_user"}}}),
+		same(schemaCase{name: "calendar.delete", schema: "fedocal.calendar.delete", body: calendar,
+			want: schemaWant{Summary: "dummy_user has deleted the calendar test_calendar", Users: []string{"dummy_user"}}}),
+		same(schemaCase{name: "calendar.clear", schema: "fedocal.calendar.clear", body: calendar,
+			want: schemaWant{Summary: "dummy_user has cleared the calendar test_calendar", Users: []string{"dummy_user"}}}),
+		same(schemaCase{name: "meeting.new", schema: "fedocal.meeting.new", body: meeting,
+			want: schemaWant{Summary: "dummy_user has created a new meeting wat in calendar test_calendar", Users: []string{"dummy_user"}}}),
+		same(schemaCase{name: "meeting.update", schema: "fedocal.meeting.update", body: meeting,
+			want: schemaWant{Summary: "dummy_user has updated meeting wat in calendar test_calendar", Users: []string{"dummy_user"}}}),
+		same(schemaCase{name: "meeting.delete", schema: "fedocal.meeting.delete", body: meeting,
+			want: schemaWant{Summary: "dummy_user has deleted the meeting wat from the calendar test_calendar", Users: []string{"dummy_user"}}}),
 		// The url property reads body.thing.url, which fedocal never sends;
 		// an empty agent is falsy: no username.
-		same(fedocalCase{name: "thing url, empty agent", schema: "fedocal.calendar.new",
-			body:    `{"agent": "", "thing": {"url": "https://calendar.example/x"}, "calendar": ` + fedocalCalendarJSON + `}`,
-			summary: " has created a new calendar test_calendar", url: "https://calendar.example/x"}),
+		same(schemaCase{name: "thing url, empty agent", schema: "fedocal.calendar.new",
+			body: `{"agent": "", "thing": {"url": "https://calendar.example/x"}, "calendar": ` + fedocalCalendarJSON + `}`,
+			want: schemaWant{Summary: " has created a new calendar test_calendar", URL: "https://calendar.example/x"}}),
 		// A body the schema rejects (no agent: Python raises KeyError in
 		// str and summary): the missing value reads None.
-		same(fedocalCase{name: "invalid: no agent", schema: "fedocal.calendar.clear", body: `{"calendar": ` + fedocalCalendarJSON + `}`,
-			summary: "None has cleared the calendar test_calendar"}),
-		{name: "reminder: long ago", schema: "fedocal.meeting.reminder", body: fedocalReminderBody("2013-09-20", "12:00:00"),
-			app: "fedocal", summary: reminder, text: friendly + "in -10 years"},
-		{name: "reminder: now", schema: "fedocal.meeting.reminder", body: fedocalReminderBody("2024-06-01", "12:00:00"),
-			app: "fedocal", summary: reminder, text: friendly + "right now"},
-		{name: "reminder: 59 seconds", schema: "fedocal.meeting.reminder", body: fedocalReminderBody("2024-06-01", "12:00:59"),
-			app: "fedocal", summary: reminder, text: friendly + "right now"},
-		{name: "reminder: 1 minute", schema: "fedocal.meeting.reminder", body: fedocalReminderBody("2024-06-01", "12:01:00"),
-			app: "fedocal", summary: reminder, text: friendly + "in 1 minute"},
-		{name: "reminder: 30 minutes", schema: "fedocal.meeting.reminder", body: fedocalReminderBody("2024-06-01", "12:30:00"),
-			app: "fedocal", summary: reminder, text: friendly + "in 30 minutes"},
-		{name: "reminder: 2 hours", schema: "fedocal.meeting.reminder", body: fedocalReminderBody("2024-06-01", "14:15:32"),
-			app: "fedocal", summary: reminder, text: friendly + "in 2 hours"},
-		{name: "reminder: 1 day", schema: "fedocal.meeting.reminder", body: fedocalReminderBody("2024-06-02", "13:00:00"),
-			app: "fedocal", summary: reminder, text: friendly + "in 1 day"},
+		same(schemaCase{name: "invalid: no agent", schema: "fedocal.calendar.clear", body: `{"calendar": ` + fedocalCalendarJSON + `}`,
+			want: schemaWant{Summary: "None has cleared the calendar test_calendar"}}),
+		remind("reminder: long ago", "2013-09-20", "12:00:00", "in -10 years"),
+		remind("reminder: now", "2024-06-01", "12:00:00", "right now"),
+		remind("reminder: 59 seconds", "2024-06-01", "12:00:59", "right now"),
+		remind("reminder: 1 minute", "2024-06-01", "12:01:00", "in 1 minute"),
+		remind("reminder: 30 minutes", "2024-06-01", "12:30:00", "in 30 minutes"),
+		remind("reminder: 2 hours", "2024-06-01", "14:15:32", "in 2 hours"),
+		remind("reminder: 1 day", "2024-06-02", "13:00:00", "in 1 day"),
 		// The sent-at of the reminder is its "now"; an offset is honoured.
-		{name: "reminder: sent-at offset", schema: "fedocal.meeting.reminder", body: fedocalReminderBody("2024-06-01", "12:00:00"),
-			sentAt: fedocalPtr("2024-06-01T13:00:00+02:00"), app: "fedocal", summary: reminder, text: friendly + "in 1 hour"},
+		remind("reminder: sent-at offset", "2024-06-01", "12:00:00", "in 1 hour", HeaderSentAt, "2024-06-01T13:00:00+02:00"),
 		// A date strptime rejects: Python raises ValueError in __str__;
 		// fmn says when the meeting starts as the body gives it.
-		{name: "reminder: bad date", schema: "fedocal.meeting.reminder", body: fedocalReminderBody("2024-02-30", "12:00:00"),
-			app: "fedocal", summary: reminder, text: friendly + "at 2024-02-30 12:00:00"},
+		remind("reminder: bad date", "2024-02-30", "12:00:00", "at 2024-02-30 12:00:00"),
 		// No sent-at (fedora-messaging always sets it): fmn does not guess
 		// a "now" from the clock, it gives the start as the body does.
-		{name: "reminder: no sent-at", schema: "fedocal.meeting.reminder", body: fedocalReminderBody("2024-06-01", "12:30:00"),
-			sentAt: &noSentAt, app: "fedocal", summary: reminder, text: friendly + "at 2024-06-01 12:30:00"},
+		remind("reminder: no sent-at", "2024-06-01", "12:30:00", "at 2024-06-01 12:30:00", HeaderSentAt, ""),
 		// A reminder the schema rejects (no meeting).
-		{name: "reminder: invalid, no meeting", schema: "fedocal.meeting.reminder", body: `{"calendar": ` + fedocalCalendarJSON + `}`,
-			app: "fedocal", summary: "Remember about the meeting 'None' from the 'test_calendar' calendar",
-			text: "Friendly reminder!  The 'None' meeting from the 'test_calendar' calendar starts at None None"},
+		{name: "reminder: invalid, no meeting", schema: "fedocal.meeting.reminder", headers: sent,
+			body: `{"calendar": ` + fedocalCalendarJSON + `}`,
+			want: schemaWant{App: "fedocal", Summary: "Remember about the meeting 'None' from the 'test_calendar' calendar",
+				Text: "Friendly reminder!  The 'None' meeting from the 'test_calendar' calendar starts at None None"}},
 	})
 }
-
-func fedocalPtr[T any](v T) *T { return &v }
 
 // TestFedocalWhen checks _casual_timedelta_string against values Python
 // (dateutil 2.9.0) computed, with sub-second "now"s, month ends and the

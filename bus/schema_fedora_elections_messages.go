@@ -24,141 +24,113 @@ func init() {
 	RegisterPackage(Package{Name: "fedora-elections-messages", Version: "1.0.1", Source: "pagure.io/elections-messages",
 		Schemas: []Schema{
 			{Name: "fedora_elections.election.new", Class: "fedora_elections_messages.election_new:NewElectionV1",
-				App: "elections", Extract: electionsElection(electionsCreated)},
+				App: "elections", Extract: electionsExtract(electionsCreated, false)},
 			{Name: "fedora_elections.election.edit", Class: "fedora_elections_messages.election_edit:EditElectionV1",
-				App: "elections", Extract: electionsElection(electionsEdited)},
+				App: "elections", Extract: electionsExtract(electionsEdited, false)},
 			{Name: "fedora_elections.candidate.new", Class: "fedora_elections_messages.candidate_new:NewCandidateV1",
-				App: "elections", Extract: electionsCandidate(electionsCandidateAdded)},
+				App: "elections", Extract: electionsExtract(electionsCandidateAdded, true)},
 			{Name: "fedora_elections.candidate.edit", Class: "fedora_elections_messages.candidate_edit:EditCandidateV1",
-				App: "elections", Extract: electionsCandidate(electionsCandidateEdited)},
+				App: "elections", Extract: electionsExtract(electionsCandidateEdited, true)},
 			{Name: "fedora_elections.candidate.delete", Class: "fedora_elections_messages.candidate_delete:DeleteCandidateV1",
-				App: "elections", Extract: electionsCandidate(electionsCandidateDeleted)},
+				App: "elections", Extract: electionsExtract(electionsCandidateDeleted, true)},
 		}})
 }
 
-// electionsFields are the body members a class's summary and __str__
-// format, each rendered with str() (as str.format does), and which of the
-// two Python computes without raising (a member missing or of the wrong
-// type): a property that raises keeps the base class's value in fmn.
-type electionsFields struct {
-	agent, title, alias string // body["agent"], election["shortdesc"], election["alias"]
-	candidate, fasName  string // candidate["name"], candidate.get("fas_name")
-	hasFasName          bool   // fas_name is truthy
-	summaryOK, textOK   bool
-}
+// electionsMsg reads the body members the classes format, each rendered
+// with str() (as str.format does); each raises where Python's lookup does
+// (a member missing or of the wrong type), and a property that raises
+// keeps the base class's value in fmn.
+type electionsMsg struct{ b Body }
 
-// electionsTexts computes a class's summary and __str__ from the fields.
-type electionsTexts func(f electionsFields) (summary, text string)
+func (m electionsMsg) agent() string     { return PyStr(m.b.PyItem("agent")) }
+func (m electionsMsg) title() string     { return PyStr(m.b.PyItem("election", "shortdesc")) }
+func (m electionsMsg) alias() string     { return PyStr(m.b.PyItem("election", "alias")) }
+func (m electionsMsg) candidate() string { return PyStr(m.b.PyItem("candidate", "name")) }
 
-// electionsSet sets the summary and text that Python computes.
-func electionsSet(x *Extraction, f electionsFields, texts electionsTexts) {
-	summary, text := texts(f)
-	if f.summaryOK {
-		x.Summary = summary
-	}
-	if f.textOK {
-		x.Text = text
-	}
-}
+// fasName is candidate.get("fas_name").
+func (m electionsMsg) fasName() Value { return m.b.PyItem("candidate").PyGet("fas_name") }
 
-// electionsElection returns the extractor of an election class (new,
-// edit).
-func electionsElection(texts electionsTexts) func(x *Extraction) {
+// electionsClass is a class's summary and __str__.
+type electionsClass struct{ summary, text func(m electionsMsg) string }
+
+// electionsExtract returns the extractor of an election class, or of a
+// candidate class (CandidateMessage).
+func electionsExtract(c electionsClass, candidate bool) func(x *Extraction) {
 	return func(x *Extraction) {
-		b := x.Body.Value
-		electionsBase(x, b)
-		electionsSet(x, electionsElectionFields(b), texts)
-	}
-}
-
-// electionsCandidate returns the extractor of a candidate class (new,
-// edit, delete).
-func electionsCandidate(texts electionsTexts) func(x *Extraction) {
-	return func(x *Extraction) {
-		b := x.Body.Value
-		electionsBase(x, b)
-		cand, okCand := ncKey(b, "candidate")
-		fas, okFas := ncGet(cand, "fas_name")
-		// CandidateMessage.usernames: [agent] plus the candidate's
-		// fas_name when truthy, sorted. Python raises where the body has no
-		// candidate object (KeyError, AttributeError), and where sorting
-		// meets a None or non-string (TypeError): fmn keeps the names it
-		// has.
-		if okCand && okFas && fas.Truthy() {
-			x.Usernames = append(x.Usernames, Strs(fas)...)
+		b := x.Body
+		m := electionsMsg{b}
+		// ElectionsMessage: usernames [agent] (body.get("agent"); a missing
+		// agent is None, which names no one) and url election.url (Python
+		// raises without an election object: fmn has no URL).
+		PyTry(func() { x.Usernames = Strs(b.PyGet("agent")) })
+		PyTry(func() { x.URL = PyOptStr(b.PyItem("election", "url")) })
+		if candidate {
+			// CandidateMessage.usernames: [agent] plus the candidate's
+			// fas_name when truthy, sorted. Python raises where the body
+			// has no candidate object (KeyError, AttributeError), and where
+			// sorting meets a None or non-string (TypeError): fmn keeps the
+			// names it has.
+			PyTry(func() {
+				if fas := m.fasName(); fas.Truthy() {
+					x.Usernames = append(x.Usernames, Strs(fas)...)
+				}
+			})
 		}
-		f := electionsElectionFields(b)
-		name, okName := ncKey(cand, "name")
-		f.candidate, f.fasName, f.hasFasName = PyStr(name), PyStr(fas), fas.Truthy()
-		// summary reads candidate.get("fas_name") first, then the
-		// election's and the candidate's name; __str__ the name only.
-		f.summaryOK = f.summaryOK && okFas && okName
-		f.textOK = f.textOK && okName
-		electionsSet(x, f, texts)
+		PyTry(func() { x.Summary = c.summary(m) })
+		PyTry(func() { x.Text = c.text(m) })
 	}
-}
-
-// electionsBase sets what ElectionsMessage computes: usernames [agent]
-// (body.get("agent"); a missing agent is None, which names no one) and url
-// election.url (Python raises without an election object: fmn has no
-// URL).
-func electionsBase(x *Extraction, b Value) {
-	if agent, ok := ncGet(b, "agent"); ok {
-		x.Usernames = Strs(agent)
-	}
-	if u, ok := ncPath(b, "election", "url"); ok {
-		x.URL = ncURL(u)
-	}
-}
-
-// electionsElectionFields reads body["agent"], election["shortdesc"] and
-// election["alias"] (which __str__ does not need).
-func electionsElectionFields(b Value) electionsFields {
-	agent, okAgent := ncKey(b, "agent")
-	title, okTitle := ncPath(b, "election", "shortdesc")
-	alias, okAlias := ncPath(b, "election", "alias")
-	return electionsFields{agent: PyStr(agent), title: PyStr(title), alias: PyStr(alias),
-		summaryOK: okAgent && okTitle && okAlias, textOK: okAgent && okTitle}
 }
 
 // NewElectionV1.
-func electionsCreated(f electionsFields) (string, string) {
-	return f.agent + ` created election "` + f.title + `" (` + f.alias + `)`,
-		"New Election: " + f.title + "\nBy: " + f.agent + "\n"
+var electionsCreated = electionsClass{
+	summary: func(m electionsMsg) string {
+		return m.agent() + ` created election "` + m.title() + `" (` + m.alias() + `)`
+	},
+	text: func(m electionsMsg) string { return "New Election: " + m.title() + "\nBy: " + m.agent() + "\n" },
 }
 
 // EditElectionV1 (reconstructed: election_edit.py was not found; worded
 // after NewElectionV1 and the fedmsg-era "edited election" subtitle).
-func electionsEdited(f electionsFields) (string, string) {
-	return f.agent + ` edited election "` + f.title + `" (` + f.alias + `)`,
-		"Edited Election: " + f.title + "\nBy: " + f.agent + "\n"
+var electionsEdited = electionsClass{
+	summary: func(m electionsMsg) string {
+		return m.agent() + ` edited election "` + m.title() + `" (` + m.alias() + `)`
+	},
+	text: func(m electionsMsg) string { return "Edited Election: " + m.title() + "\nBy: " + m.agent() + "\n" },
 }
 
 // electionsCandidateSummary words a candidate class's summary with its
 // verb: the candidate's fas_name in parentheses when it is truthy.
-func electionsCandidateSummary(f electionsFields, verb string) string {
-	s := f.agent + " " + verb + ` candidate "` + f.candidate + `" `
-	if f.hasFasName {
-		s += "(" + f.fasName + ") "
+func electionsCandidateSummary(verb string) func(m electionsMsg) string {
+	return func(m electionsMsg) string {
+		s := m.agent() + " " + verb + ` candidate "` + m.candidate() + `" `
+		if fas := m.fasName(); fas.Truthy() {
+			s += "(" + PyStr(fas) + ") "
+		}
+		return s + `for election "` + m.title() + `" (` + m.alias() + `)`
 	}
-	return s + `for election "` + f.title + `" (` + f.alias + `)`
 }
 
 // NewCandidateV1.
-func electionsCandidateAdded(f electionsFields) (string, string) {
-	return electionsCandidateSummary(f, "added"),
-		"New Candidate for Election: " + f.title + "\nBy: " + f.agent + "\nCandidate: " + f.candidate + "\n"
+var electionsCandidateAdded = electionsClass{
+	summary: electionsCandidateSummary("added"),
+	text: func(m electionsMsg) string {
+		return "New Candidate for Election: " + m.title() + "\nBy: " + m.agent() + "\nCandidate: " + m.candidate() + "\n"
+	},
 }
 
 // EditCandidateV1 (reconstructed: candidate_edit.py was not found; worded
 // after NewCandidateV1 and DeleteCandidateV1).
-func electionsCandidateEdited(f electionsFields) (string, string) {
-	return electionsCandidateSummary(f, "edited"),
-		"Candidate for Election " + f.title + " was edited\nBy: " + f.agent + "\nCandidate: " + f.candidate + "\n"
+var electionsCandidateEdited = electionsClass{
+	summary: electionsCandidateSummary("edited"),
+	text: func(m electionsMsg) string {
+		return "Candidate for Election " + m.title() + " was edited\nBy: " + m.agent() + "\nCandidate: " + m.candidate() + "\n"
+	},
 }
 
 // DeleteCandidateV1.
-func electionsCandidateDeleted(f electionsFields) (string, string) {
-	return electionsCandidateSummary(f, "deleted"),
-		"Candidate for Election " + f.title + " was deleted\nBy: " + f.agent + "\nCandidate: " + f.candidate + "\n"
+var electionsCandidateDeleted = electionsClass{
+	summary: electionsCandidateSummary("deleted"),
+	text: func(m electionsMsg) string {
+		return "Candidate for Election " + m.title() + " was deleted\nBy: " + m.agent() + "\nCandidate: " + m.candidate() + "\n"
+	},
 }

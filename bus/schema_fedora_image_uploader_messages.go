@@ -31,122 +31,90 @@ func init() {
 
 const imageUploaderApp = "fedora-image-uploader"
 
-// imageUploaderFields reads body[key] for each key, rendered with str()
-// (as an f-string shows it); ok is false where Python raises (a key
-// missing): the property then keeps the base class's value.
-func imageUploaderFields(b Value, keys ...string) ([]string, bool) {
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		v, ok := ncKey(b, k)
-		if !ok {
-			return nil, false
-		}
-		out[i] = PyStr(v)
-	}
-	return out, true
-}
+// Each property reads body[key] (rendered with str(), as an f-string shows
+// it): where Python raises (a key missing, a value of the wrong type) the
+// property keeps the base class's value.
 
 // AwsPublishedV1: regions maps each AWS region to the AMI id.
 func imageUploaderAWS(x *Extraction) {
-	b := x.Body.Value
-	regions, okRegions := ncKey(b, "regions")
-	if f, ok := imageUploaderFields(b, "compose_id", "image_name"); ok {
-		if n, ok := ncLen(regions); ok && okRegions {
-			x.Summary = imageUploaderApp + " published AWS images from compose " + f[0] + " as " + f[1] +
-				" in " + strconv.Itoa(n) + " regions"
+	b := x.Body
+	f := func(k string) string { return PyStr(b.PyItem(k)) }
+	PyTry(func() {
+		x.Summary = imageUploaderApp + " published AWS images from compose " + f("compose_id") + " as " + f("image_name") +
+			" in " + strconv.Itoa(PyLen(b.PyItem("regions"))) + " regions"
+	})
+	PyTry(func() {
+		head := "A new image has been published to Amazon Web Services:\n\n" +
+			"\tArchitecture: " + f("architecture") + "\n" +
+			"\tCompose ID: " + f("compose_id") + "\n" +
+			"\tImage Name: " + f("image_name") + "\n"
+		// regions.items(), which only a dict has.
+		regions := b.PyItem("regions")
+		if regions.Kind() != KindObject {
+			PyRaise("AttributeError", "object has no attribute 'items'")
 		}
-	}
-	// __str__ reads the fields, then regions.items(), which only a dict
-	// has.
-	f, ok := imageUploaderFields(b, "architecture", "compose_id", "image_name")
-	if !ok || regions.Kind() != KindObject {
-		return
-	}
-	var pairs string
-	for i, m := range regions.pyMembers() {
-		if i > 0 {
-			pairs += ", "
+		var pairs string
+		for i, m := range regions.pyMembers() {
+			if i > 0 {
+				pairs += ", "
+			}
+			pairs += m.key + " as " + PyStr(m.val)
 		}
-		pairs += m.key + " as " + PyStr(m.val)
-	}
-	x.Text = "A new image has been published to Amazon Web Services:\n\n" +
-		"\tArchitecture: " + f[0] + "\n" +
-		"\tCompose ID: " + f[1] + "\n" +
-		"\tImage Name: " + f[2] + "\n" +
-		"\tRegions: " + pairs + "\n"
+		x.Text = head + "\tRegions: " + pairs + "\n"
+	})
 }
 
 // AzurePublishedV1: an image version in an image definition of the
 // community gallery, replicated to regions.
 func imageUploaderAzure(x *Extraction) {
-	b := x.Body.Value
-	if f, ok := imageUploaderFields(b, "compose_id", "image_version_name", "image_definition_name"); ok {
-		x.Summary = imageUploaderApp + " published Azure image from compose " + f[0] + " as version " + f[1] + " to " + f[2]
-	}
-	f, ok := imageUploaderFields(b, "architecture", "compose_id", "image_definition_name", "image_version_name", "image_resource_id")
-	if !ok {
-		return
-	}
-	regions, ok := ncKey(b, "regions")
-	if !ok {
-		return
-	}
-	joined, ok := ncJoin(", ", regions)
-	if !ok {
-		return
-	}
-	x.Text = "A new image has been published to the Azure image gallery:\n\n" +
-		"\tArchitecture: " + f[0] + "\n" +
-		"\tCompose ID: " + f[1] + "\n" +
-		"\tImage Definition Name: " + f[2] + "\n" +
-		"\tImage Version Name: " + f[3] + "\n" +
-		"\tImage Resource ID: " + f[4] + "\n" +
-		"\tRegions: " + joined + "\n"
+	b := x.Body
+	f := func(k string) string { return PyStr(b.PyItem(k)) }
+	PyTry(func() {
+		x.Summary = imageUploaderApp + " published Azure image from compose " + f("compose_id") +
+			" as version " + f("image_version_name") + " to " + f("image_definition_name")
+	})
+	PyTry(func() {
+		x.Text = "A new image has been published to the Azure image gallery:\n\n" +
+			"\tArchitecture: " + f("architecture") + "\n" +
+			"\tCompose ID: " + f("compose_id") + "\n" +
+			"\tImage Definition Name: " + f("image_definition_name") + "\n" +
+			"\tImage Version Name: " + f("image_version_name") + "\n" +
+			"\tImage Resource ID: " + f("image_resource_id") + "\n" +
+			"\tRegions: " + PyJoin(", ", b.PyItem("regions")) + "\n"
+	})
 }
 
 // ContainerPublishedV1: a manifest list pushed to registries under tags.
 func imageUploaderContainer(x *Extraction) {
-	b := x.Body.Value
-	registries, okReg := ncKey(b, "registries")
-	tags, okTags := ncKey(b, "tags")
-	repository, okRepo := ncKey(b, "repository")
+	b := x.Body
+	f := func(k string) string { return PyStr(b.PyItem(k)) }
 	// containers: f"{registry}/{repository}:{tag}" for each registry and
-	// tag. Python raises where a list is missing or not iterable (fmn then
-	// lists none); body["tags"] and body["repository"] are only read
-	// inside the loop over the registries.
-	if regs, _, ok := ncIter(registries); ok && okReg {
-		if len(regs) > 0 {
-			if ts, _, ok := ncIter(tags); ok && okTags && okRepo {
-				repo := PyStr(repository)
-				for _, r := range regs {
-					for _, t := range ts {
-						x.Containers = append(x.Containers, r+"/"+repo+":"+t)
-					}
-				}
+	// tag; body["tags"] and body["repository"] are only read inside the
+	// loop over the registries.
+	PyTry(func() {
+		regs := PyStrs(b.PyItem("registries"))
+		if len(regs) == 0 {
+			return
+		}
+		tags, repo := PyStrs(b.PyItem("tags")), f("repository")
+		var out []string
+		for _, r := range regs {
+			for _, t := range tags {
+				out = append(out, r+"/"+repo+":"+t)
 			}
 		}
-	}
-	if compose, ok := ncKey(b, "compose_id"); ok && okReg {
-		if joined, ok := ncJoin(", ", registries); ok {
-			x.Summary = imageUploaderApp + " published container manifest from compose " + PyStr(compose) + " to " + joined + "."
-		}
-	}
-	// __str__ formats its fields in order; any that raises loses it.
-	compose, ok := ncKey(b, "compose_id")
-	if !ok || !okReg || !okRepo || !okTags {
-		return
-	}
-	regText, ok1 := ncJoin(", ", registries)
-	tagText, ok2 := ncJoin(", ", tags)
-	arches, ok3 := ncKey(b, "architectures")
-	archText, ok4 := ncJoin(", ", arches)
-	if !ok1 || !ok2 || !ok3 || !ok4 {
-		return
-	}
-	x.Text = "A new container manifest has been published:\n\n" +
-		"\tCompose ID: " + PyStr(compose) + "\n" +
-		"\tRegistries: " + regText + "\n" +
-		"\tRepository: " + PyStr(repository) + "\n" +
-		"\tTags: " + tagText + "\n" +
-		"\tArchitectures: " + archText + "\n"
+		x.Containers = out
+	})
+	PyTry(func() {
+		x.Summary = imageUploaderApp + " published container manifest from compose " + f("compose_id") + " to " +
+			PyJoin(", ", b.PyItem("registries")) + "."
+	})
+	PyTry(func() {
+		x.Text = "A new container manifest has been published:\n\n" +
+			"\tCompose ID: " + f("compose_id") + "\n" +
+			"\tRegistries: " + PyJoin(", ", b.PyItem("registries")) + "\n" +
+			"\tRepository: " + f("repository") + "\n" +
+			"\tTags: " + PyJoin(", ", b.PyItem("tags")) + "\n" +
+			"\tArchitectures: " + PyJoin(", ", b.PyItem("architectures")) + "\n"
+	})
 }

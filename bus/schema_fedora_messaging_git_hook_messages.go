@@ -20,20 +20,20 @@ func init() {
 func gitHookCommit(x *Extraction) {
 	b := x.Body
 	var agent Value
-	miscTry(func() { agent = miscBodyGet(b, "agent") })
-	x.Agent = miscOptStr(agent)
+	PyTry(func() { agent = b.PyGet("agent") })
+	x.Agent = PyOptStr(agent)
 	x.Usernames = Strs(agent)
-	miscTry(func() {
-		if g := miscBodyGet(b, "group"); g.Truthy() {
+	PyTry(func() {
+		if g := b.PyGet("group"); g.Truthy() {
 			x.Groups = Strs(g)
 		}
 	})
 	// The repository is a package, container, module or flatpak by its
 	// namespace: body.get("commit", {}).get("namespace").
-	miscTry(func() {
+	PyTry(func() {
 		var ns Value
-		if c := miscBodyGet(b, "commit"); c.Exists() {
-			ns = miscPyGet(c, "namespace")
+		if c := b.PyGet("commit"); c.Exists() {
+			ns = c.PyGet("namespace")
 		}
 		s, _ := ns.StrOK()
 		var list *[]string
@@ -49,22 +49,22 @@ func gitHookCommit(x *Extraction) {
 		default:
 			return
 		}
-		*list = Strs(miscPyKey(miscBodyKey(b, "commit"), "repo"))
+		*list = Strs(b.PyItem("commit", "repo"))
 	})
-	miscTry(func() {
-		commit := miscBodyKey(b, "commit")
-		repo := PyStr(miscPyKey(commit, "repo"))
-		if ns := miscPyGet(commit, "namespace"); ns.Truthy() {
+	PyTry(func() {
+		commit := b.PyItem("commit")
+		repo := PyStr(commit.PyItem("repo"))
+		if ns := commit.PyGet("namespace"); ns.Truthy() {
 			repo = PyStr(ns) + "/" + repo
 		}
-		x.Summary = PyStr(agent) + " pushed to " + repo + " (" + PyStr(miscPyKey(commit, "branch")) + `). "` +
-			PyStr(miscPyKey(commit, "summary")) + `"`
+		x.Summary = PyStr(agent) + " pushed to " + repo + " (" + PyStr(commit.PyItem("branch")) + `). "` +
+			PyStr(commit.PyItem("summary")) + `"`
 	})
-	miscTry(func() { x.URL = miscOptStr(miscPyKey(miscBodyKey(b, "commit"), "url")) })
+	PyTry(func() { x.URL = PyOptStr(b.PyItem("commit", "url")) })
 	// __str__: the commit as a patch email (git format-patch).
-	miscTry(func() {
-		commit := miscBodyKey(b, "commit")
-		f := func(k string) string { return PyStr(miscPyKey(commit, k)) }
+	PyTry(func() {
+		commit := b.PyItem("commit")
+		f := func(k string) string { return PyStr(commit.PyItem(k)) }
 		x.Text = "From " + f("rev") + " Mon Sep 17 00:00:00 2001\nFrom: " + f("name") + " <" + f("email") +
 			">\nDate: " + f("date") + "\nSubject: " + f("summary") + "\n\n" + f("message") + "\n---\n\n" +
 			f("patch") + "\n"

@@ -29,8 +29,8 @@ func TestFedoraMessagingGitHookMessages(t *testing.T) {
 	ns := func(n string) string {
 		return body(strings.Replace(commit, `"namespace": "dummyns"`, `"namespace": `+n, 1))
 	}
-	w := func(summary string) miscWant {
-		return miscWant{App: "Git", Agent: "dummy-user", Users: []string{"dummy-user"}, Summary: summary, Text: text, URL: url}
+	w := func(summary string) schemaWant {
+		return schemaWant{App: "Git", Agent: "dummy-user", Users: []string{"dummy-user"}, Summary: summary, Text: text, URL: url}
 	}
 	rpms := w(`dummy-user pushed to rpms/dummyrepo (main). "second commit"`)
 	rpms.Packages = []string{"dummyrepo"}
@@ -39,35 +39,58 @@ func TestFedoraMessagingGitHookMessages(t *testing.T) {
 	mods := w(`dummy-user pushed to modules/dummyrepo (main). "second commit"`)
 	mods.Modules = []string{"dummyrepo"}
 	flat := w(`dummy-user pushed to flatpaks/dummyrepo (main). "second commit"`)
-	flat.Fl = []string{"dummyrepo"}
+	flat.Flatpaks = []string{"dummyrepo"}
 	grp := w(`dummy-user pushed to dummyns/dummyrepo (main). "second commit"`)
 	grp.Groups = []string{"provenpackager"}
-	miscRun(t, []miscCase{
-		{"minimal (no url, empty patch)", schema, "git.receive", body(emptyCommit),
-			miscWant{App: "Git", Agent: "dummy-user", Users: []string{"dummy-user"},
+	schemaRun(t, []schemaCase{
+		{name: "minimal (no url, empty patch)", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: body(emptyCommit),
+			want: schemaWant{App: "Git", Agent: "dummy-user", Users: []string{"dummy-user"},
 				Summary: `dummy-user pushed to dummyns/dummyrepo (main). "initial commit"`,
 				Text: "From e03df21592dcdc201cebbc578ea0644645b825a6 Mon Sep 17 00:00:00 2001\nFrom: Dummy User <dummy@example.com>\n" +
 					"Date: 2023-11-30T10:42:31+01:00\nSubject: initial commit\n\ninitial commit\n\n---\n\n\n"}},
-		{"full", schema, "git.receive", body(commit), w(`dummy-user pushed to dummyns/dummyrepo (main). "second commit"`)},
-		{"no namespace", schema, "git.receive", ns("null"), w(`dummy-user pushed to dummyrepo (main). "second commit"`)},
-		{"empty namespace", schema, "git.receive", ns(`""`), w(`dummy-user pushed to dummyrepo (main). "second commit"`)},
-		{"rpms", schema, "git.receive", ns(`"rpms"`), rpms},
-		{"container", schema, "git.receive", ns(`"container"`), cont},
-		{"modules", schema, "git.receive", ns(`"modules"`), mods},
-		{"flatpaks", schema, "git.receive", ns(`"flatpaks"`), flat},
-		{"group", schema, "git.receive", `{"agent": "dummy-user", "group": "provenpackager", "commit": ` + commit + `}`, grp},
-		{"empty group", schema, "git.receive", `{"agent": "dummy-user", "group": "", "commit": ` + commit + `}`,
-			w(`dummy-user pushed to dummyns/dummyrepo (main). "second commit"`)},
+		{name: "full", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: body(commit),
+			want: w(`dummy-user pushed to dummyns/dummyrepo (main). "second commit"`)},
+		{name: "no namespace", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: ns("null"),
+			want: w(`dummy-user pushed to dummyrepo (main). "second commit"`)},
+		{name: "empty namespace", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: ns(`""`),
+			want: w(`dummy-user pushed to dummyrepo (main). "second commit"`)},
+		{name: "rpms", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: ns(`"rpms"`),
+			want: rpms},
+		{name: "container", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: ns(`"container"`),
+			want: cont},
+		{name: "modules", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: ns(`"modules"`),
+			want: mods},
+		{name: "flatpaks", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: ns(`"flatpaks"`),
+			want: flat},
+		{name: "group", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: `{"agent": "dummy-user", "group": "provenpackager", "commit": ` + commit + `}`,
+			want: grp},
+		{name: "empty group", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: `{"agent": "dummy-user", "group": "", "commit": ` + commit + `}`,
+			want: w(`dummy-user pushed to dummyns/dummyrepo (main). "second commit"`)},
 		// Properties that raise in Python.
-		{"no commit (test_properties_not_commit): summary, url, text raise", schema, "git.receive", `{}`,
-			miscWant{App: "Git", Text: miscBase}},
-		{"missing fields (test_missing_fields)", schema, "git.receive", `{"agent": "dummy-user", "commit": {"repo": "dummy"}}`,
-			miscWant{App: "Git", Agent: "dummy-user", Users: []string{"dummy-user"}, Text: miscBase}},
-		{"rpms without repo: packages raise", schema, "git.receive", `{"agent": "dummy-user", "commit": {"namespace": "rpms"}}`,
-			miscWant{App: "Git", Agent: "dummy-user", Users: []string{"dummy-user"}, Text: miscBase}},
-		{"null commit: the artifacts raise", schema, "git.receive", `{"agent": "dummy-user", "commit": null}`,
-			miscWant{App: "Git", Agent: "dummy-user", Users: []string{"dummy-user"}, Text: miscBase}},
-		{"no agent: None in the summary, no username", schema, "git.receive", `{"commit": ` + commit + `}`,
-			miscWant{App: "Git", Summary: `None pushed to dummyns/dummyrepo (main). "second commit"`, Text: text, URL: url}},
+		{name: "no commit (test_properties_not_commit): summary, url, text raise", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: `{}`,
+			want: schemaWant{App: "Git"}},
+		{name: "missing fields (test_missing_fields)", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: `{"agent": "dummy-user", "commit": {"repo": "dummy"}}`,
+			want: schemaWant{App: "Git", Agent: "dummy-user", Users: []string{"dummy-user"}}},
+		{name: "rpms without repo: packages raise", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: `{"agent": "dummy-user", "commit": {"namespace": "rpms"}}`,
+			want: schemaWant{App: "Git", Agent: "dummy-user", Users: []string{"dummy-user"}}},
+		{name: "null commit: the artifacts raise", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: `{"agent": "dummy-user", "commit": null}`,
+			want: schemaWant{App: "Git", Agent: "dummy-user", Users: []string{"dummy-user"}}},
+		{name: "no agent: None in the summary, no username", schema: schema, topic: "org.fedoraproject.prod.git.receive",
+			body: `{"commit": ` + commit + `}`,
+			want: schemaWant{App: "Git", Summary: `None pushed to dummyns/dummyrepo (main). "second commit"`, Text: text, URL: url}},
 	})
 }

@@ -3,18 +3,21 @@ package bus
 import "testing"
 
 func TestPlanetSchemas(t *testing.T) {
-	post := func(name, body, summary string, usernames ...string) fedocalCase {
+	post := func(name, body, summary string, usernames ...string) schemaCase {
 		agent := ""
 		if len(usernames) > 0 {
 			agent = usernames[0]
 		}
-		return fedocalCase{name: name, schema: "planet.post.new", body: body, agent: agent, summary: summary,
-			text: summary, usernames: usernames}
+		return schemaCase{name: name, schema: "planet.post.new",
+			body: body,
+			want: schemaWant{Agent: agent, Summary: summary, Text: summary, Users: usernames}}
 	}
-	build := func(name, body, summary string) fedocalCase {
-		return fedocalCase{name: name, schema: "planet.build", body: body, summary: summary, text: summary}
+	build := func(name, body, summary string) schemaCase {
+		return schemaCase{name: name, schema: "planet.build",
+			body: body,
+			want: schemaWant{Summary: summary, Text: summary}}
 	}
-	fedocalRun(t, []fedocalCase{
+	schemaRun(t, []schemaCase{
 		build("build", `{"title": "Dummy Planet", "url": "http://planet.example", "Users": {}}`, "Dummy Planet has been rebuilt"),
 		build("build, no title", `{}`, "The planet has been rebuilt"),
 		build("build, null title", `{"title": null}`, "None has been rebuilt"),

@@ -19,41 +19,31 @@ func init() {
 
 // ansibleUser sets the usernames of ansibleMessage: [body.get("userid")].
 func ansibleUser(x *Extraction) {
-	miscTry(func() { x.Usernames = Strs(miscBodyGet(x.Body, "userid")) })
+	PyTry(func() { x.Usernames = Strs(x.Body.PyGet("userid")) })
 }
 
 func ansiblePlaybookStart(x *Extraction) {
 	ansibleUser(x)
-	miscTry(func() {
-		x.Summary = PyStr(miscBodyKey(x.Body, "userid")) + " started an ansible run of " +
-			PyStr(miscBodyKey(x.Body, "playbook"))
+	PyTry(func() {
+		x.Summary = PyStr(x.Body.PyItem("userid")) + " started an ansible run of " + PyStr(x.Body.PyItem("playbook"))
 	})
 }
 
 func ansiblePlaybookComplete(x *Extraction) {
 	ansibleUser(x)
-	miscTry(func() {
-		x.Summary = PyStr(miscBodyKey(x.Body, "userid")) + "'s " + PyStr(miscBodyKey(x.Body, "playbook")) +
-			" playbook run completed"
+	PyTry(func() {
+		x.Summary = PyStr(x.Body.PyItem("userid")) + "'s " + PyStr(x.Body.PyItem("playbook")) + " playbook run completed"
 	})
 }
 
 func ansibleGitReceive(x *Extraction) {
-	// usernames: [agent], agent being commit.agent, None on a KeyError (a
-	// None fmn leaves out).
-	miscTry(func() {
-		defer func() {
-			if r := recover(); r != nil {
-				if e, ok := r.(miscRaise); !ok || e.kind != "KeyError" {
-					panic(r)
-				}
-			}
-		}()
-		x.Usernames = Strs(miscPyKey(miscBodyKey(x.Body, "commit"), "agent"))
-	})
-	miscTry(func() {
-		commit := miscBodyKey(x.Body, "commit")
-		f := func(k string) string { return PyStr(miscPyKey(commit, k)) }
+	// usernames: [agent], agent being commit.agent: None on a KeyError (a
+	// None fmn leaves out), the property raises on a TypeError. Either way
+	// fmn lists no one.
+	PyTry(func() { x.Usernames = Strs(x.Body.PyItem("commit", "agent")) })
+	PyTry(func() {
+		commit := x.Body.PyItem("commit")
+		f := func(k string) string { return PyStr(commit.PyItem(k)) }
 		x.Summary = f("username") + " pushed to " + f("repo") + " (" + f("branch") + `). "` + f("summary") + `"`
 	})
 }

@@ -6,12 +6,20 @@ import "testing"
 // base class but for its app name.
 func TestFmnMessages(t *testing.T) {
 	t.Parallel()
-	base := miscWant{App: "FMN", Text: miscBase}
-	miscRun(t, []miscCase{
-		{"create", "fmn.rule.create.v1", "fmn.rule.update.v1", `{"rule": {"id": 1}, "user": {"name": "dummy"}}`, base},
-		{"update", "fmn.rule.update.v1", "fmn.rule.update.v1", `{"rule": {"id": 1, "name": null}, "user": {"name": "dummy"}}`, base},
-		{"delete", "fmn.rule.delete.v1", "fmn.rule.delete.v1", `{"rule": {"id": 1, "name": "my rule"}, "user": {"name": "dummy"}}`, base},
-		{"invalid", "fmn.rule.delete.v1", "fmn.rule.delete.v1", `{"rule": {}, "user": {}}`, base},
+	base := schemaWant{App: "FMN"}
+	schemaRun(t, []schemaCase{
+		{name: "create", schema: "fmn.rule.create.v1", topic: "org.fedoraproject.prod.fmn.rule.update.v1",
+			body: `{"rule": {"id": 1}, "user": {"name": "dummy"}}`,
+			want: base},
+		{name: "update", schema: "fmn.rule.update.v1", topic: "org.fedoraproject.prod.fmn.rule.update.v1",
+			body: `{"rule": {"id": 1, "name": null}, "user": {"name": "dummy"}}`,
+			want: base},
+		{name: "delete", schema: "fmn.rule.delete.v1", topic: "org.fedoraproject.prod.fmn.rule.delete.v1",
+			body: `{"rule": {"id": 1, "name": "my rule"}, "user": {"name": "dummy"}}`,
+			want: base},
+		{name: "invalid", schema: "fmn.rule.delete.v1", topic: "org.fedoraproject.prod.fmn.rule.delete.v1",
+			body: `{"rule": {}, "user": {}}`,
+			want: base},
 	})
 	p := mustParse(t, "org.fedoraproject.prod.fmn.rule.delete.v1", hdr("fedora_messaging_schema", "fmn.rule.delete.v1"),
 		`{"rule": {"id": 1, "name": "r\u00e9gle"}, "user": {"name": "dummy"}}`)

@@ -11,7 +11,7 @@ func init() {
 			{Name: "kerneltest.upload.new.v1", Class: "kerneltest_messages:UploadNewV1", App: "kerneltest",
 				Extract: kerneltestExtract(func(b Body, agent string) string {
 					return agent + " uploaded new kernel test results for " +
-						PyStr(miscPyKey(miscBodyKey(b, "test"), "kernel_version"))
+						PyStr(b.PyItem("test", "kernel_version"))
 				})},
 			{Name: "kerneltest.release.new.v1", Class: "kerneltest_messages:ReleaseNewV1", App: "kerneltest",
 				Extract: kerneltestExtract(func(b Body, agent string) string {
@@ -26,20 +26,20 @@ func init() {
 
 // kerneltestRelease is "<releasenum> with status <support>".
 func kerneltestRelease(b Body) string {
-	r := miscBodyKey(b, "release")
-	return PyStr(miscPyKey(r, "releasenum")) + " with status " + PyStr(miscPyKey(r, "support"))
+	r := b.PyItem("release")
+	return PyStr(r.PyItem("releasenum")) + " with status " + PyStr(r.PyItem("support"))
 }
 
 func kerneltestExtract(summary func(b Body, agent string) string) func(x *Extraction) {
 	return func(x *Extraction) {
 		var agent Value
-		if !miscTry(func() { agent = miscBodyGet(x.Body, "agent") }) {
+		if !PyTry(func() { agent = x.Body.PyGet("agent") }) {
 			return // not an object: every property raises
 		}
-		x.Agent = miscOptStr(agent)
-		var s string
-		if miscTry(func() { s = summary(x.Body, PyStr(agent)) }) {
+		x.Agent = PyOptStr(agent)
+		PyTry(func() {
+			s := summary(x.Body, PyStr(agent))
 			x.Summary, x.Text = s, s
-		}
+		})
 	}
 }

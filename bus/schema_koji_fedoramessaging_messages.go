@@ -232,8 +232,10 @@ func kojiTaskText(b *strings.Builder, task Value, filesBase string) {
 				continue
 			}
 			b.WriteString(kind + ":\n")
-			kojiEachItem(v, func(item string) {
-				b.WriteString("  " + filesBase + item + "\n")
+			// for item in v: a truthy v that is not iterable (Python's
+			// TypeError) lists no files.
+			PyTry(func() {
+				PyEachStr(v, func(item string) { b.WriteString("  " + filesBase + item + "\n") })
 			})
 		}
 		if v := ro.Get("srpm"); v.Exists() {
@@ -250,15 +252,7 @@ func kojiTaskText(b *strings.Builder, task Value, filesBase string) {
 	}
 	var cs []child
 	children.Each(func(c Value) bool {
-		key := 0.0
-		switch ct := c.Get("completion_time"); ct.Kind() {
-		case KindNumber:
-			key, _ = ct.Float()
-		case KindBool:
-			if v, _ := ct.Bool(); v {
-				key = 1
-			}
-		}
+		key, _ := PyNumber(c.Get("completion_time")) // 0 for what is no number or bool
 		cs = append(cs, child{c, key})
 		return true
 	})
@@ -266,24 +260,6 @@ func kojiTaskText(b *strings.Builder, task Value, filesBase string) {
 	for _, c := range cs {
 		b.WriteString("\n")
 		kojiTaskText(b, c.v, filesBase)
-	}
-}
-
-// kojiEachItem calls fn with each item Python's for loop yields from a
-// result list: the elements of an array (as str()), the characters of a
-// string, the keys of an object.
-func kojiEachItem(v Value, fn func(string)) {
-	switch v.Kind() {
-	case KindArray:
-		v.Each(func(e Value) bool { fn(PyStr(e)); return true })
-	case KindString:
-		for _, r := range v.Str() {
-			fn(string(r))
-		}
-	case KindObject:
-		for _, k := range v.Keys() {
-			fn(k)
-		}
 	}
 }
 

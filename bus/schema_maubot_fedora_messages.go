@@ -13,26 +13,23 @@ func init() {
 func maubotGiveCookie(x *Extraction) {
 	b := x.Body
 	var sender, recipient Value
-	miscTry(func() { sender = miscBodyKey(b, "sender") })
-	miscTry(func() { recipient = miscBodyKey(b, "recipient") })
-	x.Agent = miscOptStr(sender)
+	PyTry(func() { sender = b.PyItem("sender") })
+	PyTry(func() { recipient = b.PyItem("recipient") })
+	x.Agent = PyOptStr(sender)
 	// [agent_name, recipient]; where one is missing (the class raises), fmn
 	// lists the other.
 	x.Usernames = Strs(sender, recipient)
-	miscTry(func() {
-		x.Summary = PyStr(miscBodyKey(b, "sender")) + " gave a cookie to " + PyStr(miscBodyKey(b, "recipient"))
+	PyTry(func() {
+		x.Summary = PyStr(b.PyItem("sender")) + " gave a cookie to " + PyStr(b.PyItem("recipient"))
 	})
-	miscTry(func() {
-		release := miscBodyKey(b, "fedora_release")
-		agent := PyStr(miscBodyKey(b, "sender"))
-		to := PyStr(miscBodyKey(b, "recipient"))
-		total := PyStr(miscBodyKey(b, "total"))
-		// count_by_release[current_release]: a dict's keys are strings.
-		rs, ok := release.StrOK()
-		if !ok {
-			panic(miscRaise{"KeyError", PyRepr(release)})
-		}
-		count := PyStr(miscPyKey(miscBodyKey(b, "count_by_release"), rs))
+	PyTry(func() {
+		release := b.PyItem("fedora_release")
+		agent := PyStr(b.PyItem("sender"))
+		to := PyStr(b.PyItem("recipient"))
+		total := PyStr(b.PyItem("total"))
+		// count_by_release[current_release]: a dict's keys are strings
+		// (KeyError for any other release).
+		count := PyStr(b.PyItem("count_by_release", PyMustStr(release)))
 		x.Text = agent + " gave a cookie to " + to + ". They now have " + total + " cookie(s), " + count +
 			" of which were obtained in the Fedora " + PyStr(release) + " release cycle"
 	})

@@ -30,20 +30,13 @@ func init() {
 // missing, packages not iterable, a package that is no string for the
 // join), the property keeps the base class's value.
 func mdapiRepoUpdate(x *Extraction) {
-	b := x.Body.Value
-	name, okName := ncKey(b, "name")
-	if !okName {
-		return
-	}
-	repo := PyStr(name)
-	pkgs, okPkgs := ncKey(b, "packages")
-	if !okPkgs {
-		return
-	}
-	if n, ok := ncLen(pkgs); ok {
-		x.Summary = "MDAPI updated repo " + repo + " with new details for " + strconv.Itoa(n) + " packages"
-	}
-	if joined, ok := ncJoin(", ", pkgs); ok {
-		x.Text = "MDAPI updated repo " + repo + " with new details for the packages: " + joined
-	}
+	b := x.Body
+	PyTry(func() {
+		x.Summary = "MDAPI updated repo " + PyStr(b.PyItem("name")) + " with new details for " +
+			strconv.Itoa(PyLen(b.PyItem("packages"))) + " packages"
+	})
+	PyTry(func() {
+		x.Text = "MDAPI updated repo " + PyStr(b.PyItem("name")) + " with new details for the packages: " +
+			PyJoin(", ", b.PyItem("packages"))
+	})
 }

@@ -1,9 +1,6 @@
 package bus
 
-import (
-	"strconv"
-	"strings"
-)
+import "strconv"
 
 // noggin-messages: Fedora Account System (noggin) account and group
 // changes. The body is {"msg": {"agent": …, "user": …, …}}.
@@ -22,7 +19,7 @@ func init() {
 
 // nogginField is body["msg"][key].
 func nogginField(x *Extraction, key string) Value {
-	return miscPyKey(miscBodyKey(x.Body, "msg"), key)
+	return x.Body.PyItem("msg", key)
 }
 
 // nogginCommon sets what NogginMessage defines: the agent (msg.agent) and
@@ -30,24 +27,24 @@ func nogginField(x *Extraction, key string) Value {
 // raises), fmn lists the one it has.
 func nogginCommon(x *Extraction) {
 	var agent, user Value
-	miscTry(func() { agent = nogginField(x, "agent") })
-	miscTry(func() { user = nogginField(x, "user") })
-	x.Agent = miscOptStr(agent)
+	PyTry(func() { agent = nogginField(x, "agent") })
+	PyTry(func() { user = nogginField(x, "user") })
+	x.Agent = PyOptStr(agent)
 	x.Usernames = Strs(agent, user)
 }
 
 // nogginSummary sets the summary, and the text, which is the summary
 // (NogginMessage.__str__), when the class's summary does not raise.
 func nogginSummary(x *Extraction, summary func() string) {
-	var s string
-	if miscTry(func() { s = summary() }) {
+	PyTry(func() {
+		s := summary()
 		x.Summary, x.Text = s, s
-	}
+	})
 }
 
 func nogginMemberSponsor(x *Extraction) {
 	nogginCommon(x)
-	miscTry(func() { x.Groups = Strs(nogginField(x, "group")) })
+	PyTry(func() { x.Groups = Strs(nogginField(x, "group")) })
 	nogginSummary(x, func() string {
 		// No space before the group: the class writes it so.
 		return "Sponsor " + PyStr(nogginField(x, "agent")) + " added " + PyStr(nogginField(x, "user")) +
@@ -59,7 +56,7 @@ func nogginUserCreate(x *Extraction) {
 	nogginCommon(x)
 	nogginSummary(x, func() string {
 		agent, user := nogginField(x, "agent"), nogginField(x, "user")
-		if miscPyEq(user, agent) {
+		if PyReprEq(user, agent) {
 			return PyStr(agent) + " created a new Fedora Account"
 		}
 		return PyStr(agent) + " created a new Fedora Account for " + PyStr(user)
@@ -70,23 +67,16 @@ func nogginUserUpdate(x *Extraction) {
 	nogginCommon(x)
 	summary := func() string {
 		agent, user := nogginField(x, "agent"), nogginField(x, "user")
-		n := miscPyLen(nogginField(x, "fields"))
-		if miscPyEq(user, agent) {
+		n := PyLen(nogginField(x, "fields"))
+		if PyReprEq(user, agent) {
 			return PyStr(agent) + " edited " + strconv.Itoa(n) + " details of their Fedora Account"
 		}
 		return PyStr(agent) + " edited " + strconv.Itoa(n) + " details of " + PyStr(user) + "'s Fedora Account"
 	}
-	var s string
-	if miscTry(func() { s = summary() }) {
-		x.Summary = s
-	}
+	PyTry(func() { x.Summary = summary() })
 	// __str__: the summary, then the changed fields one a line (and a
 	// trailing space).
-	var text string
-	if miscTry(func() {
-		text = summary() + "\n\nDetails changed:\n\n" +
-			strings.Join(miscPyIterStrings(nogginField(x, "fields")), "\n") + " "
-	}) {
-		x.Text = text
-	}
+	PyTry(func() {
+		x.Text = summary() + "\n\nDetails changed:\n\n" + PyJoin("\n", nogginField(x, "fields")) + " "
+	})
 }

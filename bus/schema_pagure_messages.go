@@ -1,10 +1,6 @@
 package bus
 
-import (
-	"math"
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // pagure-messages: the schemas of Pagure (pagure.io, src.fedoraproject.org).
 //
@@ -28,39 +24,6 @@ import (
 //   - ", ".join of a list holding null (issue.edit's fields allow null)
 //     leaves the nulls out;
 //   - usernames and artifacts never raise: they list what the body names.
-
-// pagureRaise is the panic of a pagure property that raises in Python; it
-// is caught per property (pagureProp).
-type pagureRaise struct{ what string }
-
-func (e pagureRaise) String() string { return "pagure: " + e.what }
-
-// pagureProp sets *dst to what f computes, or leaves it when f raises.
-func pagureProp(dst *string, f func() string) {
-	defer pagureRescue()
-	*dst = f()
-}
-
-func pagureRescue() {
-	if r := recover(); r != nil {
-		if _, ok := r.(pagureRaise); !ok {
-			panic(r)
-		}
-	}
-}
-
-// pagureAt is Python's body[k1][k2]…: it raises when a key is missing or a
-// step is not an object. The value may be null.
-func pagureAt(v Value, path ...string) Value {
-	w := v.Get(path...)
-	if !w.Exists() {
-		panic(pagureRaise{"KeyError: " + strings.Join(path, ".")})
-	}
-	return w
-}
-
-// pagureF is "{}".format(body[k1][k2]…).
-func pagureF(v Value, path ...string) string { return PyStr(pagureAt(v, path...)) }
 
 // pagureMsg is a message as the classes read it, with the objects they
 // index (project, repo, issue, pullrequest, …) indexed once.
@@ -95,21 +58,12 @@ func (m *pagureMsg) obj(key string) Body {
 	return o
 }
 
-// get is body[k1][k2]… or absent, without raising.
-func (m *pagureMsg) get(path ...string) Value {
-	if len(path) == 1 {
-		return m.x.Body.Get(path[0])
-	}
-	return m.obj(path[0]).Get(path[1:]...)
-}
-
-// at is body[k1][k2]…, raising as pagureAt.
+// at is body[k1][k2]…, raising as Python does (Value.PyItem).
 func (m *pagureMsg) at(path ...string) Value {
-	w := m.get(path...)
-	if !w.Exists() {
-		panic(pagureRaise{"KeyError: " + strings.Join(path, ".")})
+	if len(path) == 1 {
+		return m.x.Body.PyItem(path[0])
 	}
-	return w
+	return m.obj(path[0]).PyItem(path[1:]...)
 }
 
 // f is "{}".format(body[k1][k2]…).
@@ -117,13 +71,7 @@ func (m *pagureMsg) f(path ...string) string { return PyStr(m.at(path...)) }
 
 // raw is a property returning body[k1][k2]… itself: a string as is, None
 // as "".
-func (m *pagureMsg) raw(path ...string) string {
-	w := m.at(path...)
-	if w.IsNull() {
-		return ""
-	}
-	return PyStr(w)
-}
+func (m *pagureMsg) raw(path ...string) string { return PyOptStr(m.at(path...)) }
 
 // ref is the issue's or pull request's "{project fullname}#{id}".
 func (m *pagureMsg) ref() string {
@@ -133,94 +81,9 @@ func (m *pagureMsg) ref() string {
 		m.refState = 1
 	}
 	if m.refState < 0 {
-		panic(pagureRaise{"KeyError: ref"})
+		PyRaise("KeyError", "ref")
 	}
 	return m.refText
-}
-
-// pagureIter returns the str() of the items Python iterates over in v: a
-// list's elements, a string's characters, a dict's keys; other values
-// raise. Nulls are kept as absent Values for the caller to judge.
-func pagureIter(v Value, each func(item Value, key string, isKey bool)) {
-	switch v.Kind() {
-	case KindArray:
-		v.Each(func(e Value) bool { each(e, "", false); return true })
-	case KindString:
-		for _, r := range v.Str() {
-			each(Value{}, string(r), true)
-		}
-	case KindObject:
-		for _, k := range v.Keys() {
-			each(Value{}, k, true)
-		}
-	default:
-		panic(pagureRaise{"TypeError: not iterable"})
-	}
-}
-
-// pagureJoin is sep.join(v): the items must be strings; null items are
-// left out (Python raises on them).
-func pagureJoin(sep string, v Value) string {
-	var parts []string
-	pagureIter(v, func(item Value, key string, isKey bool) {
-		if isKey {
-			parts = append(parts, key)
-			return
-		}
-		switch item.Kind() {
-		case KindString:
-			parts = append(parts, item.Str())
-		case KindNull:
-		default:
-			panic(pagureRaise{"TypeError: join of a non-string"})
-		}
-	})
-	return strings.Join(parts, sep)
-}
-
-// pagureJoinStr is sep.join([str(i) for i in v]).
-func pagureJoinStr(sep string, v Value) string {
-	var parts []string
-	pagureIter(v, func(item Value, key string, isKey bool) {
-		if isKey {
-			parts = append(parts, key)
-		} else {
-			parts = append(parts, PyStr(item))
-		}
-	})
-	return strings.Join(parts, sep)
-}
-
-// pagureNum returns a number (or bool) as Python compares it.
-func pagureNum(v Value) (float64, bool) {
-	switch v.Kind() {
-	case KindNumber:
-		// Python reads 1e400 as inf: keep ParseFloat's ±Inf on ErrRange.
-		f, err := strconv.ParseFloat(string(v.Raw()), 64)
-		return f, err == nil || math.IsInf(f, 0)
-	case KindBool:
-		if b, _ := v.Bool(); b {
-			return 1, true
-		}
-		return 0, true
-	}
-	return 0, false
-}
-
-// pagureIsOne is body[…] == 1 (never raises).
-func pagureIsOne(v Value) bool {
-	f, ok := pagureNum(v)
-	return ok && f == 1
-}
-
-// pagureNoRefs is str.replace("refs/heads/", "") on a value that must be a
-// string.
-func pagureNoRefs(v Value) string {
-	s, ok := v.StrOK()
-	if !ok {
-		panic(pagureRaise{"AttributeError: replace"})
-	}
-	return strings.ReplaceAll(s, "refs/heads/", "")
 }
 
 // Class families.
@@ -257,7 +120,7 @@ func (c pagureClass) extract(x *Extraction) {
 		// pretty_list([agent, obj.user.name, obj.assignee.name]): the
 		// assignee only when there is one.
 		x.Usernames = Strs(agent, o.Get("user", "name"), o.Get("assignee", "name"))
-		pagureProp(&x.URL, func() string { return m.raw(obj, "full_url") })
+		PyTry(func() { x.URL = m.raw(obj, "full_url") })
 	case pagureKindGit:
 		x.Usernames = Strs(agent)
 		repo := m.obj("repo")
@@ -278,17 +141,17 @@ func (c pagureClass) extract(x *Extraction) {
 		x.Usernames = Strs(agent)
 	}
 	if c.text != nil {
-		pagureProp(&x.Text, func() string { return c.text(m) })
+		PyTry(func() { x.Text = c.text(m) })
 	}
 	if c.summary != nil {
-		pagureProp(&x.Summary, func() string { return c.summary(m) })
+		PyTry(func() { x.Summary = c.summary(m) })
 	}
 	if c.url != nil {
-		pagureProp(&x.URL, func() string { return c.url(m) })
+		PyTry(func() { x.URL = c.url(m) })
 	}
 	if c.patch != nil {
 		url := x.URL
-		pagureProp(&x.PatchURL, func() string { return c.patch(m, url) })
+		PyTry(func() { x.PatchURL = c.patch(m, url) })
 	}
 }
 
@@ -318,7 +181,7 @@ var pagureProjectEdit = pagureProject(
 		return "Project Edited: " + m.f("project", "fullname") + "\nBy: " + m.agent
 	},
 	func(m *pagureMsg) string {
-		return m.agent + " edited the fields " + pagureJoin(", ", m.at("fields")) +
+		return m.agent + " edited the fields " + PyJoinSkipNone(", ", m.at("fields")) +
 			` of project "` + m.f("project", "fullname") + `"`
 	})
 
@@ -351,11 +214,11 @@ var pagureProjectGroupAdded = pagureProject(
 
 var pagureProjectGroupRemoved = pagureProject(
 	func(m *pagureMsg) string {
-		return "Group(s) " + pagureJoin(", ", m.at("removed_groups")) + " removed from " +
+		return "Group(s) " + PyJoinSkipNone(", ", m.at("removed_groups")) + " removed from " +
 			m.f("project", "fullname") + "\nBy: " + m.agent
 	},
 	func(m *pagureMsg) string {
-		return m.agent + " removed the group(s) " + pagureJoin(", ", m.at("removed_groups")) +
+		return m.agent + " removed the group(s) " + PyJoinSkipNone(", ", m.at("removed_groups")) +
 			` from the project "` + m.f("project", "fullname") + `"`
 	})
 
@@ -381,11 +244,11 @@ var pagureProjectTagEdited = pagureProject(
 
 var pagureProjectTagRemoved = pagureProject(
 	func(m *pagureMsg) string {
-		return "Tag(s): " + pagureJoin(", ", m.at("tags")) + " removed from " + m.f("project", "fullname") +
+		return "Tag(s): " + PyJoinSkipNone(", ", m.at("tags")) + " removed from " + m.f("project", "fullname") +
 			"\nBy: " + m.agent
 	},
 	func(m *pagureMsg) string {
-		return m.agent + " removed the tag(s) " + pagureJoin(", ", m.at("tags")) + ` of project "` +
+		return m.agent + " removed the tag(s) " + PyJoinSkipNone(", ", m.at("tags")) + ` of project "` +
 			m.f("project", "fullname") + `"`
 	})
 
@@ -440,7 +303,7 @@ func pagureIssueAssignee(m *pagureMsg) string {
 	if !a.Truthy() {
 		return "someone"
 	}
-	return pagureF(a, "name")
+	return PyStr(a.PyItem("name"))
 }
 
 var pagureIssueAssignedAdded = pagureIssue(
@@ -462,8 +325,7 @@ var pagureIssueAssignedReset = pagureIssue(
 // the issue's or pull request's own.
 func pagureCommentURL(obj string) func(m *pagureMsg) string {
 	return func(m *pagureMsg) string {
-		return m.f(obj, "full_url") + "#comment-" +
-			pagureF(m.at(obj, "comments").Index(-1), "id")
+		return m.f(obj, "full_url") + "#comment-" + PyStr(PyIndex(m.at(obj, "comments"), -1).PyItem("id"))
 	}
 }
 
@@ -489,10 +351,10 @@ var pagureIssueDependencyAdded = pagureIssue(
 var pagureIssueDependencyRemoved = pagureIssue(
 	func(m *pagureMsg) string {
 		return "Issue: " + m.ref() + " no longer depending on #" +
-			pagureJoinStr(", #", m.at("removed_dependency"))
+			strings.Join(PyStrs(m.at("removed_dependency")), ", #")
 	},
 	func(m *pagureMsg) string {
-		return m.agent + " removed the dependency on #" + pagureJoinStr(", #", m.at("removed_dependency")) +
+		return m.agent + " removed the dependency on #" + strings.Join(PyStrs(m.at("removed_dependency")), ", #") +
 			" on the issue " + m.ref()
 	})
 
@@ -509,7 +371,7 @@ var pagureIssueDrop = func() pagureClass {
 var pagureIssueEdit = pagureIssue(
 	func(m *pagureMsg) string { return "Edited Issue: " + m.ref() },
 	func(m *pagureMsg) string {
-		return m.agent + " edited fields " + pagureJoin(", ", m.at("fields")) + " of issue " +
+		return m.agent + " edited fields " + PyJoinSkipNone(", ", m.at("fields")) + " of issue " +
 			m.ref() + ": " + m.f("issue", "title")
 	})
 
@@ -521,18 +383,18 @@ var pagureIssueNew = pagureIssue(
 
 var pagureIssueTagAdded = pagureIssue(
 	func(m *pagureMsg) string {
-		return "Issue: " + m.ref() + " tagged with " + pagureJoin(", ", m.at("tags"))
+		return "Issue: " + m.ref() + " tagged with " + PyJoinSkipNone(", ", m.at("tags"))
 	},
 	func(m *pagureMsg) string {
-		return m.agent + " tagged the issue " + m.ref() + " with: " + pagureJoin(", ", m.at("tags"))
+		return m.agent + " tagged the issue " + m.ref() + " with: " + PyJoinSkipNone(", ", m.at("tags"))
 	})
 
 var pagureIssueTagRemoved = pagureIssue(
 	func(m *pagureMsg) string {
-		return "Issue: " + m.ref() + " un-tagged with " + pagureJoin(", ", m.at("tags"))
+		return "Issue: " + m.ref() + " un-tagged with " + PyJoinSkipNone(", ", m.at("tags"))
 	},
 	func(m *pagureMsg) string {
-		return m.agent + " removed tags " + pagureJoin(", ", m.at("tags")) + " from issue " + m.ref()
+		return m.agent + " removed tags " + PyJoinSkipNone(", ", m.at("tags")) + " from issue " + m.ref()
 	})
 
 // --- pull_requests_schema ---------------------------------------------------
@@ -553,7 +415,7 @@ var pagurePRAssignedAdded = pagurePRClass(
 		a := m.at("pullrequest", "assignee")
 		assignee := "someone"
 		if a.Truthy() {
-			assignee = pagureF(a, "name")
+			assignee = PyStr(a.PyItem("name"))
 		}
 		return m.agent + " assigned the pull-request " + m.ref() + " to " + assignee
 	})
@@ -602,18 +464,10 @@ var pagurePRCommentEdited = func() pagureClass {
 		if !comments.Truthy() {
 			return m.raw("pullrequest", "full_url")
 		}
-		return PyStr(full) + "#comment-" + pagureF(pagurePyIndexLast(comments), "id")
+		return PyStr(full) + "#comment-" + PyStr(PyIndex(comments, -1).PyItem("id"))
 	}
 	return c
 }()
-
-// pagurePyIndexLast is value[-1] for a list; anything else raises.
-func pagurePyIndexLast(v Value) Value {
-	if v.Kind() != KindArray {
-		panic(pagureRaise{"TypeError: [-1]"})
-	}
-	return v.Index(-1)
-}
 
 // pagureFlag is "{flag username} {flag status}".
 func pagureFlag(m *pagureMsg) string {
@@ -663,14 +517,14 @@ var pagurePRReopened = pagurePRClass(
 var pagurePRTagAdded = pagurePRClass(
 	func(m *pagureMsg) string { return "Pull-request " + m.ref() + " was tagged" },
 	func(m *pagureMsg) string {
-		return m.agent + " tagged the pull-request " + m.ref() + " with " + pagureJoin(", ", m.at("tags"))
+		return m.agent + " tagged the pull-request " + m.ref() + " with " + PyJoinSkipNone(", ", m.at("tags"))
 	})
 
 var pagurePRTagRemoved = pagurePRClass(
 	func(m *pagureMsg) string { return "Pull-request " + m.ref() + " was un-tagged" },
 	func(m *pagureMsg) string {
 		return m.agent + " un-tagged the pull-request " + m.ref() + " with: " +
-			pagureJoin(", ", m.at("tags"))
+			PyJoinSkipNone(", ", m.at("tags"))
 	})
 
 var pagurePRUpdated = pagurePRClass(
@@ -712,7 +566,7 @@ var pagureGroupEdit = pagureClass{
 		return "Group edit: " + m.f("group", "name") + "\nBy: " + m.agent
 	},
 	summary: func(m *pagureMsg) string {
-		return m.agent + " edited the fields " + pagureJoin(", ", m.at("fields")) + " of the group " +
+		return m.agent + " edited the fields " + PyJoinSkipNone(", ", m.at("fields")) + " of the group " +
 			m.f("group", "name")
 	},
 	url: func(m *pagureMsg) string { return m.raw("group", "full_url") },
@@ -744,22 +598,11 @@ var pagureGitBranchCreation = pagureClass{
 		base := m.f("repo", "full_url")
 		item := m.at("branch")
 		// if "refs/heads/" in item: item = item.replace("refs/heads/", "")
-		var contains bool
-		switch item.Kind() {
-		case KindString:
-			return base + "/tree/" + strings.ReplaceAll(item.Str(), "refs/heads/", "")
-		case KindArray:
-			item.Each(func(e Value) bool {
-				contains = e.Kind() == KindString && e.Str() == "refs/heads/"
-				return !contains
-			})
-		case KindObject:
-			contains = item.Get("refs/heads/").Exists()
-		default:
-			panic(pagureRaise{"TypeError: in"})
+		if s, ok := item.StrOK(); ok {
+			return base + "/tree/" + strings.ReplaceAll(s, "refs/heads/", "")
 		}
-		if contains {
-			panic(pagureRaise{"AttributeError: replace"})
+		if PyIn("refs/heads/", item) {
+			PyRaise("AttributeError", "replace") // only a str has it
 		}
 		return base + "/tree/" + PyStr(item)
 	},
@@ -776,57 +619,51 @@ var pagureGitBranchDeletion = pagureClass{
 	url: func(m *pagureMsg) string { return m.raw("repo", "full_url") },
 }
 
+// pagureOne is the 1 of body["total_commits"] == 1.
+var pagureOne = ValueOf([]byte("1"))
+
 var pagureGitReceive = pagureClass{
 	kind: pagureKindGit,
 	text: func(m *pagureMsg) string {
-		var author Value
-		switch authors := m.at("authors"); authors.Kind() {
-		case KindArray:
-			author = authors.Index(0)
-			if !author.Exists() {
-				panic(pagureRaise{"IndexError: authors[0]"})
-			}
-		default:
-			panic(pagureRaise{"authors[0]"})
-		}
+		author := PyIndex(m.at("authors"), 0)
 		force := ""
 		if m.at("forced").Truthy() {
 			force = "forced-"
 		}
-		n, ok := pagureNum(m.at("total_commits"))
+		n, ok := PyNumber(m.at("total_commits"))
 		if !ok {
-			panic(pagureRaise{"TypeError: total_commits > 1"})
+			PyRaise("TypeError", "'>' not supported")
 		}
 		plural := ""
 		if n > 1 {
 			plural = "s"
 		}
-		branch := pagureNoRefs(m.at("branch"))
+		branch := strings.ReplaceAll(PyMustStr(m.at("branch")), "refs/heads/", "")
 		// tpl.format(**self.body, author=…, force_prefix=…, …) raises
 		// when the body has one of these keys too.
 		for _, k := range []string{"author", "force_prefix", "plural_suffix", "branch_short"} {
 			if m.x.Body.Get(k).Exists() {
-				panic(pagureRaise{"TypeError: multiple values for " + k})
+				PyRaise("TypeError", "multiple values for "+k)
 			}
 		}
-		return pagureF(author, "fullname") + " (" + pagureF(author, "name") + ") " + force + "pushed " +
+		return PyStr(author.PyItem("fullname")) + " (" + PyStr(author.PyItem("name")) + ") " + force + "pushed " +
 			m.f("total_commits") + " commit" + plural + " on " + m.f("repo", "fullname") +
 			".\nBranch: " + branch + "\n"
 	},
 	summary: func(m *pagureMsg) string {
-		branch := pagureNoRefs(m.at("branch"))
+		branch := strings.ReplaceAll(PyMustStr(m.at("branch")), "refs/heads/", "")
 		return m.agent + " pushed " + m.f("total_commits") + " commits on " +
 			m.f("repo", "fullname") + " (branch: " + branch + ")"
 	},
 	url: func(m *pagureMsg) string {
-		if pagureIsOne(m.at("total_commits")) {
+		if PyEq(m.at("total_commits"), pagureOne) {
 			return m.f("repo", "full_url") + "/c/" + m.f("end_commit")
 		}
 		return m.f("repo", "full_url") + "/c/" + m.f("old_commit") + ".." + m.f("end_commit")
 	},
 	// patch_url: f"{self.url}.patch" for a single commit, else None.
 	patch: func(m *pagureMsg, url string) string {
-		if !pagureIsOne(m.at("total_commits")) || url == "" {
+		if !PyEq(m.at("total_commits"), pagureOne) || url == "" {
 			return ""
 		}
 		return url + ".patch"

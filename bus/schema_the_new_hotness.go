@@ -34,17 +34,12 @@ func init() {
 func hotnessUpdateDrop(x *Extraction) {
 	b := x.Body
 	agent := b.Get("agent_name")
-	switch agent.Kind() {
-	case KindAbsent, KindNull:
-	case KindString:
-		x.Agent = agent.Str()
-	default:
-		x.Agent = PyStr(agent)
-	}
+	x.Agent = PyOptStr(agent)
 	x.Usernames = Strs(agent)
 
 	reason := b.Get("reason")
-	pkgs := hotnessDropPackages(b, reason)
+	var pkgs []string // none where the property raises
+	PyTry(func() { pkgs = hotnessDropPackages(b, reason) })
 	x.Packages = pkgs
 	if !reason.Exists() {
 		return // KeyError: the summary raises
@@ -68,7 +63,8 @@ func hotnessUpdateDrop(x *Extraction) {
 // hotnessDropPackages is UpdateDrop.packages: none when Anitya does not
 // know the Fedora name, else the package of the message that triggered
 // the update (a pkgdb package listing, a Koji build, or a message with a
-// package).
+// package). It raises where `in` does (a msg or topic that is no str,
+// list or dict).
 func hotnessDropPackages(b Body, reason Value) []string {
 	if !reason.Exists() || reason.Str() == "anitya" {
 		return nil
@@ -78,44 +74,15 @@ func hotnessDropPackages(b Body, reason Value) []string {
 	if !msg.Exists() {
 		return nil
 	}
-	in, ok := hotnessIn("package_listing", msg)
-	if !ok {
-		return nil
-	}
-	if in {
+	switch {
+	case PyIn("package_listing", msg):
 		return Strs(msg.Get("package_listing", "package", "name"))
-	}
-	if in, ok = hotnessIn("buildsys.build", trigger.Get("topic")); !ok {
-		return nil
-	}
-	if in {
+	case PyIn("buildsys.build", trigger.Get("topic")):
 		return Strs(msg.Get("name"))
-	}
-	if in, _ = hotnessIn("package", msg); in {
+	case PyIn("package", msg):
 		return Strs(msg.Get("package", "name"))
 	}
 	return nil
-}
-
-// hotnessIn is Python's `needle in hay`: a key of a dict, a substring of
-// a str, an element of a list; false (the test raises TypeError, or the
-// key is missing) for anything else.
-func hotnessIn(needle string, hay Value) (in, ok bool) {
-	switch hay.Kind() {
-	case KindObject:
-		return hay.Get(needle).Exists(), true
-	case KindString:
-		return strings.Contains(hay.Str(), needle), true
-	case KindArray:
-		hay.Each(func(e Value) bool {
-			if s, isStr := e.StrOK(); isStr && s == needle {
-				in = true
-			}
-			return !in
-		})
-		return in, true
-	}
-	return false, false
 }
 
 // hotnessUpdateBugFile is UpdateBugFile: the packages of the Anitya
@@ -149,12 +116,5 @@ func hotnessBugFilePackages(b Body) []string {
 	if strings.HasSuffix(topic, ".project.map.new") {
 		return Strs(msg.Get("message", "new"))
 	}
-	var out []string
-	msg.Get("message", "packages").Each(func(p Value) bool {
-		if p.Get("distro").Str() == "Fedora" {
-			out = append(out, Strs(p.Get("package_name"))...)
-		}
-		return true
-	})
-	return out
+	return anityaFedoraPackages(msg.Get("message", "packages"))
 }
