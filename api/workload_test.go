@@ -129,7 +129,7 @@ func (w *workload) next(sentAt time.Time) *bus.Message {
 		alias := "FEDORA-2026-" + w.word(5)
 		body = map[string]any{"comment": map[string]any{
 			"karma": w.rng.IntN(3) - 1, "text": text, "timestamp": sentAt.UTC().Format(time.RFC3339), "user": map[string]any{"name": agent, "id": w.rng.IntN(9999)},
-			"update": map[string]any{"alias": alias, "builds": builds, "user": map[string]any{"name": owner}, "status": "testing",
+			"update": map[string]any{"alias": alias, "builds": builds, "user": map[string]any{"name": owner}, "status": "testing", "request": nil,
 				"title": alias, "notes": w.text(150 + w.rng.IntN(350)), "karma": w.rng.IntN(5), "stable_karma": 3, "unstable_karma": -3,
 				"bugs": []map[string]any{{"bug_id": 2000000 + w.rng.IntN(900000), "title": w.text(8), "security": false}}, "type": "bugfix", "severity": "unspecified",
 				"date_submitted": sentAt.Add(-72 * time.Hour).UTC().Format(time.RFC3339), "url": "https://bodhi.fedoraproject.org/updates/" + alias, "release": map[string]any{"name": "F42", "branch": "f42"}}},
