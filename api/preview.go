@@ -55,7 +55,7 @@ type Previewer struct {
 
 // NewPreviewer reads BUS stream from js.
 func NewPreviewer(js jetstream.JetStream, stream string, lk rules.Lookups, site notification.Site) *Previewer {
-	return &Previewer{js: js, stream: stream, lookups: lk, site: site, Now: time.Now}
+	return &Previewer{js: js, stream: stream, lookups: lk, site: site, Now: time.Now, parser: bus.Parser{Lazy: true}}
 }
 
 // PreviewRequest is a rule to try over [Since, now).

@@ -81,7 +81,7 @@ func NewRecentIndex(js jetstream.JetStream, stream string, window time.Duration,
 	if log == nil {
 		log = slog.Default()
 	}
-	return &RecentIndex{js: js, stream: stream, window: window, log: log,
+	return &RecentIndex{js: js, stream: stream, window: window, log: log, parser: bus.Parser{Lazy: true},
 		keyIDs: map[rules.Key]uint32{}, nameIDs: map[string]uint32{}}
 }
 

@@ -307,6 +307,41 @@ func parseCorpus(t *testing.T, m *corpusMessage) *Parsed {
 	return p
 }
 
+// A lazy parse (the matcher's) derives the same fields as an eager one:
+// matching fields at once, the texts when Display is called.
+func TestCorpusLazyParse(t *testing.T) {
+	t.Parallel()
+	lazy := Parser{Lazy: true}
+	for _, m := range loadCorpus(t) {
+		nm, err := m.NATSMsg()
+		if err != nil {
+			continue
+		}
+		eager, err := ParseNATS(nm.Subject, nm.Header, nm.Data)
+		if err != nil {
+			continue
+		}
+		p, err := lazy.ParseNATS(nm.Subject, nm.Header, nm.Data)
+		if err != nil {
+			t.Fatalf("line %d: lazy parse fails where an eager one does not: %v", m.line, err)
+		}
+		for _, f := range []string{"usernames", "groups", "packages", "containers", "modules", "flatpaks", "agent_name", "app_name", "severity", "deprecated"} {
+			if g, w := fmt.Sprint(fieldValue(p, f)), fmt.Sprint(fieldValue(eager, f)); g != w {
+				t.Errorf("line %d (%s) %s before Display: %s, eager %s", m.line, m.Expect["schema"], f, g, w)
+			}
+		}
+		p.Display()
+		for _, f := range corpusFields {
+			if g, w := fmt.Sprint(fieldValue(p, f)), fmt.Sprint(fieldValue(eager, f)); g != w {
+				t.Errorf("line %d (%s) %s after Display: %.200s, eager %.200s", m.line, m.Expect["schema"], f, g, w)
+			}
+		}
+		if p.ExtractError != eager.ExtractError {
+			t.Errorf("line %d: extract error %q, eager %q", m.line, p.ExtractError, eager.ExtractError)
+		}
+	}
+}
+
 func corpusTable(apps []string, table map[string]map[string]*tally) string {
 	var b strings.Builder
 	short := map[string]string{"schema_class": "class", "agent_name": "agent", "app_name": "app",

@@ -52,7 +52,19 @@ type Extraction struct {
 	// what matching uses, whatever the filter headers say; for an unknown
 	// one, Parse uses the headers' list of each kind when they carry any.
 	Usernames, Groups, Packages, Containers, Modules, Flatpaks []string
+
+	// matchOnly: see Display.
+	matchOnly bool
 }
+
+// Display reports whether the extractor must derive what a notification
+// shows: Summary, Text, URL and PatchURL (and TextBody). A lazy parser
+// (Parser.Lazy) first asks only for what matching reads (the lists,
+// Agent, App, Severity, Deprecated), and runs the extractor again with
+// Display true for the few messages that are notified. An extractor may
+// ignore it (it is then just slower); skipping the display work when it is
+// false is what keeps matching as fast as reading the stream.
+func (x *Extraction) Display() bool { return !x.matchOnly }
 
 // Schema is what fmn knows of one message class.
 type Schema struct {

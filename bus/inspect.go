@@ -41,6 +41,7 @@ func (p *Parsed) Fields(reg *Registry) Fields {
 	if reg == nil {
 		reg = DefaultRegistry
 	}
+	p.Display()
 	f := Fields{
 		ID: p.ID, Topic: p.Topic, Schema: p.Schema, Extractor: p.Extractor, ExtractError: p.ExtractError,
 		App: p.App, Agent: p.Agent,

@@ -18,6 +18,11 @@ import (
 type Parser struct {
 	Limits   Limits
 	Registry *Registry
+	// Lazy leaves Summary, Text, URL and PatchURL of known schemas to
+	// Parsed.Display, which derives them when a notification needs them:
+	// most messages match no rule, and the texts are most of an
+	// extractor's work. The matcher and the preview parse lazily.
+	Lazy bool
 }
 
 var defaultParser Parser
@@ -158,6 +163,10 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 		if pd.Extractor == "" {
 			pd.Extractor = sch.Name
 		}
+		x.matchOnly = p.Lazy
+		if p.Lazy {
+			pd.pending = sch
+		}
 		if err := runSchema(sch, x); err != "" {
 			pd.ExtractError = err
 		} else {
@@ -169,8 +178,8 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 	if x.Severity != 0 {
 		pd.Severity = x.Severity
 	}
+	pd.header = h
 	if pd.Text == "" {
-		pd.header = h
 		pd.textBody = x.TextBody.raw
 	}
 	for _, k := range filterKinds {

@@ -68,6 +68,35 @@ type Parsed struct {
 	// class holds (nil: Body).
 	header   nats.Header
 	textBody []byte
+	// pending is the schema whose display fields are still to be derived
+	// (a lazy parse); nil once they are.
+	pending *Schema
+}
+
+// Display derives Summary, Text, URL and PatchURL when a lazy parser left
+// them (see Parser.Lazy); otherwise it does nothing. It runs the schema's
+// extractor again over the body, this time for what notifications show.
+// Call it before sharing p between goroutines: it writes p's fields.
+func (p *Parsed) Display() {
+	s := p.pending
+	if s == nil {
+		return
+	}
+	p.pending = nil
+	x := &Extraction{ID: p.ID, Topic: p.Topic, Schema: p.Schema, Headers: p.header}
+	body, err := scanBody(p.Body, nil, true)
+	if err != nil {
+		return // it was scanned once already: cannot happen
+	}
+	x.Body = body
+	if failed := runSchema(s, x); failed != "" && p.ExtractError == "" {
+		p.ExtractError = failed
+	}
+	p.Summary, p.Text, p.URL, p.PatchURL = x.Summary, x.Text, x.URL, x.PatchURL
+	p.textBody = nil
+	if p.Text == "" {
+		p.textBody = x.TextBody.raw
+	}
 }
 
 // DisplayText returns the notification's body text: Text, or when the
@@ -76,6 +105,7 @@ type Parsed struct {
 // json.dumps(…, sort_keys=True, indent=4)). The dump is rendered on each
 // call: only messages that are notified need it.
 func (p *Parsed) DisplayText() string {
+	p.Display()
 	if p.Text != "" {
 		return p.Text
 	}

@@ -75,7 +75,7 @@ func New(nc *nats.Conn, sc streams.Config, m *Matcher, cfg Config, log *slog.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Consumer{cfg: cfg, streams: sc, nc: nc, m: m, log: log, parser: bus.Parser{Limits: cfg.Limits}}
+	return &Consumer{cfg: cfg, streams: sc, nc: nc, m: m, log: log, parser: bus.Parser{Limits: cfg.Limits, Lazy: true}}
 }
 
 // ConsumerConfig is the durable consumer's configuration.

@@ -83,6 +83,7 @@ const maxHeaderLen = 255
 // no URL, on one line: line breaks become spaces, other control characters
 // (such as IRC formatting codes) are dropped.
 func Render(p *bus.Parsed, user string, dest rules.Destination, ruleIDs []int64, site Site, now time.Time) *Notification {
+	p.Display() // a lazy parse left the texts for now
 	ids := slices.Clone(ruleIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)

@@ -154,8 +154,11 @@ func Bus(ctx context.Context, js jetstream.JetStream, o BusOptions, fn func(*Bus
 	}
 	found := 0
 	start := time.Now()
+	// Lazy: the texts are derived only for what is rendered or explained.
+	parser := o.Parser
+	parser.Lazy = true
 	pl := newPipeline(ctx, runtime.GOMAXPROCS(0), func(bm *BusMessage, raw jetstream.Msg) {
-		p, err := o.Parser.ParseAt(raw.Subject(), raw.Headers(), raw.Data(), bm.Stored)
+		p, err := parser.ParseAt(raw.Subject(), raw.Headers(), raw.Data(), bm.Stored)
 		if err != nil {
 			bm.Err = err
 			return
