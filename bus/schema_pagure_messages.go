@@ -120,7 +120,9 @@ func (c pagureClass) extract(x *Extraction) {
 		// pretty_list([agent, obj.user.name, obj.assignee.name]): the
 		// assignee only when there is one.
 		x.Usernames = Strs(agent, o.Get("user", "name"), o.Get("assignee", "name"))
-		PyTry(func() { x.URL = m.raw(obj, "full_url") })
+		if x.Display() {
+			PyTry(func() { x.URL = m.raw(obj, "full_url") })
+		}
 	case pagureKindGit:
 		x.Usernames = Strs(agent)
 		repo := m.obj("repo")
@@ -139,6 +141,9 @@ func (c pagureClass) extract(x *Extraction) {
 		}
 	default:
 		x.Usernames = Strs(agent)
+	}
+	if !x.Display() {
+		return
 	}
 	if c.text != nil {
 		PyTry(func() { x.Text = c.text(m) })
