@@ -173,8 +173,8 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 			fromClass = true
 		}
 	}
-	pd.Agent, pd.App, pd.Summary, pd.Text, pd.URL = x.Agent, x.App, x.Summary, x.Text, x.URL
-	pd.PatchURL, pd.Deprecated = x.PatchURL, x.Deprecated
+	pd.Agent, pd.App, pd.Summary, pd.Text, pd.URL = x.Agent, x.App, x.Summary, x.Text, WebURL(x.URL)
+	pd.PatchURL, pd.Deprecated = WebURL(x.PatchURL), x.Deprecated
 	if x.Severity != 0 {
 		pd.Severity = x.Severity
 	}
@@ -190,6 +190,17 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 		*list = sortedUnique(*list)
 	}
 	return pd, nil
+}
+
+// WebURL returns u when it is an http or https URL, else "": a URL from a
+// bus message ends up in emails and in the web UI's links, where a
+// javascript: or data: URL must never arrive.
+func WebURL(u string) string {
+	t := strings.TrimSpace(u)
+	if len(t) > 8 && strings.EqualFold(t[:8], "https://") || len(t) > 7 && strings.EqualFold(t[:7], "http://") {
+		return u
+	}
+	return ""
 }
 
 // ExtractorGeneric is Parsed.Extractor for a message of a schema fmn does

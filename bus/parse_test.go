@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -419,5 +420,23 @@ func TestApplicationsAsFMN(t *testing.T) {
 	}
 	if got := DefaultRegistry.Applications(); len(got) < 20 {
 		t.Errorf("DefaultRegistry.Applications() = %v: every package FMN installs has apps", got)
+	}
+}
+
+// Only http(s) URLs leave the parser: a URL from the bus becomes a link in
+// emails and in the web UI.
+func TestWebURLOnly(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,x", "file:///etc/passwd", "//evil.example", "ftp://x/y", " javascript:x"} {
+		p := mustParse(t, bodhiTopic, hdr(HeaderSchema, "base.message"), `{"url":`+strconv.Quote(u)+`}`)
+		if p.URL != "" {
+			t.Errorf("URL %q kept", u)
+		}
+	}
+	for _, u := range []string{"https://bodhi.fedoraproject.org/updates/X", "HTTP://example.org/"} {
+		p := mustParse(t, bodhiTopic, hdr(HeaderSchema, "base.message"), `{"url":`+strconv.Quote(u)+`}`)
+		if p.URL != u {
+			t.Errorf("URL %q became %q", u, p.URL)
+		}
 	}
 }

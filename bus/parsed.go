@@ -92,7 +92,7 @@ func (p *Parsed) Display() {
 	if failed := runSchema(s, x); failed != "" && p.ExtractError == "" {
 		p.ExtractError = failed
 	}
-	p.Summary, p.Text, p.URL, p.PatchURL = x.Summary, x.Text, x.URL, x.PatchURL
+	p.Summary, p.Text, p.URL, p.PatchURL = x.Summary, x.Text, WebURL(x.URL), WebURL(x.PatchURL)
 	p.textBody = nil
 	if p.Text == "" {
 		p.textBody = x.TextBody.raw

@@ -416,22 +416,22 @@ func TestPagureOddShapes(t *testing.T) {
 	schemaRun(t, []schemaCase{
 		// 1e400 is inf in Python; a null repo name lists None (dropped).
 		{name: "receive: 1e400 commits, null names", schema: "pagure.git.receive",
-			body: `{"agent":"a","forced":1,"repo":{"fullname":"r","full_url":"u","namespace":"rpms","name":null},"old_commit":"o",` +
+			body: `{"agent":"a","forced":1,"repo":{"fullname":"r","full_url":"https://u","namespace":"rpms","name":null},"old_commit":"o",` +
 				`"branch":"refs/heads/x","authors":[{"fullname":"F","name":null}],"total_commits":1e400,"end_commit":"e"}`,
 			want: schemaWant{App: "Pagure", Agent: "a", Users: []string{"a"}, Summary: "a pushed inf commits on r (branch: x)",
-				Text: "F (None) forced-pushed inf commits on r.\nBranch: x\n", URL: "u/c/o..e"}},
+				Text: "F (None) forced-pushed inf commits on r.\nBranch: x\n", URL: "https://u/c/o..e"}},
 		// str() of each item of a string, float ids, a null assignee name.
 		{name: "dependency removed: a str's items, a float id", schema: "pagure.issue.dependency.removed",
-			body: `{"agent":"a","project":{"fullname":"p"},"issue":{"id":1.0,"full_url":"u","user":{"name":"a"},"assignee":{"name":null}},` +
+			body: `{"agent":"a","project":{"fullname":"p"},"issue":{"id":1.0,"full_url":"https://u","user":{"name":"a"},"assignee":{"name":null}},` +
 				`"removed_dependency":"34"}`,
 			want: schemaWant{App: "Pagure", Agent: "a", Users: []string{"a"},
 				Summary: "a removed the dependency on #3, #4 on the issue p#1.0",
-				Text:    "Issue: p#1.0 no longer depending on #3, #4\nBy: a", URL: "u"}},
+				Text:    "Issue: p#1.0 no longer depending on #3, #4\nBy: a", URL: "https://u"}},
 		// A branch that is a list: `"refs/heads/" in item` is False.
 		{name: "branch creation: a list branch", schema: "pagure.git.branch.creation",
-			body: `{"agent":"a","repo":{"fullname":"r","full_url":"u","namespace":"x"},"branch":["a",1]}`,
+			body: `{"agent":"a","repo":{"fullname":"r","full_url":"https://u","namespace":"x"},"branch":["a",1]}`,
 			want: schemaWant{App: "Pagure", Agent: "a", Users: []string{"a"}, Summary: "a created the branch ['a', 1] on r",
-				Text: "Git branch: ['a', 1] created\nBy: a", URL: "u/tree/['a', 1]"}},
+				Text: "Git branch: ['a', 1] created\nBy: a", URL: "https://u/tree/['a', 1]"}},
 	})
 
 	odd := []string{`[]`, `1`, `null`, `"x"`, `{}`, `{"agent":5}`,
