@@ -265,10 +265,25 @@ func (s *Server) checkDestinations(ctx context.Context, id auth.Identity, owner 
 		"A rule may only send to your own addresses (your account's emails and chat nicks): "+details[0].(*huma.ErrorDetail).Message, details...)
 }
 
+// containsDest reports whether d is one of list: the same protocol and the
+// same address, compared exactly once normalised (spaces trimmed, an
+// email's domain in lower case). Case elsewhere counts: a Matrix ID or an
+// email's local part in other case can be someone else's.
 func containsDest(list []rules.Destination, d rules.Destination) bool {
+	want := normalAddress(d)
 	return slices.ContainsFunc(list, func(x rules.Destination) bool {
-		return x.Protocol == d.Protocol && strings.EqualFold(x.Address, d.Address)
+		return x.Protocol == d.Protocol && normalAddress(x) == want
 	})
+}
+
+func normalAddress(d rules.Destination) string {
+	a := strings.TrimSpace(d.Address)
+	if d.Protocol == rules.ProtocolEmail {
+		if i := strings.LastIndexByte(a, '@'); i >= 0 {
+			a = a[:i] + strings.ToLower(a[i:])
+		}
+	}
+	return a
 }
 
 func describe(ds []rules.Destination) string {

@@ -271,10 +271,17 @@ func TestFMNBehaviours(t *testing.T) {
 		// Admins may set any.
 		r = b.do(t, "root", http.MethodPost, "/api/v1/users/root/rules", body)
 		expect(t, r, http.StatusOK)
-		// Case does not make an address someone else's.
+		// An email's domain is case-insensitive; the rest of an address is
+		// compared exactly: in other case it can be someone else's.
 		ok := newRule("alice", "Case")
-		ok["generation_rules"] = []map[string]any{{"destinations": []map[string]string{{"protocol": "email", "address": "Alice@Example.org"}}}}
+		ok["generation_rules"] = []map[string]any{{"destinations": []map[string]string{{"protocol": "email", "address": "alice@Example.ORG"}}}}
 		b.create(t, "alice", ok)
+		for _, d := range []map[string]string{{"protocol": "email", "address": "Alice@example.org"}, {"protocol": "matrix", "address": "@Alice:fedora.im"}} {
+			other := newRule("alice", "Other case")
+			other["generation_rules"] = []map[string]any{{"destinations": []map[string]string{d}}}
+			r := b.do(t, "alice", http.MethodPost, "/api/v1/users/alice/rules", other)
+			expect(t, r, http.StatusUnprocessableEntity)
+		}
 	})
 
 	t.Run("account service down or missing: 503, not accepted", func(t *testing.T) {
