@@ -354,9 +354,12 @@ func bodhiUpdateExtract(c *bodhiCtx, summary, text func(c *bodhiCtx) string) {
 		text = summary
 	}
 	PyTry(func() { x.Agent = PyOptStr(c.agent()) })
-	PyTry(func() { x.URL = bodhiUpdatesURL + PyStr(c.update().alias) })
 	PyTry(func() { x.Usernames = append(c.baseUsernames(), Strs(c.update().owner)...) })
 	PyTry(func() { x.Packages = c.update().packages() })
+	if !x.Display() {
+		return
+	}
+	PyTry(func() { x.URL = bodhiUpdatesURL + PyStr(c.update().alias) })
 	PyTry(func() { x.Summary = summary(c) })
 	PyTry(func() { x.Text = text(c) })
 }
@@ -438,9 +441,12 @@ func bodhiRequestText(c *bodhiCtx) string {
 func bodhiErrataPublish(x *Extraction) {
 	c := &bodhiCtx{x: x, src: x.Body, agentIsOwner: true}
 	PyTry(func() { x.Agent = PyOptStr(c.agent()) })
-	PyTry(func() { x.URL = bodhiUpdatesURL + PyStr(c.update().alias) })
 	PyTry(func() { x.Usernames = c.baseUsernames() })
 	PyTry(func() { x.Packages = c.update().packages() })
+	if !x.Display() {
+		return
+	}
+	PyTry(func() { x.URL = bodhiUpdatesURL + PyStr(c.update().alias) })
 	PyTry(func() { x.Summary = PyStr(c.item("subject")) })
 	// An empty body cannot be told from the base text (Text "" means the
 	// dump): fmn shows the dump there.
@@ -454,6 +460,9 @@ func bodhiCompose(summary func(b Body) string) func(*Extraction) {
 		c := &bodhiCtx{x: x, src: x.Body}
 		x.Agent = PyOptStr(c.agent())
 		PyTry(func() { x.Usernames = c.baseUsernames() })
+		if !x.Display() {
+			return
+		}
 		x.Summary = summary(x.Body)
 		x.Text = x.Summary
 	}
@@ -467,8 +476,11 @@ func bodhiOverride(verb string) func(*Extraction) {
 		submitter := func() Value { return x.Body.PyItem("override", "submitter", "name") }
 		PyTry(func() { x.Agent = PyOptStr(submitter()) })
 		PyTry(func() { x.Usernames = Strs(submitter()) })
-		PyTry(func() { x.URL = "https://bodhi.fedoraproject.org/overrides/" + PyStr(nvr()) })
 		PyTry(func() { x.Packages = []string{bodhiPackage(PyMustStr(nvr()))} })
+		if !x.Display() {
+			return
+		}
+		PyTry(func() { x.URL = "https://bodhi.fedoraproject.org/overrides/" + PyStr(nvr()) })
 		PyTry(func() {
 			x.Summary = PyStr(submitter()) + " " + verb + " a buildroot override for " + PyStr(nvr())
 			x.Text = x.Summary
@@ -485,6 +497,17 @@ func bodhiReadyForTesting(owner ...string) func(*Extraction) {
 		agent := x.Body.Get("agent")
 		x.Agent = PyOptStr(agent)
 		builds := func() Value { return x.Body.PyItem("artifact", "builds") }
+		PyTry(func() {
+			users := Strs(PyPluck(builds(), "issuer")...)
+			if agent.Truthy() {
+				users = append(users, Strs(agent)...)
+			}
+			x.Usernames = users
+		})
+		PyTry(func() { x.Packages = Strs(PyPluck(builds(), "component")...) })
+		if !x.Display() {
+			return
+		}
 		nvrs := func() []string {
 			var out []string
 			for _, v := range PyPluck(builds(), "nvr") {
@@ -500,13 +523,5 @@ func bodhiReadyForTesting(owner ...string) func(*Extraction) {
 			x.Text = name() + "'s Bodhi update is ready for testing\nBuilds:\n" + strings.Join(nvrs(), "\n") + " "
 		})
 		PyTry(func() { x.URL = bodhiUpdatesURL + PyStr(x.Body.PyItem("artifact", "id")) })
-		PyTry(func() {
-			users := Strs(PyPluck(builds(), "issuer")...)
-			if agent.Truthy() {
-				users = append(users, Strs(agent)...)
-			}
-			x.Usernames = users
-		})
-		PyTry(func() { x.Packages = Strs(PyPluck(builds(), "component")...) })
 	}
 }

@@ -37,7 +37,6 @@ func bugzillaExtract(componentName func(bug Value) Value) func(x *Extraction) {
 		// body.get("usernames", []): the emails bugzilla2fedmsg could map
 		// to FAS accounts.
 		PyTry(func() { x.Usernames = b.PyGet("usernames").Strings() })
-		PyTry(func() { x.URL = "https://bugzilla.redhat.com/show_bug.cgi?id=" + PyStr(b.PyItem("bug", "id")) })
 		PyTry(func() {
 			comp := componentName(b.PyItem("bug"))
 			if s, ok := comp.StrOK(); ok && bugzillaNotPackages[s] {
@@ -45,6 +44,10 @@ func bugzillaExtract(componentName func(bug Value) Value) func(x *Extraction) {
 			}
 			x.Packages = Strs(comp)
 		})
+		if !x.Display() {
+			return
+		}
+		PyTry(func() { x.URL = "https://bugzilla.redhat.com/show_bug.cgi?id=" + PyStr(b.PyItem("bug", "id")) })
 		// __str__ is the summary.
 		PyTry(func() {
 			s := bugzillaSummary(b, agent)

@@ -31,6 +31,9 @@ var ciStatus = map[string]string{
 }
 
 func ciExtract(x *Extraction) {
+	if !x.Display() {
+		return // the class derives nothing matching reads
+	}
 	b := x.Body
 	if s, ok := ciSummary(x.Topic, b); ok {
 		// __str__ is the summary.

@@ -36,8 +36,8 @@ func init() {
 var coprEmptyObject = ValueOf([]byte("{}"))
 
 // coprUnwrap applies _CoprMessage's constructor: it returns the body the
-// class holds and, when that is not the body received, sets x.TextBody to
-// it.
+// class holds and, when that is not the body received and the text is
+// displayed, sets x.TextBody to it.
 func coprUnwrap(x *Extraction) Body {
 	if x.Body.Value.Kind() != KindObject {
 		return x.Body
@@ -49,7 +49,9 @@ func coprUnwrap(x *Extraction) Body {
 	if !m.Truthy() {
 		m = coprEmptyObject
 	}
-	x.TextBody = m
+	if x.Display() {
+		x.TextBody = m
+	}
 	return m.Object()
 }
 
@@ -105,10 +107,9 @@ func coprStatusEnum(v Value) (string, bool) {
 func coprBuildChroot(stomp, ended bool) func(x *Extraction) {
 	return func(x *Extraction) {
 		b := coprUnwrap(x)
-		submitterKey, buildID := "user", PyStr(b.Get("build"))
+		submitterKey := "user"
 		if stomp {
 			submitterKey = "submitter"
-			PyTry(func() { buildID = PyIntStr(b.Get("build")) })
 		}
 		// _BuildMessage.submitter: a namespaced name (github.com:foo) is
 		// nobody's.
@@ -116,15 +117,10 @@ func coprBuildChroot(stomp, ended bool) func(x *Extraction) {
 		if isStr && strings.Contains(submitter, ":") {
 			submitter, isStr = "", false
 		}
-		prefix := `Copr Message in project "` + PyStr(b.Get("owner")) + "/" + PyStr(b.Get("copr")) +
-			`": build ` + buildID + `: chroot "` + PyStr(b.Get("chroot")) + `"`
-		if ended {
-			x.Summary = prefix + ` ended as "` + coprStatus(b, stomp) + `".`
-		} else {
-			x.Summary = prefix + " started."
-			if isStr {
-				x.Agent = submitter
-			}
+		// agent_name: the submitter of a started build (BuildChrootEnded
+		// names none).
+		if !ended && isStr {
+			x.Agent = submitter
 		}
 		// usernames: the submitter and the project owner, groups (@name)
 		// left out.
@@ -136,6 +132,20 @@ func coprBuildChroot(stomp, ended bool) func(x *Extraction) {
 			users = append(users, o)
 		}
 		x.Usernames = NonEmpty(users...)
+		if !x.Display() {
+			return
+		}
+		buildID := PyStr(b.Get("build"))
+		if stomp {
+			PyTry(func() { buildID = PyIntStr(b.Get("build")) })
+		}
+		prefix := `Copr Message in project "` + PyStr(b.Get("owner")) + "/" + PyStr(b.Get("copr")) +
+			`": build ` + buildID + `: chroot "` + PyStr(b.Get("chroot")) + `"`
+		if ended {
+			x.Summary = prefix + ` ended as "` + coprStatus(b, stomp) + `".`
+		} else {
+			x.Summary = prefix + " started."
+		}
 	}
 }
 
@@ -164,6 +174,9 @@ func coprStatus(b Body, stomp bool) string {
 // coprStompChrootStart: BuildChrootStartedV1StompDontUse, a bare
 // _CoprMessage.
 func coprStompChrootStart(x *Extraction) {
+	if !x.Display() {
+		return // the class derives nothing matching reads
+	}
 	coprUnwrap(x)
 	x.Summary = "Unspecified Copr message"
 }

@@ -63,7 +63,6 @@ func electionsExtract(c electionsClass, candidate bool) func(x *Extraction) {
 		// agent is None, which names no one) and url election.url (Python
 		// raises without an election object: fmn has no URL).
 		PyTry(func() { x.Usernames = Strs(b.PyGet("agent")) })
-		PyTry(func() { x.URL = PyOptStr(b.PyItem("election", "url")) })
 		if candidate {
 			// CandidateMessage.usernames: [agent] plus the candidate's
 			// fas_name when truthy, sorted. Python raises where the body
@@ -76,6 +75,10 @@ func electionsExtract(c electionsClass, candidate bool) func(x *Extraction) {
 				}
 			})
 		}
+		if !x.Display() {
+			return
+		}
+		PyTry(func() { x.URL = PyOptStr(b.PyItem("election", "url")) })
 		PyTry(func() { x.Summary = c.summary(m) })
 		PyTry(func() { x.Text = c.text(m) })
 	}

@@ -37,6 +37,9 @@ const imageUploaderApp = "fedora-image-uploader"
 
 // AwsPublishedV1: regions maps each AWS region to the AMI id.
 func imageUploaderAWS(x *Extraction) {
+	if !x.Display() {
+		return // the class derives nothing matching reads
+	}
 	b := x.Body
 	f := func(k string) string { return PyStr(b.PyItem(k)) }
 	PyTry(func() {
@@ -67,6 +70,9 @@ func imageUploaderAWS(x *Extraction) {
 // AzurePublishedV1: an image version in an image definition of the
 // community gallery, replicated to regions.
 func imageUploaderAzure(x *Extraction) {
+	if !x.Display() {
+		return // the class derives nothing matching reads
+	}
 	b := x.Body
 	f := func(k string) string { return PyStr(b.PyItem(k)) }
 	PyTry(func() {
@@ -105,6 +111,9 @@ func imageUploaderContainer(x *Extraction) {
 		}
 		x.Containers = out
 	})
+	if !x.Display() {
+		return
+	}
 	PyTry(func() {
 		x.Summary = imageUploaderApp + " published container manifest from compose " + f("compose_id") + " to " +
 			PyJoin(", ", b.PyItem("registries")) + "."

@@ -51,6 +51,9 @@ func gitHookCommit(x *Extraction) {
 		}
 		*list = Strs(b.PyItem("commit", "repo"))
 	})
+	if !x.Display() {
+		return
+	}
 	PyTry(func() {
 		commit := b.PyItem("commit")
 		repo := PyStr(commit.PyItem("repo"))

@@ -24,6 +24,9 @@ func ansibleUser(x *Extraction) {
 
 func ansiblePlaybookStart(x *Extraction) {
 	ansibleUser(x)
+	if !x.Display() {
+		return
+	}
 	PyTry(func() {
 		x.Summary = PyStr(x.Body.PyItem("userid")) + " started an ansible run of " + PyStr(x.Body.PyItem("playbook"))
 	})
@@ -31,6 +34,9 @@ func ansiblePlaybookStart(x *Extraction) {
 
 func ansiblePlaybookComplete(x *Extraction) {
 	ansibleUser(x)
+	if !x.Display() {
+		return
+	}
 	PyTry(func() {
 		x.Summary = PyStr(x.Body.PyItem("userid")) + "'s " + PyStr(x.Body.PyItem("playbook")) + " playbook run completed"
 	})
@@ -41,6 +47,9 @@ func ansibleGitReceive(x *Extraction) {
 	// None fmn leaves out), the property raises on a TypeError. Either way
 	// fmn lists no one.
 	PyTry(func() { x.Usernames = Strs(x.Body.PyItem("commit", "agent")) })
+	if !x.Display() {
+		return
+	}
 	PyTry(func() {
 		commit := x.Body.PyItem("commit")
 		f := func(k string) string { return PyStr(commit.PyItem(k)) }

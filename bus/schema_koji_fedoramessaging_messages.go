@@ -41,10 +41,12 @@ func init() {
 
 // kojiBase applies KojiFedoraMessagingMessage's defaults once the class's
 // agent and summary are set: the agent as the only username, the summary
-// as the text.
+// as the text (when displayed).
 func kojiBase(x *Extraction) {
 	x.Usernames = NonEmpty(x.Agent)
-	x.Text = x.Summary
+	if x.Display() {
+		x.Text = x.Summary
+	}
 }
 
 // kojiRepo: DoneV1 and InitV1 override nothing; the summary is the topic.
@@ -55,7 +57,9 @@ func kojiPackageListChange(x *Extraction) {
 	b := x.Body
 	pkg := b.Get("package")
 	x.Agent = b.Get("owner").Str()
-	x.Summary = "Package list change for " + PyStr(pkg) + ":  " + PyStr(b.Get("tag"))
+	if x.Display() {
+		x.Summary = "Package list change for " + PyStr(pkg) + ":  " + PyStr(b.Get("tag"))
+	}
 	x.Packages = Strs(pkg)
 	kojiBase(x)
 }
@@ -66,10 +70,12 @@ func kojiPackageListChange(x *Extraction) {
 func kojiRPMSign(x *Extraction) {
 	b := x.Body
 	build := b.Get("build")
-	rpm := b.Get("rpm").Object()
 	x.Agent = build.Get("owner_name").Str()
-	x.Summary = "rpm " + PyStr(rpm.Get("name")) + "-" + PyStr(rpm.Get("version")) + "-" +
-		PyStr(rpm.Get("release")) + " was signed"
+	if x.Display() {
+		rpm := b.Get("rpm").Object()
+		x.Summary = "rpm " + PyStr(rpm.Get("name")) + "-" + PyStr(rpm.Get("version")) + "-" +
+			PyStr(rpm.Get("release")) + " was signed"
+	}
 	if name := build.Get("name"); name.Truthy() {
 		x.Packages = Strs(name)
 	}
@@ -83,11 +89,14 @@ func kojiTag(action string) func(x *Extraction) {
 		b := x.Body
 		name, user, owner := b.Get("name"), b.Get("user"), b.Get("owner")
 		x.Agent = user.Str()
+		x.Packages = Strs(name)
+		x.Usernames = Strs(user, owner)
+		if !x.Display() {
+			return
+		}
 		x.Summary = PyStr(name) + "-" + PyStr(b.Get("version")) + "-" + PyStr(b.Get("release")) +
 			" was " + action + " " + PyStr(b.Get("tag")) + " by " + PyStr(user)
-		x.Packages = Strs(name)
 		x.Text = x.Summary
-		x.Usernames = Strs(user, owner)
 	}
 }
 
@@ -97,6 +106,11 @@ func kojiTag(action string) func(x *Extraction) {
 // is the summary.
 func kojiTaskStateChange(x *Extraction) {
 	b := x.Body
+	x.Agent = b.Get("owner").Str()
+	x.Usernames = NonEmpty(x.Agent)
+	if !x.Display() {
+		return
+	}
 	info := b.Get("info")
 	orEmpty := func(v Value) string {
 		if v.Truthy() {
@@ -104,11 +118,9 @@ func kojiTaskStateChange(x *Extraction) {
 		}
 		return ""
 	}
-	x.Agent = b.Get("owner").Str()
 	x.Summary = "Task " + PyStr(b.Get("new")) + " -- " + orEmpty(b.Get("method")) +
 		" (" + orEmpty(b.Get("srpm")) + " " + orEmpty(info.Get("arch")) + ")"
 	x.URL = info.Get("url").Str()
-	x.Usernames = NonEmpty(x.Agent)
 	if info.Kind() != KindObject {
 		x.Text = x.Summary
 		return
@@ -151,13 +163,8 @@ func kojiBuildState(v Value) (int, bool) {
 func kojiBuildStateChange(x *Extraction) {
 	b := x.Body
 	owner, name := b.Get("owner"), b.Get("name")
-	version, release := PyStr(b.Get("version")), PyStr(b.Get("release"))
 	newV := b.Get("new")
 	state, known := kojiBuildState(newV)
-	stateName := PyStr(newV)
-	if known {
-		stateName = kojiBuildStates[state]
-	}
 
 	ownerName := owner.Str()
 	switch {
@@ -170,6 +177,15 @@ func kojiBuildStateChange(x *Extraction) {
 	}
 	x.Usernames = Strs(owner)
 	x.Packages = Strs(name)
+	if !x.Display() {
+		return
+	}
+
+	stateName := PyStr(newV)
+	if known {
+		stateName = kojiBuildStates[state]
+	}
+	version, release := PyStr(b.Get("version")), PyStr(b.Get("release"))
 	x.URL = b.Get("url").Str()
 	nvr := PyStr(name) + "-" + version + "-" + release
 	x.Summary = "Build " + stateName + ": " + PyStr(owner) + "'s " + nvr

@@ -35,6 +35,11 @@ func koscheiInstance(b Body) string {
 // None.
 func koscheiPackageStateChange(x *Extraction) {
 	b := x.Body
+	x.Groups = b.Get("groups").Strings()
+	x.Packages = Strs(b.Get("name"))
+	if !x.Display() {
+		return
+	}
 	name, collection := PyStr(b.Get("name")), PyStr(b.Get("collection"))
 	newV, oldV := b.Get("new"), b.Get("old")
 	var info string
@@ -56,8 +61,6 @@ func koscheiPackageStateChange(x *Extraction) {
 	x.Summary = info + " in " + collection + koscheiInstance(b)
 	x.Text = x.Summary
 	x.URL = koscheiURL + "/package/" + name + "?collection=" + collection
-	x.Groups = b.Get("groups").Strings()
-	x.Packages = Strs(b.Get("name"))
 }
 
 // koscheiCollectionStateChange: CollectionStateChange.
@@ -66,6 +69,9 @@ func koscheiPackageStateChange(x *Extraction) {
 // table does not know, "<collection> buildroot state changed from <old>
 // to <new>"; a missing key reads as None.
 func koscheiCollectionStateChange(x *Extraction) {
+	if !x.Display() {
+		return // the class derives nothing matching reads
+	}
 	b := x.Body
 	collection := PyStr(b.Get("collection_name"))
 	newV, oldV := b.Get("new"), b.Get("old")

@@ -30,6 +30,9 @@ func init() {
 // missing, packages not iterable, a package that is no string for the
 // join), the property keeps the base class's value.
 func mdapiRepoUpdate(x *Extraction) {
+	if !x.Display() {
+		return // the class derives nothing matching reads
+	}
 	b := x.Body
 	PyTry(func() {
 		x.Summary = "MDAPI updated repo " + PyStr(b.PyItem("name")) + " with new details for " +

@@ -34,8 +34,12 @@ func nogginCommon(x *Extraction) {
 }
 
 // nogginSummary sets the summary, and the text, which is the summary
-// (NogginMessage.__str__), when the class's summary does not raise.
+// (NogginMessage.__str__), when the class's summary does not raise; only
+// when displayed.
 func nogginSummary(x *Extraction, summary func() string) {
+	if !x.Display() {
+		return
+	}
 	PyTry(func() {
 		s := summary()
 		x.Summary, x.Text = s, s
@@ -65,6 +69,9 @@ func nogginUserCreate(x *Extraction) {
 
 func nogginUserUpdate(x *Extraction) {
 	nogginCommon(x)
+	if !x.Display() {
+		return
+	}
 	summary := func() string {
 		agent, user := nogginField(x, "agent"), nogginField(x, "user")
 		n := PyLen(nogginField(x, "fields"))
