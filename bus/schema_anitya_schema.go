@@ -85,12 +85,14 @@ func init() {
 func anityaClass(summary func(Body) string, packages func(Body) []string) func(*Extraction) {
 	return func(x *Extraction) {
 		x.Agent = PyOptStr(x.Body.Get("message", "agent"))
-		PyTry(func() {
-			s := summary(x.Body)
-			x.Summary, x.Text = s, s
-		})
 		if packages != nil {
 			x.Packages = packages(x.Body)
+		}
+		if x.Display() {
+			PyTry(func() {
+				s := summary(x.Body)
+				x.Summary, x.Text = s, s
+			})
 		}
 	}
 }

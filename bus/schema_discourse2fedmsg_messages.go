@@ -33,11 +33,37 @@ func discourseEvent(x *Extraction) {
 	if typOK {
 		contents = x.Body.Get("webhook_body", typ)
 	}
+
+	// What matching reads: agent_name and usernames.
+	switch typ {
+	case "post":
+		switch ev {
+		case "post_created", "post_destroyed", "post_recovered", "post_edited":
+			x.Agent = contents.Get("username").Str()
+		}
+	case "like":
+		if ev == "post_liked" {
+			x.Agent = contents.Get("user", "username").Str()
+		}
+		// The author of the liked post.
+		x.Usernames = Strs(contents.Get("post", "username"))
+	case "topic":
+		switch ev {
+		case "topic_created", "topic_edited", "topic_destroyed", "topic_recovered":
+			x.Agent = contents.Get("created_by", "username").Str()
+		}
+	case "solved":
+		// The author of the solution (who marked it is not in the webhook).
+		x.Usernames = Strs(contents.Get("username"))
+	}
+	if !x.Display() {
+		return
+	}
+
 	post := contents
 	if typ == "like" {
 		post = contents.Get("post")
 	}
-
 	var instanceName string
 	switch s, _ := headers.Get("X-Discourse-Instance").StrOK(); s {
 	case "https://discussion.fedoraproject.org":
@@ -63,22 +89,13 @@ func discourseEvent(x *Extraction) {
 		case "post_destroyed":
 			summary = "Post Destroyed on " + instanceName + ": " + username + "'s post on '" + title + "'"
 		}
-		switch ev {
-		case "post_created", "post_destroyed", "post_recovered", "post_edited":
-			x.Agent = contents.Get("username").Str()
-		}
 	case "like":
 		if ev == "post_liked" {
-			liker := contents.Get("user", "username")
-			summary = "Post Liked on " + instanceName + ": " + PyStr(liker) + " liked " + username +
-				"'s post on '" + title + "'"
-			x.Agent = liker.Str()
+			summary = "Post Liked on " + instanceName + ": " + PyStr(contents.Get("user", "username")) + " liked " +
+				username + "'s post on '" + title + "'"
 		}
-		// The author of the liked post.
-		x.Usernames = Strs(contents.Get("post", "username"))
 	case "topic":
-		creator := contents.Get("created_by", "username")
-		username, title = PyStr(creator), PyStr(contents.Get("title"))
+		username, title = PyStr(contents.Get("created_by", "username")), PyStr(contents.Get("title"))
 		switch ev {
 		case "topic_created":
 			summary = "New Topic on " + instanceName + ": " + username + " created the topic '" + title + "'"
@@ -89,17 +106,11 @@ func discourseEvent(x *Extraction) {
 		case "topic_recovered":
 			summary = "Topic Recovered on " + instanceName + ": " + username + "'s topic '" + title + "'"
 		}
-		switch ev {
-		case "topic_created", "topic_edited", "topic_destroyed", "topic_recovered":
-			x.Agent = creator.Str()
-		}
 	case "solved":
 		if ev == "accepted_solution" {
 			summary = "Accepted Solution on " + instanceName + ": " + username + "'s post on topic '" + title +
 				"' marked as the solution."
 		}
-		// The author of the solution (who marked it is not in the webhook).
-		x.Usernames = Strs(contents.Get("username"))
 	}
 	if summary == "" {
 		summary = instanceName + ": " + PyStr(eventType) + "." + PyStr(event)

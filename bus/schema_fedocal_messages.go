@@ -41,21 +41,28 @@ func init() {
 		}})
 }
 
-// fedocalBase sets what FedocalMessage defines: usernames and url.
-func fedocalBase(x *Extraction) {
+// fedocalBase sets what FedocalMessage defines: usernames and, when
+// displayed, url. It reports whether the texts are wanted (x.Display()).
+func fedocalBase(x *Extraction) bool {
 	// usernames: [agent] when body.get("agent") is truthy.
 	if a := x.Body.Get("agent"); a.Truthy() {
 		x.Usernames = Strs(a)
 	}
+	if !x.Display() {
+		return false
+	}
 	// url: body["thing"]["url"], None on a KeyError.
 	x.URL = x.Body.Get("thing", "url").Str()
+	return true
 }
 
 // fedocalCalendar is a calendar.* class: "{agent} <what> {calendar_name}",
 // as both text and summary.
 func fedocalCalendar(what string) func(*Extraction) {
 	return func(x *Extraction) {
-		fedocalBase(x)
+		if !fedocalBase(x) {
+			return
+		}
 		x.Text = PyStr(x.Body.Get("agent")) + " " + what + " " + PyStr(x.Body.Get("calendar", "calendar_name"))
 		x.Summary = x.Text
 	}
@@ -65,7 +72,9 @@ func fedocalCalendar(what string) func(*Extraction) {
 // <where> {calendar_name}", as both text and summary.
 func fedocalMeeting(what, where string) func(*Extraction) {
 	return func(x *Extraction) {
-		fedocalBase(x)
+		if !fedocalBase(x) {
+			return
+		}
 		x.Text = PyStr(x.Body.Get("agent")) + " " + what + " " + PyStr(x.Body.Get("meeting", "meeting_name")) +
 			" " + where + " " + PyStr(x.Body.Get("calendar", "calendar_name"))
 		x.Summary = x.Text
@@ -76,7 +85,9 @@ func fedocalMeeting(what, where string) func(*Extraction) {
 // relative to the time the reminder was sent (FMN says it relative to the
 // time it reads the message: sent-at keeps fmn's text deterministic).
 func fedocalReminder(x *Extraction) {
-	fedocalBase(x)
+	if !fedocalBase(x) {
+		return
+	}
 	meeting := x.Body.Get("meeting")
 	name := PyStr(meeting.Get("meeting_name"))
 	calendar := PyStr(x.Body.Get("calendar", "calendar_name"))

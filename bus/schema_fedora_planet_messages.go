@@ -15,6 +15,9 @@ func init() {
 // planetBuild is Build: "<title> has been rebuilt", "The planet" when the
 // body has no title.
 func planetBuild(x *Extraction) {
+	if !x.Display() {
+		return
+	}
 	title := "The planet"
 	if v := x.Body.Get("title"); v.Exists() {
 		title = PyStr(v)
@@ -29,6 +32,9 @@ func planetPostNew(x *Extraction) {
 	user := x.Body.Get("username")
 	x.Agent = user.Str()
 	x.Usernames = Strs(user)
+	if !x.Display() {
+		return
+	}
 	s := "A new post"
 	if title := x.Body.Get("post", "title"); title.Exists() && !title.IsNull() {
 		s += " " + PyRepr(title)

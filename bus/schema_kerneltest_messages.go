@@ -37,6 +37,9 @@ func kerneltestExtract(summary func(b Body, agent string) string) func(x *Extrac
 			return // not an object: every property raises
 		}
 		x.Agent = PyOptStr(agent)
+		if !x.Display() {
+			return
+		}
 		PyTry(func() {
 			s := summary(x.Body, PyStr(agent))
 			x.Summary, x.Text = s, s

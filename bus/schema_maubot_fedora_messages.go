@@ -19,6 +19,9 @@ func maubotGiveCookie(x *Extraction) {
 	// [agent_name, recipient]; where one is missing (the class raises), fmn
 	// lists the other.
 	x.Usernames = Strs(sender, recipient)
+	if !x.Display() {
+		return
+	}
 	PyTry(func() {
 		x.Summary = PyStr(b.PyItem("sender")) + " gave a cookie to " + PyStr(b.PyItem("recipient"))
 	})

@@ -27,6 +27,9 @@ func mediawikiArticleEdit(x *Extraction) {
 	if page, ok := strings.CutPrefix(title, "User:"); ok && page != "" {
 		x.Usernames = append(x.Usernames, PyLower(page))
 	}
+	if !x.Display() {
+		return
+	}
 	x.URL = b.Get("diff_url").Str()
 	x.Summary = "Wiki page " + PyStr(b.Get("title")) + " was edited by " + PyStr(user)
 	x.Text = x.Summary + "\nSummary: " + PyStr(b.Get("summary")) + "\nPage: " + PyStr(b.Get("page_url")) +

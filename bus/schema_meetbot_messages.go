@@ -28,6 +28,9 @@ func meetbotStart(x *Extraction) {
 	agent := b.Get("start_user")
 	x.Agent = agent.Str()
 	x.Usernames = Strs(agent)
+	if !x.Display() {
+		return
+	}
 	x.URL = b.Get("url").Str()
 	name, location := PyStr(b.Get("meeting_name")), PyStr(b.Get("location"))
 	x.Summary = "Meeting '" + name + "' started in " + location
@@ -41,17 +44,28 @@ func meetbotComplete(x *Extraction) {
 	b := x.Body
 	agent := b.Get("end_user")
 	x.Agent = agent.Str()
+	users := Strs(agent)
+	b.Get("attendees").Each(func(a Value) bool {
+		users = append(users, Strs(a.Get("name"))...)
+		return true
+	})
+	b.Get("chairs").Each(func(c Value) bool {
+		users = append(users, Strs(c)...)
+		return true
+	})
+	x.Usernames = users
+	if !x.Display() {
+		return
+	}
+
 	x.URL = b.Get("url").Str()
 	name, location := PyStr(b.Get("meeting_name")), PyStr(b.Get("location"))
 	x.Summary = "Meeting '" + name + "' in " + location + " finished"
-
 	var t strings.Builder
 	t.WriteString(PyStr(agent) + " ended meeting '" + name + "' in " + location + " at " + PyStr(b.Get("end_time")))
 	t.WriteString("\n\n# Attendees\n\n")
-	users := Strs(agent)
 	b.Get("attendees").Each(func(a Value) bool {
 		t.WriteString("* " + PyStr(a.Get("name")) + ": " + PyStr(a.Get("lines_said")) + " lines said\n")
-		users = append(users, Strs(a.Get("name"))...)
 		return true
 	})
 	t.WriteString("\n# Logs\n\n")
@@ -60,9 +74,4 @@ func meetbotComplete(x *Extraction) {
 		return true
 	})
 	x.Text = t.String()
-	b.Get("chairs").Each(func(c Value) bool {
-		users = append(users, Strs(c)...)
-		return true
-	})
-	x.Usernames = users
 }

@@ -18,9 +18,12 @@ func init() {
 func nuancierNewThing(x *Extraction) {
 	b := x.Body
 	agent := b.Get("agent_name")
-	thing := b.Get("thing").Object()
 	x.Agent = agent.Str()
 	x.Usernames = Strs(agent)
+	if !x.Display() {
+		return
+	}
+	thing := b.Get("thing").Object()
 	x.URL = thing.Get("url").Str()
 	name := PyStr(thing.Get("name"))
 	x.Text = "New Thing: " + name + "\nBy: " + PyStr(agent) + "\n"

@@ -23,6 +23,9 @@ func tahrirPersonLoginFirst(x *Extraction) {
 	user := x.Body.Get("user", "username")
 	x.Agent = user.Str()
 	x.Usernames = Strs(user)
+	if !x.Display() {
+		return
+	}
 	x.Summary = PyStr(user) + " logged into badges for the first time"
 	x.Text = x.Summary
 }
@@ -31,8 +34,11 @@ func tahrirPersonLoginFirst(x *Extraction) {
 // recipient is the username.
 func tahrirBadgeAward(x *Extraction) {
 	user := x.Body.Get("user", "username")
-	badge := x.Body.Get("badge").Object()
 	x.Usernames = Strs(user)
+	if !x.Display() {
+		return
+	}
+	badge := x.Body.Get("badge").Object()
 	x.Summary = PyStr(user) + " was awarded the badge `" + PyStr(badge.Get("name")) + "`"
 	x.Text = PyStr(badge.Get("description"))
 }
@@ -43,6 +49,9 @@ func tahrirPersonRankAdvance(x *Extraction) {
 	person := x.Body.Get("person").Object()
 	nick := person.Get("nickname")
 	x.Usernames = Strs(nick)
+	if !x.Display() {
+		return
+	}
 	x.Summary = PyStr(nick) + "'s Badges rank changed from " + PyStr(x.Body.Get("old_rank")) + " to " +
 		PyStr(person.Get("rank"))
 	x.Text = x.Summary

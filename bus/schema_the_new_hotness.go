@@ -41,8 +41,8 @@ func hotnessUpdateDrop(x *Extraction) {
 	var pkgs []string // none where the property raises
 	PyTry(func() { pkgs = hotnessDropPackages(b, reason) })
 	x.Packages = pkgs
-	if !reason.Exists() {
-		return // KeyError: the summary raises
+	if !x.Display() || !reason.Exists() {
+		return // (!Exists: KeyError, the summary raises)
 	}
 	head := "the-new-hotness saw an update for '" + strings.Join(pkgs, ", ") + "', "
 	r, _ := reason.StrOK()
@@ -91,8 +91,11 @@ func hotnessDropPackages(b Body, reason Value) []string {
 func hotnessUpdateBugFile(x *Extraction) {
 	b := x.Body
 	pkgs := hotnessBugFilePackages(b)
-	joined := strings.Join(pkgs, ", ")
 	x.Packages = pkgs
+	if !x.Display() {
+		return
+	}
+	joined := strings.Join(pkgs, ", ")
 	x.Summary = "the-new-hotness filed a bug on '" + joined + "'"
 	if id := b.Get("bug", "bug_id"); id.Exists() {
 		x.URL = "https://bugzilla.redhat.com/" + PyStr(id)
