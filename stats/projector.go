@@ -8,17 +8,25 @@
 //     attempts sent, retried and dead per channel and hour (delivery_stats).
 //
 // Each message is applied exactly once: every batch is one transaction that
-// also moves the feed's projection_state row, under that row's lock.
+// also moves the feed's projection_state row, under that row's lock, and a
+// feed's position means "every message of the feed up to here is counted":
+// messages are applied in stream order, a batch is held and retried until
+// it commits (see settle), and a batch that skips sequences (another
+// instance, or an earlier run, still holds them) first reads the missing
+// messages from the stream (see fill).
 // Rebuild recomputes everything from what the streams still hold; Reader is
 // the query side, for the CLI and the admin API.
 package stats
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -58,11 +66,26 @@ type Projector struct {
 	Durable string
 	// Batch is the most messages applied in one transaction.
 	Batch int
+	// AckWait of the durable consumers (default 1 min); a batch held
+	// longer (see settle) is kept from redelivery with progress notes.
+	AckWait time.Duration
+	// RetryDelay is the first wait after a batch failed to apply (default
+	// 250 ms); it doubles on each failure up to MaxRetryDelay (default
+	// 15 s).
+	RetryDelay, MaxRetryDelay time.Duration
+	// LogEvery is how often a feed that keeps failing says so again
+	// (default 1 min): one line when it starts failing, at most one per
+	// LogEvery meanwhile, one when it recovers.
+	LogEvery time.Duration
 	// Retention drops buckets older than this (0 keeps them forever); it
 	// runs at start and every RetentionEvery (default 1h).
 	Retention      time.Duration
 	RetentionEvery time.Duration
 	now            func() time.Time
+	// crash, when set (tests), is asked at each stage of a batch
+	// ("fetched", "applied"); true makes the feed stop there at once, as
+	// if the process died: no ack, no nak.
+	crash func(feed, stage string) bool
 }
 
 // NewProjector returns a projector; Run starts it.
@@ -71,7 +94,8 @@ func NewProjector(js jetstream.JetStream, pool *pgxpool.Pool, sc streams.Config,
 		log = slog.Default()
 	}
 	return &Projector{js: js, pool: pool, streams: sc, log: log, Durable: "stats", Batch: 500,
-		RetentionEvery: time.Hour, now: time.Now}
+		AckWait: time.Minute, RetryDelay: 250 * time.Millisecond, MaxRetryDelay: 15 * time.Second,
+		LogEvery: time.Minute, RetentionEvery: time.Hour, now: time.Now}
 }
 
 // feed is one stream projected into the tables.
@@ -141,7 +165,7 @@ func (p *Projector) runFeed(ctx context.Context, f feed) error {
 		Description:   "fmn statistics projection",
 		FilterSubject: f.filter,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       time.Minute,
+		AckWait:       p.ackWait(),
 		MaxAckPending: 4 * p.Batch,
 	})
 	if err != nil {
@@ -149,6 +173,13 @@ func (p *Projector) runFeed(ctx context.Context, f feed) error {
 			return nil
 		}
 		return fmt.Errorf("stats consumer: %w", err)
+	}
+	st, err := p.js.Stream(ctx, f.stream)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("stats stream: %w", err)
 	}
 	for ctx.Err() == nil {
 		batch, err := cons.FetchNoWait(p.Batch)
@@ -177,21 +208,107 @@ func (p *Projector) runFeed(ctx context.Context, f feed) error {
 			}
 			recs = append(recs, record{seq: md.Sequence.Stream, subject: m.Subject(), header: m.Headers(), data: m.Data(), stamp: md.Timestamp})
 		}
-		if err := p.apply(ctx, f, recs); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			p.log.Warn("statistics batch failed; it will be redelivered", "feed", f.name, "err", err)
-			for _, m := range msgs {
-				_ = m.NakWithDelay(time.Second)
-			}
-			continue
+		if p.crash != nil && p.crash(f.name, "fetched") {
+			return nil
+		}
+		if !p.settle(ctx, f, st, msgs, recs) {
+			return nil
+		}
+		if p.crash != nil && p.crash(f.name, "applied") {
+			return nil
 		}
 		for _, m := range msgs {
 			_ = m.Ack()
 		}
 	}
 	return nil
+}
+
+func (p *Projector) ackWait() time.Duration {
+	if p.AckWait <= 0 {
+		return time.Minute
+	}
+	return p.AckWait
+}
+
+// settle applies a batch, and while that fails (PostgreSQL is down, say)
+// waits with a growing delay and tries again, fetching nothing else
+// meanwhile: no later batch is applied before this one, which would then
+// have to be read back from the stream (see fill). It keeps the messages
+// from being redelivered while it holds them. It logs the failure once,
+// then at most once per LogEvery, and the recovery once. It returns false
+// when ctx ends before the batch is applied.
+func (p *Projector) settle(ctx context.Context, f feed, st jetstream.Stream, msgs []jetstream.Msg, recs []record) bool {
+	delay := p.RetryDelay
+	if delay <= 0 {
+		delay = 250 * time.Millisecond
+	}
+	maxDelay := max(p.MaxRetryDelay, delay)
+	logEvery := p.LogEvery
+	if logEvery <= 0 {
+		logEvery = time.Minute
+	}
+	var (
+		since, logged time.Time
+		touched       = time.Now()
+		failures      int
+	)
+	for {
+		// A transaction that hangs (an unreachable server) is abandoned
+		// and tried again; if it did commit, the retry skips what it
+		// applied.
+		actx, cancel := context.WithTimeout(ctx, p.ackWait())
+		more, err := p.apply(actx, f, st, recs)
+		cancel()
+		now := time.Now()
+		if more {
+			// A long gap, filled in steps: that is progress.
+			continue
+		}
+		if err == nil {
+			if failures > 0 {
+				p.log.Info("statistics projection recovered", "feed", f.name,
+					"after", now.Sub(since).Round(time.Millisecond), "retries", failures)
+			}
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		failures++
+		switch {
+		case failures == 1:
+			since, logged = now, now
+			p.log.Warn("statistics projection cannot apply its batch; holding it and retrying with backoff",
+				"feed", f.name, "err", err, "first_seq", firstSeq(recs), "messages", len(recs), "max_delay", maxDelay)
+		case now.Sub(logged) >= logEvery:
+			logged = now
+			p.log.Warn("statistics projection still failing", "feed", f.name, "err", err,
+				"for", now.Sub(since).Round(time.Second), "retries", failures-1)
+		}
+		// Wait between half and all of delay, so that instances do not
+		// retry in step.
+		wait := delay/2 + rand.N(delay/2+1)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		delay = min(2*delay, maxDelay)
+		if time.Since(touched) >= p.ackWait()/3 {
+			touched = time.Now()
+			for _, m := range msgs {
+				_ = m.InProgress()
+			}
+		}
+	}
+}
+
+func firstSeq(recs []record) uint64 {
+	if len(recs) == 0 {
+		return 0
+	}
+	return slices.MinFunc(recs, func(a, b record) int { return cmp.Compare(a.seq, b.seq) }).seq
 }
 
 func collect(b jetstream.MessageBatch) []jetstream.Msg {
@@ -202,34 +319,53 @@ func collect(b jetstream.MessageBatch) []jetstream.Msg {
 	return out
 }
 
-// apply counts a batch in one transaction, skipping what an earlier
-// transaction already applied.
-func (p *Projector) apply(ctx context.Context, f feed, recs []record) error {
-	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+// apply counts a batch in one transaction that also moves the feed's
+// position, in stream order: what the position already covers is skipped
+// (a redelivery), and messages of the feed between the position and the
+// batch are read from the stream and counted first (see fill). The
+// position therefore always means that every message of the feed up to it
+// was counted, once. A fill is bounded by fillLimit messages per
+// transaction: when it reaches the bound, apply commits what it counted so
+// far and says there is more (call it again).
+func (p *Projector) apply(ctx context.Context, f feed, st jetstream.Stream, recs []record) (more bool, err error) {
+	slices.SortFunc(recs, func(a, b record) int { return cmp.Compare(a.seq, b.seq) })
+	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		more = false
 		q := queries.New(tx)
 		if err := q.ProjectionInit(ctx, f.name); err != nil {
 			return err
 		}
-		last, err := q.ProjectionGetForUpdate(ctx, f.name)
+		stored, err := q.ProjectionGetForUpdate(ctx, f.name)
 		if err != nil {
 			return err
 		}
 		c := newCounts()
-		maxSeq := uint64(last)
+		last := uint64(stored)
+		budget := p.fillLimit()
 		for _, r := range recs {
-			if r.seq <= uint64(last) {
+			if r.seq <= last {
 				continue
 			}
-			maxSeq = max(maxSeq, r.seq)
+			if r.seq > last+1 {
+				last, err = p.fill(ctx, f, st, c, last, r.seq, &budget)
+				if err != nil {
+					return err
+				}
+				if last+1 < r.seq {
+					more = true
+					break
+				}
+			}
 			f.add(c, r)
+			last = r.seq
 		}
-		if maxSeq == uint64(last) {
+		if last == uint64(stored) {
 			return nil
 		}
 		if err := c.write(ctx, q); err != nil {
 			return err
 		}
-		n, err := q.ProjectionSet(ctx, f.name, int64(maxSeq))
+		n, err := q.ProjectionSet(ctx, f.name, int64(last))
 		if err != nil {
 			return err
 		}
@@ -238,6 +374,43 @@ func (p *Projector) apply(ctx context.Context, f feed, recs []record) error {
 		}
 		return nil
 	})
+	return more && err == nil, err
+}
+
+// fillLimit is the most messages one transaction reads from the stream to
+// fill gaps.
+func (p *Projector) fillLimit() int {
+	return 10 * max(p.Batch, 100)
+}
+
+// fill counts the feed's messages stored after sequence after and before
+// sequence before, read from the stream: they were delivered elsewhere
+// (another instance, or a run that stopped before applying them), and
+// their redelivery, later, will be skipped. It counts at most *budget
+// messages, and returns the sequence up to which the feed is counted:
+// before-1 when it read them all. The streams read here do not allow
+// direct gets, so the stream leader answers, which has every message
+// before one that was delivered.
+func (p *Projector) fill(ctx context.Context, f feed, st jetstream.Stream, c *counts, after, before uint64, budget *int) (uint64, error) {
+	for seq := after + 1; seq < before; {
+		if *budget <= 0 {
+			return seq - 1, nil
+		}
+		raw, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(f.filter))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read %s from %d: %w", f.stream, seq, err)
+		}
+		if raw.Sequence >= before {
+			break
+		}
+		f.add(c, record{seq: raw.Sequence, subject: raw.Subject, header: raw.Header, data: raw.Data, stamp: raw.Time})
+		*budget--
+		seq = raw.Sequence + 1
+	}
+	return before - 1, nil
 }
 
 func (p *Projector) runRetention(ctx context.Context) {
