@@ -122,7 +122,7 @@ type Provider struct {
 
 	cfg        Config
 	jwtAccess  atomic.Bool
-	minimal    atomic.Bool // introspection answers without profile claims
+	minimal    atomic.Bool      // introspection answers without profile claims
 	idLifetime atomic.Int64     // time.Duration; 0 = the default hour
 	users      map[string]*User // by user id
 	order      []User
