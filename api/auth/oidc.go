@@ -369,15 +369,18 @@ func (o *OIDC) Authenticate(ctx context.Context, token string) (Identity, error)
 	return id, err
 }
 
-// Known returns the identity of a token this process accepted recently,
-// without any other work: no provider call, no signature check. The API
-// lets such tokens through even when their client address is over its
-// limit of failed logins.
+// Known returns the identity of a token this process accepted recently
+// (and counts it accepted), without any other work: no provider call, no
+// signature check. The API lets such tokens through even when their client
+// address is over its limit of failed logins.
 func (o *OIDC) Known(token string) (Identity, bool) {
 	if token == "" || len(token) > o.cfg.MaxTokenLen {
 		return Identity{}, false
 	}
 	e, ok := o.recent.get(sha256.Sum256([]byte(token)), o.cfg.Now())
+	if ok {
+		o.accepted(e.jwt, true)
+	}
 	return e.id, ok
 }
 
