@@ -165,6 +165,7 @@ type metrics struct {
 	latency      *prometheus.HistogramVec
 	inFlight     prometheus.Gauge
 	authFailures prometheus.Counter
+	authLimited  prometheus.Counter
 	previews     prometheus.Histogram
 	scanned      prometheus.Counter
 }
@@ -184,6 +185,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fmn_http_auth_failures_total", Help: "Requests refused for a bad token.",
 		}),
+		authLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fmn_http_auth_rate_limited_total", Help: "Requests refused (429) because their client address made too many failed authentications.",
+		}),
 		previews: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "fmn_rule_preview_duration_seconds", Help: "Time to compute a rule preview.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
@@ -193,7 +197,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.latency, m.inFlight, m.authFailures, m.previews, m.scanned)
+		reg.MustRegister(m.requests, m.latency, m.inFlight, m.authFailures, m.authLimited, m.previews, m.scanned)
 	}
 	return m
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,14 @@ const (
 // Authenticator turns a bearer token into an identity (auth.OIDC).
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (auth.Identity, error)
+}
+
+// KnownTokens is what an Authenticator may also offer (auth.OIDC does):
+// the identity of a token it accepted recently, at no cost. Such tokens
+// pass even when their client address is over its limit of failed
+// authentications.
+type KnownTokens interface {
+	Known(token string) (auth.Identity, bool)
 }
 
 // Config tunes the API. Zero fields take the defaults.
@@ -58,6 +67,17 @@ type Config struct {
 	// nil: a plain page linking to the OpenAPI document). huma's own docs
 	// page is not used: it loads its scripts from the internet.
 	Docs http.Handler
+	// AuthFailureBurst is how many failed authentications (bad tokens) one
+	// client address may make in a row before it gets 429 Too Many
+	// Requests (FMN_AUTH_FAILURE_BURST; default 10; negative: no limit).
+	AuthFailureBurst int
+	// AuthFailureRate is how many more it may make per minute after that
+	// (FMN_AUTH_FAILURE_RATE; default 6).
+	AuthFailureRate float64
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client address (FMN_TRUSTED_PROXIES; default none: the peer's
+	// address counts).
+	TrustedProxies []netip.Prefix
 	// Registry receives the API's metrics (nil: none).
 	Registry prometheus.Registerer
 	// Logger defaults to slog.Default(); access logs go to it at Info.
@@ -85,6 +105,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PreviewIndexWindow == 0 {
 		c.PreviewIndexWindow = 2 * time.Hour
+	}
+	if c.AuthFailureBurst == 0 {
+		c.AuthFailureBurst = 10
+	}
+	if c.AuthFailureRate <= 0 {
+		c.AuthFailureRate = 6
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -127,6 +153,9 @@ type Server struct {
 	mux      *http.ServeMux
 	metrics  *metrics
 	preview  *Previewer
+	// failures limits failed authentications per client address (nil: no
+	// limit).
+	failures *failureLimiter
 
 	// known holds users whose record exists, so that the first request of
 	// a user creates it and later ones cost nothing; ensuring those being
@@ -141,6 +170,9 @@ func New(cfg Config, deps Deps) *Server {
 		cfg: cfg, log: cfg.Logger, cmds: deps.Commands, store: deps.Commands.Store(),
 		auth: deps.Auth, accounts: deps.Accounts, deps: deps,
 		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry),
+	}
+	if cfg.AuthFailureBurst > 0 {
+		s.failures = newFailureLimiter(cfg.AuthFailureBurst, cfg.AuthFailureRate)
 	}
 	if deps.JS != nil {
 		s.preview = NewPreviewer(deps.JS, deps.Streams.Bus, deps.Lookups, deps.Site)
@@ -217,7 +249,7 @@ func (s *Server) humaConfig() huma.Config {
 		"Rules change through events: a response is sent once the change is visible to the next read. " +
 		"Errors are RFC 9457 problem details."
 	desc := "An OpenID Connect token of the configured issuer: an ID token or JWT access token whose audience is " +
-		"fmn's client id, or an opaque access token (resolved through UserInfo)."
+		"fmn's client id, or an opaque access token issued to fmn's client (checked through token introspection)."
 	if s.cfg.Issuer != "" {
 		desc += " Issuer: " + s.cfg.Issuer + "."
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -42,6 +43,22 @@ type Config struct {
 	// OIDCIssuer and OIDCClientID configure login (default empty: no login;
 	// `fmn dev` then runs a development provider on loopback).
 	OIDCIssuer, OIDCClientID string
+	// OIDCClientSecret is fmn's client secret at the provider: it
+	// authenticates fmn at the token introspection endpoint, through which
+	// opaque access tokens are checked (default empty: opaque access tokens
+	// are refused, JWTs accepted; `fmn dev`'s own provider sets it).
+	OIDCClientSecret string
+	// AuthNegativeCache is how long a refused token is refused again
+	// without asking the provider (default 30s; 0: off).
+	AuthNegativeCache time.Duration
+	// AuthFailureBurst is how many failed authentications one client
+	// address may make in a row before getting 429 (default 10; 0: no
+	// limit); AuthFailureRate how many more per minute after that
+	// (default 6).
+	AuthFailureBurst, AuthFailureRate int
+	// TrustedProxies are reverse proxies (addresses or CIDR prefixes)
+	// whose X-Forwarded-For names the client address (default empty).
+	TrustedProxies []string
 	// OIDCScopes are the scopes the web UI asks for at login, space
 	// separated (default empty: "openid profile email"; with `fmn dev`'s own
 	// provider, plus offline_access for refresh tokens).
@@ -98,6 +115,9 @@ func Defaults() Config {
 		PublicURL:             "http://127.0.0.1:8080",
 		SiteName:              "fmn",
 		AdminGroups:           []string{"sysadmin-main"},
+		AuthNegativeCache:     30 * time.Second,
+		AuthFailureBurst:      10,
+		AuthFailureRate:       6,
 		MailFrom:              "fmn@localhost",
 		AMQPURL:               "amqp://guest:guest@127.0.0.1:5672/",
 		AMQPExchange:          "amq.topic",
@@ -167,6 +187,13 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	str("site-name", "FMN_SITE_NAME", "name of this fmn in notification footers", false, &cfg.SiteName)
 	str("oidc-issuer", "FMN_OIDC_ISSUER", "OpenID Connect issuer URL", false, &cfg.OIDCIssuer)
 	str("oidc-client-id", "FMN_OIDC_CLIENT_ID", "OpenID Connect client id (token audience)", false, &cfg.OIDCClientID)
+	str("oidc-client-secret", "FMN_OIDC_CLIENT_SECRET", "OpenID Connect client secret, for token introspection of opaque access tokens (empty: only JWTs are accepted)", true, &cfg.OIDCClientSecret)
+	dur("auth-negative-cache", "FMN_AUTH_NEGATIVE_CACHE", "how long a refused token is refused again without asking the provider (0: off)", &cfg.AuthNegativeCache)
+	integer("auth-failure-burst", "FMN_AUTH_FAILURE_BURST", "failed authentications one client address may make in a row before 429 (0: no limit)", &cfg.AuthFailureBurst)
+	integer("auth-failure-rate", "FMN_AUTH_FAILURE_RATE", "failed authentications per minute a client address may make after the burst", &cfg.AuthFailureRate)
+	s.add(fs, setting{name: "trusted-proxies", env: "FMN_TRUSTED_PROXIES", usage: "comma-separated reverse proxies (addresses or CIDR prefixes) whose X-Forwarded-For names the client",
+		set: func(v string) error { cfg.TrustedProxies = splitList(v); return nil },
+		get: func() string { return strings.Join(cfg.TrustedProxies, ",") }})
 	str("oidc-scopes", "FMN_OIDC_SCOPES", "scopes the web UI asks for at login, space separated (default \"openid profile email\"; add offline_access for refresh tokens)", false, &cfg.OIDCScopes)
 	s.add(fs, setting{name: "admin-groups", env: "FMN_ADMIN_GROUPS", usage: "comma-separated admin groups",
 		set: func(v string) error { cfg.AdminGroups = splitList(v); return nil },
@@ -348,6 +375,23 @@ func (c *Config) Validate() error {
 	}
 	if c.OIDCIssuer != "" && c.OIDCClientID == "" {
 		bad("FMN_OIDC_CLIENT_ID", "must be set when FMN_OIDC_ISSUER is")
+	}
+	if c.AuthNegativeCache > 10*time.Minute {
+		bad("FMN_AUTH_NEGATIVE_CACHE", "must be at most 10m, got %s", c.AuthNegativeCache)
+	}
+	if c.AuthFailureBurst < 0 {
+		bad("FMN_AUTH_FAILURE_BURST", "must be 0 (no limit) or more, got %d", c.AuthFailureBurst)
+	}
+	if c.AuthFailureBurst > 0 && c.AuthFailureRate < 1 {
+		bad("FMN_AUTH_FAILURE_RATE", "must be at least 1 (per minute), got %d", c.AuthFailureRate)
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			bad("FMN_TRUSTED_PROXIES", "%q is neither an address nor a CIDR prefix", p)
+		}
 	}
 	if c.OIDCScopes != "" && !slices.Contains(strings.Fields(c.OIDCScopes), "openid") {
 		bad("FMN_OIDC_SCOPES", "must include openid, got %q", c.OIDCScopes)

@@ -131,3 +131,47 @@ func TestRedact(t *testing.T) {
 		t.Errorf("Redact = %q", got)
 	}
 }
+
+func TestAuthSettings(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OIDCClientSecret != "" || cfg.AuthNegativeCache != 30*time.Second || cfg.AuthFailureBurst != 10 || cfg.AuthFailureRate != 6 || len(cfg.TrustedProxies) != 0 {
+		t.Errorf("defaults: %q %s %d %d %q", cfg.OIDCClientSecret, cfg.AuthNegativeCache, cfg.AuthFailureBurst, cfg.AuthFailureRate, cfg.TrustedProxies)
+	}
+	path := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(path, []byte("s3cr3t-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = load(t, nil, map[string]string{
+		"FMN_OIDC_CLIENT_SECRET_FILE": path, "FMN_AUTH_NEGATIVE_CACHE": "1m", "FMN_AUTH_FAILURE_BURST": "0",
+		"FMN_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1, ::1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OIDCClientSecret != "s3cr3t-value" || cfg.AuthNegativeCache != time.Minute || cfg.AuthFailureBurst != 0 || len(cfg.TrustedProxies) != 3 {
+		t.Errorf("from the environment: %+v", cfg)
+	}
+	// The secret is never shown as a flag's value (-h prints defaults).
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	c := Defaults()
+	c.OIDCClientSecret = "s3cr3t-value"
+	Bind(fs, &c)
+	if f := fs.Lookup("oidc-client-secret"); f == nil || f.Value.String() != "" || !strings.Contains(f.Usage, "FMN_OIDC_CLIENT_SECRET_FILE") {
+		t.Errorf("flag oidc-client-secret: %+v", f)
+	}
+	_, err = load(t, nil, map[string]string{
+		"FMN_AUTH_NEGATIVE_CACHE": "1h", "FMN_AUTH_FAILURE_BURST": "-1", "FMN_TRUSTED_PROXIES": "proxy.example.org",
+	})
+	for _, want := range []string{"FMN_AUTH_NEGATIVE_CACHE", "FMN_AUTH_FAILURE_BURST", "FMN_TRUSTED_PROXIES"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s: %v", want, err)
+		}
+	}
+	if _, err = load(t, nil, map[string]string{"FMN_AUTH_FAILURE_RATE": "0"}); err == nil || !strings.Contains(err.Error(), "FMN_AUTH_FAILURE_RATE") {
+		t.Errorf("rate 0: %v", err)
+	}
+}
