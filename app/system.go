@@ -150,6 +150,13 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		if err := followOwnership(ctx, env, m, sys.Directory, run, log.With("role", "consumer")); err != nil {
 			return fmt.Errorf("consumer: %w", err)
 		}
+		// The projector's progress notes bring rule changes to matching
+		// without Redis (see Matcher.RunSync).
+		sub, err := rulelog.FollowProgress(env.NC, rulelog.DefaultProgressSubject, m.Noted)
+		if err != nil {
+			return fmt.Errorf("consumer: follow the rules projection: %w", err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
 		if err := m.Sync(ctx); err != nil {
 			return fmt.Errorf("consumer: %w", err)
 		}
@@ -346,6 +353,15 @@ func registerConsumerMetrics(reg *prometheus.Registry, c *consumer.Consumer, m *
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_consumer_rules_unresolved", Help: "Ownership rules whose owned artifacts could not be looked up yet."}, func() float64 { return float64(m.Unresolved()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_consumer_rules_version", Help: "Rule-set version the matcher reflects."},
 		func() float64 { return float64(m.Version()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_consumer_rule_propagation_fallback",
+		Help: "1 while the rules version cannot be read from Redis: rule changes reach matching through the projector's NATS notes and polls of PostgreSQL."},
+		func() float64 {
+			if m.PropagationFallback() {
+				return 1
+			}
+			return 0
+		}))
+	counter("fmn_consumer_rule_propagation_fallback_polls_total", "Polls of PostgreSQL for rule changes made because Redis was unreachable.", m.FallbackPolls)
 }
 
 func printBanner(w io.Writer, env *Env, sys *System, roles []string) {
