@@ -183,7 +183,7 @@ func (p *Previewer) Preview(ctx context.Context, req PreviewRequest) (*PreviewRe
 	if pre.globs != nil {
 		topicOK = pre.topicOK
 	}
-	vr, ok, err := p.fromIndex(ctx, keys, req.Since, topicOK, workers, func(pd *bus.Parsed, dests []rules.Destination) ([]rules.Destination, error) {
+	vr, ok, err := p.fromIndex(ctx, keys, req.Since, topicOK, workers, maxResults, func(pd *bus.Parsed, dests []rules.Destination) ([]rules.Destination, error) {
 		return c.AppendMatch(ctx, dests, pd, lk)
 	})
 	if err != nil {
@@ -224,7 +224,7 @@ const maxDeleted = 100000
 // fromIndex matches the rule against the recent index, once the index
 // has seen every message stored before the preview began; ok is false
 // when the index cannot answer.
-func (p *Previewer) fromIndex(ctx context.Context, keys []rules.Key, since time.Time, topicOK func(string) bool, workers int, match viewMatcher) (vr viewResult, ok bool, err error) {
+func (p *Previewer) fromIndex(ctx context.Context, keys []rules.Key, since time.Time, topicOK func(string) bool, workers, maxResults int, match viewMatcher) (vr viewResult, ok bool, err error) {
 	if p.Index == nil || !p.Index.Ready() {
 		return vr, false, nil
 	}
@@ -234,7 +234,9 @@ func (p *Previewer) fromIndex(ctx context.Context, keys []rules.Key, since time.
 	}
 	// Messages BUS no longer holds (aged out, or deleted) are left out.
 	state := st.CachedInfo().State
-	q := candidateQuery{keys: keys, since: since, minSeq: state.FirstSeq, topicOK: topicOK}
+	// Each match gives a notification at least: twice maxResults of them
+	// are enough, even when some have left BUS since they were indexed.
+	q := candidateQuery{keys: keys, since: since, minSeq: state.FirstSeq, topicOK: topicOK, keep: 2 * maxResults}
 	if state.NumDeleted > 0 {
 		if state.NumDeleted > maxDeleted {
 			return vr, false, nil

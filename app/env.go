@@ -96,7 +96,16 @@ func (e *Env) DialNATS(name string) (*nats.Conn, jetstream.JetStream, error) {
 				log.Warn("NATS disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }))
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }),
+		// Asynchronous errors (a slow consumer) go to the log, not to
+		// standard error.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if sub != nil {
+				log.Warn("NATS error", "err", err, "subject", sub.Subject)
+				return
+			}
+			log.Warn("NATS error", "err", err)
+		}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("FMN_NATS_URL: cannot connect to NATS at %s: %w", config.Redact(e.natsURL), err)
 	}
