@@ -49,7 +49,8 @@ type Previewer struct {
 	// brings (default 1 MiB, raised to the connection's largest message
 	// so that a pull never stalls). With the chunks waiting for or held
 	// by the workers (see scan), they bound what a scan holds: some
-	// Batch + (2*Workers+1)*64 messages, in practice about 1.5 MB.
+	// Batch + (2*Workers+1)*64 messages, about 1.5 MB of Fedora-sized
+	// messages with 2 workers.
 	Batch, PullBytes int
 	// Now is the clock (tests).
 	Now func() time.Time
