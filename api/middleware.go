@@ -168,6 +168,7 @@ type metrics struct {
 	authLimited  prometheus.Counter
 	previews     prometheus.Histogram
 	scanned      prometheus.Counter
+	refused      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -195,9 +196,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		scanned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fmn_rule_preview_messages_total", Help: "Bus messages read by rule previews.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fmn_rule_previews_refused_total", Help: "Rule previews refused with 429, by the limit reached (user, server).",
+		}, []string{"limit"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.latency, m.inFlight, m.authFailures, m.authLimited, m.previews, m.scanned)
+		reg.MustRegister(m.requests, m.latency, m.inFlight, m.authFailures, m.authLimited, m.previews, m.scanned, m.refused)
 	}
 	return m
 }

@@ -63,6 +63,11 @@ type Config struct {
 	// PreviewIndexWindow is the recent history Run indexes for fast
 	// previews (default 2h; negative: no index, every preview reads BUS).
 	PreviewIndexWindow time.Duration
+	// PreviewMaxConcurrent bounds the previews running at once in this
+	// process (default 8), PreviewMaxPerUser those of one user (default
+	// 2, at most PreviewMaxConcurrent); a preview over either limit gets
+	// 429 with Retry-After.
+	PreviewMaxConcurrent, PreviewMaxPerUser int
 	// Docs serves the interactive documentation at DocsPath (ui.DocsHandler;
 	// nil: a plain page linking to the OpenAPI document). huma's own docs
 	// page is not used: it loads its scripts from the internet.
@@ -83,6 +88,12 @@ type Config struct {
 	// Logger defaults to slog.Default(); access logs go to it at Info.
 	Logger *slog.Logger
 }
+
+// Default limits of the rule preview (see Config).
+const (
+	DefaultPreviewMaxConcurrent = 8
+	DefaultPreviewMaxPerUser    = 2
+)
 
 func (c Config) withDefaults() Config {
 	if c.Version == "" {
@@ -112,6 +123,13 @@ func (c Config) withDefaults() Config {
 	if c.AuthFailureRate <= 0 {
 		c.AuthFailureRate = 6
 	}
+	if c.PreviewMaxConcurrent <= 0 {
+		c.PreviewMaxConcurrent = DefaultPreviewMaxConcurrent
+	}
+	if c.PreviewMaxPerUser <= 0 {
+		c.PreviewMaxPerUser = DefaultPreviewMaxPerUser
+	}
+	c.PreviewMaxPerUser = min(c.PreviewMaxPerUser, c.PreviewMaxConcurrent)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -130,7 +148,10 @@ type Deps struct {
 	Commands *rulelog.Commands
 	Auth     Authenticator
 	Accounts Accounts
-	// JS and Streams read BUS for the preview.
+	// JS and Streams read BUS for the preview and its index. Give it a
+	// connection of its own, apart from the one other roles of the process
+	// use: previews read a lot at once, and a connection that falls
+	// behind is cut by the server (slow consumer).
 	JS      jetstream.JetStream
 	Streams streams.Config
 	// Lookups lets the preview match artifacts-owned rules (nil: they match
@@ -156,6 +177,7 @@ type Server struct {
 	// failures limits failed authentications per client address (nil: no
 	// limit).
 	failures *failureLimiter
+	limiter  *previewLimiter
 
 	// known holds users whose record exists, so that the first request of
 	// a user creates it and later ones cost nothing; ensuring those being
@@ -170,6 +192,11 @@ func New(cfg Config, deps Deps) *Server {
 		cfg: cfg, log: cfg.Logger, cmds: deps.Commands, store: deps.Commands.Store(),
 		auth: deps.Auth, accounts: deps.Accounts, deps: deps,
 		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry),
+		limiter: newPreviewLimiter(cfg.PreviewMaxConcurrent, cfg.PreviewMaxPerUser, cfg.PreviewTimeout),
+	}
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_rule_previews_running", Help: "Rule previews running."},
+			func() float64 { return float64(s.limiter.runningNow()) }))
 	}
 	if cfg.AuthFailureBurst > 0 {
 		s.failures = newFailureLimiter(cfg.AuthFailureBurst, cfg.AuthFailureRate)

@@ -30,6 +30,9 @@ type Env struct {
 	Embedded *streams.Embedded
 	DB       *pgxpool.Pool
 	closers  []func()
+	// natsURL is the server NC is connected to (the embedded one's when
+	// FMN_NATS_URL is empty).
+	natsURL string
 }
 
 // Close releases everything Open acquired, in reverse order.
@@ -61,24 +64,12 @@ func (e *Env) ConnectNATS(ctx context.Context) error {
 		e.closers = append(e.closers, srv.Shutdown)
 		url = srv.URL()
 	}
-	nc, err := nats.Connect(url,
-		nats.Name("fmn"),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				e.Log.Warn("NATS disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(*nats.Conn) { e.Log.Info("NATS reconnected") }))
-	if err != nil {
-		return fmt.Errorf("FMN_NATS_URL: cannot connect to NATS at %s: %w", config.Redact(url), err)
-	}
-	e.closers = append(e.closers, func() { _ = nc.Drain() })
-	js, err := jetstream.New(nc)
+	e.natsURL = url
+	nc, js, err := e.DialNATS("fmn")
 	if err != nil {
 		return err
 	}
+	e.closers = append(e.closers, func() { _ = nc.Drain() })
 	e.NC, e.JS = nc, js
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -86,6 +77,44 @@ func (e *Env) ConnectNATS(ctx context.Context) error {
 		return fmt.Errorf("creating streams: %w", err)
 	}
 	return nil
+}
+
+// DialNATS opens another connection to the NATS server of ConnectNATS,
+// named name (as the server's monitoring shows it), that reconnects
+// forever and logs its disconnections. The caller closes it.
+func (e *Env) DialNATS(name string) (*nats.Conn, jetstream.JetStream, error) {
+	log := e.Log
+	if name != "fmn" {
+		log = log.With("connection", name)
+	}
+	nc, err := nats.Connect(e.natsURL,
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }),
+		// Asynchronous errors (a slow consumer) go to the log, not to
+		// standard error.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if sub != nil {
+				log.Warn("NATS error", "err", err, "subject", sub.Subject)
+				return
+			}
+			log.Warn("NATS error", "err", err)
+		}))
+	if err != nil {
+		return nil, nil, fmt.Errorf("FMN_NATS_URL: cannot connect to NATS at %s: %w", config.Redact(e.natsURL), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
 }
 
 // ConnectDB opens the PostgreSQL pool. With create, a missing database is

@@ -31,8 +31,20 @@ func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Reg
 	}
 	env.closers = append(env.closers, cmds.Close)
 
+	// Rule previews and their index read BUS on a connection of their
+	// own. A preview reads much at once; on the connection every role of
+	// the process shares, a flood of them made it fall behind until the
+	// server cut it as a slow consumer, and the consumer and senders with
+	// it.
+	pnc, pjs, err := env.DialNATS("fmn-preview")
+	if err != nil {
+		return fmt.Errorf("api: preview connection: %w", err)
+	}
+	env.closers = append(env.closers, pnc.Close)
+	sys.PreviewNC = pnc
+
 	deps := api.Deps{
-		Commands: cmds, JS: env.JS, Streams: cfg.Streams,
+		Commands: cmds, JS: pjs, Streams: cfg.Streams,
 		Site: notification.Site{Name: cfg.SiteName, PublicURL: cfg.PublicURL},
 	}
 	if cfg.OIDCIssuer != "" {
@@ -74,6 +86,7 @@ func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Reg
 		Version: Version, Issuer: cfg.OIDCIssuer, CORSOrigins: cfg.CORSOrigins,
 		AuthFailureBurst: burst, AuthFailureRate: float64(cfg.AuthFailureRate), TrustedProxies: proxies,
 		Registry: reg, Logger: log, Docs: ui.DocsHandler(api.OpenAPIPath + ".json"),
+		PreviewMaxConcurrent: cfg.PreviewMaxConcurrent, PreviewMaxPerUser: cfg.PreviewMaxPerUser,
 	}, deps)
 	// The statistics projections (/admin/stats…) are read from the tables
 	// of the stats role.

@@ -63,6 +63,9 @@ type System struct {
 	MailDir   string
 	// DevOIDC is `fmn dev`'s login provider, when FMN_OIDC_ISSUER is empty.
 	DevOIDC *devoidc.Provider
+	// PreviewNC is the api role's NATS connection for rule previews, apart
+	// from Env.NC, which every other role uses.
+	PreviewNC *nats.Conn
 }
 
 // RunSystem runs the given roles until ctx ends or one of them fails.

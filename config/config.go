@@ -96,6 +96,10 @@ type Config struct {
 	// (default 4096).
 	ConsumerAckWait                         time.Duration
 	ConsumerMaxAckPending, ConsumerInFlight int
+	// PreviewMaxConcurrent bounds the rule previews one API process runs
+	// at once (default 8), PreviewMaxPerUser those of one user (default 2);
+	// more get 429 with Retry-After.
+	PreviewMaxConcurrent, PreviewMaxPerUser int
 	// StatsRetention is how long hourly statistics buckets are kept
 	// (default 90d; at least 8d, as generated_last_week reads a week).
 	StatsRetention time.Duration
@@ -127,6 +131,8 @@ func Defaults() Config {
 		ConsumerAckWait:       30 * time.Second,
 		ConsumerMaxAckPending: 20000,
 		ConsumerInFlight:      4096,
+		PreviewMaxConcurrent:  8,
+		PreviewMaxPerUser:     2,
 		LogLevel:              "info",
 	}
 }
@@ -241,6 +247,8 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	dur("consumer-ack-wait", "FMN_CONSUMER_ACK_WAIT", "how long a bus message may stay unacked before redelivery", &cfg.ConsumerAckWait)
 	integer("consumer-max-ack-pending", "FMN_CONSUMER_MAX_ACK_PENDING", "unacked bus messages across all matcher instances", &cfg.ConsumerMaxAckPending)
 	integer("consumer-in-flight", "FMN_CONSUMER_IN_FLIGHT", "bus messages between fetch and ack in one matcher instance", &cfg.ConsumerInFlight)
+	integer("preview-max-concurrent", "FMN_PREVIEW_MAX_CONCURRENT", "rule previews one API process runs at once (more get 429)", &cfg.PreviewMaxConcurrent)
+	integer("preview-max-per-user", "FMN_PREVIEW_MAX_PER_USER", "rule previews of one user running at once (more get 429)", &cfg.PreviewMaxPerUser)
 	str("log-level", "FMN_LOG_LEVEL", "debug, info, warn or error", false, &cfg.LogLevel)
 	return s
 }
@@ -413,6 +421,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ConsumerInFlight < 1 || c.ConsumerMaxAckPending < c.ConsumerInFlight {
 		bad("FMN_CONSUMER_IN_FLIGHT", "must be at least 1 and at most FMN_CONSUMER_MAX_ACK_PENDING (%d), got %d", c.ConsumerMaxAckPending, c.ConsumerInFlight)
+	}
+	if c.PreviewMaxConcurrent < 1 {
+		bad("FMN_PREVIEW_MAX_CONCURRENT", "must be at least 1, got %d", c.PreviewMaxConcurrent)
+	}
+	if c.PreviewMaxPerUser < 1 || c.PreviewMaxPerUser > c.PreviewMaxConcurrent {
+		bad("FMN_PREVIEW_MAX_PER_USER", "must be at least 1 and at most FMN_PREVIEW_MAX_CONCURRENT (%d), got %d", c.PreviewMaxConcurrent, c.PreviewMaxPerUser)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

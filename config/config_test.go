@@ -175,3 +175,30 @@ func TestAuthSettings(t *testing.T) {
 		t.Errorf("rate 0: %v", err)
 	}
 }
+
+func TestPreviewLimits(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PreviewMaxConcurrent != 8 || cfg.PreviewMaxPerUser != 2 {
+		t.Errorf("defaults: %d in all, %d per user", cfg.PreviewMaxConcurrent, cfg.PreviewMaxPerUser)
+	}
+	cfg, err = load(t, []string{"--preview-max-per-user", "3"}, map[string]string{"FMN_PREVIEW_MAX_CONCURRENT": "20", "FMN_PREVIEW_MAX_PER_USER": "1"})
+	if err != nil || cfg.PreviewMaxConcurrent != 20 || cfg.PreviewMaxPerUser != 3 {
+		t.Errorf("settings: %d in all, %d per user, %v", cfg.PreviewMaxConcurrent, cfg.PreviewMaxPerUser, err)
+	}
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"FMN_PREVIEW_MAX_CONCURRENT": "0"}, "FMN_PREVIEW_MAX_CONCURRENT"},
+		{map[string]string{"FMN_PREVIEW_MAX_PER_USER": "0"}, "FMN_PREVIEW_MAX_PER_USER"},
+		{map[string]string{"FMN_PREVIEW_MAX_CONCURRENT": "4", "FMN_PREVIEW_MAX_PER_USER": "5"}, "FMN_PREVIEW_MAX_PER_USER"},
+	} {
+		if _, err := load(t, nil, c.env); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: want an error naming %s, got %v", c.env, c.want, err)
+		}
+	}
+}
