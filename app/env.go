@@ -87,7 +87,16 @@ func (e *Env) DialNATS(name string) (*nats.Conn, jetstream.JetStream, error) {
 	if name != "fmn" {
 		log = log.With("connection", name)
 	}
-	nc, err := nats.Connect(e.natsURL,
+	// Credentials and TLS apply to FMN_NATS_URL, never to the embedded
+	// server (config refuses them without FMN_NATS_URL).
+	var auth []nats.Option
+	if e.Cfg.NATSURL != "" {
+		var err error
+		if auth, err = e.Cfg.NATSAuth.NATSOptions(); err != nil {
+			return nil, nil, err
+		}
+	}
+	nc, err := nats.Connect(e.natsURL, append(auth,
 		nats.Name(name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
@@ -105,9 +114,10 @@ func (e *Env) DialNATS(name string) (*nats.Conn, jetstream.JetStream, error) {
 				return
 			}
 			log.Warn("NATS error", "err", err)
-		}))
+		}))...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("FMN_NATS_URL: cannot connect to NATS at %s: %w", config.Redact(e.natsURL), err)
+		return nil, nil, fmt.Errorf("FMN_NATS_URL: cannot connect to NATS at %s (%s): %w",
+			config.RedactNATSURL(e.natsURL), e.Cfg.NATSAuth.Describe(), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

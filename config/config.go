@@ -21,10 +21,14 @@ import (
 
 // Config is every setting of fmn. Field comments give the default.
 type Config struct {
-	// NATSURL is the NATS server; empty runs an embedded one (default empty).
+	// NATSURL is the NATS server, or a comma-separated list of a cluster's
+	// servers; empty runs an embedded one (default empty).
 	NATSURL string
 	// NATSPort is the embedded server's port (default 4244; taken → random).
 	NATSPort int
+	// NATSAuth authenticates to FMN_NATS_URL and secures the connection
+	// (credentials, nkey, user and password, TLS; default none).
+	NATSAuth NATSAuth
 	// DataDir holds the embedded server's storage (default ./.data).
 	DataDir string
 	// DatabaseURL is PostgreSQL (default postgres://postgres@127.0.0.1:5432/fmn?sslmode=disable).
@@ -182,8 +186,9 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 			},
 			get: func() string { return p.String() }})
 	}
-	str("nats-url", "FMN_NATS_URL", "NATS server URL; empty runs an embedded server", true, &cfg.NATSURL)
+	str("nats-url", "FMN_NATS_URL", "NATS server URL, or several of a cluster separated by commas; empty runs an embedded server", true, &cfg.NATSURL)
 	integer("nats-port", "FMN_NATS_PORT", "port of the embedded NATS server (taken: a random one)", &cfg.NATSPort)
+	s.bindNATSAuth(fs, &cfg.NATSAuth)
 	str("data-dir", "FMN_DATA_DIR", "directory for the embedded server's storage and dev mail", false, &cfg.DataDir)
 	str("database-url", "FMN_DATABASE_URL", "PostgreSQL URL", true, &cfg.DatabaseURL)
 	str("redis-url", "FMN_REDIS_URL", "Redis URL", true, &cfg.RedisURL)
@@ -355,7 +360,7 @@ func (c *Config) Validate() error {
 		}
 		bad(env, "scheme must be one of %s, got %q", strings.Join(schemes, ", "), u.Scheme)
 	}
-	checkURL("FMN_NATS_URL", c.NATSURL, "nats", "tls", "ws", "wss")
+	c.validateNATS(bad)
 	checkURL("FMN_DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
 	checkURL("FMN_REDIS_URL", c.RedisURL, "redis", "rediss", "unix")
 	checkURL("FMN_PUBLIC_URL", c.PublicURL, "http", "https")
