@@ -87,14 +87,11 @@ func (e *Env) DialNATS(name string) (*nats.Conn, jetstream.JetStream, error) {
 	if name != "fmn" {
 		log = log.With("connection", name)
 	}
-	// Credentials and TLS apply to FMN_NATS_URL, never to the embedded
-	// server (config refuses them without FMN_NATS_URL).
-	var auth []nats.Option
-	if e.Cfg.NATSURL != "" {
-		var err error
-		if auth, err = e.Cfg.NATSAuth.NATSOptions(); err != nil {
-			return nil, nil, err
-		}
+	// Credentials, TLS and the inbox prefix (config refuses credentials
+	// and TLS for the embedded server).
+	auth, err := e.Cfg.NATSAuth.NATSOptions()
+	if err != nil {
+		return nil, nil, err
 	}
 	nc, err := nats.Connect(e.natsURL, append(auth,
 		nats.Name(name),

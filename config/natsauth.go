@@ -40,6 +40,11 @@ type NATSAuth struct {
 	// clients (tls { verify: true }). Read again at every (re)connection,
 	// so that renewed certificates are picked up.
 	TLSCert, TLSKey string
+	// InboxPrefix replaces nats.go's _INBOX as the prefix of the subjects
+	// replies come back on (FMN_NATS_INBOX_PREFIX; default empty: _INBOX).
+	// With a prefix of its own, a user may be allowed to subscribe to its
+	// replies only (_INBOX.api.>) and not read every other role's.
+	InboxPrefix string
 }
 
 // bindNATSAuth registers the NATS authentication settings.
@@ -56,6 +61,7 @@ func (s *Settings) bindNATSAuth(fs *flag.FlagSet, a *NATSAuth) {
 	str("nats-tls-ca", "FMN_NATS_TLS_CA", "PEM file of the CAs that verify the NATS server (default: the system's); implies TLS", false, &a.TLSCA)
 	str("nats-tls-cert", "FMN_NATS_TLS_CERT", "PEM file of fmn's client certificate for NATS (with FMN_NATS_TLS_KEY)", false, &a.TLSCert)
 	str("nats-tls-key", "FMN_NATS_TLS_KEY", "PEM file of the key of FMN_NATS_TLS_CERT", false, &a.TLSKey)
+	str("nats-inbox-prefix", "FMN_NATS_INBOX_PREFIX", "prefix of the subjects NATS replies come back on (default _INBOX; e.g. _INBOX.api, for a user allowed to subscribe to _INBOX.api.> only)", false, &a.InboxPrefix)
 }
 
 // NATSURLs splits FMN_NATS_URL, which may list several servers of a
@@ -119,6 +125,11 @@ func (c *Config) validateNATS(bad func(env, format string, a ...any)) {
 		}
 	}
 	a := c.NATSAuth
+	if p := a.InboxPrefix; p != "" {
+		if strings.ContainsAny(p, "*> \t\r\n") || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..") {
+			bad("FMN_NATS_INBOX_PREFIX", "must be a subject without wildcards, spaces or a trailing dot, e.g. _INBOX.api; got %q", p)
+		}
+	}
 	if c.NATSURL == "" {
 		// The embedded server of development has no authentication and no
 		// TLS: settings for it would be silently ignored.
@@ -256,6 +267,9 @@ func (a NATSAuth) NATSOptions() ([]nats.Option, error) {
 		opts = append(opts, o)
 	case a.User != "":
 		opts = append(opts, nats.UserInfo(a.User, a.Password))
+	}
+	if a.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(a.InboxPrefix))
 	}
 	if a.TLS() {
 		var certCB nats.TLSCertHandler
