@@ -19,11 +19,12 @@ func TestNATSAuthSettings(t *testing.T) {
 	pub, seedFile := fmntest.NKeyUser(t)
 	tf := fmntest.WriteTLSFiles(t, "fmn-api")
 	cfg, err := load(t, nil, map[string]string{
-		"FMN_NATS_URL":      "tls://nats-1.example.org:4222, tls://nats-2.example.org:4222,tls://nats-3.example.org:4222",
-		"FMN_NATS_NKEY":     seedFile,
-		"FMN_NATS_TLS_CA":   tf.CA,
-		"FMN_NATS_TLS_CERT": tf.ClientCert,
-		"FMN_NATS_TLS_KEY":  tf.ClientKey,
+		"FMN_NATS_URL":          "tls://nats-1.example.org:4222, tls://nats-2.example.org:4222,tls://nats-3.example.org:4222",
+		"FMN_NATS_NKEY":         seedFile,
+		"FMN_NATS_TLS_CA":       tf.CA,
+		"FMN_NATS_TLS_CERT":     tf.ClientCert,
+		"FMN_NATS_TLS_KEY":      tf.ClientKey,
+		"FMN_NATS_INBOX_PREFIX": "_INBOX.api",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +34,7 @@ func TestNATSAuthSettings(t *testing.T) {
 		t.Fatalf("settings not applied: %+v", a)
 	}
 	opts, err := a.NATSOptions()
-	if err != nil || len(opts) != 2 {
+	if err != nil || len(opts) != 3 || a.InboxPrefix != "_INBOX.api" {
 		t.Fatalf("options: %d %v", len(opts), err)
 	}
 	seed, _ := os.ReadFile(seedFile)
@@ -125,6 +126,10 @@ func TestBadNATSAuthSettingsNameTheSetting(t *testing.T) {
 			[]string{"FMN_NATS_TLS_CA", "no PEM certificate"}},
 		{"embedded server", map[string]string{"FMN_NATS_NKEY": userSeed, "FMN_NATS_TLS_CA": tf.CA},
 			[]string{"FMN_NATS_NKEY: applies to the NATS server of FMN_NATS_URL", "FMN_NATS_TLS_CA: applies"}},
+		{"inbox prefix with a wildcard", map[string]string{"FMN_NATS_URL": url, "FMN_NATS_INBOX_PREFIX": "_INBOX.*"},
+			[]string{"FMN_NATS_INBOX_PREFIX: must be a subject"}},
+		{"inbox prefix with a trailing dot", map[string]string{"FMN_NATS_URL": url, "FMN_NATS_INBOX_PREFIX": "_INBOX.api."},
+			[]string{"FMN_NATS_INBOX_PREFIX: must be a subject"}},
 		{"bad URL in a list", map[string]string{"FMN_NATS_URL": "nats://a:4222,http://b:4222"},
 			[]string{"FMN_NATS_URL: scheme must be one of"}},
 	} {

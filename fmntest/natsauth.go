@@ -44,6 +44,7 @@ type NATSOperator struct {
 	// (ServerConfig).
 	OperatorJWT, AccountJWT string
 	AccountPublic           string
+	systemPublic, systemJWT string
 }
 
 // NewNATSOperator makes an operator and an account with JetStream.
@@ -51,8 +52,18 @@ func NewNATSOperator(t testing.TB) *NATSOperator {
 	t.Helper()
 	op, _ := nkeys.CreateOperator()
 	opPub, _ := op.PublicKey()
+	// JetStream needs a system account.
+	sys, _ := nkeys.CreateAccount()
+	sysPub, _ := sys.PublicKey()
+	sc := jwt.NewAccountClaims(sysPub)
+	sc.Name = "SYS"
+	sjwt, err := sc.Encode(op)
+	if err != nil {
+		t.Fatal(err)
+	}
 	oc := jwt.NewOperatorClaims(opPub)
 	oc.Name = "fmntest"
+	oc.SystemAccount = sysPub
 	ojwt, err := oc.Encode(op)
 	if err != nil {
 		t.Fatal(err)
@@ -66,13 +77,15 @@ func NewNATSOperator(t testing.TB) *NATSOperator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &NATSOperator{operator: op, account: acc, OperatorJWT: ojwt, AccountJWT: ajwt, AccountPublic: accPub}
+	return &NATSOperator{operator: op, account: acc, OperatorJWT: ojwt, AccountJWT: ajwt, AccountPublic: accPub,
+		systemPublic: sysPub, systemJWT: sjwt}
 }
 
 // ServerConfig is the part of a nats-server configuration that trusts the
 // operator and preloads the account.
 func (o *NATSOperator) ServerConfig() string {
-	return "operator: " + o.OperatorJWT + "\nresolver: MEMORY\nresolver_preload: {\n  " + o.AccountPublic + ": " + o.AccountJWT + "\n}\n"
+	return "operator: " + o.OperatorJWT + "\nsystem_account: " + o.systemPublic + "\nresolver: MEMORY\nresolver_preload: {\n  " +
+		o.AccountPublic + ": " + o.AccountJWT + "\n  " + o.systemPublic + ": " + o.systemJWT + "\n}\n"
 }
 
 // Creds writes the .creds file of a new user of the account, allowed to
