@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,7 +81,7 @@ func (p *permServer) start(t *testing.T, legacyStreamUpdate bool) {
 		"fmn-accounts.conf": conf,
 		"fmn-nkeys.conf":    users.String(),
 		"nats-server.conf": fmt.Sprintf("listen: 127.0.0.1:-1\nmax_payload: 8MB\njetstream { store_dir: %q }\n"+
-			"include fmn-accounts.conf\n", filepath.Join(p.dir, "js")),
+			"include fmn-accounts.conf\naccounts { FMN: $FMN_ACCOUNT }\n", filepath.Join(p.dir, "js")),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(p.dir, name), []byte(content), 0o600); err != nil {
@@ -565,5 +566,76 @@ func noViolation(t *testing.T, user string, errs ...<-chan error) {
 			}
 			break
 		}
+	}
+}
+
+// TestExampleNATSServerConfig: docs/nats/nats-server.conf, with the files
+// it names made (certificates, fmn-nkeys.conf from its example), is a
+// configuration nats-server accepts: a JetStream cluster of three with TLS
+// for clients and routes, and fmn's account with its users.
+func TestExampleNATSServerConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	read := func(name string) string {
+		data, err := os.ReadFile(filepath.Join("..", "docs", "nats", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	// fmn-nkeys.conf: the example with a real key for every variable.
+	var nkeys strings.Builder
+	users := 0
+	for _, line := range strings.Split(read("fmn-nkeys.conf.example"), "\n") {
+		name, _, ok := strings.Cut(line, ":")
+		if !ok || strings.HasPrefix(name, "#") || strings.TrimSpace(name) == "" {
+			continue
+		}
+		pub, _ := fmntest.NKeyUser(t)
+		fmt.Fprintf(&nkeys, "%s: %q\n", strings.TrimSpace(name), pub)
+		users++
+	}
+	tf := fmntest.WriteTLSFiles(t, "fmn")
+	tlsDir := filepath.Join(dir, "tls")
+	if err := os.MkdirAll(tlsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for dst, src := range map[string]string{"server.pem": tf.ServerCert, "server-key.pem": tf.ServerKey, "ca.pem": tf.CA,
+		"route.pem": tf.ServerCert, "route-key.pem": tf.ServerKey} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tlsDir, dst), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := read("nats-server.conf")
+	conf = strings.ReplaceAll(conf, "/etc/nats/tls/", tlsDir+"/")
+	conf = strings.ReplaceAll(conf, "/var/lib/nats", filepath.Join(dir, "js"))
+	conf = strings.ReplaceAll(conf, "$NATS_SERVER_NAME", "nats-1")
+	for name, content := range map[string]string{"nats-server.conf": conf, "fmn-accounts.conf": read("fmn-accounts.conf"), "fmn-nkeys.conf": nkeys.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, "nats-server.conf"))
+	if err != nil {
+		t.Fatalf("docs/nats/nats-server.conf: %v", err)
+	}
+	if !opts.JetStream || opts.Cluster.Name != "fmn" || len(opts.Routes) != 3 || opts.TLSConfig == nil || opts.TLSConfig.ClientAuth != tls.RequireAndVerifyClientCert ||
+		opts.Cluster.TLSConfig == nil || opts.Cluster.TLSConfig.ClientAuth != tls.RequireAndVerifyClientCert || opts.MaxPayload != 8<<20 || opts.SystemAccount != "SYS" {
+		t.Errorf("options: jetstream %v cluster %q routes %d TLS %v max payload %d system %q",
+			opts.JetStream, opts.Cluster.Name, len(opts.Routes), opts.TLSConfig != nil, opts.MaxPayload, opts.SystemAccount)
+	}
+	if len(opts.Nkeys) != users {
+		t.Errorf("%d users with nkeys, the example names %d", len(opts.Nkeys), users)
+	}
+	byAccount := map[string]int{}
+	for _, u := range opts.Nkeys {
+		byAccount[u.Account.Name]++
+	}
+	if byAccount["FMN"] != len(permUsers) || byAccount["SYS"] != 1 {
+		t.Errorf("users by account: %v", byAccount)
 	}
 }
