@@ -114,7 +114,7 @@ func (e *Env) DialNATS(name string) (*nats.Conn, jetstream.JetStream, error) {
 		}))...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("FMN_NATS_URL: cannot connect to NATS at %s (%s): %w",
-			config.RedactNATSURL(e.natsURL), e.Cfg.NATSAuth.Describe(), err)
+			config.RedactNATSURL(e.natsURL), e.Cfg.DescribeNATS(), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

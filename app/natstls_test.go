@@ -96,13 +96,13 @@ authorization { users: [ { user: fmn, password: %q } ] }
 		want []string
 	}{
 		{"no client certificate", args("--nats-tls-ca", tf.CA, "--nats-user", "fmn", "--nats-password", password),
-			[]string{"FMN_NATS_URL: cannot connect to NATS at " + url, "TLS, CA FMN_NATS_TLS_CA=" + tf.CA}},
+			[]string{"FMN_NATS_URL: cannot connect to NATS at " + url, "user fmn (FMN_NATS_USER); TLS, CA FMN_NATS_TLS_CA=" + tf.CA}},
 		{"another CA", args("--nats-tls-ca", other.CA, "--nats-tls-cert", other.ClientCert, "--nats-tls-key", other.ClientKey, "--nats-user", "fmn", "--nats-password", password),
 			[]string{"FMN_NATS_URL: cannot connect", "certificate signed by unknown authority"}},
 		{"wrong password", args(append(tlsFlags, "--nats-user", "fmn", "--nats-password", "not-"+password)...),
 			[]string{"FMN_NATS_URL: cannot connect", "user fmn (FMN_NATS_USER)", "Authorization Violation"}},
 		{"wrong password in the URL", append([]string{"publish", "--nats-url", fmt.Sprintf("tls://fmn:not-%s@127.0.0.1:%d", password, port)}, append(tlsFlags, msg)...),
-			[]string{"FMN_NATS_URL: cannot connect to NATS at tls://fmn:<secret>@127.0.0.1", "Authorization Violation"}},
+			[]string{"FMN_NATS_URL: cannot connect to NATS at tls://fmn:<secret>@127.0.0.1", "user fmn (in FMN_NATS_URL)", "Authorization Violation"}},
 	} {
 		code, out, errs := runCLI(t, "", c.args...)
 		if code == 0 {

@@ -239,10 +239,28 @@ func (a NATSAuth) Describe() string {
 		}
 		parts = append(parts, t)
 	}
-	if len(parts) == 0 {
-		return "no credentials"
+	if a.CredsFile == "" && a.NKeyFile == "" && a.User == "" {
+		parts = append([]string{"no credentials"}, parts...)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// DescribeNATS is Describe, saying so when the credentials are in
+// FMN_NATS_URL (user:pass@ or a token), for messages about a connection to
+// FMN_NATS_URL. No secret appears.
+func (c Config) DescribeNATS() string {
+	d := c.NATSAuth.Describe()
+	for _, raw := range NATSURLs(c.NATSURL) {
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				d = strings.Replace(d, "no credentials", "user "+u.User.Username()+" (in FMN_NATS_URL)", 1)
+			} else {
+				d = strings.Replace(d, "no credentials", "token (in FMN_NATS_URL)", 1)
+			}
+			break
+		}
+	}
+	return d
 }
 
 // NATSOptions are the nats.go options of the NATS authentication and TLS

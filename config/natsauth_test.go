@@ -156,3 +156,24 @@ func TestRedactNATSURL(t *testing.T) {
 		t.Errorf("redacted: %s", got)
 	}
 }
+
+func TestDescribeNATS(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{NATSURL: "nats://a:4222"}, "no credentials"},
+		{Config{NATSURL: "nats://fmn:hunter2@a:4222,nats://b:4222"}, "user fmn (in FMN_NATS_URL)"},
+		{Config{NATSURL: "nats://s3cr3ttoken@a:4222"}, "token (in FMN_NATS_URL)"},
+		{Config{NATSURL: "tls://a:4222", NATSAuth: NATSAuth{TLSCA: "/ca.pem"}}, "no credentials; TLS, CA FMN_NATS_TLS_CA=/ca.pem"},
+		{Config{NATSURL: "tls://a:4222", NATSAuth: NATSAuth{User: "fmn", Password: "hunter2", TLSCert: "/c.pem", TLSKey: "/k.pem"}},
+			"user fmn (FMN_NATS_USER); TLS, client certificate FMN_NATS_TLS_CERT=/c.pem"},
+		{Config{NATSURL: "nats://a:4222", NATSAuth: NATSAuth{CredsFile: "/api.creds"}}, "credentials FMN_NATS_CREDS=/api.creds"},
+	} {
+		got := c.cfg.DescribeNATS()
+		if got != c.want || strings.Contains(got, "hunter2") || strings.Contains(got, "s3cr3t") {
+			t.Errorf("%+v: %q, want %q", c.cfg.NATSAuth, got, c.want)
+		}
+	}
+}
