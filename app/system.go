@@ -44,6 +44,8 @@ type Options struct {
 	Log *slog.Logger
 	// Out receives the start banner (the addresses to use).
 	Out io.Writer
+	// Command names the command in the banner ("dev", "serve").
+	Command string
 	// Started, when set, is called once every role runs.
 	Started func(*System)
 	// SenderOptions override the senders' retry settings (tests).
@@ -79,7 +81,7 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 	defer env.Close()
 	sys := &System{Env: env}
 
-	if err := env.ConnectNATS(ctx); err != nil {
+	if err := env.ConnectNATS(ctx, EnsureStreams); err != nil {
 		return err
 	}
 	if has("projector") || has("consumer") || has("stats") || has("api") {
@@ -283,7 +285,7 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		sys.HTTPAddr = addr
 	}
 	if opts.Out != nil {
-		printBanner(opts.Out, env, sys, roles)
+		printBanner(opts.Out, opts.Command, env, sys, roles)
 	}
 	if opts.Started != nil {
 		opts.Started(sys)
@@ -367,8 +369,12 @@ func registerConsumerMetrics(reg *prometheus.Registry, c *consumer.Consumer, m *
 	counter("fmn_consumer_rule_propagation_fallback_polls_total", "Polls of PostgreSQL for rule changes made because Redis was unreachable.", m.FallbackPolls)
 }
 
-func printBanner(w io.Writer, env *Env, sys *System, roles []string) {
-	fmt.Fprintf(w, "fmn %s is running roles %v\n", Version, roles)
+func printBanner(w io.Writer, command string, env *Env, sys *System, roles []string) {
+	name := "fmn"
+	if command != "" {
+		name += " " + command
+	}
+	fmt.Fprintf(w, "%s is running roles %v (version %s)\n", name, roles, Version)
 	if env.Embedded != nil {
 		fmt.Fprintf(w, "  NATS (embedded):  %s   (FMN_NATS_URL=%s fmn publish FILE)\n", env.Embedded.URL(), env.Embedded.URL())
 	}

@@ -140,8 +140,10 @@ func Defaults() Config {
 type setting struct {
 	name, env, usage string
 	secret           bool
-	set              func(string) error
-	get              func() string
+	// boolean settings are flags that need no value (--name means true).
+	boolean bool
+	set     func(string) error
+	get     func() string
 }
 
 // Settings binds a Config to flags and environment variables.
@@ -169,6 +171,18 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 				return nil
 			},
 			get: func() string { return strconv.Itoa(*p) }})
+	}
+	boolean := func(name, env, usage string, p *bool) {
+		s.add(fs, setting{name: name, env: env, usage: usage, boolean: true,
+			set: func(v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("must be true or false, got %q", v)
+				}
+				*p = b
+				return nil
+			},
+			get: func() string { return strconv.FormatBool(*p) }})
 	}
 	dur := func(name, env, usage string, p *time.Duration) {
 		s.add(fs, setting{name: name, env: env, usage: usage,
@@ -224,7 +238,8 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	str("stream-notify", "FMN_STREAM_NOTIFY", "name of the notification stream", false, &cfg.Streams.Notify)
 	str("stream-dlq", "FMN_STREAM_DLQ", "name of the dead-letter stream", false, &cfg.Streams.DLQ)
 	str("stream-events", "FMN_STREAM_EVENTS", "name of the stream of delivery outcomes", false, &cfg.Streams.Events)
-	integer("stream-replicas", "FMN_STREAM_REPLICAS", "replicas of every stream (3 on a cluster)", &cfg.Streams.Replicas)
+	integer("stream-replicas", "FMN_STREAM_REPLICAS", "replicas of every stream (3 on a cluster); an existing stream with more keeps them unless FMN_STREAM_ALLOW_DOWNSCALE", &cfg.Streams.Replicas)
+	boolean("stream-allow-downscale", "FMN_STREAM_ALLOW_DOWNSCALE", "let a server lower the replicas of existing streams to FMN_STREAM_REPLICAS", &cfg.Streams.AllowDownscale)
 	s.add(fs, setting{name: "stream-storage", env: "FMN_STREAM_STORAGE", usage: "file or memory",
 		set: func(v string) error {
 			switch strings.ToLower(v) {
@@ -268,6 +283,9 @@ func (f *flagValue) String() string {
 	}
 	return f.s.get()
 }
+
+// IsBoolFlag lets a boolean setting be given as a flag without a value.
+func (f *flagValue) IsBoolFlag() bool { return f.s != nil && f.s.boolean }
 
 func (f *flagValue) Set(v string) error {
 	f.setFlag = true

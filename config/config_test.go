@@ -62,6 +62,33 @@ func TestEnvironmentAndFlags(t *testing.T) {
 	}
 }
 
+func TestStreamAllowDownscale(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Streams.AllowDownscale {
+		t.Error("lowering replicas must be off by default")
+	}
+	cfg, err = load(t, nil, map[string]string{"FMN_STREAM_ALLOW_DOWNSCALE": "true"})
+	if err != nil || !cfg.Streams.AllowDownscale {
+		t.Errorf("FMN_STREAM_ALLOW_DOWNSCALE=true: %v, %v", cfg.Streams.AllowDownscale, err)
+	}
+	cfg, err = load(t, []string{"--stream-allow-downscale"}, nil)
+	if err != nil || !cfg.Streams.AllowDownscale {
+		t.Errorf("--stream-allow-downscale: %v, %v", cfg.Streams.AllowDownscale, err)
+	}
+	cfg, err = load(t, []string{"--stream-allow-downscale=false"}, map[string]string{"FMN_STREAM_ALLOW_DOWNSCALE": "true"})
+	if err != nil || cfg.Streams.AllowDownscale {
+		t.Errorf("a flag must win over the environment: %v, %v", cfg.Streams.AllowDownscale, err)
+	}
+	_, err = load(t, nil, map[string]string{"FMN_STREAM_ALLOW_DOWNSCALE": "maybe"})
+	if err == nil || !strings.Contains(err.Error(), "FMN_STREAM_ALLOW_DOWNSCALE") {
+		t.Errorf("a bad value must name the setting: %v", err)
+	}
+}
+
 func TestSecretFiles(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "smtp")
