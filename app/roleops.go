@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -215,8 +216,11 @@ func (p *projectionLag) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		pos, err := q.ProjectionGet(ctx, it.projection)
+		if errors.Is(err, pgx.ErrNoRows) {
+			pos, err = 0, nil // nothing applied yet
+		}
 		if err != nil {
-			continue // no row yet, or PostgreSQL down: no sample
+			continue // PostgreSQL down: no sample (readiness says why)
 		}
 		last := st.CachedInfo().State.LastSeq
 		ch <- prometheus.MustNewConstMetric(projPosDesc, prometheus.GaugeValue, float64(pos), it.projection, it.stream)
