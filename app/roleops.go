@@ -228,6 +228,30 @@ func (p *projectionLag) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// streamSize exports how many messages some streams hold: the dead letters
+// waiting for an operator, above all.
+type streamSize struct {
+	env     *Env
+	streams []string
+}
+
+var streamMsgsDesc = prometheus.NewDesc("fmn_jetstream_stream_messages",
+	"Messages the stream holds (for DLQ: dead letters waiting for fmn dlq retry or drop).", []string{"stream"}, nil)
+
+func (s *streamSize) Describe(ch chan<- *prometheus.Desc) { ch <- streamMsgsDesc }
+
+func (s *streamSize) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, name := range s.streams {
+		st, err := s.env.JS.Stream(ctx, name)
+		if err != nil {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(streamMsgsDesc, prometheus.GaugeValue, float64(st.CachedInfo().State.Msgs), name)
+	}
+}
+
 // consumerWatch exports the state of durable consumers from their info:
 // what waits to be delivered, what is delivered and not acknowledged, what
 // is being redelivered.

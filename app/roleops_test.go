@@ -123,6 +123,7 @@ func TestSenderRoleOps(t *testing.T) {
 		{"fmn_jetstream_consumer_up{", `consumer="sender-email"`},
 		{"fmn_sender_attempts_total{", `result="retry"`},
 		{"go_goroutines"},
+		{"fmn_jetstream_stream_messages{", `stream="DLQ"`},
 	} {
 		if _, ok := metricValue(body, want...); !ok {
 			t.Errorf("/metrics lacks %v", want)

@@ -122,6 +122,7 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 	}
 	site := notification.Site{Name: cfg.SiteName, PublicURL: cfg.PublicURL}
 	rops.add(rops.natsCheck())
+	reg.MustRegister(&streamSize{env: env, streams: []string{cfg.Streams.DLQ}})
 	if env.DB != nil {
 		rops.add(rops.postgresCheck())
 	}
