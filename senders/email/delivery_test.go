@@ -14,6 +14,8 @@ import (
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/email"
 	"github.com/fmn-project/fmn/senders/senderstest"
+	"github.com/fmn-project/fmn/streams"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // messageIDs counts the received messages by Message-ID.
@@ -139,10 +141,16 @@ func TestRelayOutage(t *testing.T) {
 			case <-tick.C:
 			}
 			id := fmt.Sprint("out-", i)
+			data, _ := json.Marshal(sample(id, "alice@example.org"))
+			if _, err := n.JS.Publish(ctx, streams.NotifySubject(email.Channel), data, jetstream.WithMsgID(id)); err != nil {
+				if ctx.Err() == nil {
+					t.Errorf("publish: %v", err)
+				}
+				return
+			}
 			idsMu.Lock()
 			ids = append(ids, id)
 			idsMu.Unlock()
-			senderstest.Publish(t, n, email.Channel, sample(id, "alice@example.org"))
 			published.Add(1)
 		}
 	}()
