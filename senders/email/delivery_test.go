@@ -142,10 +142,11 @@ func TestRelayOutage(t *testing.T) {
 			}
 			id := fmt.Sprint("out-", i)
 			data, _ := json.Marshal(sample(id, "alice@example.org"))
-			if _, err := n.JS.Publish(ctx, streams.NotifySubject(email.Channel), data, jetstream.WithMsgID(id)); err != nil {
-				if ctx.Err() == nil {
-					t.Errorf("publish: %v", err)
-				}
+			pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, err := n.JS.Publish(pctx, streams.NotifySubject(email.Channel), data, jetstream.WithMsgID(id))
+			cancel()
+			if err != nil {
+				t.Errorf("publish: %v", err)
 				return
 			}
 			idsMu.Lock()
