@@ -228,9 +228,11 @@ func ConsumerConfig(channel string, o Options) jetstream.ConsumerConfig {
 // Options.LogEvery).
 //
 // When ctx is cancelled Run stops fetching, lets in-flight sends finish
-// (for at most opts.DrainTimeout), settles them and returns nil. It returns
-// an error when it cannot set up, or when the consumer disappears. Run does
-// not close s.
+// (for at most opts.DrainTimeout), settles them and returns nil. Setting up
+// the consumer is retried while NATS answers with transient errors, and
+// fetch errors are logged and retried; Run returns an error when the setup
+// is refused, or when the consumer or the connection is gone for good
+// (streams.IsGone). Run does not close s.
 func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, s Sender, opts Options, logger *slog.Logger) error {
 	opts = opts.WithDefaults()
 	if err := opts.Validate(); err != nil {
@@ -245,9 +247,12 @@ func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, s Sende
 	}
 	logger = logger.With("channel", channel, "consumer", ConsumerName(channel))
 
-	cons, err := js.CreateOrUpdateConsumer(ctx, sc.Notify, ConsumerConfig(channel, opts))
+	cons, err := streams.EnsureConsumer(ctx, js, sc.Notify, ConsumerConfig(channel, opts), logger)
 	if err != nil {
-		return fmt.Errorf("sender %s: consumer on stream %s: %w", channel, sc.Notify, err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("sender %s: %w", channel, err)
 	}
 	br := opts.Breaker
 	if br == nil {
@@ -319,11 +324,12 @@ func (d *deliverer) work(ctx context.Context, cons jetstream.Consumer) error {
 			return nil
 		case errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrNoMessages):
 			d.fetching.ok()
-		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+		case streams.IsGone(err):
 			return fmt.Errorf("sender %s: consumer %s is gone: %w", d.channel, ConsumerName(d.channel), err)
 		default:
-			// Disconnected, or the server is busy: the client reconnects by
-			// itself, so wait a little rather than spin.
+			// Disconnected, no heartbeat (a stalled node), or the server
+			// is busy: the client reconnects by itself, so wait a little
+			// rather than spin (logged as an episode, not once a second).
 			d.fetching.fail(err.Error())
 			select {
 			case <-ctx.Done():
