@@ -155,7 +155,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	return RunSystem(ctx, cfg, AllRoles, Options{Dev: true, Log: log, Out: stdout})
+	return RunSystem(ctx, cfg, AllRoles, Options{Dev: true, Log: log, Out: stdout, Command: "dev"})
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -172,8 +172,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if cfg.MetricsAddr == "" && !slices.Contains(roles, "api") {
+		// Without the API nothing else would listen: serve /metrics and
+		// /healthz/* on the default address.
+		cfg.MetricsAddr = config.DefaultMetricsAddr
+	}
 	log := newLogger(stderr, cfg.LogLevel)
-	return RunSystem(ctx, cfg, roles, Options{Log: log, Out: stdout})
+	return RunSystem(ctx, cfg, roles, Options{Log: log, Out: stdout, Command: "serve"})
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

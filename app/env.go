@@ -43,9 +43,29 @@ func (e *Env) Close() {
 	e.closers = nil
 }
 
+// StreamSetup says what ConnectNATS does about the streams.
+type StreamSetup int
+
+const (
+	// EnsureStreams creates the streams or reconciles them with the
+	// configuration (never lowering replicas unless
+	// FMN_STREAM_ALLOW_DOWNSCALE): what servers do.
+	EnsureStreams StreamSetup = iota
+	// LookupStreams checks that the streams exist and changes nothing:
+	// what commands do.
+	LookupStreams
+)
+
+// How long a server waits for its streams (a cluster forming, leaders
+// being elected) and a command for their lookup, retrying meanwhile.
+const (
+	serverSetupTimeout  = 2 * time.Minute
+	commandSetupTimeout = 30 * time.Second
+)
+
 // ConnectNATS connects to FMN_NATS_URL, or starts the embedded server when
-// it is empty, and makes sure the streams exist.
-func (e *Env) ConnectNATS(ctx context.Context) error {
+// it is empty, then ensures or looks up the streams as setup says.
+func (e *Env) ConnectNATS(ctx context.Context, setup StreamSetup) error {
 	url := e.Cfg.NATSURL
 	if url == "" {
 		dir := filepath.Join(e.Cfg.DataDir, "nats")
@@ -71,10 +91,19 @@ func (e *Env) ConnectNATS(ctx context.Context) error {
 	}
 	e.closers = append(e.closers, func() { _ = nc.Drain() })
 	e.NC, e.JS = nc, js
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := streams.Ensure(ctx, js, e.Cfg.Streams); err != nil {
-		return fmt.Errorf("creating streams: %w", err)
+	switch setup {
+	case EnsureStreams:
+		ctx, cancel := context.WithTimeout(ctx, serverSetupTimeout)
+		defer cancel()
+		if err := streams.Ensure(ctx, js, e.Cfg.Streams, e.Log); err != nil {
+			return fmt.Errorf("setting up streams: %w", err)
+		}
+	case LookupStreams:
+		ctx, cancel := context.WithTimeout(ctx, commandSetupTimeout)
+		defer cancel()
+		if err := streams.Lookup(ctx, js, e.Cfg.Streams, e.Log); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -93,25 +122,14 @@ func (e *Env) DialNATS(name string) (*nats.Conn, jetstream.JetStream, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, err := nats.Connect(e.natsURL, append(auth,
+	// Disconnections, reconnections and asynchronous errors (a slow
+	// consumer, a permission refused) go to the log, not to standard error.
+	opts := append(append(auth,
 		nats.Name(name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("NATS disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }),
-		// Asynchronous errors (a slow consumer) go to the log, not to
-		// standard error.
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			if sub != nil {
-				log.Warn("NATS error", "err", err, "subject", sub.Subject)
-				return
-			}
-			log.Warn("NATS error", "err", err)
-		}))...)
+	), streams.LogOptions(log)...)
+	nc, err := nats.Connect(e.natsURL, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("FMN_NATS_URL: cannot connect to NATS at %s (%s): %w",
 			config.RedactNATSURL(e.natsURL), e.Cfg.DescribeNATS(), err)

@@ -52,27 +52,18 @@ func startPermServer(t *testing.T) *permServer {
 	for _, u := range permUsers {
 		p.pubs[u], p.Seeds[u] = fmntest.NKeyUser(t)
 	}
-	p.start(t, false)
+	p.start(t)
 	return p
 }
 
-// start (re)starts the server on its storage. With legacyStreamUpdate,
-// every user may also update fmn's streams: what stream setup needs where
-// it updates every stream at every start (see streamSetupUpdates).
-func (p *permServer) start(t *testing.T, legacyStreamUpdate bool) {
+// start starts the server, with fmn-accounts.conf as it is.
+func (p *permServer) start(t *testing.T) {
 	t.Helper()
-	if p.srv != nil {
-		p.srv.Shutdown()
-		p.srv.WaitForShutdown()
-	}
 	accounts, err := os.ReadFile(filepath.Join("..", "docs", "nats", "fmn-accounts.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	conf := string(accounts)
-	if legacyStreamUpdate {
-		conf = strings.ReplaceAll(conf, `"$JS.API.STREAM.INFO.BUS",`, `"$JS.API.STREAM.INFO.BUS", "$JS.API.STREAM.UPDATE.*",`)
-	}
 	var users strings.Builder
 	for _, u := range permUsers {
 		fmt.Fprintf(&users, "FMN_NKEY_%s: %q\n", u, p.pubs[u])
@@ -199,45 +190,6 @@ func runAs(t *testing.T, ctx context.Context, cfg config.Config, auth config.NAT
 	return nil
 }
 
-// streamSetupUpdates reports whether a server's stream setup updates
-// streams that already have its configuration, which needs
-// $JS.API.STREAM.UPDATE. The example configuration gives role users only
-// $JS.API.STREAM.INFO: setup that looks streams up first and changes only
-// what differs (issue 15 item 5) needs no more. Before it, every start
-// updated every stream; the test then grants the update too, and says so.
-func streamSetupUpdates(t *testing.T, ctx context.Context, p *permServer, cfg config.Config) bool {
-	t.Helper()
-	cfg.NATSAuth = p.auth("PUBLISH")
-	var log permLog
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		done <- app.RunSystem(rctx, cfg, nil, app.Options{Log: slog.New(slog.NewTextHandler(&log, nil)),
-			Started: func(*app.System) { close(started) }})
-	}()
-	deadline := time.After(fmntest.Scaled(20 * time.Second))
-	for {
-		select {
-		case <-started:
-			cancel()
-			<-done
-			return false
-		case err := <-done:
-			t.Fatalf("stream setup as a role user: %v\n%s", err, log.String())
-		case <-deadline:
-			t.Fatalf("stream setup as a role user did not end\n%s", log.String())
-		case <-time.After(20 * time.Millisecond):
-			if strings.Contains(log.String(), "$JS.API.STREAM.UPDATE") {
-				cancel()
-				<-done
-				return true
-			}
-		}
-	}
-}
-
 // TestRolesWithTheirNATSPermissions runs every role as the user of the
 // example account (docs/nats/fmn-accounts.conf) on a nats-server that
 // enforces it: a rule created through the API is projected, a bus message
@@ -269,17 +221,11 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 	cfg.MailFrom = "notifications@example.org"
 
 	// First start: a server with the admin's credentials creates the
-	// streams (docs/deploy.md).
+	// streams (docs/deploy.md); the roles' users may only look them up.
 	actx, stopAdmin := context.WithCancel(ctx)
 	var adminLog permLog
 	runAs(t, actx, cfg, p.auth("ADMIN"), &adminLog, nil)
 	stopAdmin()
-	legacy := streamSetupUpdates(t, ctx, p, cfg)
-	if legacy {
-		t.Log("stream setup updates existing streams: role users get $JS.API.STREAM.UPDATE.* in this run")
-		p.start(t, true)
-		cfg.NATSURL = p.URL
-	}
 
 	logs := map[string]*permLog{}
 	boot := func(user string, so *senders.Options, roles ...string) *app.System {
@@ -490,12 +436,10 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 		t.Errorf("anonymous connection: %v", err)
 	}
 	// Nor drop or reconfigure streams, nor take the matcher's consumer.
-	if !legacy {
-		if _, err := bjs.UpdateStream(timeout(t, ctx, time.Second), jetstream.StreamConfig{Name: cfg.Streams.Rules, Subjects: []string{streams.RulesAll}, MaxMsgs: 1}); err == nil {
-			t.Error("the bridge's user reconfigured RULES")
-		}
-		expectViolation(t, bridgeErrs, "$JS.API.STREAM.UPDATE."+cfg.Streams.Rules)
+	if _, err := bjs.UpdateStream(timeout(t, ctx, time.Second), jetstream.StreamConfig{Name: cfg.Streams.Rules, Subjects: []string{streams.RulesAll}, MaxMsgs: 1}); err == nil {
+		t.Error("the bridge's user reconfigured RULES")
 	}
+	expectViolation(t, bridgeErrs, "$JS.API.STREAM.UPDATE."+cfg.Streams.Rules)
 	if err := bjs.DeleteStream(timeout(t, ctx, time.Second), cfg.Streams.Rules); err == nil {
 		t.Error("the bridge's user deleted RULES")
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -39,6 +40,12 @@ type Config struct {
 	RedisPrefix string
 	// HTTPAddr is where the API and UI listen (default 127.0.0.1:8080).
 	HTTPAddr string
+	// MetricsAddr is where every role of the process serves /metrics,
+	// /healthz/live and /healthz/ready (default empty: none when the
+	// process runs the api role, whose FMN_HTTP_ADDR serves them;
+	// `fmn serve` without the api role then listens on
+	// DefaultMetricsAddr). "off" disables it.
+	MetricsAddr string
 	// PublicURL is how users reach fmn; used in notification footers
 	// (default http://127.0.0.1:8080).
 	PublicURL string
@@ -100,6 +107,9 @@ type Config struct {
 	// (default 4096).
 	ConsumerAckWait                         time.Duration
 	ConsumerMaxAckPending, ConsumerInFlight int
+	// SenderEmailWorkers is how many emails one sender-email process
+	// sends at once (default 4).
+	SenderEmailWorkers int
 	// PreviewMaxConcurrent bounds the rule previews one API process runs
 	// at once (default 8), PreviewMaxPerUser those of one user (default 2);
 	// more get 429 with Retry-After.
@@ -110,6 +120,10 @@ type Config struct {
 	// LogLevel is debug, info, warn or error (default info).
 	LogLevel string
 }
+
+// DefaultMetricsAddr is where `fmn serve` without the api role serves
+// /metrics and /healthz/* when FMN_METRICS_ADDR is empty.
+const DefaultMetricsAddr = "127.0.0.1:9464"
 
 // Defaults is the development configuration.
 func Defaults() Config {
@@ -135,6 +149,7 @@ func Defaults() Config {
 		ConsumerAckWait:       30 * time.Second,
 		ConsumerMaxAckPending: 20000,
 		ConsumerInFlight:      4096,
+		SenderEmailWorkers:    4,
 		PreviewMaxConcurrent:  8,
 		PreviewMaxPerUser:     2,
 		LogLevel:              "info",
@@ -144,8 +159,10 @@ func Defaults() Config {
 type setting struct {
 	name, env, usage string
 	secret           bool
-	set              func(string) error
-	get              func() string
+	// boolean settings are flags that need no value (--name means true).
+	boolean bool
+	set     func(string) error
+	get     func() string
 }
 
 // Settings binds a Config to flags and environment variables.
@@ -174,6 +191,18 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 			},
 			get: func() string { return strconv.Itoa(*p) }})
 	}
+	boolean := func(name, env, usage string, p *bool) {
+		s.add(fs, setting{name: name, env: env, usage: usage, boolean: true,
+			set: func(v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("must be true or false, got %q", v)
+				}
+				*p = b
+				return nil
+			},
+			get: func() string { return strconv.FormatBool(*p) }})
+	}
 	dur := func(name, env, usage string, p *time.Duration) {
 		s.add(fs, setting{name: name, env: env, usage: usage,
 			set: func(v string) error {
@@ -194,6 +223,7 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	str("redis-url", "FMN_REDIS_URL", "Redis URL", true, &cfg.RedisURL)
 	str("redis-prefix", "FMN_REDIS_PREFIX", "prefix of every Redis key", false, &cfg.RedisPrefix)
 	str("http-addr", "FMN_HTTP_ADDR", "address of the API and UI", false, &cfg.HTTPAddr)
+	str("metrics-addr", "FMN_METRICS_ADDR", "address of /metrics and /healthz/* for every role of the process (host:port, or off; default: none with the api role, "+DefaultMetricsAddr+" for fmn serve without it)", false, &cfg.MetricsAddr)
 	str("public-url", "FMN_PUBLIC_URL", "URL users reach fmn at (notification footers)", false, &cfg.PublicURL)
 	str("site-name", "FMN_SITE_NAME", "name of this fmn in notification footers", false, &cfg.SiteName)
 	str("oidc-issuer", "FMN_OIDC_ISSUER", "OpenID Connect issuer URL", false, &cfg.OIDCIssuer)
@@ -229,7 +259,8 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	str("stream-notify", "FMN_STREAM_NOTIFY", "name of the notification stream", false, &cfg.Streams.Notify)
 	str("stream-dlq", "FMN_STREAM_DLQ", "name of the dead-letter stream", false, &cfg.Streams.DLQ)
 	str("stream-events", "FMN_STREAM_EVENTS", "name of the stream of delivery outcomes", false, &cfg.Streams.Events)
-	integer("stream-replicas", "FMN_STREAM_REPLICAS", "replicas of every stream (3 on a cluster)", &cfg.Streams.Replicas)
+	integer("stream-replicas", "FMN_STREAM_REPLICAS", "replicas of every stream (3 on a cluster); an existing stream with more keeps them unless FMN_STREAM_ALLOW_DOWNSCALE", &cfg.Streams.Replicas)
+	boolean("stream-allow-downscale", "FMN_STREAM_ALLOW_DOWNSCALE", "let a server lower the replicas of existing streams to FMN_STREAM_REPLICAS", &cfg.Streams.AllowDownscale)
 	s.add(fs, setting{name: "stream-storage", env: "FMN_STREAM_STORAGE", usage: "file or memory",
 		set: func(v string) error {
 			switch strings.ToLower(v) {
@@ -252,6 +283,7 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	dur("consumer-ack-wait", "FMN_CONSUMER_ACK_WAIT", "how long a bus message may stay unacked before redelivery", &cfg.ConsumerAckWait)
 	integer("consumer-max-ack-pending", "FMN_CONSUMER_MAX_ACK_PENDING", "unacked bus messages across all matcher instances", &cfg.ConsumerMaxAckPending)
 	integer("consumer-in-flight", "FMN_CONSUMER_IN_FLIGHT", "bus messages between fetch and ack in one matcher instance", &cfg.ConsumerInFlight)
+	integer("sender-email-workers", "FMN_SENDER_EMAIL_WORKERS", "emails one sender-email process sends at once", &cfg.SenderEmailWorkers)
 	integer("preview-max-concurrent", "FMN_PREVIEW_MAX_CONCURRENT", "rule previews one API process runs at once (more get 429)", &cfg.PreviewMaxConcurrent)
 	integer("preview-max-per-user", "FMN_PREVIEW_MAX_PER_USER", "rule previews of one user running at once (more get 429)", &cfg.PreviewMaxPerUser)
 	str("log-level", "FMN_LOG_LEVEL", "debug, info, warn or error", false, &cfg.LogLevel)
@@ -273,6 +305,9 @@ func (f *flagValue) String() string {
 	}
 	return f.s.get()
 }
+
+// IsBoolFlag lets a boolean setting be given as a flag without a value.
+func (f *flagValue) IsBoolFlag() bool { return f.s != nil && f.s.boolean }
 
 func (f *flagValue) Set(v string) error {
 	f.setFlag = true
@@ -437,6 +472,14 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("FMN_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.SenderEmailWorkers < 1 || c.SenderEmailWorkers > 256 {
+		bad("FMN_SENDER_EMAIL_WORKERS", "must be 1 to 256, got %d", c.SenderEmailWorkers)
+	}
+	if a := c.MetricsAddr; a != "" && a != "off" {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			bad("FMN_METRICS_ADDR", "must be host:port (e.g. %s or :9464) or off, got %q", DefaultMetricsAddr, a)
+		}
 	}
 	if c.StatsRetention < 8*24*time.Hour {
 		bad("FMN_STATS_RETENTION", "must be at least 8d (generated_last_week reads a week), got %s", c.StatsRetention)

@@ -62,6 +62,33 @@ func TestEnvironmentAndFlags(t *testing.T) {
 	}
 }
 
+func TestStreamAllowDownscale(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Streams.AllowDownscale {
+		t.Error("lowering replicas must be off by default")
+	}
+	cfg, err = load(t, nil, map[string]string{"FMN_STREAM_ALLOW_DOWNSCALE": "true"})
+	if err != nil || !cfg.Streams.AllowDownscale {
+		t.Errorf("FMN_STREAM_ALLOW_DOWNSCALE=true: %v, %v", cfg.Streams.AllowDownscale, err)
+	}
+	cfg, err = load(t, []string{"--stream-allow-downscale"}, nil)
+	if err != nil || !cfg.Streams.AllowDownscale {
+		t.Errorf("--stream-allow-downscale: %v, %v", cfg.Streams.AllowDownscale, err)
+	}
+	cfg, err = load(t, []string{"--stream-allow-downscale=false"}, map[string]string{"FMN_STREAM_ALLOW_DOWNSCALE": "true"})
+	if err != nil || cfg.Streams.AllowDownscale {
+		t.Errorf("a flag must win over the environment: %v, %v", cfg.Streams.AllowDownscale, err)
+	}
+	_, err = load(t, nil, map[string]string{"FMN_STREAM_ALLOW_DOWNSCALE": "maybe"})
+	if err == nil || !strings.Contains(err.Error(), "FMN_STREAM_ALLOW_DOWNSCALE") {
+		t.Errorf("a bad value must name the setting: %v", err)
+	}
+}
+
 func TestSecretFiles(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "smtp")
@@ -199,6 +226,29 @@ func TestPreviewLimits(t *testing.T) {
 	} {
 		if _, err := load(t, nil, c.env); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: want an error naming %s, got %v", c.env, c.want, err)
+		}
+	}
+}
+
+func TestMetricsAndWorkerSettings(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, nil, map[string]string{"FMN_METRICS_ADDR": ":9464", "FMN_SENDER_EMAIL_WORKERS": "8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MetricsAddr != ":9464" || cfg.SenderEmailWorkers != 8 {
+		t.Errorf("metrics %q, workers %d", cfg.MetricsAddr, cfg.SenderEmailWorkers)
+	}
+	if d := Defaults(); d.MetricsAddr != "" || d.SenderEmailWorkers != 4 {
+		t.Errorf("defaults: metrics %q, workers %d", d.MetricsAddr, d.SenderEmailWorkers)
+	}
+	if _, err := load(t, []string{"--metrics-addr", "off"}, nil); err != nil {
+		t.Errorf("off: %v", err)
+	}
+	_, err = load(t, nil, map[string]string{"FMN_METRICS_ADDR": "9464", "FMN_SENDER_EMAIL_WORKERS": "0"})
+	for _, want := range []string{"FMN_METRICS_ADDR", "FMN_SENDER_EMAIL_WORKERS"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s: %v", want, err)
 		}
 	}
 }

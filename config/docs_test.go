@@ -15,10 +15,7 @@ func TestDeploymentDocsNameRealSettings(t *testing.T) {
 	t.Parallel()
 	cfg := Defaults()
 	st := Bind(flag.NewFlagSet("test", flag.ContinueOnError), &cfg)
-	known := map[string]bool{
-		// Settings of work under way elsewhere (issue 15 items 5 to 7).
-		"FMN_METRICS_ADDR": true, "FMN_SENDER_EMAIL_WORKERS": true, "FMN_STREAM_ALLOW_DOWNSCALE": true,
-	}
+	known := map[string]bool{}
 	for _, s := range st.list {
 		known[s.env] = true
 		if s.secret {

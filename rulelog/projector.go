@@ -139,55 +139,104 @@ func (p *Projector) Stats() ProjectorStats {
 
 // Start makes sure of the durable consumer and starts applying events in
 // the background until Stop or until ctx ends. A new durable consumer
-// starts after the projection's last sequence.
+// starts after the projection's last sequence. Setting up is retried while
+// NATS answers with transient errors (a cluster electing its leaders);
+// once running, missing heartbeats and disconnections are logged and
+// survived, and a durable consumer that disappears (deleted, or lost with
+// its node) is set up again from the projection's last sequence.
 func (p *Projector) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done != nil {
 		return errors.New("projector already started")
 	}
-	if err := p.init(ctx); err != nil {
-		return err
-	}
-	last, err := projected(ctx, queries.New(p.pool))
-	if err != nil {
-		return err
-	}
-	cons, err := p.consumer(ctx, last)
-	if err != nil {
-		return err
-	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, cancel)
 	msgs := make(chan jetstream.Msg, 2*p.cfg.BatchSize)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		select {
-		case msgs <- m:
-		case <-rctx.Done():
-		}
-	},
-		jetstream.PullMaxMessages(p.cfg.BatchSize),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			p.log.Warn("rules consumer", slog.Any("error", err))
-		}))
+	cc, err := p.subscribe(ctx, rctx, msgs)
 	if err != nil {
 		stop()
 		cancel()
-		return fmt.Errorf("consume %s/%s: %w", p.cfg.Stream, p.cfg.Durable, err)
+		return err
 	}
 	p.cancel, p.done = cancel, make(chan struct{})
 	go func() {
 		defer close(p.done)
 		defer stop()
-		defer cc.Stop()
-		var bg sync.WaitGroup
+		var wg sync.WaitGroup
 		if p.cfg.Redis != nil {
-			bg.Go(func() { p.bumpLoop(rctx) })
+			wg.Go(func() { p.bumpLoop(rctx) })
 		}
-		p.run(rctx, msgs)
-		bg.Wait()
+		wg.Go(func() { p.run(rctx, msgs) })
+		p.supervise(rctx, cc, msgs)
+		wg.Wait()
 	}()
 	return nil
+}
+
+// subscribe sets up the durable consumer and consumes it into msgs until
+// rctx ends, retrying transient failures until ctx ends.
+func (p *Projector) subscribe(ctx, rctx context.Context, msgs chan<- jetstream.Msg) (jetstream.ConsumeContext, error) {
+	var cc jetstream.ConsumeContext
+	err := streams.Retry(ctx, p.log, "rules consumer "+p.cfg.Stream+"/"+p.cfg.Durable, func(ctx context.Context) error {
+		if err := p.init(ctx); err != nil {
+			return err
+		}
+		last, err := projected(ctx, queries.New(p.pool))
+		if err != nil {
+			return err
+		}
+		cons, err := p.consumer(ctx, last)
+		if err != nil {
+			return err
+		}
+		cc, err = cons.Consume(func(m jetstream.Msg) {
+			select {
+			case msgs <- m:
+			case <-rctx.Done():
+			}
+		},
+			jetstream.PullMaxMessages(p.cfg.BatchSize),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				p.log.Warn("rules consumer", slog.Any("error", err))
+			}))
+		if err != nil {
+			return fmt.Errorf("consume %s/%s: %w", p.cfg.Stream, p.cfg.Durable, err)
+		}
+		return nil
+	})
+	return cc, err
+}
+
+// supervise stops consuming when ctx ends, and consumes again when the
+// consumption stops by itself (its durable consumer was deleted).
+func (p *Projector) supervise(ctx context.Context, cc jetstream.ConsumeContext, msgs chan<- jetstream.Msg) {
+	for {
+		select {
+		case <-ctx.Done():
+			cc.Stop()
+			return
+		case <-cc.Closed():
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		p.log.Warn("rules consumer stopped by the server; setting it up again")
+		for {
+			next, err := p.subscribe(ctx, ctx, msgs)
+			if err == nil {
+				cc = next
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			p.log.Error("setting up the rules consumer failed; trying again", slog.Any("error", err))
+			if !streams.Sleep(ctx, streams.DefaultBackoff.Max) {
+				return
+			}
+		}
+	}
 }
 
 // Stop stops the projector and waits for its current batch. Events it
