@@ -11,8 +11,10 @@ import (
 
 	"github.com/fmn-project/fmn/config"
 	"github.com/fmn-project/fmn/fmntest"
+	"github.com/fmn-project/fmn/streams"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // startConfiguredNATS runs an in-process nats-server with JetStream and
@@ -41,6 +43,28 @@ func startConfiguredNATS(t *testing.T, conf string) int {
 	}
 	t.Cleanup(srv.Shutdown)
 	return srv.Addr().(*net.TCPAddr).Port
+}
+
+// createStreams sets up fmn's streams on the server at url as a server
+// would, connecting with auth (commands do not create them).
+func createStreams(t *testing.T, url string, auth config.NATSAuth) {
+	t.Helper()
+	opts, err := auth.NATSOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := streams.Ensure(fmntest.Context(t), js, streams.Defaults(), nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // publishFile writes one bus message (id) into a file for fmn publish.
@@ -76,6 +100,7 @@ authorization { users: [ { user: fmn, password: %q } ] }
 `, tf.ServerCert, tf.ServerKey, tf.CA, password))
 	url := fmt.Sprintf("tls://127.0.0.1:%d", port)
 	msg := publishFile(t, "0c5e7d4a-53f1-4f3e-8d52-1a8e2b3c4d5e")
+	createStreams(t, url, config.NATSAuth{User: "fmn", Password: password, TLSCA: tf.CA, TLSCert: tf.ClientCert, TLSKey: tf.ClientKey})
 
 	tlsFlags := []string{"--nats-tls-ca", tf.CA, "--nats-tls-cert", tf.ClientCert, "--nats-tls-key", tf.ClientKey}
 	args := func(extra ...string) []string {
@@ -130,6 +155,7 @@ func TestNATSCredentialsFile(t *testing.T) {
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	msg := publishFile(t, "6f2d8a1c-7b3e-4c5d-9e0f-1a2b3c4d5e6f")
 	creds := op.Creds(t, "fmn-admin", nil, nil)
+	createStreams(t, url, config.NATSAuth{CredsFile: creds})
 	if code, out, errs := runCLI(t, "", "publish", "--nats-url", url, "--nats-creds", creds, msg); code != 0 || !strings.Contains(out, "published 1") {
 		t.Fatalf("publish with a credentials file: %d %s %s", code, out, errs)
 	}
