@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// runTrial runs one workload trial on a fresh system and does the
+// accounting.
+func (h *harness) runTrial(ctx context.Context, t trial) (res result) {
+	res.name = t.name
+	h.trialStart = time.Now()
+	s, err := h.startSystem(ctx, t.name, t.cold)
+	if s != nil {
+		h.mu.Lock()
+		h.systems = append(h.systems, s)
+		h.mu.Unlock()
+		defer s.stop()
+	}
+	if err != nil {
+		res.err = fmt.Errorf("starting the system: %w", err)
+		if s != nil {
+			res.notes = append(s.notes, s.exits()...)
+		}
+		return res
+	}
+	setup := time.Since(h.trialStart)
+
+	// The rules, through the event log as an operator adds them.
+	for i := range ruleUsers {
+		u := userOf(i)
+		if err := s.addRule(ctx, u, i%3); err != nil {
+			s.note("%v", err)
+		}
+	}
+	rulesDone := time.Since(h.trialStart) - setup
+	// A rule change reaches matching within one second (the design's
+	// bound); give it a little more.
+	sleepCtx(ctx, 1500*time.Millisecond)
+
+	h.sink.reset()
+	p := &publisher{js: s.js, trial: t.name, n: h.n, rate: h.rate}
+	tr := &trialRun{}
+	faultDone := make(chan struct{})
+	pubCtx, cancelPub := context.WithCancel(ctx)
+	defer cancelPub()
+	go func() {
+		defer close(faultDone)
+		if t.fault != nil {
+			t.fault(pubCtx, s, p, tr)
+		}
+	}()
+	p.run(pubCtx, 90*time.Second)
+	<-faultDone
+	if ctx.Err() != nil {
+		res.err = ctx.Err()
+		return res
+	}
+
+	// What must arrive: every stored message about a user with a rule.
+	msgs := p.snapshot()
+	want := map[string]bool{}
+	maybe := map[string]bool{}
+	var unpublished, dupPub int
+	for _, m := range msgs {
+		if m.acked.IsZero() {
+			unpublished++
+			continue
+		}
+		if m.duplicate {
+			dupPub++
+		}
+		k := rcptKey(m.id, m.user)
+		switch {
+		case m.idx%workloadUsers < ruleUsers:
+			want[k] = true
+		case isLate(m.user) && !tr.lateAccepted.IsZero():
+			switch {
+			case !m.first.Before(tr.lateAccepted.Add(time.Second)):
+				want[k] = true
+			case !m.acked.Before(tr.lateStart):
+				maybe[k] = true
+			}
+		}
+	}
+	if unpublished > 0 {
+		s.note("%d messages could not be published within 90 s (first error: %s); they are not expected", unpublished, p.firstErr)
+	}
+	if r := p.retries.Load(); r > 0 {
+		s.note("publisher: %d publish attempts retried (first error: %s), %d stored earlier by an attempt whose PubAck was lost", r, p.firstErr, dupPub)
+	}
+
+	// Wait for the last emails.
+	end := p.end
+	if tr.faultEnd.After(end) {
+		end = tr.faultEnd
+	}
+	deadline := end.Add(h.drain)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		if h.sink.received(want) == len(want) {
+			sleepCtx(ctx, 2*time.Second) // late duplicates
+			break
+		}
+		sleepCtx(ctx, 250*time.Millisecond)
+	}
+	waitedUntil := time.Now()
+	sn := h.sink.snapshot()
+
+	res.expected = len(want)
+	for k := range want {
+		if sn.byKey[k] > 0 {
+			res.delivered++
+		}
+	}
+	res.missing = res.expected - res.delivered
+	keyDup := 0
+	for k, n := range sn.byKey {
+		if n > 1 {
+			keyDup += n - 1
+		}
+		if !want[k] && !maybe[k] {
+			res.extra += n
+		}
+	}
+	res.duplicated = max(keyDup, sn.dupMsgID)
+	if sn.dupMsgID != keyDup {
+		s.note("duplicates: %d by (bus message, recipient), %d by Message-ID", keyDup, sn.dupMsgID)
+	}
+	if res.extra > 0 {
+		s.note("%d emails nobody should have received", res.extra)
+	}
+	if sn.noID > 0 {
+		s.note("%d emails without Message-ID", sn.noID)
+	}
+	if n := len(maybe); n > 0 {
+		got := 0
+		for k := range maybe {
+			if sn.byKey[k] > 0 {
+				got++
+			}
+		}
+		s.note("%s: %d of %d messages published while the rule was being added were delivered (not counted either way)", lateUser, got, n)
+	}
+
+	// The longest time with notifications outstanding and none arriving:
+	// from the first publish, between arrivals, and after the last one when
+	// some never came.
+	points := []time.Time{p.start}
+	points = append(points, sn.arrivals...)
+	if res.missing > 0 {
+		points = append(points, waitedUntil)
+	}
+	slices.SortFunc(points, func(a, b time.Time) int { return a.Compare(b) })
+	for i := 1; i < len(points); i++ {
+		if g := points[i].Sub(points[i-1]); g > res.maxStall {
+			res.maxStall = g
+		}
+	}
+	if len(sn.arrivals) > 0 {
+		last := sn.arrivals[len(sn.arrivals)-1]
+		s.note("timing: setup %.1fs, %d rules %.1fs, publishing %.1fs, last email %.1fs after the last publish",
+			setup.Seconds(), ruleUsers, rulesDone.Seconds(), p.end.Sub(p.start).Seconds(), max(0, last.Sub(p.end).Seconds()))
+	}
+
+	// The statistics: rule_generated (and generated_stats per channel)
+	// against what NOTIFY holds; the projection may lag a moment.
+	statsDeadline := time.Now().Add(30 * time.Second)
+	var real uint64
+	var perRule, perChannel int64
+	for {
+		var err1, err2 error
+		real, err1 = s.notifyCount(ctx, "email")
+		perRule, perChannel, err2 = s.statsCounted(ctx)
+		if err1 == nil && err2 == nil {
+			res.statsKnown = true
+			if perRule == int64(real) && perChannel == int64(real) {
+				break
+			}
+		}
+		if ctx.Err() != nil || time.Now().After(statsDeadline) {
+			if err1 != nil || err2 != nil {
+				s.note("statistics unreadable: %v %v", err1, err2)
+			}
+			break
+		}
+		sleepCtx(ctx, 500*time.Millisecond)
+	}
+	if res.statsKnown {
+		res.statsCounted, res.statsReal = perRule, int64(real)
+		res.statsOff = max(abs(perRule-int64(real)), abs(perChannel-int64(real)))
+		if perChannel != perRule {
+			s.note("statistics per channel (generated_stats) count %d", perChannel)
+		}
+		if int(real) != res.expected+countIn(sn.byKey, maybe) && int(real) != res.expected {
+			s.note("NOTIFY holds %d email notifications for %d expected", real, res.expected)
+		}
+	}
+
+	// What the processes said: exits, and a few lines worth knowing.
+	s.mu.Lock()
+	notes := append([]string(nil), s.notes...)
+	s.mu.Unlock()
+	notes = append(notes, s.exits()...)
+	notes = append(notes, logSignals(s)...)
+	res.notes = notes
+	return res
+}
+
+func isLate(u string) bool { return u == lateUser }
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+func countIn(got map[string]int, set map[string]bool) int {
+	n := 0
+	for k := range set {
+		if got[k] > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// logSignals counts, per role, the log lines that tell how a fault was
+// lived through.
+func logSignals(s *system) []string {
+	var out []string
+	for _, r := range s.roles {
+		if r.log == "" {
+			continue
+		}
+		var parts []string
+		// The deployment has no login provider and no account services on
+		// purpose; the API says so once at start.
+		expected := []string{"FMN_OIDC_ISSUER is empty", "FMN_FASJSON_URL and FMN_DISTGIT_URL are empty"}
+		for _, w := range []struct{ label, s string }{
+			{"errors", "level=ERROR"},
+			{"warnings", "level=WARN"},
+		} {
+			n := grepCount(r.log, w.s)
+			if w.s == "level=WARN" {
+				for _, e := range expected {
+					n -= grepCount(r.log, e)
+				}
+			}
+			if n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, w.label))
+			}
+		}
+		if len(parts) > 0 {
+			first := grepFirst(r.log, "level=ERROR", expected...)
+			if first == "" {
+				first = grepFirst(r.log, "level=WARN", expected...)
+			}
+			out = append(out, fmt.Sprintf("log %s: %s; first: %s", r.name, strings.Join(parts, ", "), trimLog(first)))
+		}
+	}
+	return out
+}
+
+// trimLog drops the time and level of a slog text line.
+func trimLog(l string) string {
+	for _, p := range []string{"time=", "level="} {
+		if strings.HasPrefix(l, p) {
+			if i := strings.IndexByte(l, ' '); i > 0 {
+				l = l[i+1:]
+			}
+		}
+	}
+	if len(l) > 220 {
+		l = l[:220] + "…"
+	}
+	return l
+}

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// role is one `fmn serve --roles R` process and the node it talks to.
+type role struct {
+	name  string // consumer-a
+	roles string // consumer
+	node  int    // index into the cluster's nodes
+	port  int    // FMN_HTTP_ADDR (api) / FMN_METRICS_ADDR
+	proc  *proc
+	log   string
+	// restarts by the harness (a trial's fault), not counted as exits
+	starts int
+}
+
+// The deployment of issue 15: two consumers on different nodes, the
+// projector, the statistics, one email sender and the API, each its own
+// process. The projector starts first and creates the streams.
+func roleSet() []*role {
+	return []*role{
+		{name: "projector", roles: "projector", node: 2},
+		{name: "consumer-a", roles: "consumer", node: 0},
+		{name: "consumer-b", roles: "consumer", node: 1},
+		{name: "stats", roles: "stats", node: 0},
+		{name: "sender-email", roles: "sender-email", node: 1},
+		{name: "api", roles: "api", node: 2},
+	}
+}
+
+// system is everything one trial runs on.
+type system struct {
+	h     *harness
+	dir   string
+	c     *cluster
+	pg    *pgInstance
+	redis *redisInstance
+	roles []*role
+	nc    *nats.Conn
+	js    jetstream.JetStream
+
+	mu    sync.Mutex
+	notes []string
+}
+
+func (s *system) note(format string, args ...any) {
+	s.mu.Lock()
+	s.notes = append(s.notes, fmt.Sprintf(format, args...))
+	s.mu.Unlock()
+}
+
+func (s *system) role(name string) *role {
+	for _, r := range s.roles {
+		if r.name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// baseEnv is the harness's environment without any FMN_* setting, so that
+// nothing of the caller's configuration leaks into the trial.
+func baseEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FMN_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// fmnEnv is the configuration of an fmn process talking to node.
+func (s *system) fmnEnv(node int, replicas bool) []string {
+	env := append(baseEnv(),
+		"FMN_NATS_URL="+s.c.nodes[node].url(),
+		"FMN_DATABASE_URL="+s.pg.dsn("fmn"),
+		"FMN_REDIS_URL="+s.redis.url(),
+		"FMN_SMTP_URL=smtp://"+s.h.sink.addr+"?starttls=off",
+		"FMN_MAIL_FROM=fmn-chaos@example.org",
+		"FMN_PUBLIC_URL=http://fmn.example.org",
+		"FMN_DATA_DIR="+filepath.Join(s.dir, "data"),
+		"FMN_LOG_LEVEL=info",
+	)
+	if replicas {
+		env = append(env, "FMN_STREAM_REPLICAS=3")
+	}
+	return env
+}
+
+func (s *system) startRole(ctx context.Context, r *role) error {
+	env := s.fmnEnv(r.node, true)
+	if r.port == 0 {
+		p, err := s.h.ports.get()
+		if err != nil {
+			return err
+		}
+		r.port = p
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", r.port)
+	env = append(env, "FMN_HTTP_ADDR="+addr, "FMN_METRICS_ADDR="+addr)
+	r.log = filepath.Join(s.dir, r.name+".log")
+	// `fmn serve` prints its banner ("fmn … is running roles […]") on
+	// standard output once every role runs.
+	p, err := s.h.procs.start(r.name, r.log, []string{s.h.fmnBin, "serve", "--roles", r.roles},
+		startOpts{dir: s.dir, env: env, ready: "running roles"})
+	if err != nil {
+		return err
+	}
+	r.proc = p
+	r.starts++
+	return nil
+}
+
+// startSystem brings up a fresh cluster, PostgreSQL, Redis and the roles.
+// cold starts every role at the same instant against the fresh cluster;
+// otherwise they start one after the other, each once the previous is
+// ready, as an operator would (or a supervisor with ordering).
+func (h *harness) startSystem(ctx context.Context, name string, cold bool) (*system, error) {
+	dir := filepath.Join(h.dir, name)
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		return nil, err
+	}
+	s := &system{h: h, dir: dir}
+	var err error
+	if s.c, err = newCluster(ctx, h.procs, h.ports, h.natsBin, dir); err != nil {
+		return s, err
+	}
+	if s.pg, err = newPG(ctx, h.pgTemplate, dir, h.ports); err != nil {
+		return s, err
+	}
+	if s.redis, err = newRedis(ctx, h.procs, h.ports, dir); err != nil {
+		return s, err
+	}
+	if s.nc, err = nats.Connect(s.c.urls(), nats.Name("fmn-chaos"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond), nats.NoCallbacksAfterClientClose()); err != nil {
+		return s, err
+	}
+	if s.js, err = jetstream.New(s.nc); err != nil {
+		return s, err
+	}
+	s.roles = roleSet()
+	if cold {
+		for _, r := range s.roles {
+			if err := s.startRole(ctx, r); err != nil {
+				return s, err
+			}
+		}
+		for _, r := range s.roles {
+			if err := r.proc.waitReady(ctx, 60*time.Second); err != nil {
+				s.note("cold start: %v", err)
+			}
+		}
+		return s, nil
+	}
+	for _, r := range s.roles {
+		var err error
+		for attempt := 1; attempt <= 2; attempt++ {
+			if err = s.startRole(ctx, r); err != nil {
+				return s, err
+			}
+			if err = r.proc.waitReady(ctx, 60*time.Second); err == nil {
+				break
+			}
+			r.proc.kill9()
+			if ctx.Err() != nil {
+				return s, ctx.Err()
+			}
+			s.note("start of %s failed once (%v); started again", r.name, err)
+		}
+		if err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// addRule runs `fmn rules add USER FILE` against node.
+func (s *system) addRule(ctx context.Context, user string, node int) error {
+	f := filepath.Join(s.dir, "rule-"+user+".json")
+	if err := os.WriteFile(f, ruleJSON(user), 0o644); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.h.fmnBin, "rules", "add", user, f)
+	cmd.Env = s.fmnEnv(node, true)
+	cmd.Dir = s.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	appendLog(filepath.Join(s.dir, "cli.log"), "fmn rules add "+user, out.Bytes())
+	if err != nil {
+		return fmt.Errorf("fmn rules add %s: %v: %s", user, err, strings.TrimSpace(lastOf(out.String(), 300)))
+	}
+	return nil
+}
+
+func appendLog(path, what string, b []byte) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "==== %s %s\n%s\n", time.Now().Format("15:04:05.000"), what, b)
+}
+
+func lastOf(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// stop ends every process of the system and removes nothing (the
+// harness removes its whole directory at the end).
+func (s *system) stop() {
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	for _, r := range s.roles {
+		if r.proc != nil && !r.proc.exited() {
+			r.proc.markIntended()
+			r.proc.signal(syscall.SIGCONT)
+			r.proc.signal(syscall.SIGKILL)
+		}
+	}
+	for _, r := range s.roles {
+		if r.proc != nil {
+			<-r.proc.done
+		}
+	}
+	if s.redis != nil && s.redis.proc != nil && !s.redis.proc.exited() {
+		s.redis.proc.kill9()
+	}
+	if s.pg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		if err := s.pg.stop(ctx, "immediate"); err != nil {
+			s.pg.kill()
+		}
+		cancel()
+	}
+	if s.c != nil {
+		for _, n := range s.c.nodes {
+			if n.proc != nil && !n.proc.exited() {
+				n.proc.kill9()
+			}
+		}
+	}
+}
+
+// exits lists the role processes that ended without the harness asking.
+func (s *system) exits() []string {
+	var out []string
+	for _, r := range s.roles {
+		if r.proc != nil && r.proc.exited() && !r.proc.wasIntended() {
+			out = append(out, fmt.Sprintf("%s exited after %s: %s", r.name,
+				r.proc.started.Sub(s.h.trialStart).Round(time.Second), lastLines(r.log, 1)))
+		}
+	}
+	return out
+}
+
+// notifyCount is the number of notifications in NOTIFY for channel: what
+// the consumers generated, each once (the stream drops duplicates by
+// Nats-Msg-Id).
+func (s *system) notifyCount(ctx context.Context, channel string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := s.js.Stream(ctx, "NOTIFY")
+	if err != nil {
+		return 0, err
+	}
+	subj := "notify." + channel
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Subjects[subj], nil
+}
+
+// statsCounted reads the statistics projection: notifications generated
+// per rule (rule_generated, which users see as generated_last_week) and
+// per channel (generated_stats).
+func (s *system) statsCounted(ctx context.Context) (perRule, perChannel int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, s.pg.dsn("fmn"))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close(ctx)
+	if err := c.QueryRow(ctx, `SELECT coalesce(sum(count),0)::bigint FROM rule_generated`).Scan(&perRule); err != nil {
+		return 0, 0, err
+	}
+	err = c.QueryRow(ctx, `SELECT coalesce(sum(count),0)::bigint FROM generated_stats WHERE dimension = 'channel' AND key = 'email'`).Scan(&perChannel)
+	return perRule, perChannel, err
+}
+
+// replicas reads the replicas of every stream.
+func replicasOf(ctx context.Context, js jetstream.JetStream, names []string) (map[string]int, error) {
+	out := map[string]int{}
+	var errs []error
+	for _, n := range names {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		st, err := js.Stream(cctx, n)
+		if err == nil {
+			var info *jetstream.StreamInfo
+			info, err = st.Info(cctx)
+			if err == nil {
+				out[n] = info.Config.Replicas
+			}
+		}
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n, err))
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// leaders names the leaders of the meta group and of BUS and NOTIFY.
+func (s *system) leaders(ctx context.Context) (meta, busL, notifyL string) {
+	meta = s.c.metaLeader()
+	for _, name := range []string{"BUS", "NOTIFY"} {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if st, err := s.js.Stream(cctx, name); err == nil {
+			if info, err := st.Info(cctx); err == nil && info.Cluster != nil {
+				if name == "BUS" {
+					busL = info.Cluster.Leader
+				} else {
+					notifyL = info.Cluster.Leader
+				}
+			}
+		}
+		cancel()
+	}
+	return
+}
