@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +24,7 @@ type proc struct {
 	cmd     *exec.Cmd
 	logPath string
 	started time.Time
+	exitAt  time.Time
 	done    chan struct{}
 	ready   chan struct{}
 	err     error // exit status, once done is closed
@@ -65,7 +67,7 @@ func (ps *procs) start(name, logPath string, argv []string, o startOpts) (*proc,
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: o.cred}
-	if err := cmd.Start(); err != nil {
+	if err := spawn(cmd); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -75,6 +77,7 @@ func (ps *procs) start(name, logPath string, argv []string, o startOpts) (*proc,
 	ps.mu.Unlock()
 	go func() {
 		p.err = cmd.Wait()
+		p.exitAt = time.Now()
 		fmt.Fprintf(f, "==== %s exit %s: %v\n", time.Now().Format("15:04:05.000"), name, exitText(p.err))
 		f.Close()
 		ps.mu.Lock()
@@ -83,6 +86,46 @@ func (ps *procs) start(name, logPath string, argv []string, o startOpts) (*proc,
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// Children get SIGKILL when the harness dies (Pdeathsig), so that even a
+// kill -9 of the harness leaves no process behind. The kernel sends that
+// signal when the *thread* that started the child ends, and the Go runtime
+// may end threads: every child is therefore started from one goroutine
+// locked to its thread for the life of the process.
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+var spawnCh = make(chan spawnReq)
+
+func init() {
+	go func() {
+		runtime.LockOSThread() // never unlocked: this thread lives as long as the process
+		for r := range spawnCh {
+			r.done <- r.cmd.Start()
+		}
+	}()
+}
+
+// spawn starts cmd from the spawner thread.
+func spawn(cmd *exec.Cmd) error {
+	done := make(chan error, 1)
+	spawnCh <- spawnReq{cmd: cmd, done: done}
+	return <-done
+}
+
+// runCmd runs cmd to its end (started from the spawner thread) and
+// returns its combined output.
+func runCmd(cmd *exec.Cmd) ([]byte, error) {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := spawn(cmd); err != nil {
+		return nil, err
+	}
+	err := cmd.Wait()
+	return out.Bytes(), err
 }
 
 func exitText(err error) string {

@@ -30,19 +30,31 @@ func (h *harness) runTrial(ctx context.Context, t trial) (res result) {
 	setup := time.Since(h.trialStart)
 
 	// The rules, through the event log as an operator adds them.
+	failed := map[string][]string{}
 	for i := range ruleUsers {
 		u := userOf(i)
 		if err := s.addRule(ctx, u, i%3); err != nil {
-			s.note("%v", err)
+			failed[err.Error()] = append(failed[err.Error()], u)
 		}
 	}
+	for e, users := range failed {
+		s.note("`fmn rules add` failed for %s: %s", strings.Join(users, ","), e)
+	}
+	// A failed `rules add` may still have appended its event (it failed
+	// waiting for the projection): wait until the projection has every
+	// event of RULES, then give matching its second (the design's bound
+	// for a rule change to reach matching) and a half.
+	if wait, err := s.waitProjection(ctx, 60*time.Second); err != nil {
+		s.note("rules projection: %v", err)
+	} else if wait > time.Second {
+		s.note("rules projection caught up with RULES %.1fs after the last `rules add`", wait.Seconds())
+	}
 	rulesDone := time.Since(h.trialStart) - setup
-	// A rule change reaches matching within one second (the design's
-	// bound); give it a little more.
 	sleepCtx(ctx, 1500*time.Millisecond)
 
 	h.sink.reset()
 	p := &publisher{js: s.js, trial: t.name, n: h.n, rate: h.rate}
+	s.pub = p
 	tr := &trialRun{}
 	faultDone := make(chan struct{})
 	pubCtx, cancelPub := context.WithCancel(ctx)
@@ -102,6 +114,11 @@ func (h *harness) runTrial(ctx context.Context, t trial) (res result) {
 	for ctx.Err() == nil && time.Now().Before(deadline) {
 		if h.sink.received(want) == len(want) {
 			sleepCtx(ctx, 2*time.Second) // late duplicates
+			break
+		}
+		// Nothing more can come when the sender is gone, or when both
+		// consumers are and the sender has been idle a while.
+		if s.dead("sender-email") || s.dead("consumer-a") && s.dead("consumer-b") && time.Since(h.sink.lastArrival()) > 5*time.Second {
 			break
 		}
 		sleepCtx(ctx, 250*time.Millisecond)
@@ -180,7 +197,7 @@ func (h *harness) runTrial(ctx context.Context, t trial) (res result) {
 				break
 			}
 		}
-		if ctx.Err() != nil || time.Now().After(statsDeadline) {
+		if ctx.Err() != nil || time.Now().After(statsDeadline) || s.dead("stats") {
 			if err1 != nil || err2 != nil {
 				s.note("statistics unreadable: %v %v", err1, err2)
 			}

@@ -201,7 +201,7 @@ func pgRun(ctx context.Context, cred *syscall.Credential, logPath string, args .
 	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "LANG=C.UTF-8")
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
-	out, err := cmd.CombinedOutput()
+	out, err := runCmd(cmd)
 	if logPath != "" {
 		if f, ferr := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); ferr == nil {
 			fmt.Fprintf(f, "==== %s %s\n%s", time.Now().Format("15:04:05.000"), strings.Join(args, " "), out)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,8 +54,64 @@ type system struct {
 	nc    *nats.Conn
 	js    jetstream.JetStream
 
+	pub *publisher // the trial's workload, once it started
+
 	mu    sync.Mutex
 	notes []string
+}
+
+// dead says whether a role's process ended without the harness asking.
+func (s *system) dead(name string) bool {
+	r := s.role(name)
+	return r != nil && r.proc != nil && r.proc.exited() && !r.proc.wasIntended()
+}
+
+// clock is a time relative to the first publish of the workload.
+func (s *system) clock(t time.Time) string {
+	if s.pub == nil || s.pub.startTime().IsZero() || t.Before(s.pub.startTime()) {
+		return fmt.Sprintf("%.1fs after it started, before the workload", t.Sub(s.h.trialStart).Seconds())
+	}
+	return fmt.Sprintf("at %.1fs of the workload", t.Sub(s.pub.startTime()).Seconds())
+}
+
+// waitProjection waits until the rules projection has applied every event
+// of RULES, and says how long that took.
+func (s *system) waitProjection(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	var last uint64
+	var done int64
+	var err error
+	for {
+		err = func() error {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			st, err := s.js.Stream(cctx, "RULES")
+			if err != nil {
+				return err
+			}
+			info, err := st.Info(cctx)
+			if err != nil {
+				return err
+			}
+			last = info.State.LastSeq
+			c, err := pgx.Connect(cctx, s.pg.dsn("fmn"))
+			if err != nil {
+				return err
+			}
+			defer c.Close(cctx)
+			return c.QueryRow(cctx, `SELECT coalesce(max(last_seq),0) FROM projection_state WHERE name = 'rules'`).Scan(&done)
+		}()
+		if err == nil && uint64(done) >= last {
+			return time.Since(start), nil
+		}
+		if ctx.Err() != nil || time.Since(start) > timeout || s.dead("projector") {
+			if err != nil {
+				return time.Since(start), fmt.Errorf("not caught up after %s: %v", timeout, err)
+			}
+			return time.Since(start), fmt.Errorf("at sequence %d of %d after %s", done, last, timeout)
+		}
+		sleepCtx(ctx, 200*time.Millisecond)
+	}
 }
 
 func (s *system) note(format string, args ...any) {
@@ -163,7 +218,7 @@ func (h *harness) startSystem(ctx context.Context, name string, cold bool) (*sys
 			}
 		}
 		for _, r := range s.roles {
-			if err := r.proc.waitReady(ctx, 60*time.Second); err != nil {
+			if err := r.proc.waitReady(ctx, 60*time.Second); err != nil && !r.proc.exited() {
 				s.note("cold start: %v", err)
 			}
 		}
@@ -203,12 +258,10 @@ func (s *system) addRule(ctx context.Context, user string, node int) error {
 	cmd.Env = s.fmnEnv(node, true)
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	appendLog(filepath.Join(s.dir, "cli.log"), "fmn rules add "+user, out.Bytes())
+	out, err := runCmd(cmd)
+	appendLog(filepath.Join(s.dir, "cli.log"), "fmn rules add "+user, out)
 	if err != nil {
-		return fmt.Errorf("fmn rules add %s: %v: %s", user, err, strings.TrimSpace(lastOf(out.String(), 300)))
+		return fmt.Errorf("%v: %s", err, strings.TrimSpace(lastOf(string(out), 300)))
 	}
 	return nil
 }
@@ -271,8 +324,7 @@ func (s *system) exits() []string {
 	var out []string
 	for _, r := range s.roles {
 		if r.proc != nil && r.proc.exited() && !r.proc.wasIntended() {
-			out = append(out, fmt.Sprintf("%s exited after %s: %s", r.name,
-				r.proc.started.Sub(s.h.trialStart).Round(time.Second), lastLines(r.log, 1)))
+			out = append(out, fmt.Sprintf("%s EXITED %s: %s", r.name, s.clock(r.proc.exitAt), lastLines(r.log, 1)))
 		}
 	}
 	return out
@@ -336,21 +388,55 @@ func replicasOf(ctx context.Context, js jetstream.JetStream, names []string) (ma
 	return out, errors.Join(errs...)
 }
 
-// leaders names the leaders of the meta group and of BUS and NOTIFY.
-func (s *system) leaders(ctx context.Context) (meta, busL, notifyL string) {
-	meta = s.c.metaLeader()
-	for _, name := range []string{"BUS", "NOTIFY"} {
+// leaders names the nodes leading the meta group, the streams BUS and
+// NOTIFY and their consumers "matcher" and "sender-email".
+type leaders struct{ meta, bus, notify, matcher, sender string }
+
+func (s *system) leaders(ctx context.Context) leaders {
+	l := leaders{meta: s.c.metaLeader()}
+	get := func(stream, consumer string, into *string) {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if st, err := s.js.Stream(cctx, name); err == nil {
+		defer cancel()
+		st, err := s.js.Stream(cctx, stream)
+		if err != nil {
+			return
+		}
+		if consumer == "" {
 			if info, err := st.Info(cctx); err == nil && info.Cluster != nil {
-				if name == "BUS" {
-					busL = info.Cluster.Leader
-				} else {
-					notifyL = info.Cluster.Leader
-				}
+				*into = info.Cluster.Leader
+			}
+			return
+		}
+		if c, err := st.Consumer(cctx, consumer); err == nil {
+			if info := c.CachedInfo(); info != nil && info.Cluster != nil {
+				*into = info.Cluster.Leader
 			}
 		}
-		cancel()
 	}
-	return
+	get("BUS", "", &l.bus)
+	get("NOTIFY", "", &l.notify)
+	get("BUS", "matcher", &l.matcher)
+	get("NOTIFY", "sender-email", &l.sender)
+	return l
+}
+
+// of says what node leads.
+func (l leaders) of(node string) string {
+	var out []string
+	for _, x := range []struct{ name, leader string }{
+		{"meta", l.meta}, {"BUS", l.bus}, {"NOTIFY", l.notify},
+		{"consumer matcher", l.matcher}, {"consumer sender-email", l.sender},
+	} {
+		if x.leader == node {
+			out = append(out, x.name)
+		}
+	}
+	if len(out) == 0 {
+		return "leads nothing"
+	}
+	return "leader of " + strings.Join(out, ", ")
+}
+
+func (l leaders) String() string {
+	return fmt.Sprintf("meta %s, BUS %s, NOTIFY %s, matcher %s, sender-email %s", l.meta, l.bus, l.notify, l.matcher, l.sender)
 }

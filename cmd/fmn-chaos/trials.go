@@ -46,10 +46,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 
 // since is the time since the first publish, for notes.
 func since(p *publisher) string {
-	p.mu.Lock()
-	st := p.start
-	p.mu.Unlock()
-	return fmt.Sprintf("%.1fs", time.Since(st).Seconds())
+	return fmt.Sprintf("%.1fs", time.Since(p.startTime()).Seconds())
 }
 
 // restartRole kills a role with -9, waits, and starts it again.
@@ -71,33 +68,16 @@ func restartRole(ctx context.Context, s *system, p *publisher, name string, down
 	s.note("kill -9 of %s at %s, started again %s later, ready at %s", name, at, down, since(p))
 }
 
-func (s *system) leadership(node string, meta, busL, notifyL string) string {
-	var l []string
-	if node == meta {
-		l = append(l, "meta")
-	}
-	if node == busL {
-		l = append(l, "BUS")
-	}
-	if node == notifyL {
-		l = append(l, "NOTIFY")
-	}
-	if len(l) == 0 {
-		return "no leader"
-	}
-	return strings.Join(l, "+") + " leader"
-}
-
 func trials() []trial {
 	return []trial{
 		{name: "baseline", what: "no fault"},
 		{name: "leader-kill", what: "kill -9 of the BUS stream leader node (meta leader when it is the same), restart after 10 s",
 			fault: func(ctx context.Context, s *system, p *publisher, tr *trialRun) {
 				p.waitProgress(ctx, 0.3)
-				meta, busL, notifyL := s.leaders(ctx)
-				n := s.c.node(busL)
+				l := s.leaders(ctx)
+				n := s.c.node(l.bus)
 				if n == nil {
-					n = s.c.node(meta)
+					n = s.c.node(l.meta)
 				}
 				if n == nil {
 					s.note("no leader found to kill")
@@ -109,22 +89,28 @@ func trials() []trial {
 				err := s.c.restartNode(ctx, n)
 				tr.faultEnd = time.Now()
 				s.note("kill -9 of %s (%s) at %s, restarted at %s (err %v); leaders after: %s", n.name,
-					s.leadership(n.name, meta, busL, notifyL), at, since(p), err, func() string {
-						m, b, no := s.leaders(ctx)
-						return fmt.Sprintf("meta %s, BUS %s, NOTIFY %s", m, b, no)
-					}())
+					l.of(n.name), at, since(p), err, s.leaders(ctx))
 			}},
-		{name: "node-sigstop", what: "SIGSTOP of node n1 (consumer-a and stats connect to it) for 20 s",
+		{name: "node-sigstop", what: "SIGSTOP for 20 s of the node leading the consumers' durable (matcher), else n1",
 			fault: func(ctx context.Context, s *system, p *publisher, tr *trialRun) {
 				p.waitProgress(ctx, 0.3)
-				meta, busL, notifyL := s.leaders(ctx)
-				n := s.c.nodes[0]
+				l := s.leaders(ctx)
+				n := s.c.node(l.matcher)
+				if n == nil {
+					n = s.c.nodes[0]
+				}
 				at := since(p)
 				n.proc.signal(syscall.SIGSTOP)
 				sleepCtx(ctx, 20*time.Second)
 				n.proc.signal(syscall.SIGCONT)
 				tr.faultEnd = time.Now()
-				s.note("SIGSTOP of %s (%s) at %s, SIGCONT at %s", n.name, s.leadership(n.name, meta, busL, notifyL), at, since(p))
+				var conn []string
+				for _, r := range s.roles {
+					if s.c.nodes[r.node] == n {
+						conn = append(conn, r.name)
+					}
+				}
+				s.note("SIGSTOP of %s (%s; %s connect to it) at %s, SIGCONT at %s", n.name, l.of(n.name), strings.Join(conn, ", "), at, since(p))
 			}},
 		{name: "consumer-kill", what: "kill -9 of consumer-a, restart after 5 s",
 			fault: func(ctx context.Context, s *system, p *publisher, tr *trialRun) {
@@ -245,7 +231,7 @@ func dlqReplicas(ctx context.Context, h *harness) result {
 	cmd.Env = append(baseEnv(), "FMN_NATS_URL="+c.nodes[0].url())
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out, cerr := cmd.CombinedOutput()
+	out, cerr := runCmd(cmd)
 	appendLog(filepath.Join(dir, "cli.log"), "fmn dlq list", out)
 	time.Sleep(500 * time.Millisecond) // a scale-down is applied asynchronously
 	after, err := replicasOf(ctx, js, names)

@@ -171,6 +171,12 @@ func (p *publisher) publish(ctx context.Context, i int, giveUp time.Duration) {
 	p.mu.Unlock()
 }
 
+func (p *publisher) startTime() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.start
+}
+
 func (p *publisher) progress() float64 {
 	if p.n == 0 {
 		return 1
