@@ -76,6 +76,7 @@ func (h *harness) runTrial(ctx context.Context, t trial) (res result) {
 	msgs := p.snapshot()
 	want := map[string]bool{}
 	maybe := map[string]bool{}
+	storedAt := map[string]time.Time{}
 	var unpublished, dupPub int
 	for _, m := range msgs {
 		if m.acked.IsZero() {
@@ -86,6 +87,7 @@ func (h *harness) runTrial(ctx context.Context, t trial) (res result) {
 			dupPub++
 		}
 		k := rcptKey(m.id, m.user)
+		storedAt[k] = m.acked
 		switch {
 		case m.idx%workloadUsers < ruleUsers:
 			want[k] = true
@@ -178,8 +180,46 @@ func (h *harness) runTrial(ctx context.Context, t trial) (res result) {
 	}
 	if len(sn.arrivals) > 0 {
 		last := sn.arrivals[len(sn.arrivals)-1]
-		s.note("timing: setup %.1fs, %d rules %.1fs, publishing %.1fs, last email %.1fs after the last publish",
-			setup.Seconds(), ruleUsers, rulesDone.Seconds(), p.end.Sub(p.start).Seconds(), max(0, last.Sub(p.end).Seconds()))
+		// Latency of each delivered notification: from its bus message's
+		// PubAck to the first time the sink saw it.
+		var lat []time.Duration
+		for k := range want {
+			if at, ok := sn.firstAt[k]; ok {
+				lat = append(lat, max(0, at.Sub(storedAt[k])))
+			}
+		}
+		slices.Sort(lat)
+		pct := func(q float64) float64 {
+			if len(lat) == 0 {
+				return 0
+			}
+			return lat[min(len(lat)-1, int(q*float64(len(lat))))].Seconds()
+		}
+		s.note("timing: setup %.1fs, %d rules %.1fs, publishing %.1fs, last email %.1fs after the last publish; latency p50 %.2fs p99 %.1fs max %.1fs",
+			setup.Seconds(), ruleUsers, rulesDone.Seconds(), p.end.Sub(p.start).Seconds(), max(0, last.Sub(p.end).Seconds()),
+			pct(0.5), pct(0.99), pct(1))
+	}
+	if !tr.lateAccepted.IsZero() && !tr.faultEnd.IsZero() {
+		var during, after, lostDuring, lostAfter int
+		for k := range want {
+			if !strings.HasSuffix(k, " "+addressOf(lateUser)) {
+				continue
+			}
+			got := sn.byKey[k] > 0
+			if storedAt[k].Before(tr.faultEnd) {
+				during++
+				if !got {
+					lostDuring++
+				}
+			} else {
+				after++
+				if !got {
+					lostAfter++
+				}
+			}
+		}
+		s.note("%s's rule: %d messages published after it was accepted (+1 s) while Redis was down, %d missing; %d after Redis was back, %d missing",
+			lateUser, during, lostDuring, after, lostAfter)
 	}
 
 	// The statistics: rule_generated (and generated_stats per channel)

@@ -23,6 +23,7 @@ type sink struct {
 	up       bool
 	byMsgID  map[string]int // Message-ID → times received
 	byKey    map[string]int // bus message id + recipient → times received
+	firstAt  map[string]time.Time
 	arrivals []time.Time
 	total    int
 	noID     int
@@ -38,7 +39,7 @@ func newSink(addr string) (*sink, error) {
 func (s *sink) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.byMsgID, s.byKey, s.arrivals, s.total, s.noID = map[string]int{}, map[string]int{}, nil, 0, 0
+	s.byMsgID, s.byKey, s.firstAt, s.arrivals, s.total, s.noID = map[string]int{}, map[string]int{}, map[string]time.Time{}, nil, 0, 0
 }
 
 func (s *sink) start() error {
@@ -117,7 +118,11 @@ func (ss *sinkSession) Data(r io.Reader) error {
 		s.byMsgID[msgID]++
 	}
 	for _, to := range ss.to {
-		s.byKey[busID+" "+to]++
+		k := busID + " " + to
+		if s.byKey[k] == 0 {
+			s.firstAt[k] = now
+		}
+		s.byKey[k]++
 	}
 	return nil
 }
@@ -125,6 +130,7 @@ func (ss *sinkSession) Data(r io.Reader) error {
 // snapshot is what the sink has received so far.
 type snapshot struct {
 	byKey    map[string]int
+	firstAt  map[string]time.Time
 	arrivals []time.Time
 	total    int
 	dupMsgID int // receptions beyond the first of each Message-ID
@@ -134,9 +140,12 @@ type snapshot struct {
 func (s *sink) snapshot() snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn := snapshot{byKey: make(map[string]int, len(s.byKey)), total: s.total, noID: s.noID}
+	sn := snapshot{byKey: make(map[string]int, len(s.byKey)), firstAt: make(map[string]time.Time, len(s.firstAt)), total: s.total, noID: s.noID}
 	for k, v := range s.byKey {
 		sn.byKey[k] = v
+	}
+	for k, v := range s.firstAt {
+		sn.firstAt[k] = v
 	}
 	sn.arrivals = append([]time.Time(nil), s.arrivals...)
 	for _, v := range s.byMsgID {

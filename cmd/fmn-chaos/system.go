@@ -104,7 +104,10 @@ func (s *system) waitProjection(ctx context.Context, timeout time.Duration) (tim
 		if err == nil && uint64(done) >= last {
 			return time.Since(start), nil
 		}
-		if ctx.Err() != nil || time.Since(start) > timeout || s.dead("projector") {
+		if s.dead("projector") {
+			return time.Since(start), errors.New("the projector is not running")
+		}
+		if ctx.Err() != nil || time.Since(start) > timeout {
 			if err != nil {
 				return time.Since(start), fmt.Errorf("not caught up after %s: %v", timeout, err)
 			}

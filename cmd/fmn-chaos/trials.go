@@ -144,9 +144,10 @@ func trials() []trial {
 				tr.faultEnd = time.Now()
 				s.note("PostgreSQL stopped at %s (err %v), started at %s (err %v)", at, err1, since(p), err2)
 			}},
-		{name: "redis-rule-change", what: "Redis down 20 s; a rule for " + lateUser + " is added 2 s into the outage",
+		{name: "redis-rule-change", what: "Redis down 15 s; a rule for " + lateUser + " is added 2 s into the outage",
 			fault: func(ctx context.Context, s *system, p *publisher, tr *trialRun) {
-				p.waitProgress(ctx, 0.3)
+				const outage = 15 * time.Second
+				p.waitProgress(ctx, 0.15)
 				at := since(p)
 				down := time.Now()
 				s.redis.proc.stop(5 * time.Second)
@@ -160,9 +161,9 @@ func trials() []trial {
 				case addErr = <-added:
 					addDone = true
 					tr.lateAccepted = time.Now()
-				case <-time.After(time.Until(down.Add(20 * time.Second))):
+				case <-time.After(time.Until(down.Add(outage))):
 				}
-				sleepCtx(ctx, time.Until(down.Add(20*time.Second)))
+				sleepCtx(ctx, time.Until(down.Add(outage)))
 				err := s.redis.start(ctx)
 				back := since(p)
 				if !addDone {
@@ -248,7 +249,7 @@ func dlqReplicas(ctx context.Context, h *harness) result {
 		}
 	}
 	res.notes = append(res.notes, fmt.Sprintf("replicas of %s: before %s, after %s; `fmn dlq list` %s: %s",
-		strings.Join(names, ","), strings.Join(b, ","), strings.Join(a, ","), exitText(cerr), lastOf(strings.TrimSpace(string(out)), 200)))
+		strings.Join(names, ","), strings.Join(b, ","), strings.Join(a, ","), exitText(cerr), lastOf(strings.Join(strings.Fields(string(out)), " "), 200)))
 	if len(res.changed) > 0 {
 		slices.Sort(res.changed)
 		res.notes = append(res.notes, "CHANGED: "+strings.Join(res.changed, ", "))
