@@ -3,9 +3,13 @@ package api_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,6 +100,17 @@ func TestAuth(t *testing.T) {
 		refused(t, tok.IDToken, "audience")
 	})
 
+	t.Run("an opaque access token of another application", func(t *testing.T) {
+		tok, err := b.op.LoginAt(b.ctx, b.op.Issuer, oidctest.OtherClientID, oidctest.OtherClientSecret, "alice", oidctest.Password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(tok.AccessToken, ".") == 2 {
+			t.Fatal("the other application's access token is a JWT")
+		}
+		refused(t, tok.AccessToken, "issued to another application")
+	})
+
 	t.Run("wrong issuer", func(t *testing.T) {
 		b.op.SetJWTAccessTokens(true)
 		defer b.op.SetJWTAccessTokens(false)
@@ -117,12 +132,12 @@ func TestAuth(t *testing.T) {
 		claims["preferred_username"], claims["groups"] = "root", []string{"sysadmin-main"}
 		forged, _ := json.Marshal(claims)
 		seg := base64.RawURLEncoding.EncodeToString(forged)
-		before := b.op.UserInfoCalls.Load()
+		before, ibefore := b.op.UserInfoCalls.Load(), b.op.IntrospectionCalls.Load()
 		refused(t, parts[0]+"."+seg+"."+parts[2], "signature")
 		none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
 		refused(t, none+"."+seg+".", "invalid token")
-		if n := b.op.UserInfoCalls.Load() - before; n != 0 {
-			t.Errorf("forged JWTs cost %d UserInfo calls", n)
+		if n, m := b.op.UserInfoCalls.Load()-before, b.op.IntrospectionCalls.Load()-ibefore; n != 0 || m != 0 {
+			t.Errorf("forged JWTs cost %d UserInfo and %d introspection calls", n, m)
 		}
 	})
 
@@ -169,4 +184,123 @@ func TestAuth(t *testing.T) {
 		}
 		expect(t, b.do(t, "root", http.MethodGet, "/api/v1/admin/rules", nil), http.StatusOK)
 	})
+}
+
+// TestAuthWithoutClientSecret: without FMN_OIDC_CLIENT_SECRET opaque tokens
+// are refused with the reason, JWTs accepted.
+func TestAuthWithoutClientSecret(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noClientSecret: true})
+	b.op.SetJWTAccessTokens(false)
+	opaque := b.op.Login(t, "alice").AccessToken
+	b.op.SetJWTAccessTokens(true)
+	r := b.get(t, opaque, "/api/v1/users/me")
+	expect(t, r, http.StatusUnauthorized)
+	if p := r.problem(t); !strings.Contains(p.Detail, "accepts only JWTs") || !strings.Contains(p.Detail, "FMN_OIDC_CLIENT_SECRET") {
+		t.Errorf("detail %q", p.Detail)
+	}
+	if n := b.op.IntrospectionCalls.Load() + b.op.UserInfoCalls.Load(); n != 0 {
+		t.Errorf("%d provider calls", n)
+	}
+	expect(t, b.do(t, "alice", http.MethodGet, "/api/v1/users/me", nil), http.StatusOK)
+	if !strings.Contains(b.logs.String(), "FMN_OIDC_CLIENT_SECRET is empty") {
+		t.Error("no log line says that opaque tokens are refused")
+	}
+}
+
+// TestAuthFailureLimit: a flood of bad tokens from one address costs the
+// provider a handful of calls, then gets 429 with Retry-After; tokens that
+// fmn accepted before keep working, and other addresses are not affected.
+func TestAuthFailureLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	b.op.SetJWTAccessTokens(false)
+	alice := b.op.Login(t, "alice").AccessToken // opaque: introspection
+	b.op.SetJWTAccessTokens(true)
+	expect(t, b.get(t, alice, "/api/v1/users/me"), http.StatusOK)
+	before := b.op.IntrospectionCalls.Load()
+
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var retryAfter []string
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range work {
+				r := b.get(t, fmt.Sprintf("garbage-%04d-%s", i, strings.Repeat("x", 20)), "/api/v1/users/me")
+				mu.Lock()
+				codes[r.status]++
+				if r.status == http.StatusTooManyRequests {
+					retryAfter = append(retryAfter, r.header.Get("Retry-After"))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range 500 {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	calls := b.op.IntrospectionCalls.Load() - before
+	t.Logf("500 garbage tokens: %v, %d introspection calls", codes, calls)
+	if codes[http.StatusUnauthorized] > 10 || codes[http.StatusTooManyRequests] < 490 || calls > 10 {
+		t.Errorf("500 garbage tokens: %v with %d introspection calls; want at most 10 checked, the rest 429", codes, calls)
+	}
+	for _, ra := range retryAfter {
+		if n, err := strconv.Atoi(ra); err != nil || n < 1 || n > 60 {
+			t.Fatalf("Retry-After %q", ra)
+		}
+	}
+	r := b.get(t, "garbage-again", "/api/v1/users/me")
+	expect(t, r, http.StatusTooManyRequests)
+	if p := r.problem(t); !strings.Contains(p.Detail, "Too many failed logins") {
+		t.Errorf("detail %q", p.Detail)
+	}
+
+	// alice's token, accepted before, still works from that address; a
+	// token fmn has not checked yet waits like the others.
+	expect(t, b.get(t, alice, "/api/v1/users/me"), http.StatusOK)
+	expect(t, b.do(t, "bob", http.MethodGet, "/api/v1/users/me", nil), http.StatusTooManyRequests)
+
+	// Behind a trusted proxy the client is the forwarded address: another
+	// client is not limited, and a client cannot pick its address by
+	// prepending to X-Forwarded-For.
+	other := func(token, xff string) response {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(b.ctx, http.MethodGet, b.http.URL+"/api/v1/users/me", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("X-Forwarded-For", xff)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return response{status: resp.StatusCode, header: resp.Header, body: data}
+	}
+	expect(t, other("garbage-from-elsewhere", "203.0.113.9"), http.StatusUnauthorized)
+	expect(t, other(b.token(t, "bob"), "203.0.113.10"), http.StatusOK)
+	for range 10 {
+		other("garbage-from-elsewhere", "198.51.100.7")
+	}
+	expect(t, other("garbage-from-elsewhere", "203.0.113.9, 198.51.100.7"), http.StatusTooManyRequests)
+
+	if strings.Contains(b.logs.String(), oidctest.ClientSecret) {
+		t.Error("the client secret is in the log")
+	}
+	mfs, err := b.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var limited float64
+	for _, mf := range mfs {
+		if mf.GetName() == "fmn_http_auth_rate_limited_total" {
+			limited = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if limited < 490 {
+		t.Errorf("fmn_http_auth_rate_limited_total = %v", limited)
+	}
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,9 +61,15 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		s.deny(ctx, http.StatusServiceUnavailable, auth.ErrNotConfigured.Error()+".", "")
 		return
 	}
-	id, err := s.auth.Authenticate(ctx.Context(), token)
+	id, err := s.checkToken(ctx, token)
+	var limited *rateLimited
 	switch {
 	case err == nil:
+	case errors.As(err, &limited):
+		s.metrics.authLimited.Inc()
+		ctx.SetHeader("Retry-After", strconv.Itoa(limited.seconds))
+		s.deny(ctx, http.StatusTooManyRequests, fmt.Sprintf("Too many failed logins from your address: try again in %d seconds.", limited.seconds), "")
+		return
 	case errors.Is(err, auth.ErrInvalidToken):
 		s.metrics.authFailures.Inc()
 		s.deny(ctx, http.StatusUnauthorized, "Your token is not accepted ("+err.Error()+"): log in again.", "invalid_token")
@@ -95,6 +103,44 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		}
 	}
 	next(huma.WithValue(ctx, identityKey{}, id))
+}
+
+// rateLimited: the client address is over its limit of failed
+// authentications.
+type rateLimited struct{ seconds int }
+
+func (e *rateLimited) Error() string { return "too many failed authentications" }
+
+// checkToken authenticates a token within the limit of failed
+// authentications of the request's client address: a token the
+// authenticator accepted recently always passes; any other is checked only
+// while the address has failures left, and uses one up unless accepted.
+func (s *Server) checkToken(ctx huma.Context, token string) (auth.Identity, error) {
+	if k, ok := s.auth.(KnownTokens); ok {
+		if id, ok := k.Known(token); ok {
+			return id, nil
+		}
+	}
+	if s.failures == nil {
+		return s.auth.Authenticate(ctx.Context(), token)
+	}
+	var fwd []string
+	if len(s.cfg.TrustedProxies) > 0 {
+		ctx.EachHeader(func(name, value string) {
+			if strings.EqualFold(name, "X-Forwarded-For") {
+				fwd = append(fwd, value)
+			}
+		})
+	}
+	addr := clientAddr(ctx.RemoteAddr(), fwd, s.cfg.TrustedProxies)
+	if ok, wait := s.failures.take(addr); !ok {
+		return auth.Identity{}, &rateLimited{seconds: max(1, int(math.Ceil(wait.Seconds())))}
+	}
+	id, err := s.auth.Authenticate(ctx.Context(), token)
+	if err == nil {
+		s.failures.give(addr)
+	}
+	return id, err
 }
 
 // deny writes an error; for 401 with the WWW-Authenticate of RFC 6750.

@@ -165,8 +165,10 @@ type metrics struct {
 	latency      *prometheus.HistogramVec
 	inFlight     prometheus.Gauge
 	authFailures prometheus.Counter
+	authLimited  prometheus.Counter
 	previews     prometheus.Histogram
 	scanned      prometheus.Counter
+	refused      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -184,6 +186,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fmn_http_auth_failures_total", Help: "Requests refused for a bad token.",
 		}),
+		authLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fmn_http_auth_rate_limited_total", Help: "Requests refused (429) because their client address made too many failed authentications.",
+		}),
 		previews: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "fmn_rule_preview_duration_seconds", Help: "Time to compute a rule preview.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
@@ -191,9 +196,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		scanned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fmn_rule_preview_messages_total", Help: "Bus messages read by rule previews.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fmn_rule_previews_refused_total", Help: "Rule previews refused with 429, by the limit reached (user, server).",
+		}, []string{"limit"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.latency, m.inFlight, m.authFailures, m.previews, m.scanned)
+		reg.MustRegister(m.requests, m.latency, m.inFlight, m.authFailures, m.authLimited, m.previews, m.scanned, m.refused)
 	}
 	return m
 }

@@ -44,8 +44,14 @@ type Previewer struct {
 
 	// Workers parse and match in parallel (default GOMAXPROCS).
 	Workers int
-	// Batch is the pull size of the consumer (default 4096).
-	Batch int
+	// Batch is the most messages a scan has asked BUS for and not yet
+	// handled (default 256), PullBytes the most bytes one pull request
+	// brings (default 1 MiB, raised to the connection's largest message
+	// so that a pull never stalls). With the chunks waiting for or held
+	// by the workers (see scan), they bound what a scan holds: some
+	// Batch + (2*Workers+1)*64 messages, about 1.5 MB of Fedora-sized
+	// messages with 2 workers.
+	Batch, PullBytes int
 	// Now is the clock (tests).
 	Now func() time.Time
 	// Index, when set and caught up, answers previews over its window;
@@ -178,7 +184,7 @@ func (p *Previewer) Preview(ctx context.Context, req PreviewRequest) (*PreviewRe
 	if pre.globs != nil {
 		topicOK = pre.topicOK
 	}
-	vr, ok, err := p.fromIndex(ctx, keys, req.Since, topicOK, workers, func(pd *bus.Parsed, dests []rules.Destination) ([]rules.Destination, error) {
+	vr, ok, err := p.fromIndex(ctx, keys, req.Since, topicOK, workers, maxResults, func(pd *bus.Parsed, dests []rules.Destination) ([]rules.Destination, error) {
 		return c.AppendMatch(ctx, dests, pd, lk)
 	})
 	if err != nil {
@@ -219,7 +225,7 @@ const maxDeleted = 100000
 // fromIndex matches the rule against the recent index, once the index
 // has seen every message stored before the preview began; ok is false
 // when the index cannot answer.
-func (p *Previewer) fromIndex(ctx context.Context, keys []rules.Key, since time.Time, topicOK func(string) bool, workers int, match viewMatcher) (vr viewResult, ok bool, err error) {
+func (p *Previewer) fromIndex(ctx context.Context, keys []rules.Key, since time.Time, topicOK func(string) bool, workers, maxResults int, match viewMatcher) (vr viewResult, ok bool, err error) {
 	if p.Index == nil || !p.Index.Ready() {
 		return vr, false, nil
 	}
@@ -229,7 +235,9 @@ func (p *Previewer) fromIndex(ctx context.Context, keys []rules.Key, since time.
 	}
 	// Messages BUS no longer holds (aged out, or deleted) are left out.
 	state := st.CachedInfo().State
-	q := candidateQuery{keys: keys, since: since, minSeq: state.FirstSeq, topicOK: topicOK}
+	// Each match gives a notification at least: twice maxResults of them
+	// are enough, even when some have left BUS since they were indexed.
+	q := candidateQuery{keys: keys, since: since, minSeq: state.FirstSeq, topicOK: topicOK, keep: 2 * maxResults}
 	if state.NumDeleted > 0 {
 		if state.NumDeleted > maxDeleted {
 			return vr, false, nil
@@ -331,7 +339,8 @@ func (c *collector) add(local []PreviewNotification) {
 	defer c.mu.Unlock()
 	c.count += len(local)
 	c.found = append(c.found, local...)
-	if len(c.found) > 4*c.max+1024 {
+	// At most twice what is shown is kept.
+	if len(c.found) > 2*c.max {
 		c.found = newest(c.found, c.max)
 	}
 }
@@ -395,6 +404,15 @@ func (p *Previewer) fetch(ctx context.Context, seqs []uint64, workers int, col *
 	return ctx.Err()
 }
 
+// What a scan holds at most: messages asked for and not yet handled, the
+// bytes of one pull request, and the size of a chunk of work.
+const (
+	defaultScanBatch     = 256
+	defaultScanPullBytes = 1 << 20
+	scanChunkMsgs        = 64
+	scanChunkBytes       = 256 << 10
+)
+
 // scan reads the window with an ordered consumer, passes over what the
 // prefilter rules out and matches the rest in parallel.
 func (p *Previewer) scan(ctx context.Context, since time.Time, res *PreviewResult, pre *prefilter, workers int, col *collector, match matchFunc) error {
@@ -411,11 +429,14 @@ func (p *Previewer) scan(ctx context.Context, since time.Time, res *PreviewResul
 	if len(res.Subjects) == 0 {
 		res.Subjects = []string{streams.BusAll}
 	}
-	batch := p.Batch
-	if batch <= 0 {
-		batch = 4096
+	batch := cmp.Or(max(p.Batch, 0), defaultScanBatch)
+	pullBytes := cmp.Or(max(p.PullBytes, 0), defaultScanPullBytes)
+	if nc := p.js.Conn(); nc != nil {
+		// Room for the largest message (with its subject and headers):
+		// the server does not split one, and would answer none.
+		pullBytes = max(pullBytes, int(nc.MaxPayload())+64<<10)
 	}
-	it, err := oc.Messages(jetstream.PullMaxMessages(batch))
+	it, err := oc.Messages(jetstream.PullMaxMessagesWithBytesLimit(batch, pullBytes))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", p.stream, err)
 	}
@@ -429,8 +450,10 @@ func (p *Previewer) scan(ctx context.Context, since time.Time, res *PreviewResul
 	total := int(info.NumPending)
 
 	// The reader only pulls messages; the workers rule them out or parse
-	// and match them.
-	chunks := make(chan []jetstream.Msg, workers*2)
+	// and match them. Chunks are small and few wait, so that a scan holds
+	// little more than what it pulled: memory is bounded per preview, and
+	// the number of previews by the limiter.
+	chunks := make(chan []jetstream.Msg, workers)
 	var parsed atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -458,9 +481,8 @@ func (p *Previewer) scan(ctx context.Context, since time.Time, res *PreviewResul
 		}()
 	}
 
-	const chunkSize = 512
-	chunk := make([]jetstream.Msg, 0, chunkSize)
-	read := 0
+	chunk := make([]jetstream.Msg, 0, scanChunkMsgs)
+	read, chunkBytes := 0, 0
 	var readErr error
 	for read < total {
 		msg, err := it.Next(jetstream.NextContext(ctx))
@@ -474,9 +496,10 @@ func (p *Previewer) scan(ctx context.Context, since time.Time, res *PreviewResul
 		}
 		read++
 		chunk = append(chunk, msg)
-		if len(chunk) == chunkSize {
+		chunkBytes += len(msg.Data())
+		if len(chunk) == scanChunkMsgs || chunkBytes >= scanChunkBytes {
 			chunks <- chunk
-			chunk = make([]jetstream.Msg, 0, chunkSize)
+			chunk, chunkBytes = make([]jetstream.Msg, 0, scanChunkMsgs), 0
 		}
 	}
 	if len(chunk) > 0 {
@@ -724,8 +747,10 @@ func (h *PreviewHandlers) Register(api huma.API) {
 	o := op("rule-preview", http.MethodPost, "/rule-preview", "Preview a rule",
 		"The notifications a draft rule would have produced over recent bus history (default the last hour), "+
 			"newest first. Nothing is sent or stored. Destinations are not checked, since nothing is sent.", "misc")
+	o.Description += " The server runs a bounded number of previews at once, in all and per user: beyond that it answers 429 " +
+		"with Retry-After, and a problem saying which limit was reached."
 	o.MaxBodyBytes = h.s.cfg.MaxBodyBytes
-	o.Errors = append(o.Errors, http.StatusUnprocessableEntity)
+	o.Errors = append(o.Errors, http.StatusUnprocessableEntity, http.StatusTooManyRequests)
 	huma.Register(api, o, h.preview)
 }
 
@@ -764,6 +789,16 @@ func (h *PreviewHandlers) preview(ctx context.Context, in *previewInput) (*previ
 	if err := rules.Validate(&check); err != nil {
 		return nil, validationError(err)
 	}
+	release, refused := h.s.limiter.acquire(id.Username)
+	if refused != nil {
+		limit := "server"
+		if refused.user {
+			limit = "user"
+		}
+		h.s.metrics.refused.WithLabelValues(limit).Inc()
+		return nil, tooManyPreviews(refused)
+	}
+	defer release()
 	pctx, cancel := context.WithTimeout(ctx, h.s.cfg.PreviewTimeout)
 	defer cancel()
 	start := time.Now()

@@ -327,6 +327,10 @@ type candidateQuery struct {
 	deleted []uint64
 	// topicOK, when set, filters the topics.
 	topicOK func(string) bool
+	// keep, when above 0, is how many of the newest matches matchViews
+	// keeps (their destinations are counted in full): what one preview
+	// holds then does not grow with the window.
+	keep int
 }
 
 // candidates returns the positions in entries of the messages of q: stored
@@ -334,7 +338,7 @@ type candidateQuery struct {
 // messages the index holds since then. ok is false when the index does not
 // cover q.since (not caught up, or q.since is older than its window). x.mu
 // must be held.
-func (x *RecentIndex) candidates(q candidateQuery) (pos []int, window int, ok bool) {
+func (x *RecentIndex) candidates(q candidateQuery) (pos []int32, window int, ok bool) {
 	keys, since, topicOK := q.keys, q.since, q.topicOK
 	if !x.ready.Load() || since.Before(x.from) {
 		return nil, 0, false
@@ -347,20 +351,26 @@ func (x *RecentIndex) candidates(q candidateQuery) (pos []int, window int, ok bo
 	}
 	first := max(x.entries[i].seq, q.minSeq)
 	var seqs []uint64
-	lists := 0
+	var lists [][]uint64
 	for _, k := range keys {
 		id, found := x.keyIDs[k]
 		if !found {
 			continue
 		}
 		list := x.keys[id].seqs
-		j, _ := slices.BinarySearch(list, first)
-		if j < len(list) {
-			seqs = append(seqs, list[j:]...)
-			lists++
+		if j, _ := slices.BinarySearch(list, first); j < len(list) {
+			lists = append(lists, list[j:])
 		}
 	}
-	if lists > 1 {
+	switch len(lists) {
+	case 0:
+	case 1:
+		// Read in place (x.mu is held): no copy of a long list.
+		seqs = lists[0]
+	default:
+		for _, l := range lists {
+			seqs = append(seqs, l...)
+		}
 		slices.Sort(seqs)
 		seqs = slices.Compact(seqs)
 	}
@@ -369,7 +379,7 @@ func (x *RecentIndex) candidates(q candidateQuery) (pos []int, window int, ok bo
 	if topicOK != nil {
 		topics = make([]uint8, len(x.names))
 	}
-	pos = make([]int, 0, len(seqs))
+	pos = make([]int32, 0, len(seqs))
 	at := i
 	deleted := q.deleted
 	for _, seq := range seqs {
@@ -397,7 +407,7 @@ func (x *RecentIndex) candidates(q candidateQuery) (pos []int, window int, ok bo
 				continue
 			}
 		}
-		pos = append(pos, at)
+		pos = append(pos, int32(at))
 	}
 	return pos, window, true
 }
@@ -408,10 +418,10 @@ func (x *RecentIndex) candidates(q candidateQuery) (pos []int, window int, ok bo
 // deprecated flag: deprecated messages are not indexed;
 // TestPreviewMatchesTheMatcher checks it). Other fields are zero; p's
 // lists are reused. x.mu must be held.
-func (x *RecentIndex) view(i int, p *bus.Parsed) {
+func (x *RecentIndex) view(i int32, p *bus.Parsed) {
 	e := &x.entries[i]
 	end := uint32(len(x.fwd))
-	if i+1 < len(x.entries) {
+	if int(i)+1 < len(x.entries) {
 		end = x.entries[i+1].keys
 	}
 	*p = bus.Parsed{Topic: x.names[e.topic], App: x.names[e.app], Severity: int(e.sev),
@@ -447,7 +457,8 @@ type viewResult struct {
 	// window is the number of messages since the start, candidates those
 	// that hold a key of the rule and pass its topic filters.
 	window, candidates int
-	// matches are in order of sequence; dests is their sum.
+	// matches are in order of sequence (the newest candidateQuery.keep
+	// when set); dests is the destinations of all.
 	matches []viewMatch
 	dests   int
 	// complete is false when ctx ended first.
@@ -508,6 +519,12 @@ func (x *RecentIndex) matchViews(ctx context.Context, q candidateQuery, workers 
 					if len(dests) > 0 {
 						local = append(local, viewMatch{x.entries[i].seq, len(dests)})
 						n += len(dests)
+						// A worker's matches are in order: the newest
+						// q.keep of all are among the newest q.keep of
+						// each worker.
+						if q.keep > 0 && len(local) >= 2*q.keep+1024 {
+							local = append(local[:0], local[len(local)-q.keep:]...)
+						}
 					}
 				}
 			}
@@ -525,5 +542,8 @@ func (x *RecentIndex) matchViews(ctx context.Context, q candidateQuery, workers 
 		res.complete = false
 	}
 	slices.SortFunc(res.matches, func(a, b viewMatch) int { return cmp.Compare(a.seq, b.seq) })
+	if q.keep > 0 && len(res.matches) > q.keep {
+		res.matches = slices.Clone(res.matches[len(res.matches)-q.keep:])
+	}
 	return res, true, nil
 }

@@ -168,6 +168,16 @@ func TestRecentIndexMatchViews(t *testing.T) {
 	if !slices.IsSortedFunc(vr.matches, func(a, b viewMatch) int { return int(a.seq) - int(b.seq) }) || vr.matches[0].seq != 1 || vr.matches[1666].seq != 4999 {
 		t.Errorf("matches out of order: %v ... %v", vr.matches[:3], vr.matches[len(vr.matches)-3:])
 	}
+	// With keep, only the newest matches are kept, and every destination
+	// is counted.
+	for _, keep := range []int{1, 10, 600, 5000} {
+		kept, _, _ := x.matchViews(context.Background(), candidateQuery{keys: []rules.Key{alice}, since: t0, keep: keep}, 3, errorsTwice)
+		want := vr.matches[max(0, len(vr.matches)-keep):]
+		if !slices.Equal(kept.matches, want) || kept.dests != vr.dests {
+			t.Errorf("keep %d: %d matches (%v…), %d destinations; want the newest %d (%v…), %d", keep,
+				len(kept.matches), kept.matches[:min(2, len(kept.matches))], kept.dests, len(want), want[:min(2, len(want))], vr.dests)
+		}
+	}
 	// What the stream no longer holds is left out.
 	q := candidateQuery{keys: []rules.Key{alice}, since: t0, minSeq: 4001, deleted: []uint64{17, 4001, 4003, 6000}}
 	if vr, _, _ := x.matchViews(context.Background(), q, 3, errorsTwice); vr.window != 5000 || vr.candidates != 998 || vr.matches[0].seq != 4006 || vr.matches[1].seq != 4009 {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,14 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (auth.Identity, error)
 }
 
+// KnownTokens is what an Authenticator may also offer (auth.OIDC does):
+// the identity of a token it accepted recently, at no cost. Such tokens
+// pass even when their client address is over its limit of failed
+// authentications.
+type KnownTokens interface {
+	Known(token string) (auth.Identity, bool)
+}
+
 // Config tunes the API. Zero fields take the defaults.
 type Config struct {
 	// Version is shown in the OpenAPI document.
@@ -54,15 +63,37 @@ type Config struct {
 	// PreviewIndexWindow is the recent history Run indexes for fast
 	// previews (default 2h; negative: no index, every preview reads BUS).
 	PreviewIndexWindow time.Duration
+	// PreviewMaxConcurrent bounds the previews running at once in this
+	// process (default 8), PreviewMaxPerUser those of one user (default
+	// 2, at most PreviewMaxConcurrent); a preview over either limit gets
+	// 429 with Retry-After.
+	PreviewMaxConcurrent, PreviewMaxPerUser int
 	// Docs serves the interactive documentation at DocsPath (ui.DocsHandler;
 	// nil: a plain page linking to the OpenAPI document). huma's own docs
 	// page is not used: it loads its scripts from the internet.
 	Docs http.Handler
+	// AuthFailureBurst is how many failed authentications (bad tokens) one
+	// client address may make in a row before it gets 429 Too Many
+	// Requests (FMN_AUTH_FAILURE_BURST; default 10; negative: no limit).
+	AuthFailureBurst int
+	// AuthFailureRate is how many more it may make per minute after that
+	// (FMN_AUTH_FAILURE_RATE; default 6).
+	AuthFailureRate float64
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client address (FMN_TRUSTED_PROXIES; default none: the peer's
+	// address counts).
+	TrustedProxies []netip.Prefix
 	// Registry receives the API's metrics (nil: none).
 	Registry prometheus.Registerer
 	// Logger defaults to slog.Default(); access logs go to it at Info.
 	Logger *slog.Logger
 }
+
+// Default limits of the rule preview (see Config).
+const (
+	DefaultPreviewMaxConcurrent = 8
+	DefaultPreviewMaxPerUser    = 2
+)
 
 func (c Config) withDefaults() Config {
 	if c.Version == "" {
@@ -86,6 +117,19 @@ func (c Config) withDefaults() Config {
 	if c.PreviewIndexWindow == 0 {
 		c.PreviewIndexWindow = 2 * time.Hour
 	}
+	if c.AuthFailureBurst == 0 {
+		c.AuthFailureBurst = 10
+	}
+	if c.AuthFailureRate <= 0 {
+		c.AuthFailureRate = 6
+	}
+	if c.PreviewMaxConcurrent <= 0 {
+		c.PreviewMaxConcurrent = DefaultPreviewMaxConcurrent
+	}
+	if c.PreviewMaxPerUser <= 0 {
+		c.PreviewMaxPerUser = DefaultPreviewMaxPerUser
+	}
+	c.PreviewMaxPerUser = min(c.PreviewMaxPerUser, c.PreviewMaxConcurrent)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -104,7 +148,10 @@ type Deps struct {
 	Commands *rulelog.Commands
 	Auth     Authenticator
 	Accounts Accounts
-	// JS and Streams read BUS for the preview.
+	// JS and Streams read BUS for the preview and its index. Give it a
+	// connection of its own, apart from the one other roles of the process
+	// use: previews read a lot at once, and a connection that falls
+	// behind is cut by the server (slow consumer).
 	JS      jetstream.JetStream
 	Streams streams.Config
 	// Lookups lets the preview match artifacts-owned rules (nil: they match
@@ -127,6 +174,10 @@ type Server struct {
 	mux      *http.ServeMux
 	metrics  *metrics
 	preview  *Previewer
+	// failures limits failed authentications per client address (nil: no
+	// limit).
+	failures *failureLimiter
+	limiter  *previewLimiter
 
 	// known holds users whose record exists, so that the first request of
 	// a user creates it and later ones cost nothing; ensuring those being
@@ -141,6 +192,14 @@ func New(cfg Config, deps Deps) *Server {
 		cfg: cfg, log: cfg.Logger, cmds: deps.Commands, store: deps.Commands.Store(),
 		auth: deps.Auth, accounts: deps.Accounts, deps: deps,
 		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry),
+		limiter: newPreviewLimiter(cfg.PreviewMaxConcurrent, cfg.PreviewMaxPerUser, cfg.PreviewTimeout),
+	}
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_rule_previews_running", Help: "Rule previews running."},
+			func() float64 { return float64(s.limiter.runningNow()) }))
+	}
+	if cfg.AuthFailureBurst > 0 {
+		s.failures = newFailureLimiter(cfg.AuthFailureBurst, cfg.AuthFailureRate)
 	}
 	if deps.JS != nil {
 		s.preview = NewPreviewer(deps.JS, deps.Streams.Bus, deps.Lookups, deps.Site)
@@ -217,7 +276,7 @@ func (s *Server) humaConfig() huma.Config {
 		"Rules change through events: a response is sent once the change is visible to the next read. " +
 		"Errors are RFC 9457 problem details."
 	desc := "An OpenID Connect token of the configured issuer: an ID token or JWT access token whose audience is " +
-		"fmn's client id, or an opaque access token (resolved through UserInfo)."
+		"fmn's client id, or an opaque access token issued to fmn's client (checked through token introspection)."
 	if s.cfg.Issuer != "" {
 		desc += " Issuer: " + s.cfg.Issuer + "."
 	}

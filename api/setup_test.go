@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -61,6 +62,12 @@ type setupOpts struct {
 	projectionWait time.Duration
 	cors           []string
 	lookups        rules.Lookups
+	// noClientSecret leaves FMN_OIDC_CLIENT_SECRET empty.
+	noClientSecret bool
+	// authBurst and trustedProxies configure the limit of failed
+	// authentications (0: the defaults).
+	authBurst      int
+	trustedProxies []netip.Prefix
 }
 
 func setup(t testing.TB, o setupOpts) *bundle {
@@ -103,9 +110,13 @@ func setup(t testing.TB, o setupOpts) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.cmds.Close)
+	secret := oidctest.ClientSecret
+	if o.noClientSecret {
+		secret = ""
+	}
 	b.oidc, err = auth.NewOIDC(auth.Config{
-		Issuer: b.op.Issuer, ClientID: oidctest.ClientID, AdminGroups: []string{"sysadmin-main"},
-		Redis: b.redis, RedisPrefix: b.prefix,
+		Issuer: b.op.Issuer, ClientID: oidctest.ClientID, ClientSecret: secret, AdminGroups: []string{"sysadmin-main"},
+		Redis: b.redis, RedisPrefix: b.prefix, Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +129,8 @@ func setup(t testing.TB, o setupOpts) *bundle {
 		b.accounts = newFakeAccounts()
 		deps.Accounts = b.accounts
 	}
-	b.srv = api.New(api.Config{Registry: b.reg, Logger: log, CORSOrigins: o.cors, Issuer: b.op.Issuer}, deps)
+	b.srv = api.New(api.Config{Registry: b.reg, Logger: log, CORSOrigins: o.cors, Issuer: b.op.Issuer,
+		AuthFailureBurst: o.authBurst, TrustedProxies: o.trustedProxies}, deps)
 	go func() { _ = b.srv.Run(b.ctx) }()
 	mux := http.NewServeMux()
 	b.srv.Register(mux)
@@ -204,6 +216,28 @@ func (b *bundle) do(t testing.TB, user, method, path string, body any, headers .
 	for _, h := range headers {
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(k, strings.TrimSpace(v))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// get sends GET path with a bearer token ("" for none).
+func (b *bundle) get(t testing.TB, token, path string) response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(b.ctx, http.MethodGet, b.http.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -155,7 +155,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	return RunSystem(ctx, cfg, AllRoles, Options{Dev: true, Log: log, Out: stdout})
+	return RunSystem(ctx, cfg, AllRoles, Options{Dev: true, Log: log, Out: stdout, Command: "dev"})
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -173,7 +173,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	return RunSystem(ctx, cfg, roles, Options{Log: log, Out: stdout})
+	return RunSystem(ctx, cfg, roles, Options{Log: log, Out: stdout, Command: "serve"})
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

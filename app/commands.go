@@ -33,7 +33,7 @@ func cmdBridge(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	log := newLogger(stderr, cfg.LogLevel)
 	env := &Env{Cfg: cfg, Log: log}
 	defer env.Close()
-	if err := env.ConnectNATS(ctx); err != nil {
+	if err := env.ConnectNATS(ctx, EnsureStreams); err != nil {
 		return err
 	}
 	bcfg := bridge.Config{URL: cfg.AMQPURL, Exchange: cfg.AMQPExchange, Queue: cfg.AMQPQueue,
@@ -64,7 +64,7 @@ func cmdPublish(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	log := newLogger(stderr, cfg.LogLevel)
 	env := &Env{Cfg: cfg, Log: log}
 	defer env.Close()
-	if err := env.ConnectNATS(ctx); err != nil {
+	if err := env.ConnectNATS(ctx, LookupStreams); err != nil {
 		return err
 	}
 	var total bus.PublishStats
@@ -124,7 +124,7 @@ func rebuildRules(ctx context.Context, cfg config.Config, stdout, stderr io.Writ
 	log := newLogger(stderr, cfg.LogLevel)
 	env := &Env{Cfg: cfg, Log: log}
 	defer env.Close()
-	if err := env.ConnectNATS(ctx); err != nil {
+	if err := env.ConnectNATS(ctx, LookupStreams); err != nil {
 		return err
 	}
 	if err := env.ConnectDB(ctx, false); err != nil {

@@ -39,6 +39,11 @@ func startDevLogin(env *Env, log *slog.Logger) (*devoidc.Provider, error) {
 	if env.Cfg.OIDCClientID == "" {
 		env.Cfg.OIDCClientID = devoidc.ClientID
 	}
+	// fmn's API introspects opaque access tokens with the provider's
+	// secret of fmn's client (the web UI gets JWT access tokens).
+	if env.Cfg.OIDCClientSecret == "" && env.Cfg.OIDCClientID == devoidc.ClientID {
+		env.Cfg.OIDCClientSecret = devoidc.ClientSecret
+	}
 	if env.Cfg.OIDCScopes == "" {
 		env.Cfg.OIDCScopes = devLoginScopes
 	}

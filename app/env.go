@@ -30,6 +30,9 @@ type Env struct {
 	Embedded *streams.Embedded
 	DB       *pgxpool.Pool
 	closers  []func()
+	// natsURL is the server NC is connected to (the embedded one's when
+	// FMN_NATS_URL is empty).
+	natsURL string
 }
 
 // Close releases everything Open acquired, in reverse order.
@@ -40,9 +43,29 @@ func (e *Env) Close() {
 	e.closers = nil
 }
 
+// StreamSetup says what ConnectNATS does about the streams.
+type StreamSetup int
+
+const (
+	// EnsureStreams creates the streams or reconciles them with the
+	// configuration (never lowering replicas unless
+	// FMN_STREAM_ALLOW_DOWNSCALE): what servers do.
+	EnsureStreams StreamSetup = iota
+	// LookupStreams checks that the streams exist and changes nothing:
+	// what commands do.
+	LookupStreams
+)
+
+// How long a server waits for its streams (a cluster forming, leaders
+// being elected) and a command for their lookup, retrying meanwhile.
+const (
+	serverSetupTimeout  = 2 * time.Minute
+	commandSetupTimeout = 30 * time.Second
+)
+
 // ConnectNATS connects to FMN_NATS_URL, or starts the embedded server when
-// it is empty, and makes sure the streams exist.
-func (e *Env) ConnectNATS(ctx context.Context) error {
+// it is empty, then ensures or looks up the streams as setup says.
+func (e *Env) ConnectNATS(ctx context.Context, setup StreamSetup) error {
 	url := e.Cfg.NATSURL
 	if url == "" {
 		dir := filepath.Join(e.Cfg.DataDir, "nats")
@@ -61,31 +84,55 @@ func (e *Env) ConnectNATS(ctx context.Context) error {
 		e.closers = append(e.closers, srv.Shutdown)
 		url = srv.URL()
 	}
-	nc, err := nats.Connect(url,
-		nats.Name("fmn"),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				e.Log.Warn("NATS disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(*nats.Conn) { e.Log.Info("NATS reconnected") }))
-	if err != nil {
-		return fmt.Errorf("FMN_NATS_URL: cannot connect to NATS at %s: %w", config.Redact(url), err)
-	}
-	e.closers = append(e.closers, func() { _ = nc.Drain() })
-	js, err := jetstream.New(nc)
+	e.natsURL = url
+	nc, js, err := e.DialNATS("fmn")
 	if err != nil {
 		return err
 	}
+	e.closers = append(e.closers, func() { _ = nc.Drain() })
 	e.NC, e.JS = nc, js
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := streams.Ensure(ctx, js, e.Cfg.Streams); err != nil {
-		return fmt.Errorf("creating streams: %w", err)
+	switch setup {
+	case EnsureStreams:
+		ctx, cancel := context.WithTimeout(ctx, serverSetupTimeout)
+		defer cancel()
+		if err := streams.Ensure(ctx, js, e.Cfg.Streams, e.Log); err != nil {
+			return fmt.Errorf("setting up streams: %w", err)
+		}
+	case LookupStreams:
+		ctx, cancel := context.WithTimeout(ctx, commandSetupTimeout)
+		defer cancel()
+		if err := streams.Lookup(ctx, js, e.Cfg.Streams, e.Log); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// DialNATS opens another connection to the NATS server of ConnectNATS,
+// named name (as the server's monitoring shows it), that reconnects
+// forever and logs its disconnections. The caller closes it.
+func (e *Env) DialNATS(name string) (*nats.Conn, jetstream.JetStream, error) {
+	log := e.Log
+	if name != "fmn" {
+		log = log.With("connection", name)
+	}
+	// Disconnections, reconnections and asynchronous errors (a slow
+	// consumer) go to the log, not to standard error.
+	opts := append([]nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+	}, streams.LogOptions(log)...)
+	nc, err := nats.Connect(e.natsURL, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("FMN_NATS_URL: cannot connect to NATS at %s: %w", config.Redact(e.natsURL), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
 }
 
 // ConnectDB opens the PostgreSQL pool. With create, a missing database is

@@ -31,7 +31,7 @@ func operatorEnv(ctx context.Context, cfg config.Config, stderr io.Writer, db bo
 		return nil, errors.New("FMN_NATS_URL: must be set (fmn dev prints the URL of its embedded server)")
 	}
 	env := &Env{Cfg: cfg, Log: newLogger(stderr, cfg.LogLevel)}
-	if err := env.ConnectNATS(ctx); err != nil {
+	if err := env.ConnectNATS(ctx, LookupStreams); err != nil {
 		env.Close()
 		return nil, err
 	}

@@ -31,13 +31,30 @@ func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Reg
 	}
 	env.closers = append(env.closers, cmds.Close)
 
+	// Rule previews and their index read BUS on a connection of their
+	// own. A preview reads much at once; on the connection every role of
+	// the process shares, a flood of them made it fall behind until the
+	// server cut it as a slow consumer, and the consumer and senders with
+	// it.
+	pnc, pjs, err := env.DialNATS("fmn-preview")
+	if err != nil {
+		return fmt.Errorf("api: preview connection: %w", err)
+	}
+	env.closers = append(env.closers, pnc.Close)
+	sys.PreviewNC = pnc
+
 	deps := api.Deps{
-		Commands: cmds, JS: env.JS, Streams: cfg.Streams,
+		Commands: cmds, JS: pjs, Streams: cfg.Streams,
 		Site: notification.Site{Name: cfg.SiteName, PublicURL: cfg.PublicURL},
 	}
 	if cfg.OIDCIssuer != "" {
+		negative := cfg.AuthNegativeCache
+		if negative == 0 {
+			negative = -1 // off
+		}
 		o, err := auth.NewOIDC(auth.Config{
-			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, AdminGroups: cfg.AdminGroups,
+			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+			AdminGroups: cfg.AdminGroups, NegativeTTL: negative,
 			Redis: sys.Redis, RedisPrefix: cfg.RedisPrefix, Logger: log,
 		})
 		if err != nil {
@@ -57,9 +74,19 @@ func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Reg
 	} else {
 		log.Warn("FMN_FASJSON_URL and FMN_DISTGIT_URL are empty: account endpoints answer 503, and rules can get no new destinations")
 	}
+	proxies, err := api.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("FMN_TRUSTED_PROXIES: %w", err)
+	}
+	burst := cfg.AuthFailureBurst
+	if burst == 0 {
+		burst = -1 // no limit
+	}
 	srv := api.New(api.Config{
 		Version: Version, Issuer: cfg.OIDCIssuer, CORSOrigins: cfg.CORSOrigins,
+		AuthFailureBurst: burst, AuthFailureRate: float64(cfg.AuthFailureRate), TrustedProxies: proxies,
 		Registry: reg, Logger: log, Docs: ui.DocsHandler(api.OpenAPIPath + ".json"),
+		PreviewMaxConcurrent: cfg.PreviewMaxConcurrent, PreviewMaxPerUser: cfg.PreviewMaxPerUser,
 	}, deps)
 	// The statistics projections (/admin/stats…) are read from the tables
 	// of the stats role.
@@ -97,20 +124,23 @@ func registerAuthMetrics(reg *prometheus.Registry, st *auth.Stats) {
 	reg.MustRegister(&authCollector{st: st})
 }
 
-// authCollector exposes auth.Stats: token checks and the hit rate of the
-// UserInfo cache.
+// authCollector exposes auth.Stats: token checks, the caches and the calls
+// to the provider.
 type authCollector struct{ st *auth.Stats }
 
 var (
-	authTokensDesc = prometheus.NewDesc("fmn_auth_tokens_total", "Bearer tokens checked, by kind (jwt, opaque) and result.", []string{"kind", "result"}, nil)
-	authCacheDesc  = prometheus.NewDesc("fmn_auth_userinfo_cache_total", "UserInfo cache lookups for opaque tokens, by result (hit, miss).", []string{"result"}, nil)
-	authCallsDesc  = prometheus.NewDesc("fmn_auth_userinfo_calls_total", "Requests to the provider's UserInfo endpoint.", nil, nil)
+	authTokensDesc   = prometheus.NewDesc("fmn_auth_tokens_total", "Bearer tokens checked, by kind (jwt, opaque) and result.", []string{"kind", "result"}, nil)
+	authCacheDesc    = prometheus.NewDesc("fmn_auth_userinfo_cache_total", "Token cache lookups for opaque tokens, by result (hit, miss).", []string{"result"}, nil)
+	authNegativeDesc = prometheus.NewDesc("fmn_auth_negative_cache_hits_total", "Tokens refused again from the cache of refused tokens, at no cost to the provider.", nil, nil)
+	authCallsDesc    = prometheus.NewDesc("fmn_auth_userinfo_calls_total", "Requests to the provider's UserInfo endpoint.", nil, nil)
+	authIntroDesc    = prometheus.NewDesc("fmn_auth_introspection_calls_total", "Requests to the provider's token introspection endpoint.", nil, nil)
+	authKeysDesc     = prometheus.NewDesc("fmn_auth_key_set_fetches_total", "Fetches of the provider's key set (jwks_uri).", nil, nil)
 )
 
 func (c *authCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- authTokensDesc
-	ch <- authCacheDesc
-	ch <- authCallsDesc
+	for _, d := range []*prometheus.Desc{authTokensDesc, authCacheDesc, authNegativeDesc, authCallsDesc, authIntroDesc, authKeysDesc} {
+		ch <- d
+	}
 }
 
 func (c *authCollector) Collect(ch chan<- prometheus.Metric) {
@@ -123,7 +153,10 @@ func (c *authCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(authTokensDesc, c.st.OpaqueRejected.Load(), "opaque", "rejected")
 	counter(authCacheDesc, c.st.CacheHits.Load(), "hit")
 	counter(authCacheDesc, c.st.CacheMisses.Load(), "miss")
+	counter(authNegativeDesc, c.st.NegativeHits.Load())
 	counter(authCallsDesc, c.st.UserInfoCalls.Load())
+	counter(authIntroDesc, c.st.IntrospectionCalls.Load())
+	counter(authKeysDesc, c.st.KeySetFetches.Load())
 }
 
 // directoryAccounts is the directory (FASJSON and dist-git through the

@@ -50,7 +50,7 @@ func cmdRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	env := &Env{Cfg: cfg, Log: newLogger(stderr, cfg.LogLevel)}
 	defer env.Close()
-	if err := env.ConnectNATS(ctx); err != nil {
+	if err := env.ConnectNATS(ctx, LookupStreams); err != nil {
 		return err
 	}
 	if err := env.ConnectDB(ctx, false); err != nil {

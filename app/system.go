@@ -44,6 +44,8 @@ type Options struct {
 	Log *slog.Logger
 	// Out receives the start banner (the addresses to use).
 	Out io.Writer
+	// Command names the command in the banner ("dev", "serve").
+	Command string
 	// Started, when set, is called once every role runs.
 	Started func(*System)
 	// SenderOptions override the senders' retry settings (tests).
@@ -63,6 +65,9 @@ type System struct {
 	MailDir   string
 	// DevOIDC is `fmn dev`'s login provider, when FMN_OIDC_ISSUER is empty.
 	DevOIDC *devoidc.Provider
+	// PreviewNC is the api role's NATS connection for rule previews, apart
+	// from Env.NC, which every other role uses.
+	PreviewNC *nats.Conn
 }
 
 // RunSystem runs the given roles until ctx ends or one of them fails.
@@ -76,7 +81,7 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 	defer env.Close()
 	sys := &System{Env: env}
 
-	if err := env.ConnectNATS(ctx); err != nil {
+	if err := env.ConnectNATS(ctx, EnsureStreams); err != nil {
 		return err
 	}
 	if has("projector") || has("consumer") || has("stats") || has("api") {
@@ -150,6 +155,13 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		if err := followOwnership(ctx, env, m, sys.Directory, run, log.With("role", "consumer")); err != nil {
 			return fmt.Errorf("consumer: %w", err)
 		}
+		// The projector's progress notes bring rule changes to matching
+		// without Redis (see Matcher.RunSync).
+		sub, err := rulelog.FollowProgress(env.NC, rulelog.DefaultProgressSubject, m.Noted)
+		if err != nil {
+			return fmt.Errorf("consumer: follow the rules projection: %w", err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
 		if err := m.Sync(ctx); err != nil {
 			return fmt.Errorf("consumer: %w", err)
 		}
@@ -273,7 +285,7 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		sys.HTTPAddr = addr
 	}
 	if opts.Out != nil {
-		printBanner(opts.Out, env, sys, roles)
+		printBanner(opts.Out, opts.Command, env, sys, roles)
 	}
 	if opts.Started != nil {
 		opts.Started(sys)
@@ -346,10 +358,23 @@ func registerConsumerMetrics(reg *prometheus.Registry, c *consumer.Consumer, m *
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_consumer_rules_unresolved", Help: "Ownership rules whose owned artifacts could not be looked up yet."}, func() float64 { return float64(m.Unresolved()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_consumer_rules_version", Help: "Rule-set version the matcher reflects."},
 		func() float64 { return float64(m.Version()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fmn_consumer_rule_propagation_fallback",
+		Help: "1 while the rules version cannot be read from Redis: rule changes reach matching through the projector's NATS notes and polls of PostgreSQL."},
+		func() float64 {
+			if m.PropagationFallback() {
+				return 1
+			}
+			return 0
+		}))
+	counter("fmn_consumer_rule_propagation_fallback_polls_total", "Polls of PostgreSQL for rule changes made because Redis was unreachable.", m.FallbackPolls)
 }
 
-func printBanner(w io.Writer, env *Env, sys *System, roles []string) {
-	fmt.Fprintf(w, "fmn %s is running roles %v\n", Version, roles)
+func printBanner(w io.Writer, command string, env *Env, sys *System, roles []string) {
+	name := "fmn"
+	if command != "" {
+		name += " " + command
+	}
+	fmt.Fprintf(w, "%s is running roles %v (version %s)\n", name, roles, Version)
 	if env.Embedded != nil {
 		fmt.Fprintf(w, "  NATS (embedded):  %s   (FMN_NATS_URL=%s fmn publish FILE)\n", env.Embedded.URL(), env.Embedded.URL())
 	}

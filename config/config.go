@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -42,6 +43,22 @@ type Config struct {
 	// OIDCIssuer and OIDCClientID configure login (default empty: no login;
 	// `fmn dev` then runs a development provider on loopback).
 	OIDCIssuer, OIDCClientID string
+	// OIDCClientSecret is fmn's client secret at the provider: it
+	// authenticates fmn at the token introspection endpoint, through which
+	// opaque access tokens are checked (default empty: opaque access tokens
+	// are refused, JWTs accepted; `fmn dev`'s own provider sets it).
+	OIDCClientSecret string
+	// AuthNegativeCache is how long a refused token is refused again
+	// without asking the provider (default 30s; 0: off).
+	AuthNegativeCache time.Duration
+	// AuthFailureBurst is how many failed authentications one client
+	// address may make in a row before getting 429 (default 10; 0: no
+	// limit); AuthFailureRate how many more per minute after that
+	// (default 6).
+	AuthFailureBurst, AuthFailureRate int
+	// TrustedProxies are reverse proxies (addresses or CIDR prefixes)
+	// whose X-Forwarded-For names the client address (default empty).
+	TrustedProxies []string
 	// OIDCScopes are the scopes the web UI asks for at login, space
 	// separated (default empty: "openid profile email"; with `fmn dev`'s own
 	// provider, plus offline_access for refresh tokens).
@@ -79,6 +96,10 @@ type Config struct {
 	// (default 4096).
 	ConsumerAckWait                         time.Duration
 	ConsumerMaxAckPending, ConsumerInFlight int
+	// PreviewMaxConcurrent bounds the rule previews one API process runs
+	// at once (default 8), PreviewMaxPerUser those of one user (default 2);
+	// more get 429 with Retry-After.
+	PreviewMaxConcurrent, PreviewMaxPerUser int
 	// StatsRetention is how long hourly statistics buckets are kept
 	// (default 90d; at least 8d, as generated_last_week reads a week).
 	StatsRetention time.Duration
@@ -98,6 +119,9 @@ func Defaults() Config {
 		PublicURL:             "http://127.0.0.1:8080",
 		SiteName:              "fmn",
 		AdminGroups:           []string{"sysadmin-main"},
+		AuthNegativeCache:     30 * time.Second,
+		AuthFailureBurst:      10,
+		AuthFailureRate:       6,
 		MailFrom:              "fmn@localhost",
 		AMQPURL:               "amqp://guest:guest@127.0.0.1:5672/",
 		AMQPExchange:          "amq.topic",
@@ -107,6 +131,8 @@ func Defaults() Config {
 		ConsumerAckWait:       30 * time.Second,
 		ConsumerMaxAckPending: 20000,
 		ConsumerInFlight:      4096,
+		PreviewMaxConcurrent:  8,
+		PreviewMaxPerUser:     2,
 		LogLevel:              "info",
 	}
 }
@@ -114,8 +140,10 @@ func Defaults() Config {
 type setting struct {
 	name, env, usage string
 	secret           bool
-	set              func(string) error
-	get              func() string
+	// boolean settings are flags that need no value (--name means true).
+	boolean bool
+	set     func(string) error
+	get     func() string
 }
 
 // Settings binds a Config to flags and environment variables.
@@ -144,6 +172,18 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 			},
 			get: func() string { return strconv.Itoa(*p) }})
 	}
+	boolean := func(name, env, usage string, p *bool) {
+		s.add(fs, setting{name: name, env: env, usage: usage, boolean: true,
+			set: func(v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("must be true or false, got %q", v)
+				}
+				*p = b
+				return nil
+			},
+			get: func() string { return strconv.FormatBool(*p) }})
+	}
 	dur := func(name, env, usage string, p *time.Duration) {
 		s.add(fs, setting{name: name, env: env, usage: usage,
 			set: func(v string) error {
@@ -167,6 +207,13 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	str("site-name", "FMN_SITE_NAME", "name of this fmn in notification footers", false, &cfg.SiteName)
 	str("oidc-issuer", "FMN_OIDC_ISSUER", "OpenID Connect issuer URL", false, &cfg.OIDCIssuer)
 	str("oidc-client-id", "FMN_OIDC_CLIENT_ID", "OpenID Connect client id (token audience)", false, &cfg.OIDCClientID)
+	str("oidc-client-secret", "FMN_OIDC_CLIENT_SECRET", "OpenID Connect client secret, for token introspection of opaque access tokens (empty: only JWTs are accepted)", true, &cfg.OIDCClientSecret)
+	dur("auth-negative-cache", "FMN_AUTH_NEGATIVE_CACHE", "how long a refused token is refused again without asking the provider (0: off)", &cfg.AuthNegativeCache)
+	integer("auth-failure-burst", "FMN_AUTH_FAILURE_BURST", "failed authentications one client address may make in a row before 429 (0: no limit)", &cfg.AuthFailureBurst)
+	integer("auth-failure-rate", "FMN_AUTH_FAILURE_RATE", "failed authentications per minute a client address may make after the burst", &cfg.AuthFailureRate)
+	s.add(fs, setting{name: "trusted-proxies", env: "FMN_TRUSTED_PROXIES", usage: "comma-separated reverse proxies (addresses or CIDR prefixes) whose X-Forwarded-For names the client",
+		set: func(v string) error { cfg.TrustedProxies = splitList(v); return nil },
+		get: func() string { return strings.Join(cfg.TrustedProxies, ",") }})
 	str("oidc-scopes", "FMN_OIDC_SCOPES", "scopes the web UI asks for at login, space separated (default \"openid profile email\"; add offline_access for refresh tokens)", false, &cfg.OIDCScopes)
 	s.add(fs, setting{name: "admin-groups", env: "FMN_ADMIN_GROUPS", usage: "comma-separated admin groups",
 		set: func(v string) error { cfg.AdminGroups = splitList(v); return nil },
@@ -191,7 +238,8 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	str("stream-notify", "FMN_STREAM_NOTIFY", "name of the notification stream", false, &cfg.Streams.Notify)
 	str("stream-dlq", "FMN_STREAM_DLQ", "name of the dead-letter stream", false, &cfg.Streams.DLQ)
 	str("stream-events", "FMN_STREAM_EVENTS", "name of the stream of delivery outcomes", false, &cfg.Streams.Events)
-	integer("stream-replicas", "FMN_STREAM_REPLICAS", "replicas of every stream (3 on a cluster)", &cfg.Streams.Replicas)
+	integer("stream-replicas", "FMN_STREAM_REPLICAS", "replicas of every stream (3 on a cluster); an existing stream with more keeps them unless FMN_STREAM_ALLOW_DOWNSCALE", &cfg.Streams.Replicas)
+	boolean("stream-allow-downscale", "FMN_STREAM_ALLOW_DOWNSCALE", "let a server lower the replicas of existing streams to FMN_STREAM_REPLICAS", &cfg.Streams.AllowDownscale)
 	s.add(fs, setting{name: "stream-storage", env: "FMN_STREAM_STORAGE", usage: "file or memory",
 		set: func(v string) error {
 			switch strings.ToLower(v) {
@@ -214,6 +262,8 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	dur("consumer-ack-wait", "FMN_CONSUMER_ACK_WAIT", "how long a bus message may stay unacked before redelivery", &cfg.ConsumerAckWait)
 	integer("consumer-max-ack-pending", "FMN_CONSUMER_MAX_ACK_PENDING", "unacked bus messages across all matcher instances", &cfg.ConsumerMaxAckPending)
 	integer("consumer-in-flight", "FMN_CONSUMER_IN_FLIGHT", "bus messages between fetch and ack in one matcher instance", &cfg.ConsumerInFlight)
+	integer("preview-max-concurrent", "FMN_PREVIEW_MAX_CONCURRENT", "rule previews one API process runs at once (more get 429)", &cfg.PreviewMaxConcurrent)
+	integer("preview-max-per-user", "FMN_PREVIEW_MAX_PER_USER", "rule previews of one user running at once (more get 429)", &cfg.PreviewMaxPerUser)
 	str("log-level", "FMN_LOG_LEVEL", "debug, info, warn or error", false, &cfg.LogLevel)
 	return s
 }
@@ -233,6 +283,9 @@ func (f *flagValue) String() string {
 	}
 	return f.s.get()
 }
+
+// IsBoolFlag lets a boolean setting be given as a flag without a value.
+func (f *flagValue) IsBoolFlag() bool { return f.s != nil && f.s.boolean }
 
 func (f *flagValue) Set(v string) error {
 	f.setFlag = true
@@ -349,6 +402,23 @@ func (c *Config) Validate() error {
 	if c.OIDCIssuer != "" && c.OIDCClientID == "" {
 		bad("FMN_OIDC_CLIENT_ID", "must be set when FMN_OIDC_ISSUER is")
 	}
+	if c.AuthNegativeCache > 10*time.Minute {
+		bad("FMN_AUTH_NEGATIVE_CACHE", "must be at most 10m, got %s", c.AuthNegativeCache)
+	}
+	if c.AuthFailureBurst < 0 {
+		bad("FMN_AUTH_FAILURE_BURST", "must be 0 (no limit) or more, got %d", c.AuthFailureBurst)
+	}
+	if c.AuthFailureBurst > 0 && c.AuthFailureRate < 1 {
+		bad("FMN_AUTH_FAILURE_RATE", "must be at least 1 (per minute), got %d", c.AuthFailureRate)
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			bad("FMN_TRUSTED_PROXIES", "%q is neither an address nor a CIDR prefix", p)
+		}
+	}
 	if c.OIDCScopes != "" && !slices.Contains(strings.Fields(c.OIDCScopes), "openid") {
 		bad("FMN_OIDC_SCOPES", "must include openid, got %q", c.OIDCScopes)
 	}
@@ -369,6 +439,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ConsumerInFlight < 1 || c.ConsumerMaxAckPending < c.ConsumerInFlight {
 		bad("FMN_CONSUMER_IN_FLIGHT", "must be at least 1 and at most FMN_CONSUMER_MAX_ACK_PENDING (%d), got %d", c.ConsumerMaxAckPending, c.ConsumerInFlight)
+	}
+	if c.PreviewMaxConcurrent < 1 {
+		bad("FMN_PREVIEW_MAX_CONCURRENT", "must be at least 1, got %d", c.PreviewMaxConcurrent)
+	}
+	if c.PreviewMaxPerUser < 1 || c.PreviewMaxPerUser > c.PreviewMaxConcurrent {
+		bad("FMN_PREVIEW_MAX_PER_USER", "must be at least 1 and at most FMN_PREVIEW_MAX_CONCURRENT (%d), got %d", c.PreviewMaxConcurrent, c.PreviewMaxPerUser)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

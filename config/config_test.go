@@ -62,6 +62,33 @@ func TestEnvironmentAndFlags(t *testing.T) {
 	}
 }
 
+func TestStreamAllowDownscale(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Streams.AllowDownscale {
+		t.Error("lowering replicas must be off by default")
+	}
+	cfg, err = load(t, nil, map[string]string{"FMN_STREAM_ALLOW_DOWNSCALE": "true"})
+	if err != nil || !cfg.Streams.AllowDownscale {
+		t.Errorf("FMN_STREAM_ALLOW_DOWNSCALE=true: %v, %v", cfg.Streams.AllowDownscale, err)
+	}
+	cfg, err = load(t, []string{"--stream-allow-downscale"}, nil)
+	if err != nil || !cfg.Streams.AllowDownscale {
+		t.Errorf("--stream-allow-downscale: %v, %v", cfg.Streams.AllowDownscale, err)
+	}
+	cfg, err = load(t, []string{"--stream-allow-downscale=false"}, map[string]string{"FMN_STREAM_ALLOW_DOWNSCALE": "true"})
+	if err != nil || cfg.Streams.AllowDownscale {
+		t.Errorf("a flag must win over the environment: %v, %v", cfg.Streams.AllowDownscale, err)
+	}
+	_, err = load(t, nil, map[string]string{"FMN_STREAM_ALLOW_DOWNSCALE": "maybe"})
+	if err == nil || !strings.Contains(err.Error(), "FMN_STREAM_ALLOW_DOWNSCALE") {
+		t.Errorf("a bad value must name the setting: %v", err)
+	}
+}
+
 func TestSecretFiles(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "smtp")
@@ -129,5 +156,76 @@ func TestRedact(t *testing.T) {
 	got := Redact("smtp://bot:hunter2@mail.example.org:587")
 	if strings.Contains(got, "hunter2") || !strings.Contains(got, "bot:") {
 		t.Errorf("Redact = %q", got)
+	}
+}
+
+func TestAuthSettings(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OIDCClientSecret != "" || cfg.AuthNegativeCache != 30*time.Second || cfg.AuthFailureBurst != 10 || cfg.AuthFailureRate != 6 || len(cfg.TrustedProxies) != 0 {
+		t.Errorf("defaults: %q %s %d %d %q", cfg.OIDCClientSecret, cfg.AuthNegativeCache, cfg.AuthFailureBurst, cfg.AuthFailureRate, cfg.TrustedProxies)
+	}
+	path := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(path, []byte("s3cr3t-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = load(t, nil, map[string]string{
+		"FMN_OIDC_CLIENT_SECRET_FILE": path, "FMN_AUTH_NEGATIVE_CACHE": "1m", "FMN_AUTH_FAILURE_BURST": "0",
+		"FMN_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1, ::1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OIDCClientSecret != "s3cr3t-value" || cfg.AuthNegativeCache != time.Minute || cfg.AuthFailureBurst != 0 || len(cfg.TrustedProxies) != 3 {
+		t.Errorf("from the environment: %+v", cfg)
+	}
+	// The secret is never shown as a flag's value (-h prints defaults).
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	c := Defaults()
+	c.OIDCClientSecret = "s3cr3t-value"
+	Bind(fs, &c)
+	if f := fs.Lookup("oidc-client-secret"); f == nil || f.Value.String() != "" || !strings.Contains(f.Usage, "FMN_OIDC_CLIENT_SECRET_FILE") {
+		t.Errorf("flag oidc-client-secret: %+v", f)
+	}
+	_, err = load(t, nil, map[string]string{
+		"FMN_AUTH_NEGATIVE_CACHE": "1h", "FMN_AUTH_FAILURE_BURST": "-1", "FMN_TRUSTED_PROXIES": "proxy.example.org",
+	})
+	for _, want := range []string{"FMN_AUTH_NEGATIVE_CACHE", "FMN_AUTH_FAILURE_BURST", "FMN_TRUSTED_PROXIES"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s: %v", want, err)
+		}
+	}
+	if _, err = load(t, nil, map[string]string{"FMN_AUTH_FAILURE_RATE": "0"}); err == nil || !strings.Contains(err.Error(), "FMN_AUTH_FAILURE_RATE") {
+		t.Errorf("rate 0: %v", err)
+	}
+}
+
+func TestPreviewLimits(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PreviewMaxConcurrent != 8 || cfg.PreviewMaxPerUser != 2 {
+		t.Errorf("defaults: %d in all, %d per user", cfg.PreviewMaxConcurrent, cfg.PreviewMaxPerUser)
+	}
+	cfg, err = load(t, []string{"--preview-max-per-user", "3"}, map[string]string{"FMN_PREVIEW_MAX_CONCURRENT": "20", "FMN_PREVIEW_MAX_PER_USER": "1"})
+	if err != nil || cfg.PreviewMaxConcurrent != 20 || cfg.PreviewMaxPerUser != 3 {
+		t.Errorf("settings: %d in all, %d per user, %v", cfg.PreviewMaxConcurrent, cfg.PreviewMaxPerUser, err)
+	}
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"FMN_PREVIEW_MAX_CONCURRENT": "0"}, "FMN_PREVIEW_MAX_CONCURRENT"},
+		{map[string]string{"FMN_PREVIEW_MAX_PER_USER": "0"}, "FMN_PREVIEW_MAX_PER_USER"},
+		{map[string]string{"FMN_PREVIEW_MAX_CONCURRENT": "4", "FMN_PREVIEW_MAX_PER_USER": "5"}, "FMN_PREVIEW_MAX_PER_USER"},
+	} {
+		if _, err := load(t, nil, c.env); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: want an error naming %s, got %v", c.env, c.want, err)
+		}
 	}
 }

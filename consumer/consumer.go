@@ -32,6 +32,10 @@ type Config struct {
 	AckWait time.Duration
 	// Limits applies to parsing (sizes of bodies and headers).
 	Limits bus.Limits
+	// PullExpiry is how long each pull request waits on the server
+	// (default JetStream's 30s); heartbeats come every half of it, and two
+	// missed ones are reported (and survived).
+	PullExpiry time.Duration
 }
 
 func (c *Config) defaults() {
@@ -100,6 +104,13 @@ type pending struct {
 // Run consumes until ctx ends. Every message is acked only after all its
 // notifications (or its dead letter) are stored; on shutdown the messages
 // not yet processed stay unacked and are redelivered.
+//
+// Transient NATS trouble does not end it: setting up the durable consumer
+// is retried with backoff (a cluster electing leaders), and missing
+// heartbeats (a stalled node), disconnections and busy servers are logged
+// while pulling goes on. It returns an error for what does not heal by
+// itself (streams.IsGone): a consumer deleted under it, a closed
+// connection; or when the consumer's configuration is refused.
 func (c *Consumer) Run(ctx context.Context) error {
 	js, err := jetstream.New(c.nc,
 		jetstream.WithPublishAsyncMaxPending(c.cfg.InFlight),
@@ -107,18 +118,17 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, c.streams.Bus, c.ConsumerConfig())
+	cons, err := streams.EnsureConsumer(ctx, js, c.streams.Bus, c.ConsumerConfig(), c.log)
 	if err != nil {
-		return fmt.Errorf("consumer %s on %s: %w", c.cfg.Durable, c.streams.Bus, err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
 	}
 	if !c.m.Loaded() {
 		if err := c.m.Sync(ctx); err != nil {
 			return err
 		}
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(min(1000, c.cfg.InFlight)))
-	if err != nil {
-		return err
 	}
 	acks := make(chan pending, c.cfg.InFlight)
 	ackerDone := make(chan struct{})
@@ -126,25 +136,74 @@ func (c *Consumer) Run(ctx context.Context) error {
 		defer close(ackerDone)
 		c.acker(acks)
 	}()
-	stop := context.AfterFunc(ctx, it.Drain)
-	defer stop()
-	var runErr error
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				runErr = err
-			}
-			break
-		}
-		acks <- c.handle(js, msg)
-	}
+	runErr := c.consume(ctx, js, cons, acks)
 	close(acks)
 	<-ackerDone
 	if ctx.Err() != nil {
 		return nil
 	}
 	return runErr
+}
+
+// consume pulls and handles messages until ctx ends or a lasting error.
+func (c *Consumer) consume(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, acks chan<- pending) error {
+	var opts []jetstream.PullMessagesOpt
+	opts = append(opts, jetstream.PullMaxMessages(min(1000, c.cfg.InFlight)))
+	if c.cfg.PullExpiry > 0 {
+		opts = append(opts, jetstream.PullExpiry(c.cfg.PullExpiry))
+	}
+	failures := 0
+	for ctx.Err() == nil {
+		it, err := cons.Messages(opts...)
+		if err != nil {
+			if streams.IsGone(err) {
+				return fmt.Errorf("consumer %s on %s: %w", c.cfg.Durable, c.streams.Bus, err)
+			}
+			failures++
+			wait := streams.DefaultBackoff.Delay(failures)
+			c.log.Warn("pulling bus messages failed; retrying", "err", err, "failures", failures, "retry_in", wait.Round(time.Millisecond))
+			streams.Sleep(ctx, wait)
+			continue
+		}
+		stop := context.AfterFunc(ctx, it.Drain)
+		for {
+			msg, err := it.Next()
+			if err == nil {
+				failures = 0
+				acks <- c.handle(js, msg)
+				continue
+			}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				break
+			}
+			if streams.IsGone(err) {
+				stop()
+				it.Stop()
+				return fmt.Errorf("consumer %s on %s: %w", c.cfg.Durable, c.streams.Bus, err)
+			}
+			failures++
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				// A stalled node or a lost pull request: the iterator
+				// pulls again by itself.
+				c.log.Warn("no heartbeat from NATS; pulling again", "err", err, "failures", failures)
+				continue
+			}
+			wait := streams.DefaultBackoff.Delay(failures)
+			c.log.Warn("pulling bus messages failed; retrying", "err", err, "failures", failures, "retry_in", wait.Round(time.Millisecond))
+			streams.Sleep(ctx, wait)
+		}
+		stop()
+		it.Stop()
+		if ctx.Err() == nil {
+			// Closed under us (the connection was closed or the
+			// subscription dropped): start pulling again; a connection
+			// closed for good fails in Messages.
+			failures++
+			c.log.Warn("bus message iterator closed; pulling again", "failures", failures)
+			streams.Sleep(ctx, streams.DefaultBackoff.Delay(failures))
+		}
+	}
+	return nil
 }
 
 // handle parses, matches and publishes one message without waiting for

@@ -92,6 +92,12 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupWith(t, fmntest.RedisURL())
+}
+
+// setupWith is setup with the projector on the Redis at redisURL.
+func setupWith(t *testing.T, redisURL string) *bundle {
+	t.Helper()
 	b := &bundle{
 		ctx:    fmntest.Context(t),
 		nats:   fmntest.StartNATS(t),
@@ -99,7 +105,7 @@ func setup(t *testing.T) *bundle {
 		prefix: fmntest.RedisPrefix(t),
 	}
 	proj := rulelog.NewProjector(b.nats.JS, b.pg.Pool, rulelog.ProjectorConfig{
-		Stream: b.nats.Streams.Rules, Redis: newRedis(t, b.prefix, nil), RedisPrefix: b.prefix, Logger: testLogger(t),
+		Stream: b.nats.Streams.Rules, Redis: newRedisAt(t, redisURL, b.prefix, nil), RedisPrefix: b.prefix, Logger: testLogger(t),
 	})
 	if err := proj.Start(b.ctx); err != nil {
 		t.Fatal(err)
@@ -120,7 +126,13 @@ func setup(t *testing.T) *bundle {
 // rules version key under prefix signal the returned channel.
 func newRedis(t testing.TB, prefix string, notify *<-chan struct{}) rueidis.Client {
 	t.Helper()
-	opt, err := rueidis.ParseURL(fmntest.RedisURL())
+	return newRedisAt(t, fmntest.RedisURL(), prefix, notify)
+}
+
+// newRedisAt is newRedis on the Redis at url.
+func newRedisAt(t testing.TB, url, prefix string, notify *<-chan struct{}) rueidis.Client {
+	t.Helper()
+	opt, err := rueidis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,10 +141,13 @@ func newRedis(t testing.TB, prefix string, notify *<-chan struct{}) rueidis.Clie
 	}
 	c, err := rueidis.NewClient(opt)
 	if err != nil {
-		t.Fatalf("Redis at %s: %v", fmntest.RedisURL(), err)
+		t.Fatalf("Redis at %s: %v", url, err)
 	}
 	t.Cleanup(func() {
-		_ = c.Do(context.Background(), c.B().Del().Key(rulelog.VersionKey(prefix)).Build()).Error()
+		// Bounded: a test's private Redis may be down by now.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = c.Do(ctx, c.B().Del().Key(rulelog.VersionKey(prefix)).Build()).Error()
 		c.Close()
 	})
 	return c

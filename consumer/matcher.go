@@ -19,11 +19,25 @@ import (
 
 // RuleSource is the projected rule set, read incrementally.
 type RuleSource interface {
-	// Version is the projection's current version (cheap: client-side cached).
+	// Version is the projection's current version (cheap: client-side
+	// cached). It must answer or fail within a bounded time: an error
+	// makes the matcher fall back to Changes (see RunSync).
 	Version(ctx context.Context) (uint64, error)
 	// Changes returns the rules changed and deleted after version since, and
 	// the version they bring the caller to.
 	Changes(ctx context.Context, since uint64) (changed []rules.Rule, deleted []int64, version uint64, err error)
+}
+
+// ProjectionSource is a RuleSource whose Version is a cache of a
+// projection (rulelog.Reader: Redis in front of PostgreSQL), which offers
+// besides what RunSync needs to do without the cache.
+type ProjectionSource interface {
+	RuleSource
+	// Projected is the projection's version read from the projection
+	// itself, not from the cache.
+	Projected(ctx context.Context) (uint64, error)
+	// Ping tells, within a bounded time, whether the cache answers.
+	Ping(ctx context.Context) error
 }
 
 // Matcher holds the rule index and turns parsed messages into
@@ -59,6 +73,16 @@ type Matcher struct {
 	// own keeps ownership rules' keys current (FollowOwnership); nil
 	// without it.
 	own *ownership
+
+	// Rule propagation (see RunSync). noted is the highest projection
+	// sequence the projector announced (Noted); syncKick wakes RunSync
+	// for it. fallback is set while Redis does not answer (probeLoop,
+	// which probeKick wakes).
+	noted         atomic.Uint64
+	syncKick      chan struct{}
+	fallback      atomic.Bool
+	fallbackPolls atomic.Int64
+	probeKick     chan struct{}
 }
 
 // NewMatcher returns a matcher with an empty index; call Sync to load.
@@ -66,7 +90,8 @@ func NewMatcher(src RuleSource, lk rules.Lookups, site notification.Site, log *s
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Matcher{src: src, lookups: lk, site: site, log: log, idx: newIndex(), resolveKick: make(chan struct{}, 1)}
+	return &Matcher{src: src, lookups: lk, site: site, log: log, idx: newIndex(), resolveKick: make(chan struct{}, 1),
+		syncKick: make(chan struct{}, 1), probeKick: make(chan struct{}, 1)}
 }
 
 // Version is the rule-set version the index reflects.
@@ -90,21 +115,129 @@ func (m *Matcher) Unresolved() int {
 	return len(m.idx.unresolved)
 }
 
+// Noted tells the matcher that the projection has applied every rule event
+// up to seq (the projector's progress notes on NATS, see
+// rulelog.FollowProgress). When the index is behind, RunSync loads the
+// changes at once, without asking Redis. It is quick: call it from a
+// subscription's callback.
+func (m *Matcher) Noted(seq uint64) {
+	for {
+		cur := m.noted.Load()
+		if seq <= cur || m.noted.CompareAndSwap(cur, seq) {
+			break
+		}
+	}
+	if seq > m.version.Load() {
+		kick(m.syncKick)
+	}
+}
+
+// PropagationFallback tells whether the matcher found Redis unreachable
+// and follows rule changes through the projector's notes and polls of
+// PostgreSQL only, until Redis answers again (see RunSync).
+func (m *Matcher) PropagationFallback() bool { return m.fallback.Load() }
+
+// FallbackPolls counts the polls for rule changes made while Redis was
+// unreachable.
+func (m *Matcher) FallbackPolls() int64 { return m.fallbackPolls.Load() }
+
+// behind tells whether the index, at version since, is behind the source:
+//
+//   - on the first load, and when a progress note is ahead of the index
+//     (Noted), it is;
+//   - otherwise a ProjectionSource is asked for the projection's own
+//     version (PostgreSQL, one row): Redis is never on the path of a rule
+//     change, only a wake-up, so that one that is down, hangs, or serves
+//     a stale cached version over a connection that no longer answers
+//     cannot delay a change past a poll;
+//   - another source is asked for its Version, unless that failed
+//     (fallback): then Changes answers.
+func (m *Matcher) behind(ctx context.Context, since, noted uint64, poll bool) (bool, error) {
+	fallback := m.fallback.Load()
+	if poll && fallback {
+		m.fallbackPolls.Add(1)
+	}
+	if !m.loaded.Load() || noted > since {
+		return true, nil
+	}
+	if ps, ok := m.src.(ProjectionSource); ok {
+		v, err := ps.Projected(ctx)
+		if err != nil {
+			return false, fmt.Errorf("read the projection's version: %w", err)
+		}
+		return v > since, nil
+	}
+	if fallback {
+		return true, nil
+	}
+	v, err := m.src.Version(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, err
+		}
+		m.enterFallback(err)
+		return true, nil
+	}
+	return v > since, nil
+}
+
+// ping tells whether the source's cache answers.
+func (m *Matcher) ping(ctx context.Context) error {
+	if ps, ok := m.src.(ProjectionSource); ok {
+		return ps.Ping(ctx)
+	}
+	_, err := m.src.Version(ctx)
+	return err
+}
+
+func kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// enterFallback notes that Redis does not answer, and says so once.
+func (m *Matcher) enterFallback(err error) {
+	if m.fallback.CompareAndSwap(false, true) {
+		m.log.Warn("Redis unreachable: rule changes now reach matching through the projector's NATS notes and polls of PostgreSQL",
+			"version", m.version.Load(), "err", err)
+		// Check the source at once, without Redis.
+		kick(m.syncKick)
+	}
+}
+
+// leaveFallback notes that Redis answers again, and says so once.
+func (m *Matcher) leaveFallback() {
+	if m.fallback.CompareAndSwap(true, false) {
+		m.log.Info("Redis reachable again: rule changes reach matching through its invalidations again",
+			"version", m.version.Load(), "fallback_polls", m.fallbackPolls.Load())
+	}
+}
+
 // Sync brings the index up to the source's current version. A failed
 // ownership lookup does not fail it: that rule is indexed as unresolved.
-func (m *Matcher) Sync(ctx context.Context) error {
+func (m *Matcher) Sync(ctx context.Context) error { return m.sync(ctx, false) }
+
+// sync is Sync; poll says that a poll of RunSync asks, not a wake-up.
+func (m *Matcher) sync(ctx context.Context, poll bool) error {
 	m.syncMu.Lock()
 	defer m.syncMu.Unlock()
 	since := m.version.Load()
-	// Reading the cached version also (re)arms its invalidation tracking.
-	v, err := m.src.Version(ctx)
-	if m.loaded.Load() && err == nil && v <= since {
-		return nil
+	noted := m.noted.Load()
+	if load, err := m.behind(ctx, since, noted, poll); err != nil || !load {
+		return err
 	}
-	// On a cache error fall through to the authoritative source.
+	// Load from the authoritative source.
 	changed, deleted, version, err := m.src.Changes(ctx, since)
 	if err != nil {
 		return fmt.Errorf("load rule changes since %d: %w", since, err)
+	}
+	if version < noted {
+		// A note from beyond this projection (not one of its commits,
+		// which a snapshot taken after the note shows): do not keep
+		// loading for it.
+		m.noted.CompareAndSwap(noted, version)
 	}
 	type compiled struct {
 		c          *rules.Compiled
@@ -211,35 +344,95 @@ func (m *Matcher) logResolved(c *rules.Compiled) {
 	m.log.Info("owned artifacts of a rule looked up; indexed normally again", "rule", c.Rule.ID, "user", c.Rule.User.Name)
 }
 
-// RunSync keeps the index current until ctx ends: at once when wake
-// fires (a rueidis invalidation of the version key), and every poll as a
-// fallback should Redis be unreachable. It also retries the keys of
-// unresolved rules, in a goroutine of its own so that a slow lookup does
-// not delay rule changes. Call it once.
+// RunSync keeps the index current until ctx ends. Rule changes arrive by
+// two independent paths, and a poll covers what both miss:
+//
+//   - Noted, fed by the projector's progress notes on NATS after each
+//     commit, wakes it when the index is behind;
+//   - wake fires when rueidis invalidates the version key (the projector
+//     bumped it in Redis) or flushes its cache (a reconnection);
+//   - every poll, the projection's version is read from PostgreSQL (one
+//     row), which covers a note lost in a NATS reconnection and Redis
+//     failing in any way.
+//
+// Whether to load is decided by the notes and PostgreSQL (see behind),
+// never by a read of Redis, which would wait for a Redis that hangs: rule
+// changes reach matching within a poll whatever Redis does. Redis only
+// wakes RunSync sooner. A goroutine pings Redis every poll (bounded) and
+// re-reads the version key, which keeps Redis tracking it for this
+// process: while Redis does not answer, the matcher is in fallback
+// (PropagationFallback, FallbackPolls, said once in the log); when it
+// answers again, it says so once and its invalidations wake RunSync again.
+//
+// It also retries the keys of unresolved rules, in a goroutine of its own
+// so that a slow lookup does not delay rule changes. Call it once.
 func (m *Matcher) RunSync(ctx context.Context, wake <-chan struct{}, poll time.Duration) {
 	if poll <= 0 {
 		poll = 500 * time.Millisecond
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		m.resolveLoop(ctx)
-	}()
-	defer func() { <-done }()
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	bg.Go(func() { m.resolveLoop(ctx) })
+	bg.Go(func() { m.probeLoop(ctx, poll) })
 	m.kickResolve(false)
 	t := time.NewTicker(poll)
 	defer t.Stop()
+	failing := false
 	for {
+		polled := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
+			// Re-arm the tracking of the version key; after a
+			// reconnection (a flush), Redis may be back.
+			kick(m.probeKick)
+		case <-m.syncKick:
 		case <-t.C:
+			polled = true
 		}
-		if err := m.Sync(ctx); err != nil && ctx.Err() == nil {
-			m.log.Warn("rule sync failed; retrying", "err", err)
+		err := m.sync(ctx, polled)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil && !failing:
+			m.log.Warn("rule sync failed; retrying every poll", "poll", poll, "err", err)
+			failing = true
+		case err == nil && failing:
+			m.log.Info("rule sync works again", "version", m.version.Load())
+			failing = false
 		}
 		m.kickResolve(false)
+	}
+}
+
+// probeLoop pings Redis every poll (and when kicked), within the
+// source's bound, and enters or leaves the fallback accordingly. When
+// Redis answers, it reads the version through the client-side cache,
+// which re-arms Redis' tracking of the key after an invalidation or a
+// reconnection, and wakes RunSync if that version is ahead. It runs apart
+// from the syncs, so that a Redis that hangs until the deadline never
+// delays a rule change.
+func (m *Matcher) probeLoop(ctx context.Context, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		if err := m.ping(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			m.enterFallback(err)
+		} else {
+			m.leaveFallback()
+			if v, err := m.src.Version(ctx); err == nil && v > m.version.Load() {
+				kick(m.syncKick)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.probeKick:
+		case <-t.C:
+		}
 	}
 }
 
@@ -249,10 +442,7 @@ func (m *Matcher) kickResolve(now bool) {
 	if now {
 		m.resolveNow.Store(true)
 	}
-	select {
-	case m.resolveKick <- struct{}{}:
-	default:
-	}
+	kick(m.resolveKick)
 }
 
 // resolveLoop retries the keys of unresolved rules when kicked, with

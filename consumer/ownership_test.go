@@ -56,7 +56,13 @@ type fmnProcess struct {
 
 func newProcess(t *testing.T, ctx context.Context, prefix string, s *services) *fmnProcess {
 	t.Helper()
-	opt, err := rueidis.ParseURL(fmntest.RedisURL())
+	return newProcessAt(t, ctx, fmntest.RedisURL(), prefix, s)
+}
+
+// newProcessAt is newProcess on the Redis at url.
+func newProcessAt(t *testing.T, ctx context.Context, url, prefix string, s *services) *fmnProcess {
+	t.Helper()
+	opt, err := rueidis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +70,7 @@ func newProcess(t *testing.T, ctx context.Context, prefix string, s *services) *
 	inv := svccache.Hook(&opt)
 	client, err := rueidis.NewClient(opt)
 	if err != nil {
-		t.Fatalf("Redis at %s: %v", fmntest.RedisURL(), err)
+		t.Fatalf("Redis at %s: %v", url, err)
 	}
 	t.Cleanup(client.Close)
 	t.Cleanup(func() { deleteKeys(client, prefix) })
@@ -83,7 +89,9 @@ func newProcess(t *testing.T, ctx context.Context, prefix string, s *services) *
 
 // deleteKeys deletes every key under prefix.
 func deleteKeys(c rueidis.Client, prefix string) {
-	ctx := context.Background()
+	// Bounded: a test's private Redis may be down by now.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	var cursor uint64
 	for {
 		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()

@@ -1,7 +1,8 @@
 // Package devoidc runs a real OpenID Connect provider in-process on loopback,
 // for development (`fmn dev` without FMN_OIDC_ISSUER) and for tests: the
 // example OP of github.com/zitadel/oidc (authorization code with PKCE,
-// refresh tokens, UserInfo, end session), with fmn's client registered,
+// refresh tokens, UserInfo, token introspection, end session), with fmn's
+// client registered,
 // users that carry a groups claim, and a plain login form that a browser or
 // a test fills in.
 //
@@ -13,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -34,10 +36,11 @@ import (
 // Client ids and secrets registered at every provider.
 const (
 	// ClientID is fmn's client: FMN_OIDC_CLIENT_ID, the audience of its
-	// tokens. It is a public client (a browser app): PKCE is required and
-	// any secret is ignored.
+	// tokens. In the login flow it is a public client (a browser app):
+	// PKCE is required and any secret is ignored there.
 	ClientID = "fmn"
-	// ClientSecret may be sent with ClientID; the provider ignores it.
+	// ClientSecret is fmn's FMN_OIDC_CLIENT_SECRET: with ClientID it
+	// authenticates fmn's API at the introspection endpoint (RFC 7662).
 	ClientSecret = "fmn-secret"
 	// OtherClientID is another application of the same provider, a
 	// confidential one: its tokens carry the wrong audience for fmn.
@@ -93,7 +96,8 @@ type Config struct {
 	// signature and only its issuer is wrong (tests).
 	AltIssuer bool
 	// JWTAccessTokens gives fmn's client JWT access tokens (default
-	// opaque ones, which fmn resolves through UserInfo); SetJWTAccessTokens
+	// opaque ones, which fmn resolves through token introspection with
+	// ClientSecret); SetJWTAccessTokens
 	// changes it later.
 	JWTAccessTokens bool
 	// PublicURL is fmn's address when it is not on loopback: its
@@ -111,11 +115,14 @@ type Provider struct {
 	Issuer string
 	// AltIssuer is the second issuer (Config.AltIssuer), else "".
 	AltIssuer string
-	// UserInfoCalls counts requests to the UserInfo endpoint.
-	UserInfoCalls atomic.Int64
+	// UserInfoCalls counts requests to the UserInfo endpoint,
+	// IntrospectionCalls those to the introspection endpoint, and
+	// KeySetCalls those to the key set (jwks_uri).
+	UserInfoCalls, IntrospectionCalls, KeySetCalls atomic.Int64
 
 	cfg        Config
 	jwtAccess  atomic.Bool
+	minimal    atomic.Bool      // introspection answers without profile claims
 	idLifetime atomic.Int64     // time.Duration; 0 = the default hour
 	users      map[string]*User // by user id
 	order      []User
@@ -208,6 +215,12 @@ func (p *Provider) Users() []User { return append([]User(nil), p.order...) }
 // opaque ones (false), for logins from now on.
 func (p *Provider) SetJWTAccessTokens(on bool) { p.jwtAccess.Store(on) }
 
+// SetMinimalIntrospection makes the introspection endpoint answer only
+// what RFC 7662 requires and little more (active, client_id, aud, exp,
+// sub), without the username or groups, as some providers do (true), or
+// with the profile claims and groups (false, the default).
+func (p *Provider) SetMinimalIntrospection(on bool) { p.minimal.Store(on) }
+
 // SetIDTokenLifetime sets the lifetime of the ID tokens issued from now on;
 // a negative one issues tokens that have already expired. 0 restores the
 // default hour.
@@ -267,8 +280,13 @@ func (p *Provider) handler(issuer string, key [32]byte) (http.Handler, error) {
 	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.Handle("/", provider)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/userinfo" {
+		switch r.URL.Path {
+		case "/userinfo":
 			p.UserInfoCalls.Add(1)
+		case "/oauth/introspect":
+			p.IntrospectionCalls.Add(1)
+		case "/keys":
+			p.KeySetCalls.Add(1)
 		}
 		mux.ServeHTTP(w, r)
 	}), nil
@@ -486,8 +504,8 @@ func (p *Provider) LoginAt(ctx context.Context, issuer, clientID, secret, userna
 }
 
 // opStorage is the example storage with fmn's additions: a groups claim,
-// preferred_username in JWT access tokens, and the provider's switches of
-// token types and lifetimes.
+// preferred_username in JWT access tokens, introspection by fmn's client,
+// and the provider's switches of token types and lifetimes.
 type opStorage struct {
 	*storage.Storage
 	p *Provider
@@ -499,6 +517,51 @@ func (s *opStorage) GetClientByClientID(ctx context.Context, id string) (op.Clie
 		return c, err
 	}
 	return &client{Client: c, p: s.p}, nil
+}
+
+// AuthorizeClientIDSecret accepts fmn's client with ClientSecret: the
+// browser logs in as a public client, while fmn's API authenticates with
+// the secret to introspect tokens. Other clients are the example's.
+func (s *opStorage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
+	if id == ClientID {
+		if subtle.ConstantTimeCompare([]byte(secret), []byte(ClientSecret)) != 1 {
+			return errors.New("invalid secret")
+		}
+		return nil
+	}
+	return s.Storage.AuthorizeClientIDSecret(ctx, id, secret)
+}
+
+// SetIntrospectionFromToken answers for every live token of the provider,
+// whichever client it was issued to, and names that client in client_id
+// and aud, as Keycloak and Ipsilon do: the resource server (fmn) must check
+// that the token is its own. (The example storage answers only for tokens
+// whose audience is the asking client.)
+func (s *opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	var err error
+	for _, aud := range []string{clientID, ClientID, OtherClientID} {
+		*resp = oidc.IntrospectionResponse{}
+		if err = s.Storage.SetIntrospectionFromToken(ctx, resp, tokenID, subject, aud); err == nil {
+			resp.Audience = oidc.Audience{aud}
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if s.p.minimal.Load() {
+		*resp = oidc.IntrospectionResponse{
+			ClientID: resp.ClientID, Audience: resp.Audience, Expiration: resp.Expiration,
+			Subject: resp.Subject, Scope: resp.Scope,
+		}
+		return nil
+	}
+	if resp.Claims == nil {
+		resp.Claims = map[string]any{}
+	}
+	resp.Claims["groups"] = s.groups(resp.Subject)
+	resp.TokenType = "Bearer"
+	return nil
 }
 
 func (s *opStorage) groups(userID string) []string {

@@ -159,3 +159,70 @@ func asStrings(v any) []string {
 	}
 	return nil
 }
+
+// TestIntrospection: fmn's client introspects with its secret (RFC 7662),
+// and the answer names the client a token was issued to, whichever it is.
+func TestIntrospection(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := start(t, devoidc.Config{})
+	introspect := func(t *testing.T, user, secret, token string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.Issuer+"/oauth/introspect",
+			strings.NewReader(url.Values{"token": {token}, "token_type_hint": {"access_token"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if user != "" {
+			req.SetBasicAuth(user, secret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	var d struct {
+		Introspection string `json:"introspection_endpoint"`
+	}
+	if err := json.Unmarshal([]byte(get(t, p.Issuer+"/.well-known/openid-configuration", http.StatusOK)), &d); err != nil || d.Introspection != p.Issuer+"/oauth/introspect" {
+		t.Fatalf("introspection endpoint %q (%v)", d.Introspection, err)
+	}
+	mine, err := p.LoginAt(ctx, p.Issuer, devoidc.ClientID, "", "root", devoidc.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := p.LoginAt(ctx, p.Issuer, devoidc.OtherClientID, devoidc.OtherClientSecret, "alice", devoidc.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, m := introspect(t, devoidc.ClientID, devoidc.ClientSecret, mine.AccessToken)
+	if code != http.StatusOK || m["active"] != true || m["client_id"] != devoidc.ClientID || m["username"] != "root" ||
+		!strings.Contains(strings.Join(asStrings(m["groups"]), ","), "sysadmin-main") || m["sub"] != "id-root" {
+		t.Errorf("fmn's token: %d %v", code, m)
+	}
+	code, m = introspect(t, devoidc.ClientID, devoidc.ClientSecret, theirs.AccessToken)
+	if code != http.StatusOK || m["active"] != true || m["client_id"] != devoidc.OtherClientID || asStrings(m["aud"])[0] != devoidc.OtherClientID {
+		t.Errorf("the other client's token: %d %v", code, m)
+	}
+	if code, m = introspect(t, devoidc.ClientID, devoidc.ClientSecret, "garbage"); code != http.StatusOK || m["active"] != false {
+		t.Errorf("garbage: %d %v", code, m)
+	}
+	if code, _ = introspect(t, devoidc.ClientID, "wrong", mine.AccessToken); code != http.StatusUnauthorized {
+		t.Errorf("wrong secret: %d", code)
+	}
+	if code, _ = introspect(t, "", "", mine.AccessToken); code != http.StatusUnauthorized {
+		t.Errorf("no client authentication: %d", code)
+	}
+	p.SetMinimalIntrospection(true)
+	code, m = introspect(t, devoidc.ClientID, devoidc.ClientSecret, mine.AccessToken)
+	if code != http.StatusOK || m["active"] != true || m["client_id"] != devoidc.ClientID || m["sub"] != "id-root" || m["username"] != nil || m["groups"] != nil {
+		t.Errorf("minimal answer: %d %v", code, m)
+	}
+	if n := p.IntrospectionCalls.Load(); n != 6 {
+		t.Errorf("IntrospectionCalls = %d, want 6", n)
+	}
+}

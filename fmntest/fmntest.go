@@ -8,9 +8,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,18 +32,22 @@ type NATS struct {
 	JS      jetstream.JetStream
 	Streams streams.Config
 	Server  *streams.Embedded
+	dir     string
 }
 
 // StartNATS starts an embedded nats-server on a random loopback port with
 // storage in t.TempDir(), and creates the streams.
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
-	srv, err := streams.StartEmbedded(t.TempDir(), 0)
+	dir := t.TempDir()
+	srv, err := streams.StartEmbedded(dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.URL())
+	n := &NATS{Server: srv, dir: dir}
+	t.Cleanup(func() { n.Server.Shutdown() })
+	nc, err := nats.Connect(srv.URL(), append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)},
+		streams.LogOptions(Logger(t, slog.LevelWarn))...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,10 +57,84 @@ func StartNATS(t testing.TB) *NATS {
 		t.Fatal(err)
 	}
 	cfg := streams.Defaults()
-	if err := streams.Ensure(Context(t), js, cfg); err != nil {
+	if err := streams.Ensure(Context(t), js, cfg, Logger(t, slog.LevelWarn)); err != nil {
 		t.Fatal(err)
 	}
-	return &NATS{URL: srv.URL(), Conn: nc, JS: js, Streams: cfg, Server: srv}
+	n.URL, n.Conn, n.JS, n.Streams = srv.URL(), nc, js, cfg
+	return n
+}
+
+// Restart shuts the server down, waits for down, and starts it again on
+// the same port and storage, as an operator restarting a node would:
+// clients see a disconnection, then reconnect to what they had.
+func (n *NATS) Restart(t testing.TB, down time.Duration) {
+	t.Helper()
+	n.Stop()
+	time.Sleep(down)
+	n.Start(t)
+}
+
+// Stop shuts the server down; Start starts it again.
+func (n *NATS) Stop() { n.Server.Shutdown() }
+
+// Start starts the server again after Stop, on the same port and storage.
+func (n *NATS) Start(t testing.TB) {
+	t.Helper()
+	u, err := url.Parse(n.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(Scaled(10 * time.Second))
+	for {
+		srv, err := streams.StartEmbedded(n.dir, port)
+		if err == nil {
+			n.Server = srv
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarting NATS on port %d: %v", port, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Logger is a structured logger writing to the test's log from level on.
+// Lines logged after the test ended (by a goroutine that outlived it) are
+// dropped.
+func Logger(t testing.TB, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(NewLogWriter(t), &slog.HandlerOptions{Level: level}))
+}
+
+// LogWriter passes what is written to the test log, line by line, until
+// the test ends.
+type LogWriter struct {
+	t    testing.TB
+	mu   sync.Mutex
+	done bool
+}
+
+// NewLogWriter returns a LogWriter for t.
+func NewLogWriter(t testing.TB) *LogWriter {
+	w := &LogWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.done = true
+	})
+	return w
+}
+
+func (w *LogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
 }
 
 // Postgres is one test's schema in the test database.

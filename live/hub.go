@@ -239,18 +239,28 @@ func (h *Hub) publish(ev Event) {
 // last sequence it read, so that no notification is skipped. When ctx
 // ends it ends every stream, so that the HTTP server's graceful shutdown
 // need not wait for them (browsers reconnect to another process).
+//
+// No NATS error ends it: a lost node, missing heartbeats or a deleted
+// stream are logged and followed again, with a capped exponential
+// backoff while they last.
 func (h *Hub) Run(ctx context.Context) error {
 	defer h.closeAll()
+	failures := 0
 	for {
+		before := h.last.Load()
 		err := h.follow(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		h.log.WarnContext(ctx, "live feed: following NOTIFY failed; retrying", slog.Any("error", err))
-		select {
-		case <-ctx.Done():
+		if h.last.Load() != before {
+			failures = 0 // it went on for a while
+		}
+		failures++
+		wait := streams.DefaultBackoff.Delay(failures)
+		h.log.WarnContext(ctx, "live feed: following NOTIFY failed; retrying", slog.Any("error", err),
+			slog.Int("failures", failures), slog.Duration("retry_in", wait.Round(time.Millisecond)))
+		if !streams.Sleep(ctx, wait) {
 			return nil
-		case <-time.After(time.Second):
 		}
 	}
 }

@@ -378,7 +378,7 @@ func benchStore(b *testing.B, count int) *fmntest.NATS {
 			b.Fatal(err)
 		}
 		cfg := streams.Defaults()
-		if err := streams.Ensure(context.Background(), js, cfg); err != nil {
+		if err := streams.Ensure(context.Background(), js, cfg, nil); err != nil {
 			b.Fatal(err)
 		}
 		start := time.Now()

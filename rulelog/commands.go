@@ -87,9 +87,14 @@ type Commands struct {
 // exist. Close it when done.
 func NewCommands(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, cfg CommandsConfig) (*Commands, error) {
 	cfg = cfg.withDefaults()
-	stream, err := js.Stream(ctx, cfg.Stream)
+	var stream jetstream.Stream
+	err := streams.Retry(ctx, cfg.Logger, "rules stream "+cfg.Stream, func(ctx context.Context) error {
+		var err error
+		stream, err = js.Stream(ctx, cfg.Stream)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("rules stream %s: %w", cfg.Stream, err)
+		return nil, err
 	}
 	c := &Commands{js: js, stream: stream, store: NewStore(pool), cfg: cfg, progress: newProgress()}
 	if nc := js.Conn(); nc != nil {

@@ -44,9 +44,22 @@ func (p *progress) state() (uint64, <-chan struct{}) {
 
 // subscribe feeds p from the projector's notes on subject.
 func (p *progress) subscribe(nc *nats.Conn, subject string) (*nats.Subscription, error) {
+	return FollowProgress(nc, subject, p.observe)
+}
+
+// FollowProgress calls fn with the sequence of every note the projector
+// publishes on subject (DefaultProgressSubject when empty) after a commit:
+// the projection has applied every rule event up to it. fn runs on the
+// subscription's goroutine and must be quick. The notes are core NATS
+// messages: one can be lost (a reconnection), so a follower must also
+// poll; they do not depend on Redis. Unsubscribe the result to stop.
+func FollowProgress(nc *nats.Conn, subject string, fn func(seq uint64)) (*nats.Subscription, error) {
+	if subject == "" {
+		subject = DefaultProgressSubject
+	}
 	return nc.Subscribe(subject, func(m *nats.Msg) {
 		if seq, err := strconv.ParseUint(string(m.Data), 10, 64); err == nil {
-			p.observe(seq)
+			fn(seq)
 		}
 	})
 }

@@ -27,8 +27,13 @@ type ProjectorConfig struct {
 	// Durable is the durable pull consumer's name (default "projector").
 	// Several instances may share it.
 	Durable string
-	// Redis, when set, gets the version key bumped after each commit.
+	// Redis, when set, gets the version key bumped after each commit, in
+	// the background: a Redis that is down or hangs never holds up the
+	// projection (consumers then follow it through the progress notes and
+	// PostgreSQL).
 	Redis rueidis.Client
+	// RedisTimeout bounds each bump of the version key (default 1s).
+	RedisTimeout time.Duration
 	// RedisPrefix prefixes the version key (see VersionKey).
 	RedisPrefix string
 	// ProgressSubject is where progress is announced (default
@@ -70,6 +75,9 @@ func (c ProjectorConfig) withDefaults() ProjectorConfig {
 	if c.RetryDelay <= 0 {
 		c.RetryDelay = time.Second
 	}
+	if c.RedisTimeout <= 0 {
+		c.RedisTimeout = time.Second
+	}
 	if c.AnalyzeEvery <= 0 {
 		c.AnalyzeEvery = 10000
 	}
@@ -104,7 +112,10 @@ type Projector struct {
 	stream jetstream.Stream
 
 	applied, skipped, lastSeq atomic.Uint64
-	redisDirty                atomic.Bool
+	// redisWant is the sequence the version key should hold; redisKick
+	// wakes bumpLoop, which sets it.
+	redisWant atomic.Uint64
+	redisKick chan struct{}
 	// analyzedAt is the applied count at the last ANALYZE (see analyze).
 	analyzedAt atomic.Uint64
 
@@ -117,7 +128,8 @@ type Projector struct {
 // NewProjector returns a projector; Start runs it.
 func NewProjector(js jetstream.JetStream, pool *pgxpool.Pool, cfg ProjectorConfig) *Projector {
 	cfg = cfg.withDefaults()
-	return &Projector{js: js, pool: pool, cfg: cfg, log: cfg.Logger.With(slog.String("projector", cfg.Durable))}
+	return &Projector{js: js, pool: pool, cfg: cfg, log: cfg.Logger.With(slog.String("projector", cfg.Durable)),
+		redisKick: make(chan struct{}, 1)}
 }
 
 // Stats returns the projector's counters.
@@ -127,50 +139,104 @@ func (p *Projector) Stats() ProjectorStats {
 
 // Start makes sure of the durable consumer and starts applying events in
 // the background until Stop or until ctx ends. A new durable consumer
-// starts after the projection's last sequence.
+// starts after the projection's last sequence. Setting up is retried while
+// NATS answers with transient errors (a cluster electing its leaders);
+// once running, missing heartbeats and disconnections are logged and
+// survived, and a durable consumer that disappears (deleted, or lost with
+// its node) is set up again from the projection's last sequence.
 func (p *Projector) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done != nil {
 		return errors.New("projector already started")
 	}
-	if err := p.init(ctx); err != nil {
-		return err
-	}
-	last, err := projected(ctx, queries.New(p.pool))
-	if err != nil {
-		return err
-	}
-	cons, err := p.consumer(ctx, last)
-	if err != nil {
-		return err
-	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, cancel)
 	msgs := make(chan jetstream.Msg, 2*p.cfg.BatchSize)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		select {
-		case msgs <- m:
-		case <-rctx.Done():
-		}
-	},
-		jetstream.PullMaxMessages(p.cfg.BatchSize),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			p.log.Warn("rules consumer", slog.Any("error", err))
-		}))
+	cc, err := p.subscribe(ctx, rctx, msgs)
 	if err != nil {
 		stop()
 		cancel()
-		return fmt.Errorf("consume %s/%s: %w", p.cfg.Stream, p.cfg.Durable, err)
+		return err
 	}
 	p.cancel, p.done = cancel, make(chan struct{})
 	go func() {
 		defer close(p.done)
 		defer stop()
-		defer cc.Stop()
-		p.run(rctx, msgs)
+		var wg sync.WaitGroup
+		if p.cfg.Redis != nil {
+			wg.Go(func() { p.bumpLoop(rctx) })
+		}
+		wg.Go(func() { p.run(rctx, msgs) })
+		p.supervise(rctx, cc, msgs)
+		wg.Wait()
 	}()
 	return nil
+}
+
+// subscribe sets up the durable consumer and consumes it into msgs until
+// rctx ends, retrying transient failures until ctx ends.
+func (p *Projector) subscribe(ctx, rctx context.Context, msgs chan<- jetstream.Msg) (jetstream.ConsumeContext, error) {
+	var cc jetstream.ConsumeContext
+	err := streams.Retry(ctx, p.log, "rules consumer "+p.cfg.Stream+"/"+p.cfg.Durable, func(ctx context.Context) error {
+		if err := p.init(ctx); err != nil {
+			return err
+		}
+		last, err := projected(ctx, queries.New(p.pool))
+		if err != nil {
+			return err
+		}
+		cons, err := p.consumer(ctx, last)
+		if err != nil {
+			return err
+		}
+		cc, err = cons.Consume(func(m jetstream.Msg) {
+			select {
+			case msgs <- m:
+			case <-rctx.Done():
+			}
+		},
+			jetstream.PullMaxMessages(p.cfg.BatchSize),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				p.log.Warn("rules consumer", slog.Any("error", err))
+			}))
+		if err != nil {
+			return fmt.Errorf("consume %s/%s: %w", p.cfg.Stream, p.cfg.Durable, err)
+		}
+		return nil
+	})
+	return cc, err
+}
+
+// supervise stops consuming when ctx ends, and consumes again when the
+// consumption stops by itself (its durable consumer was deleted).
+func (p *Projector) supervise(ctx context.Context, cc jetstream.ConsumeContext, msgs chan<- jetstream.Msg) {
+	for {
+		select {
+		case <-ctx.Done():
+			cc.Stop()
+			return
+		case <-cc.Closed():
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		p.log.Warn("rules consumer stopped by the server; setting it up again")
+		for {
+			next, err := p.subscribe(ctx, ctx, msgs)
+			if err == nil {
+				cc = next
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			p.log.Error("setting up the rules consumer failed; trying again", slog.Any("error", err))
+			if !streams.Sleep(ctx, streams.DefaultBackoff.Max) {
+				return
+			}
+		}
+	}
 }
 
 // Stop stops the projector and waits for its current batch. Events it
@@ -238,18 +304,11 @@ func (p *Projector) consumer(ctx context.Context, last uint64) (jetstream.Consum
 // run applies what arrives: the first event at once, with whatever else is
 // already waiting, up to BatchSize.
 func (p *Projector) run(ctx context.Context, msgs <-chan jetstream.Msg) {
-	retry := time.NewTicker(p.cfg.RetryDelay)
-	defer retry.Stop()
 	batch := make([]jetstream.Msg, 0, p.cfg.BatchSize)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-retry.C:
-			if p.redisDirty.Load() {
-				p.bumpRedis(ctx, p.lastSeq.Load())
-			}
-			continue
 		case m := <-msgs:
 			batch = append(batch, m)
 		}
@@ -327,8 +386,8 @@ func (p *Projector) analyze(ctx context.Context) {
 }
 
 // announce tells the command side and the consumers that the projection
-// reached last.
-func (p *Projector) announce(ctx context.Context, last uint64) {
+// reached last: at once on NATS, and through Redis in the background.
+func (p *Projector) announce(_ context.Context, last uint64) {
 	for {
 		cur := p.lastSeq.Load()
 		if last <= cur || p.lastSeq.CompareAndSwap(cur, last) {
@@ -340,7 +399,18 @@ func (p *Projector) announce(ctx context.Context, last uint64) {
 			p.log.Warn("announce projection progress", slog.Any("error", err))
 		}
 	}
-	p.bumpRedis(ctx, last)
+	if p.cfg.Redis != nil {
+		for {
+			cur := p.redisWant.Load()
+			if last <= cur || p.redisWant.CompareAndSwap(cur, last) {
+				break
+			}
+		}
+		select {
+		case p.redisKick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // bumpVersion sets the version key to ARGV[1] unless it holds a greater
@@ -357,18 +427,60 @@ if new > cur or (ceiling > 0 and cur > ceiling) then
 end
 return 0`)
 
-func (p *Projector) bumpRedis(ctx context.Context, last uint64) {
-	err := p.setVersion(ctx, last, 0)
-	if err != nil && ctx.Err() == nil {
-		p.log.Warn("bump rules version in Redis; will retry", slog.Any("error", err))
+// bumpLoop sets the version key to the last announced sequence until ctx
+// ends. Bumps coalesce: after a slow or failed one, the next sets the
+// latest sequence. While Redis fails, it retries every RetryDelay and
+// says so once, and once again when a bump works.
+func (p *Projector) bumpLoop(ctx context.Context) {
+	retry := time.NewTimer(0)
+	if !retry.Stop() {
+		<-retry.C
 	}
-	p.redisDirty.Store(err != nil)
+	defer retry.Stop()
+	var bumped uint64
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.redisKick:
+			if failing {
+				// The retry timer runs: do not hammer a Redis that is down.
+				continue
+			}
+		case <-retry.C:
+		}
+		want := p.redisWant.Load()
+		if want <= bumped {
+			continue
+		}
+		if err := p.setVersion(ctx, want, 0); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !failing {
+				p.log.Warn("cannot bump the rules version in Redis; retrying (consumers follow the projection through NATS and PostgreSQL meanwhile)",
+					slog.Uint64("seq", want), slog.Any("error", err))
+				failing = true
+			}
+			retry.Reset(p.cfg.RetryDelay)
+			continue
+		}
+		bumped = want
+		if failing {
+			p.log.Info("rules version bumped in Redis again", slog.Uint64("seq", want))
+			failing = false
+		}
+	}
 }
 
+// setVersion runs bumpVersion, within RedisTimeout.
 func (p *Projector) setVersion(ctx context.Context, last, ceiling uint64) error {
 	if p.cfg.Redis == nil {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.RedisTimeout)
+	defer cancel()
 	return bumpVersion.Exec(ctx, p.cfg.Redis, []string{VersionKey(p.cfg.RedisPrefix)},
 		[]string{strconv.FormatUint(last, 10), strconv.FormatUint(ceiling, 10)}).Error()
 }

@@ -17,6 +17,13 @@ import (
 // sequence, under a deployment's key prefix.
 func VersionKey(prefix string) string { return prefix + "rules:version" }
 
+// DefaultRedisTimeout bounds each Redis call on the rule-propagation path
+// (the version read, the projector's bump). Redis answers in well under a
+// millisecond; past this it is taken as unreachable, so that a consumer
+// falls back to PostgreSQL and the one-second contract holds. Without a
+// deadline rueidis retries a read for as long as Redis is down.
+const DefaultRedisTimeout = 250 * time.Millisecond
+
 // Reader follows the projected rule set for consumers: Version says cheaply
 // (from rueidis' client-side cache) whether anything changed, and Changes
 // loads what did.
@@ -27,6 +34,10 @@ type Reader struct {
 	// CacheTTL bounds how long Version trusts its cached value without an
 	// invalidation (default 1 minute); invalidations normally come first.
 	CacheTTL time.Duration
+	// RedisTimeout bounds Version's read of Redis (default
+	// DefaultRedisTimeout); past it Version fails, and the caller reads
+	// PostgreSQL instead (Changes).
+	RedisTimeout time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -34,16 +45,20 @@ type Reader struct {
 // NewReader reads the tables through pool and the version through client
 // under prefix. Without a client, Version reads projection_state.
 func NewReader(pool *pgxpool.Pool, client rueidis.Client, prefix string) *Reader {
-	return &Reader{pool: pool, redis: client, key: VersionKey(prefix), CacheTTL: time.Minute, Logger: slog.Default()}
+	return &Reader{pool: pool, redis: client, key: VersionKey(prefix), CacheTTL: time.Minute,
+		RedisTimeout: DefaultRedisTimeout, Logger: slog.Default()}
 }
 
 // Version is the projection's version as the projector last published it;
 // 0 when it never did. Served from the client-side cache until Redis
-// invalidates the key.
+// invalidates the key. A Redis that does not answer within RedisTimeout
+// is an error.
 func (r *Reader) Version(ctx context.Context) (uint64, error) {
 	if r.redis == nil {
 		return projected(ctx, queries.New(r.pool))
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.redisTimeout())
+	defer cancel()
 	v, err := r.redis.DoCache(ctx, r.redis.B().Get().Key(r.key).Cache(), r.CacheTTL).AsUint64()
 	if rueidis.IsRedisNil(err) {
 		return 0, nil
@@ -52,6 +67,34 @@ func (r *Reader) Version(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("read %s: %w", r.key, err)
 	}
 	return v, nil
+}
+
+// Projected is the projection's version read from PostgreSQL
+// (projection_state), not from Redis: the authority Version caches.
+func (r *Reader) Projected(ctx context.Context) (uint64, error) {
+	return projected(ctx, queries.New(r.pool))
+}
+
+// Ping tells whether Redis answers within RedisTimeout (nil without a
+// client: nothing to wait for). Unlike Version, it cannot be answered
+// from the client-side cache, so it notices a connection that hangs.
+func (r *Reader) Ping(ctx context.Context) error {
+	if r.redis == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.redisTimeout())
+	defer cancel()
+	if err := r.redis.Do(ctx, r.redis.B().Ping().Build()).Error(); err != nil {
+		return fmt.Errorf("redis PING: %w", err)
+	}
+	return nil
+}
+
+func (r *Reader) redisTimeout() time.Duration {
+	if r.RedisTimeout <= 0 {
+		return DefaultRedisTimeout
+	}
+	return r.RedisTimeout
 }
 
 // Changes returns what changed after version since: the rules whose last

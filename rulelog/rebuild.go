@@ -118,11 +118,12 @@ func (p *Projector) Rebuild(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return last, err
 	}
-	if err := p.setVersion(ctx, last, ceiling); err != nil {
-		return last, fmt.Errorf("set rules version in Redis: %w", err)
-	}
+	// The note first: consumers following it do not wait for Redis.
 	if nc := p.js.Conn(); nc != nil {
 		_ = nc.Publish(p.cfg.ProgressSubject, strconv.AppendUint(nil, last, 10))
+	}
+	if err := p.setVersion(ctx, last, ceiling); err != nil {
+		return last, fmt.Errorf("set rules version in Redis: %w", err)
 	}
 	return last, nil
 }

@@ -80,7 +80,13 @@ func (b *bundle) projector(t *testing.T, pool *pgxpool.Pool, cfg rulelog.Project
 // version key under prefix signal the returned channel.
 func newRedis(t *testing.T, prefix string, notify *<-chan struct{}) rueidis.Client {
 	t.Helper()
-	opt, err := rueidis.ParseURL(fmntest.RedisURL())
+	return newRedisAt(t, fmntest.RedisURL(), prefix, notify)
+}
+
+// newRedisAt is newRedis on the Redis at url.
+func newRedisAt(t *testing.T, url, prefix string, notify *<-chan struct{}) rueidis.Client {
+	t.Helper()
+	opt, err := rueidis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,10 +95,13 @@ func newRedis(t *testing.T, prefix string, notify *<-chan struct{}) rueidis.Clie
 	}
 	c, err := rueidis.NewClient(opt)
 	if err != nil {
-		t.Fatalf("Redis at %s: %v", fmntest.RedisURL(), err)
+		t.Fatalf("Redis at %s: %v", url, err)
 	}
 	t.Cleanup(func() {
-		_ = c.Do(context.Background(), c.B().Del().Key(rulelog.VersionKey(prefix)).Build()).Error()
+		// Bounded: a test's private Redis may be down by now.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = c.Do(ctx, c.B().Del().Key(rulelog.VersionKey(prefix)).Build()).Error()
 		c.Close()
 	})
 	return c

@@ -97,9 +97,11 @@ type maxDeliveriesAdvisory struct {
 // does with its own dead letters. A notification no longer in NOTIFY is
 // still recorded, without its body.
 //
-// It creates or updates the stream and the durable consumer
-// AdvisoryConsumer, then works until ctx is cancelled; it returns nil then,
-// or an error when it cannot set up or the consumer disappears. Any number
+// It creates or reconciles the stream (never lowering its replicas unless
+// sc.AllowDownscale, see streams.EnsureStream) and the durable consumer
+// AdvisoryConsumer, retrying transient failures, then works until ctx is
+// cancelled; it returns nil then, or an error when the setup is refused or
+// the consumer is gone for good. Any number
 // of processes may run it: each advisory goes to one of them, and the
 // dead letter's Nats-Msg-Id is the one Run would use, so the DLQ drops a
 // second copy.
@@ -108,22 +110,21 @@ func CaptureAdvisories(ctx context.Context, js jetstream.JetStream, sc streams.C
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	logger = logger.With("stream", opts.Stream, "consumer", AdvisoryConsumer)
-	st, err := js.CreateOrUpdateStream(ctx, AdvisoryStreamConfig(sc, opts))
-	if err != nil {
+	if _, err := streams.EnsureStream(ctx, js, AdvisoryStreamConfig(sc, opts), sc.AllowDownscale, logger); err != nil {
 		return fmt.Errorf("advisory stream %s on %s (another stream may already capture these subjects): %w", opts.Stream, MaxDeliveriesSubjects, err)
 	}
-	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	cons, err := streams.EnsureConsumer(ctx, js, opts.Stream, jetstream.ConsumerConfig{
 		Durable:       AdvisoryConsumer,
 		Description:   "dead-letters notifications that a sender consumer gave up on",
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
 		MaxDeliver:    -1,
-	})
+	}, logger)
 	if err != nil {
-		return fmt.Errorf("advisory stream %s: consumer %s: %w", opts.Stream, AdvisoryConsumer, err)
+		return fmt.Errorf("advisory stream %s: %w", opts.Stream, err)
 	}
+	logger = logger.With("stream", opts.Stream, "consumer", AdvisoryConsumer)
 	w := &advisoryWorker{js: js, sc: sc, opts: opts, log: logger}
 	for ctx.Err() == nil {
 		msg, err := cons.Next(jetstream.FetchContext(ctx))
@@ -132,10 +133,10 @@ func CaptureAdvisories(ctx context.Context, js jetstream.JetStream, sc streams.C
 			w.handle(ctx, msg)
 		case ctx.Err() != nil:
 		case errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrNoMessages):
-		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+		case streams.IsGone(err):
 			return fmt.Errorf("advisory consumer %s is gone: %w", AdvisoryConsumer, err)
 		default:
-			logger.Warn("fetching advisories", "err", err)
+			logger.Warn("fetching advisories failed; retrying", "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):

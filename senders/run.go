@@ -196,9 +196,11 @@ func ConsumerConfig(channel string, o Options) jetstream.ConsumerConfig {
 // only once the DLQ stream has stored it is the original terminated.
 //
 // When ctx is cancelled Run stops fetching, lets in-flight sends finish
-// (for at most opts.DrainTimeout), settles them and returns nil. It returns
-// an error when it cannot set up, or when the consumer disappears. Run does
-// not close s.
+// (for at most opts.DrainTimeout), settles them and returns nil. Setting up
+// the consumer is retried while NATS answers with transient errors, and
+// fetch errors are logged and retried; Run returns an error when the setup
+// is refused, or when the consumer or the connection is gone for good
+// (streams.IsGone). Run does not close s.
 func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, s Sender, opts Options, logger *slog.Logger) error {
 	opts = opts.WithDefaults()
 	if err := opts.Validate(); err != nil {
@@ -213,9 +215,12 @@ func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, s Sende
 	}
 	logger = logger.With("channel", channel, "consumer", ConsumerName(channel))
 
-	cons, err := js.CreateOrUpdateConsumer(ctx, sc.Notify, ConsumerConfig(channel, opts))
+	cons, err := streams.EnsureConsumer(ctx, js, sc.Notify, ConsumerConfig(channel, opts), logger)
 	if err != nil {
-		return fmt.Errorf("sender %s: consumer on stream %s: %w", channel, sc.Notify, err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("sender %s: %w", channel, err)
 	}
 	d := &deliverer{js: js, sc: sc, s: s, channel: channel, opts: opts, log: logger}
 
@@ -256,12 +261,13 @@ func (d *deliverer) work(ctx context.Context, cons jetstream.Consumer) error {
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrNoMessages):
-		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+		case streams.IsGone(err):
 			return fmt.Errorf("sender %s: consumer %s is gone: %w", d.channel, ConsumerName(d.channel), err)
 		default:
-			// Disconnected, or the server is busy: the client reconnects by
-			// itself, so wait a little rather than spin.
-			d.log.Warn("fetching notifications", "err", err)
+			// Disconnected, no heartbeat (a stalled node), or the server
+			// is busy: the client reconnects by itself, so wait a little
+			// rather than spin.
+			d.log.Warn("fetching notifications failed; retrying", "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):

@@ -2,8 +2,10 @@ package senders_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -446,4 +448,34 @@ func TestRunStoresOutcomesBeforeSettling(t *testing.T) {
 			t.Errorf("sent %d times, want once", got)
 		}
 	})
+}
+
+// Started while NATS is away (a node restarting as the process starts), a
+// sender retries setting up its consumer instead of failing, and sends
+// once NATS is back.
+func TestRunStartsDuringANATSOutage(t *testing.T) {
+	t.Parallel()
+	n := fmntest.StartNATS(t)
+	n.Stop()
+	r := &recorder{}
+	out := senderstest.Start(t, n, r, senderstest.FastOptions(5), fmntest.Logger(t, slog.LevelInfo))
+	// Longer than a JetStream API request waits (5s).
+	time.Sleep(7 * time.Second)
+	n.Start(t)
+	fmntest.Eventually(t, 20*time.Second, "a publish after the outage", func() bool {
+		ctx, cancel := context.WithTimeout(fmntest.Context(t), time.Second)
+		defer cancel()
+		_, err := n.JS.Publish(ctx, streams.NotifySubject(channel), mustJSON(t, note("after")), jetstream.WithMsgID("after"))
+		return err == nil
+	})
+	fmntest.Eventually(t, 30*time.Second, "sent after the outage", func() bool { return out.Count(senders.Sent) == 1 })
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -159,15 +159,21 @@ func (p *Projector) Run(ctx context.Context) error {
 	return nil
 }
 
+// runFeed applies one feed until ctx ends. Setting up its consumer is
+// retried while NATS answers with transient errors; fetch errors that
+// heal by themselves (timeouts, missing heartbeats, a node stalled or
+// electing) are logged and retried with backoff. It returns an error only
+// for what does not: a consumer deleted under it, a closed connection.
 func (p *Projector) runFeed(ctx context.Context, f feed) error {
-	cons, err := p.js.CreateOrUpdateConsumer(ctx, f.stream, jetstream.ConsumerConfig{
+	log := p.log.With("feed", f.name)
+	cons, err := streams.EnsureConsumer(ctx, p.js, f.stream, jetstream.ConsumerConfig{
 		Durable:       f.durable,
 		Description:   "fmn statistics projection",
 		FilterSubject: f.filter,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       p.ackWait(),
 		MaxAckPending: 4 * p.Batch,
-	})
+	}, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -181,22 +187,23 @@ func (p *Projector) runFeed(ctx context.Context, f feed) error {
 		}
 		return fmt.Errorf("stats stream: %w", err)
 	}
+	failures := 0
 	for ctx.Err() == nil {
-		batch, err := cons.FetchNoWait(p.Batch)
+		msgs, err := p.fetch(ctx, cons)
 		if err != nil {
-			return err
-		}
-		msgs := collect(batch)
-		if len(msgs) == 0 {
-			batch, err = cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
+			if ctx.Err() != nil {
+				return nil
 			}
-			msgs = collect(batch)
+			if streams.IsGone(err) {
+				return fmt.Errorf("stats consumer %s on %s: %w", f.durable, f.stream, err)
+			}
+			failures++
+			wait := streams.DefaultBackoff.Delay(failures)
+			log.Warn("fetching for the statistics failed; retrying", "err", err, "failures", failures, "retry_in", wait.Round(time.Millisecond))
+			streams.Sleep(ctx, wait)
+			continue
 		}
+		failures = 0
 		if len(msgs) == 0 {
 			continue
 		}
@@ -311,12 +318,41 @@ func firstSeq(recs []record) uint64 {
 	return slices.MinFunc(recs, func(a, b record) int { return cmp.Compare(a.seq, b.seq) }).seq
 }
 
-func collect(b jetstream.MessageBatch) []jetstream.Msg {
+// fetch returns what is pending, up to a batch, or else waits up to a
+// second for one message. A batch that ends with an error returns what
+// arrived before it, if anything.
+func (p *Projector) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
+	batch, err := cons.FetchNoWait(p.Batch)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := collect(batch)
+	if len(msgs) > 0 || (err != nil && !errors.Is(err, nats.ErrTimeout)) {
+		return msgs, nonEmpty(msgs, err)
+	}
+	batch, err = cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	msgs, err = collect(batch)
+	return msgs, nonEmpty(msgs, err)
+}
+
+// nonEmpty drops a batch's error when messages arrived before it: they are
+// applied, and the next fetch meets the error again if it lasts.
+func nonEmpty(msgs []jetstream.Msg, err error) error {
+	if len(msgs) > 0 || errors.Is(err, nats.ErrTimeout) {
+		return nil
+	}
+	return err
+}
+
+func collect(b jetstream.MessageBatch) ([]jetstream.Msg, error) {
 	var out []jetstream.Msg
 	for m := range b.Messages() {
 		out = append(out, m)
 	}
-	return out
+	return out, b.Error()
 }
 
 // apply counts a batch in one transaction that also moves the feed's

@@ -1,11 +1,15 @@
 // Package streams owns fmn's JetStream topology: the stream names and
-// subjects of the design's contract, and their idempotent creation.
+// subjects of the design's contract, their creation by servers (Ensure)
+// and lookup by commands (Lookup), and retries of NATS setup (Retry).
 package streams
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +63,10 @@ type Config struct {
 	// Duplicates is the dedup window of BUS and NOTIFY (default 10 min,
 	// longer than any redelivery of a crashed consumer).
 	Duplicates time.Duration
+	// AllowDownscale lets Ensure lower the replicas of existing streams to
+	// Replicas (FMN_STREAM_ALLOW_DOWNSCALE). Without it a stream keeps
+	// more replicas than configured, and a warning says so.
+	AllowDownscale bool
 }
 
 // Defaults returns the development configuration.
@@ -77,7 +85,7 @@ func Defaults() Config {
 // Validate reports a configuration that JetStream would refuse.
 func (c Config) Validate() error {
 	var errs []error
-	for _, n := range []string{c.Bus, c.Rules, c.Notify, c.DLQ, c.Events} {
+	for _, n := range c.Names() {
 		if n == "" || strings.ContainsAny(n, " .*>/\\\t") {
 			errs = append(errs, fmt.Errorf("stream name %q is not valid", n))
 		}
@@ -130,19 +138,179 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 	}
 }
 
-// Ensure creates the streams or updates them to the configuration. It is
-// safe to call from every process at start.
-func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
+// Ensure creates the streams, or brings existing ones to the
+// configuration; only servers call it (commands call Lookup). It is safe to
+// call from any number of processes at once: a stream another process
+// created meanwhile is reconciled like any existing one. Transient failures
+// (a cluster electing its leaders, a lost answer) are retried with backoff
+// until ctx ends; see EnsureStream for what is changed on an existing
+// stream. log receives a line per retry and per change (nil: slog.Default).
+func Ensure(ctx context.Context, js jetstream.JetStream, c Config, log *slog.Logger) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
 	for _, sc := range c.StreamConfigs() {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("stream %s: %w", sc.Name, err)
+		if _, err := EnsureStream(ctx, js, sc, c.AllowDownscale, log); err != nil {
+			return err
 		}
 	}
 	return nil
 }
+
+// EnsureStream creates stream want, or reconciles the existing stream of
+// that name with it, retrying transient failures until ctx ends. On an
+// existing stream only the fields want sets are changed (description,
+// subjects, retention, ages, duplicate window, direct gets, replicas):
+// whatever an operator set beyond them stays. Two rules protect a running
+// deployment:
+//
+//   - replicas are never lowered unless allowDownscale: a stream with more
+//     replicas than want keeps them, and a warning says so;
+//   - the storage type cannot change in place: a different one is an error.
+//
+// A stream with the wanted configuration already is not updated at all, so
+// that processes starting together do not take turns rewriting it.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, allowDownscale bool, log *slog.Logger) (jetstream.Stream, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("stream", want.Name)
+	var st jetstream.Stream
+	err := Retry(ctx, log, "stream "+want.Name, func(ctx context.Context) error {
+		var err error
+		st, err = ensureStreamOnce(ctx, js, want, allowDownscale, log)
+		return err
+	})
+	return st, err
+}
+
+func ensureStreamOnce(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, allowDownscale bool, log *slog.Logger) (jetstream.Stream, error) {
+	// A few rounds: between a lookup and a create or update, another
+	// process may create or delete the stream.
+	for range 3 {
+		st, err := js.Stream(ctx, want.Name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			st, err = js.CreateStream(ctx, want)
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				// Created by another process, with another configuration:
+				// reconcile it.
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			log.Info("stream created", "replicas", want.Replicas, "storage", want.Storage.String())
+			return st, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		have := st.CachedInfo().Config
+		next, err := reconcile(have, want, allowDownscale, log)
+		if err != nil {
+			return nil, err
+		}
+		if reflect.DeepEqual(next, have) {
+			return st, nil
+		}
+		st, err = js.UpdateStream(ctx, next)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			continue // deleted meanwhile: create it
+		}
+		if err != nil {
+			return nil, err
+		}
+		log.Info("stream configuration updated", "changed", changedFields(have, next))
+		return st, nil
+	}
+	return nil, errConcurrent
+}
+
+// reconcile is have with the fields want manages set as want asks,
+// within the rules of EnsureStream.
+func reconcile(have, want jetstream.StreamConfig, allowDownscale bool, log *slog.Logger) (jetstream.StreamConfig, error) {
+	if have.Storage != want.Storage {
+		return have, &ConfigError{fmt.Sprintf("stream %s is stored in %s, the configuration asks for %s (FMN_STREAM_STORAGE); "+
+			"JetStream cannot change a stream's storage in place: keep %s, or move the stream's data to a new stream",
+			have.Name, strings.ToLower(have.Storage.String()), strings.ToLower(want.Storage.String()), strings.ToLower(have.Storage.String()))}
+	}
+	next := have
+	next.Description = want.Description
+	next.Subjects = slices.Clone(want.Subjects)
+	next.Retention = want.Retention
+	next.MaxAge = want.MaxAge
+	if want.Duplicates > 0 {
+		// Zero asks for the server's default, which have holds already.
+		next.Duplicates = want.Duplicates
+	}
+	next.AllowDirect = want.AllowDirect
+	switch {
+	case want.Replicas > have.Replicas:
+		next.Replicas = want.Replicas
+	case want.Replicas < have.Replicas && allowDownscale:
+		log.Warn("lowering the stream's replicas, as FMN_STREAM_ALLOW_DOWNSCALE allows",
+			"replicas", have.Replicas, "configured_replicas", want.Replicas)
+		next.Replicas = want.Replicas
+	case want.Replicas < have.Replicas:
+		log.Warn("the stream has more replicas than configured; keeping them (set FMN_STREAM_ALLOW_DOWNSCALE=true to lower them)",
+			"replicas", have.Replicas, "configured_replicas", want.Replicas)
+	}
+	return next, nil
+}
+
+// changedFields names the fields of a and b that differ, for the log.
+func changedFields(a, b jetstream.StreamConfig) []string {
+	var out []string
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			out = append(out, va.Type().Field(i).Name)
+		}
+	}
+	return out
+}
+
+// ConfigError is a stream configuration JetStream cannot apply; retrying
+// does not help.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+// Lookup checks that fmn's streams exist, without creating or changing
+// anything: what commands (dlq, replay, stats, rules, publish) do instead
+// of Ensure, so that a command run with other settings (or none) never
+// reconfigures a deployment. Transient failures are retried until ctx
+// ends. A missing stream is an error that says who creates it.
+func Lookup(ctx context.Context, js jetstream.JetStream, c Config, log *slog.Logger) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	var missing []string
+	for _, name := range c.Names() {
+		err := Retry(ctx, log, "stream "+name, func(ctx context.Context) error {
+			_, err := js.Stream(ctx, name)
+			return err
+		})
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			missing = append(missing, name)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("stream %s not found on this NATS: an fmn server (fmn serve, fmn dev) creates the streams when it starts; "+
+			"check FMN_NATS_URL and FMN_STREAM_* against the servers' settings", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Names are the names of the streams, in the order of StreamConfigs.
+func (c Config) Names() []string { return []string{c.Bus, c.Rules, c.Notify, c.DLQ, c.Events} }
 
 // BusSubject is the subject of a bus message with the given topic.
 func BusSubject(topic string) string { return BusPrefix + topic }

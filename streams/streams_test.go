@@ -2,6 +2,7 @@ package streams_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -14,11 +15,11 @@ func TestEnsureIsIdempotentAndUpdates(t *testing.T) {
 	n := fmntest.StartNATS(t) // runs Ensure once
 	ctx := context.Background()
 	cfg := n.Streams
-	if err := streams.Ensure(ctx, n.JS, cfg); err != nil {
+	if err := streams.Ensure(ctx, n.JS, cfg, fmntest.Logger(t, slog.LevelWarn)); err != nil {
 		t.Fatalf("second Ensure: %v", err)
 	}
 	cfg.BusMaxAge = 36 * time.Hour
-	if err := streams.Ensure(ctx, n.JS, cfg); err != nil {
+	if err := streams.Ensure(ctx, n.JS, cfg, fmntest.Logger(t, slog.LevelWarn)); err != nil {
 		t.Fatalf("Ensure with a new max age: %v", err)
 	}
 	s, err := n.JS.Stream(ctx, "BUS")

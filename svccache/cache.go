@@ -52,6 +52,14 @@ type Config struct {
 	// NoticeWait bounds how long Invalidate waits for Redis' notice of its
 	// own deletes (default 200ms; notices normally take microseconds).
 	NoticeWait time.Duration
+	// RedisTimeout bounds each Redis call (default 250ms; Redis answers
+	// in well under a millisecond). Without it rueidis retries a read for
+	// as long as Redis is down, and the lookup (a match) waits as long.
+	RedisTimeout time.Duration
+	// ProbeInterval is how often an unreachable Redis is pinged (default
+	// 250ms). Meanwhile every lookup that needs Redis fails at once with
+	// ErrUnavailable rather than wait for RedisTimeout.
+	ProbeInterval time.Duration
 }
 
 // Stats counts how lookups were answered.
@@ -68,6 +76,9 @@ type Stats struct {
 	Waits int64
 	// Invalidated counts keys deleted by Invalidate.
 	Invalidated int64
+	// Unavailable counts lookups and invalidations that failed because
+	// Redis was unreachable.
+	Unavailable int64
 }
 
 // Lookups is the number of answered lookups.
@@ -86,6 +97,11 @@ func (s Stats) HitRate() float64 {
 type Cache struct {
 	client rueidis.Client
 	cfg    Config
+	// life ends the probe (the ctx of New).
+	life context.Context
+	// down is set when a Redis call failed without an answer from Redis
+	// (unreachable, timed out), until a probe answers.
+	down atomic.Bool
 
 	mu   sync.RWMutex
 	memo map[string]memoEntry
@@ -102,7 +118,7 @@ type Cache struct {
 	waiters map[string]chan struct{}
 
 	stats struct {
-		memo, client, redis, fetches, fetchErrors, waits, invalidated atomic.Int64
+		memo, client, redis, fetches, fetchErrors, waits, invalidated, unavailable atomic.Int64
 	}
 }
 
@@ -135,7 +151,13 @@ func New(ctx context.Context, client rueidis.Client, inv *Invalidations, cfg Con
 	if cfg.NoticeWait <= 0 {
 		cfg.NoticeWait = 200 * time.Millisecond
 	}
-	c := &Cache{client: client, cfg: cfg, memo: map[string]memoEntry{}, tracked: map[string]struct{}{},
+	if cfg.RedisTimeout <= 0 {
+		cfg.RedisTimeout = 250 * time.Millisecond
+	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = 250 * time.Millisecond
+	}
+	c := &Cache{client: client, cfg: cfg, life: ctx, memo: map[string]memoEntry{}, tracked: map[string]struct{}{},
 		flights: map[string]*flight{}, waiters: map[string]chan struct{}{}}
 	stop := inv.Subscribe(c.invalidated)
 	context.AfterFunc(ctx, stop)
@@ -147,8 +169,87 @@ func (c *Cache) Stats() Stats {
 	return Stats{
 		MemoHits: c.stats.memo.Load(), ClientHits: c.stats.client.Load(), RedisHits: c.stats.redis.Load(),
 		Fetches: c.stats.fetches.Load(), FetchErrors: c.stats.fetchErrors.Load(),
-		Waits: c.stats.waits.Load(), Invalidated: c.stats.invalidated.Load(),
+		Waits: c.stats.waits.Load(), Invalidated: c.stats.invalidated.Load(), Unavailable: c.stats.unavailable.Load(),
 	}
+}
+
+// Available tells whether Redis answered the last call (or probe).
+func (c *Cache) Available() bool { return !c.down.Load() }
+
+// errDown is the error of a call not made because Redis is unreachable.
+var errDown = fmt.Errorf("%w: redis unreachable", ErrUnavailable)
+
+// checkUp fails at once while Redis is known to be unreachable.
+func (c *Cache) checkUp() error {
+	if c.down.Load() {
+		c.stats.unavailable.Add(1)
+		return errDown
+	}
+	return nil
+}
+
+// failed notes the outcome of a Redis call made under ctx: without an
+// answer from Redis (unreachable, timed out), and not because ctx ended,
+// Redis is taken as unreachable until a probe answers.
+func (c *Cache) failed(ctx context.Context, err error) {
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	if _, ok := rueidis.IsRedisErr(err); ok {
+		return
+	}
+	c.stats.unavailable.Add(1)
+	if c.down.CompareAndSwap(false, true) {
+		go c.probe()
+	}
+}
+
+// probe pings Redis every ProbeInterval until it answers, then lets
+// lookups use it again.
+func (c *Cache) probe() {
+	t := time.NewTicker(c.cfg.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.life.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(c.life, c.cfg.RedisTimeout)
+		err := c.client.Do(ctx, c.client.B().Ping().Build()).Error()
+		cancel()
+		if err == nil {
+			c.down.Store(false)
+			return
+		}
+	}
+}
+
+// do runs one command within RedisTimeout.
+func (c *Cache) do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
+	defer cancel()
+	r := c.client.Do(rctx, cmd)
+	c.failed(ctx, r.NonRedisError())
+	return r
+}
+
+// doCache reads through the client-side cache within RedisTimeout.
+func (c *Cache) doCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
+	defer cancel()
+	r := c.client.DoCache(rctx, cmd, ttl)
+	c.failed(ctx, r.NonRedisError())
+	return r
+}
+
+// exec runs a script within RedisTimeout.
+func (c *Cache) exec(ctx context.Context, s *rueidis.Lua, keys, args []string) error {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
+	defer cancel()
+	r := s.Exec(rctx, c.client, keys, args)
+	c.failed(ctx, r.NonRedisError())
+	return r.Error()
 }
 
 // Prefix is the prefix of every key of the cache.
@@ -277,8 +378,11 @@ func (c *Cache) get(ctx context.Context, key string, l *loader) (any, bool, erro
 		c.stats.memo.Add(1)
 		return e.val, e.notFound, nil
 	}
+	if err := c.checkUp(); err != nil {
+		return nil, false, err
+	}
 	gen := c.track(key)
-	resp := c.client.DoCache(ctx, c.client.B().Get().Key(key).Cache(), l.ttl)
+	resp := c.doCache(ctx, c.client.B().Get().Key(key).Cache(), l.ttl)
 	// Again after the read: an older notice handled during the read
 	// cleared the first mark, though Redis now tracks the key anew.
 	c.track(key)
@@ -354,7 +458,7 @@ func (c *Cache) fillShared(ctx context.Context, key string, l *loader) (any, boo
 	verKey, lockKey := c.versionKey(key), c.lockKey(key)
 	deadline := time.Now().Add(c.cfg.FillTimeout)
 	for {
-		ver, err := c.client.Do(ctx, c.client.B().Get().Key(verKey).Build()).ToString()
+		ver, err := c.do(ctx, c.client.B().Get().Key(verKey).Build()).ToString()
 		if err != nil && !rueidis.IsRedisNil(err) {
 			return nil, false, fmt.Errorf("%w: redis GET %s: %w", ErrUnavailable, verKey, err)
 		}
@@ -363,15 +467,15 @@ func (c *Cache) fillShared(ctx context.Context, key string, l *loader) (any, boo
 			return c.fetchAndStore(ctx, key, verKey, lockKey, ver, "", l)
 		}
 		token := crand.Text()
-		err = c.client.Do(ctx, c.client.B().Set().Key(lockKey).Value(token).Nx().PxMilliseconds(c.cfg.FillTimeout.Milliseconds()).Build()).Error()
+		err = c.do(ctx, c.client.B().Set().Key(lockKey).Value(token).Nx().PxMilliseconds(c.cfg.FillTimeout.Milliseconds()).Build()).Error()
 		switch {
 		case err == nil:
 			// Someone may have stored the value since this process saw
 			// the key empty (its client-side copy of "empty" can even
 			// outlive the store by the time the notice takes to arrive).
-			if s, err := c.client.Do(ctx, c.client.B().Get().Key(key).Build()).ToString(); err == nil {
+			if s, err := c.do(ctx, c.client.B().Get().Key(key).Build()).ToString(); err == nil {
 				if val, nf, derr := c.decodeStored(s, l); derr == nil {
-					_ = releaseScript.Exec(context.WithoutCancel(ctx), c.client, []string{lockKey}, []string{token}).Error()
+					_ = c.exec(context.WithoutCancel(ctx), releaseScript, []string{lockKey}, []string{token})
 					c.stats.redis.Add(1)
 					return val, nf, nil
 				}
@@ -400,7 +504,7 @@ func (c *Cache) await(ctx context.Context, key, lockKey string, l *loader, deadl
 		// process when the value is stored, which wakes it.
 		wake := c.waiter(key)
 		c.track(key)
-		s, err := c.client.DoCache(ctx, c.client.B().Get().Key(key).Cache(), l.ttl).ToString()
+		s, err := c.doCache(ctx, c.client.B().Get().Key(key).Cache(), l.ttl).ToString()
 		c.track(key)
 		if err == nil {
 			if val, nf, derr := c.decodeStored(s, l); derr == nil {
@@ -411,7 +515,7 @@ func (c *Cache) await(ctx context.Context, key, lockKey string, l *loader, deadl
 		if !rueidis.IsRedisNil(err) {
 			return nil, false, false, fmt.Errorf("%w: redis GET %s: %w", ErrUnavailable, key, err)
 		}
-		held, err := c.client.Do(ctx, c.client.B().Exists().Key(lockKey).Build()).AsInt64()
+		held, err := c.do(ctx, c.client.B().Exists().Key(lockKey).Build()).AsInt64()
 		if err != nil {
 			return nil, false, false, fmt.Errorf("%w: redis EXISTS %s: %w", ErrUnavailable, lockKey, err)
 		}
@@ -461,7 +565,7 @@ func (c *Cache) fetchAndStore(ctx context.Context, key, verKey, lockKey, ver, to
 		c.stats.fetchErrors.Add(1)
 		if token != "" {
 			// Let the next asker try now rather than after FillTimeout.
-			_ = releaseScript.Exec(context.WithoutCancel(ctx), c.client, []string{lockKey}, []string{token}).Error()
+			_ = c.exec(context.WithoutCancel(ctx), releaseScript, []string{lockKey}, []string{token})
 		}
 		return nil, false, err
 	}
@@ -478,8 +582,8 @@ func (c *Cache) fetchAndStore(ctx context.Context, key, verKey, lockKey, ver, to
 	ttl = ttl - ttl/10 + time.Duration(rand.Int64N(int64(ttl/5)+1))
 	ms := strconv.FormatInt(max(ttl.Milliseconds(), 1), 10)
 	// A failed store leaves the key empty: the next lookup fetches again.
-	_ = storeScript.Exec(context.WithoutCancel(ctx), c.client, []string{key, verKey, lockKey},
-		[]string{ver, string(stored), ms, token}).Error()
+	_ = c.exec(context.WithoutCancel(ctx), storeScript, []string{key, verKey, lockKey},
+		[]string{ver, string(stored), ms, token})
 	return val, nf, nil
 }
 
@@ -493,6 +597,9 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	if err := c.checkUp(); err != nil {
+		return fmt.Errorf("invalidate %d keys: %w", len(keys), err)
+	}
 	notices := make([]<-chan struct{}, len(keys))
 	for i, k := range keys {
 		notices[i] = c.waiter(k)
@@ -505,8 +612,11 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 			c.client.B().Pexpire().Key(v).Milliseconds(c.cfg.VersionTTL.Milliseconds()).Build(),
 			c.client.B().Del().Key(k).Build())
 	}
-	for _, r := range c.client.DoMulti(ctx, cmds...) {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
+	defer cancel()
+	for _, r := range c.client.DoMulti(rctx, cmds...) {
 		if err := r.Error(); err != nil {
+			c.failed(ctx, r.NonRedisError())
 			return fmt.Errorf("%w: redis: invalidate %d keys: %w", ErrUnavailable, len(keys), err)
 		}
 	}

@@ -91,17 +91,25 @@ func setup(t *testing.T) *bundle {
 
 func (b *bundle) process(t *testing.T) *process {
 	t.Helper()
-	opt, err := rueidis.ParseURL(fmntest.RedisURL())
+	return b.processAt(t, fmntest.RedisURL(), svccache.Config{})
+}
+
+// processAt is a process on the Redis at url, with cfg (Prefix and
+// FillTimeout set by the bundle).
+func (b *bundle) processAt(t *testing.T, url string, cfg svccache.Config) *process {
+	t.Helper()
+	opt, err := rueidis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	inv := svccache.Hook(&opt)
 	client, err := rueidis.NewClient(opt)
 	if err != nil {
-		t.Fatalf("Redis at %s: %v", fmntest.RedisURL(), err)
+		t.Fatalf("Redis at %s: %v", url, err)
 	}
 	t.Cleanup(client.Close)
-	c := svccache.New(b.ctx, client, inv, svccache.Config{Prefix: b.prefix, FillTimeout: 5 * time.Second})
+	cfg.Prefix, cfg.FillTimeout = b.prefix, 5*time.Second
+	c := svccache.New(b.ctx, client, inv, cfg)
 	k := svccache.NewKind(c, svccache.KindConfig[string]{Name: "thing", NotFound: errNoSuch, Fetch: b.svc.fetch})
 	return &process{client: client, inv: inv, cache: c, kind: k}
 }

@@ -3,7 +3,9 @@ package auth
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestIdentityFromClaims(t *testing.T) {
@@ -54,5 +56,43 @@ func TestLooksLikeJWT(t *testing.T) {
 		if got := looksLikeJWT(tok); got != want {
 			t.Errorf("looksLikeJWT(%q) = %v, want %v", tok, got, want)
 		}
+	}
+}
+
+func TestCheckIntrospection(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	o := &OIDC{cfg: Config{Issuer: "https://id.example.org", ClientID: "fmn", Now: func() time.Time { return now }}}
+	for _, tt := range []struct {
+		name, answer, reason string
+	}{
+		{"active, fmn's client", `{"active":true,"client_id":"fmn","exp":1700000060,"sub":"s"}`, ""},
+		{"aud only, a string", `{"active":true,"aud":"fmn"}`, ""},
+		{"aud only, a list", `{"active":true,"aud":["api","fmn"]}`, ""},
+		{"client_id wins over aud", `{"active":true,"client_id":"other","aud":["fmn"]}`, "another application"},
+		{"inactive", `{"active":false}`, "not active"},
+		{"another client", `{"active":true,"client_id":"other"}`, "another application"},
+		{"another audience", `{"active":true,"aud":["other"]}`, "meant for"},
+		{"no client named", `{"active":true,"sub":"s"}`, "neither client_id nor aud"},
+		{"another issuer", `{"active":true,"client_id":"fmn","iss":"https://evil.example.org"}`, "different provider"},
+		{"a refresh token", `{"active":true,"client_id":"fmn","token_type":"refresh_token"}`, "refresh token"},
+		{"expired", `{"active":true,"client_id":"fmn","exp":1699999999}`, "expired"},
+	} {
+		var ans introspection
+		if err := json.Unmarshal([]byte(tt.answer), &ans); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		_, err := o.checkIntrospection(ans)
+		switch {
+		case tt.reason == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.reason != "" && (!errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), tt.reason)):
+			t.Errorf("%s: err = %v, want an invalid token saying %q", tt.name, err, tt.reason)
+		}
+	}
+	var ans introspection
+	_ = json.Unmarshal([]byte(`{"active":true,"client_id":"fmn","exp":-5}`), &ans)
+	if _, err := o.checkIntrospection(ans); err == nil {
+		t.Error("an unusable exp was accepted")
 	}
 }

@@ -1,21 +1,34 @@
 // Package auth turns the bearer token of an API request into an Identity.
-// JWTs (ID tokens or JWT access tokens) are verified with go-oidc against
-// the configured issuer: signature, issuer, audience (the client id) and
-// expiry. Opaque access tokens are resolved through the provider's UserInfo
-// endpoint, and the answer is cached briefly in Redis under a hash of the
-// token, never the token itself. A JWT that fails verification is refused
-// outright: it is never passed on to UserInfo.
+//
+// JWTs (ID tokens or JWT access tokens) are verified locally with go-oidc
+// against the configured issuer: signature, issuer, audience (the client
+// id) and expiry. They never go to the provider's introspection or UserInfo
+// endpoints; a JWT that fails verification is refused outright. The key set
+// is fetched from the provider's jwks_uri, and fetched again for a key id it
+// does not hold at most once per Config.KeyRefreshInterval, so that forged
+// JWTs cannot make fmn hammer the provider.
+//
+// Opaque access tokens are checked through token introspection (RFC 7662),
+// authenticated with fmn's client id and secret: the token must be active
+// and issued to fmn's client (client_id, else aud, names
+// FMN_OIDC_CLIENT_ID). The identity comes from the introspection answer, or
+// from UserInfo when the answer lacks the username or groups. Without a
+// client secret, or when the provider offers no introspection endpoint,
+// opaque tokens are refused.
+//
+// Accepted tokens are remembered briefly (in process, and for opaque tokens
+// in Redis under a hash of the token, never the token itself); refused ones
+// too, in process (Config.NegativeTTL), so that a token sent again and again
+// costs the provider nothing.
 package auth
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,7 +46,8 @@ import (
 
 // Identity is who made a request.
 type Identity struct {
-	// Username is the preferred_username claim, else nickname, else sub.
+	// Username is the preferred_username claim, else username (of an
+	// introspection answer), else nickname, else sub.
 	Username string
 	// Subject is the sub claim.
 	Subject string
@@ -47,10 +61,11 @@ type Identity struct {
 // ErrUnavailable and ErrNotConfigured to 503.
 var (
 	// ErrInvalidToken: the token is not one this service accepts (bad
-	// signature, foreign issuer or audience, expired, unknown to UserInfo).
+	// signature, foreign issuer or audience, expired, inactive or issued to
+	// another client at introspection).
 	ErrInvalidToken = errors.New("invalid token")
-	// ErrUnavailable: the provider could not be asked (discovery, JWKS or
-	// UserInfo failed for reasons other than the token).
+	// ErrUnavailable: the provider could not be asked (discovery, key set,
+	// introspection or UserInfo failed for reasons other than the token).
 	ErrUnavailable = errors.New("identity provider unavailable")
 	// ErrNotConfigured: no issuer is configured, so nobody can log in.
 	ErrNotConfigured = errors.New("login is not configured: set FMN_OIDC_ISSUER and FMN_OIDC_CLIENT_ID")
@@ -58,7 +73,12 @@ var (
 
 // TokenError is an ErrInvalidToken with the reason, meant for the client
 // (it never contains the token).
-type TokenError struct{ Reason string }
+type TokenError struct {
+	Reason string
+	// transient: the token may be accepted a little later (a JWT signed
+	// with a key id fmn cannot fetch yet), so it is not remembered as bad.
+	transient bool
+}
 
 func (e *TokenError) Error() string { return "invalid token: " + e.Reason }
 
@@ -74,24 +94,40 @@ type Config struct {
 	// Issuer is FMN_OIDC_ISSUER. An http:// issuer is accepted only on a
 	// loopback address (development and tests).
 	Issuer string
-	// ClientID is FMN_OIDC_CLIENT_ID, the audience every JWT must carry.
+	// ClientID is FMN_OIDC_CLIENT_ID, the audience every JWT must carry
+	// and the client an opaque token must have been issued to.
 	ClientID string
+	// ClientSecret is FMN_OIDC_CLIENT_SECRET: with ClientID it
+	// authenticates fmn at the introspection endpoint. Empty: opaque access
+	// tokens are refused.
+	ClientSecret string
 	// AdminGroups are FMN_ADMIN_GROUPS.
 	AdminGroups []string
-	// Redis caches UserInfo answers; nil disables the cache.
+	// Redis caches the identities of opaque tokens across processes; nil
+	// keeps them in process only.
 	Redis rueidis.Client
 	// RedisPrefix prefixes the cache keys (FMN_REDIS_PREFIX).
 	RedisPrefix string
-	// CacheTTL bounds how long a UserInfo answer is reused (default 1 minute).
+	// CacheTTL bounds how long an accepted token is trusted without asking
+	// again (default 1 minute; never past the token's expiry).
 	CacheTTL time.Duration
+	// NegativeTTL is how long a refused token is refused again without
+	// looking at it (FMN_AUTH_NEGATIVE_CACHE; default 30s, negative: off).
+	NegativeTTL time.Duration
+	// KeyRefreshInterval is the least time between two fetches of the key
+	// set for JWTs signed with a key id fmn does not know (default 30s).
+	// A JWT with a known key id and a bad signature never causes a fetch
+	// while the key set is younger than an hour.
+	KeyRefreshInterval time.Duration
 	// HTTPClient talks to the provider (default: 10s timeout).
 	HTTPClient *http.Client
-	// RetryDiscovery is the pause after a failed discovery before the next
-	// attempt (default 5s); requests meanwhile get ErrUnavailable.
+	// RetryDiscovery is the pause after a failed discovery (or key set
+	// fetch) before the next attempt (default 5s); requests meanwhile get
+	// ErrUnavailable.
 	RetryDiscovery time.Duration
 	// MaxTokenLen refuses longer tokens without looking at them (default 16 KiB).
 	MaxTokenLen int
-	// Now is the verifier's clock (tests).
+	// Now is the clock of the verifier and the caches (tests).
 	Now func() time.Time
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -101,8 +137,12 @@ type Config struct {
 type Stats struct {
 	JWTAccepted, JWTRejected       atomic.Int64
 	OpaqueAccepted, OpaqueRejected atomic.Int64
-	CacheHits, CacheMisses         atomic.Int64
-	UserInfoCalls                  atomic.Int64
+	// CacheHits and CacheMisses count the cache lookups of opaque tokens.
+	CacheHits, CacheMisses atomic.Int64
+	// NegativeHits counts tokens refused again from the negative cache.
+	NegativeHits atomic.Int64
+	// Calls to the provider.
+	IntrospectionCalls, UserInfoCalls, KeySetFetches atomic.Int64
 }
 
 // OIDC authenticates bearer tokens of one issuer.
@@ -111,61 +151,26 @@ type OIDC struct {
 	Stats Stats
 
 	mu       sync.Mutex
-	provider *oidc.Provider
-	verifier *oidc.IDTokenVerifier
-	userinfo string
+	disc     *discovery
 	failedAt time.Time
 	lastErr  error
 
-	// recent holds the UserInfo answers this process fetched, so that
-	// its next requests with the token do not depend on Redis' client-side
-	// copy of the key having been invalidated yet (a GET that missed just
-	// before our SET leaves a cached nil until the invalidation arrives).
-	recentMu sync.Mutex
-	recent   map[string]recentClaims
+	// recent holds the tokens this process accepted, so that their next
+	// requests cost neither a provider call nor a signature check, and do
+	// not depend on Redis' client-side copy of a key having been
+	// invalidated yet (a GET that missed just before our SET leaves a
+	// cached nil until the invalidation arrives).
+	recent memo[recentEntry]
+	// refused holds the reasons of the tokens this process refused.
+	refused memo[string]
 }
 
-// recentClaims is a UserInfo answer kept in process until expires.
-type recentClaims struct {
-	c       claims
-	expires time.Time
-}
-
-// maxRecent bounds OIDC.recent; past it, expired entries go, then all.
-const maxRecent = 4096
-
-func (o *OIDC) recentGet(key string) (claims, bool) {
-	o.recentMu.Lock()
-	defer o.recentMu.Unlock()
-	e, ok := o.recent[key]
-	if !ok {
-		return claims{}, false
-	}
-	if time.Now().After(e.expires) {
-		delete(o.recent, key)
-		return claims{}, false
-	}
-	return e.c, true
-}
-
-func (o *OIDC) recentPut(key string, c claims, ttl time.Duration) {
-	o.recentMu.Lock()
-	defer o.recentMu.Unlock()
-	now := time.Now()
-	if len(o.recent) >= maxRecent {
-		for k, e := range o.recent {
-			if now.After(e.expires) {
-				delete(o.recent, k)
-			}
-		}
-		if len(o.recent) >= maxRecent {
-			clear(o.recent)
-		}
-	}
-	if o.recent == nil {
-		o.recent = make(map[string]recentClaims)
-	}
-	o.recent[key] = recentClaims{c: c, expires: now.Add(ttl)}
+// discovery is what fmn uses of the provider's configuration.
+type discovery struct {
+	verifier      *oidc.IDTokenVerifier
+	keys          *keySet
+	userinfo      string
+	introspection string
 }
 
 // NewOIDC checks cfg and returns an authenticator. Discovery happens on
@@ -184,6 +189,12 @@ func NewOIDC(cfg Config) (*OIDC, error) {
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = time.Minute
 	}
+	if cfg.NegativeTTL == 0 {
+		cfg.NegativeTTL = 30 * time.Second
+	}
+	if cfg.KeyRefreshInterval <= 0 {
+		cfg.KeyRefreshInterval = 30 * time.Second
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -193,8 +204,14 @@ func NewOIDC(cfg Config) (*OIDC, error) {
 	if cfg.MaxTokenLen <= 0 {
 		cfg.MaxTokenLen = 16 << 10
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.ClientSecret == "" {
+		cfg.Logger.Warn("FMN_OIDC_CLIENT_SECRET is empty: opaque access tokens are refused (they need token introspection with fmn's client secret); JWTs (ID tokens, JWT access tokens) are verified as before")
 	}
 	return &OIDC{cfg: cfg}, nil
 }
@@ -210,118 +227,259 @@ func CheckIssuer(issuer string) error {
 	case "https":
 		return nil
 	case "http":
-		host := u.Hostname()
-		if host == "localhost" {
+		if loopback(u.Hostname()) {
 			return nil
 		}
-		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-			return nil
-		}
-		return fmt.Errorf("FMN_OIDC_ISSUER: an http:// issuer is accepted only on a loopback address (development); use https:// for %s", host)
+		return fmt.Errorf("FMN_OIDC_ISSUER: an http:// issuer is accepted only on a loopback address (development); use https:// for %s", u.Hostname())
 	}
 	return fmt.Errorf("FMN_OIDC_ISSUER: scheme must be https (or http on loopback), got %q", u.Scheme)
 }
 
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// safeEndpoint: fmn sends its client secret to an endpoint only over https,
+// or http on loopback.
+func safeEndpoint(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return u.Scheme == "https" || u.Scheme == "http" && loopback(u.Hostname())
+}
+
 // Discover fetches the provider's configuration unless it has it already.
 func (o *OIDC) Discover(ctx context.Context) error {
-	_, _, err := o.discovered(ctx)
+	_, err := o.discovered(ctx)
 	return err
 }
 
-func (o *OIDC) discovered(ctx context.Context) (*oidc.IDTokenVerifier, string, error) {
+// signingAlgs are the JWS algorithms go-oidc verifies.
+var signingAlgs = []string{
+	oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512,
+	oidc.PS256, oidc.PS384, oidc.PS512, oidc.EdDSA,
+}
+
+func (o *OIDC) discovered(ctx context.Context) (*discovery, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.verifier != nil {
-		return o.verifier, o.userinfo, nil
+	if o.disc != nil {
+		return o.disc, nil
 	}
 	if !o.failedAt.IsZero() && time.Since(o.failedAt) < o.cfg.RetryDiscovery {
-		return nil, "", o.lastErr
+		return nil, o.lastErr
 	}
-	// The provider keeps this context for its key set: it must outlive
-	// the request that happens to trigger discovery.
 	pctx := oidc.ClientContext(context.WithoutCancel(ctx), o.cfg.HTTPClient)
 	dctx, cancel := context.WithTimeout(pctx, o.cfg.HTTPClient.Timeout+time.Second)
 	defer cancel()
 	p, err := oidc.NewProvider(dctx, o.cfg.Issuer)
+	var meta struct {
+		JWKS          string   `json:"jwks_uri"`
+		Introspection string   `json:"introspection_endpoint"`
+		Algs          []string `json:"id_token_signing_alg_values_supported"`
+	}
+	if err == nil {
+		err = p.Claims(&meta)
+	}
+	if err == nil && meta.JWKS == "" {
+		err = errors.New("the configuration has no jwks_uri")
+	}
 	if err != nil {
 		o.failedAt = time.Now()
 		o.lastErr = fmt.Errorf("%w: discovery at %s failed: %v", ErrUnavailable, o.cfg.Issuer, err)
 		o.cfg.Logger.Warn("OpenID Connect discovery failed", slog.String("issuer", o.cfg.Issuer), slog.Any("error", err))
-		return nil, "", o.lastErr
+		return nil, o.lastErr
 	}
-	o.provider = p
-	o.verifier = p.VerifierContext(pctx, &oidc.Config{ClientID: o.cfg.ClientID, Now: o.cfg.Now})
-	o.userinfo = p.UserInfoEndpoint()
-	return o.verifier, o.userinfo, nil
+	var algs []string
+	for _, a := range meta.Algs {
+		if slices.Contains(signingAlgs, a) {
+			algs = append(algs, a)
+		}
+	}
+	d := &discovery{
+		keys:     newKeySet(meta.JWKS, o.cfg, &o.Stats),
+		userinfo: p.UserInfoEndpoint(),
+	}
+	d.verifier = oidc.NewVerifier(o.cfg.Issuer, d.keys, &oidc.Config{ClientID: o.cfg.ClientID, Now: o.cfg.Now, SupportedSigningAlgs: algs})
+	log := o.cfg.Logger.With(slog.String("issuer", o.cfg.Issuer))
+	switch {
+	case meta.Introspection == "":
+		log.Warn("the OpenID Connect provider announces no introspection_endpoint: opaque access tokens are refused, only JWTs are accepted")
+	case !safeEndpoint(meta.Introspection):
+		log.Warn("the OpenID Connect provider's introspection_endpoint is not https: fmn does not send its client secret there, and opaque access tokens are refused",
+			slog.String("introspection_endpoint", meta.Introspection))
+	default:
+		d.introspection = meta.Introspection
+		if o.cfg.ClientSecret != "" {
+			log.Info("OpenID Connect provider discovered: JWTs are verified locally, opaque access tokens through token introspection",
+				slog.String("introspection_endpoint", meta.Introspection))
+		}
+	}
+	o.disc = d
+	return d, nil
 }
 
 // Authenticate returns the identity of a bearer token.
 func (o *OIDC) Authenticate(ctx context.Context, token string) (Identity, error) {
-	if token == "" {
-		return Identity{}, invalid("empty token")
+	if err := o.precheck(token); err != nil {
+		return Identity{}, err
 	}
-	if len(token) > o.cfg.MaxTokenLen {
-		return Identity{}, invalid("token is longer than %d bytes", o.cfg.MaxTokenLen)
+	jwt := looksLikeJWT(token)
+	sum := sha256.Sum256([]byte(token))
+	now := o.cfg.Now()
+	if e, ok := o.recent.get(sum, now); ok {
+		o.accepted(e.jwt, true)
+		return e.id, nil
 	}
-	verifier, userinfo, err := o.discovered(ctx)
+	if reason, ok := o.refused.get(sum, now); ok {
+		o.Stats.NegativeHits.Add(1)
+		o.rejected(jwt)
+		return Identity{}, &TokenError{Reason: reason}
+	}
+	d, err := o.discovered(ctx)
 	if err != nil {
 		return Identity{}, err
 	}
-	if looksLikeJWT(token) {
-		id, err := o.verifyJWT(ctx, verifier, token)
-		if err != nil {
-			o.Stats.JWTRejected.Add(1)
-			return Identity{}, err
-		}
-		o.Stats.JWTAccepted.Add(1)
-		return id, nil
+	var (
+		id  Identity
+		exp time.Time
+	)
+	if jwt {
+		id, exp, err = o.verifyJWT(ctx, d, token)
+	} else {
+		id, exp, err = o.opaque(ctx, d, token, sum)
 	}
-	id, err := o.opaque(ctx, userinfo, token)
+	var te *TokenError
 	switch {
 	case err == nil:
-		o.Stats.OpaqueAccepted.Add(1)
-	case errors.Is(err, ErrInvalidToken):
-		o.Stats.OpaqueRejected.Add(1)
+		o.accepted(jwt, false)
+		o.remember(sum, recentEntry{id: id, jwt: jwt}, exp)
+	case errors.As(err, &te):
+		o.rejected(jwt)
+		if !te.transient && o.cfg.NegativeTTL > 0 {
+			now := o.cfg.Now()
+			o.refused.put(sum, te.Reason, now, now.Add(o.cfg.NegativeTTL))
+		}
 	}
 	return id, err
 }
 
-func (o *OIDC) verifyJWT(ctx context.Context, v *oidc.IDTokenVerifier, token string) (Identity, error) {
-	t, err := v.Verify(ctx, token)
+// Known returns the identity of a token this process accepted recently
+// (and counts it accepted), without any other work: no provider call, no
+// signature check. The API lets such tokens through even when their client
+// address is over its limit of failed logins.
+func (o *OIDC) Known(token string) (Identity, bool) {
+	if token == "" || len(token) > o.cfg.MaxTokenLen {
+		return Identity{}, false
+	}
+	e, ok := o.recent.get(sha256.Sum256([]byte(token)), o.cfg.Now())
+	if ok {
+		o.accepted(e.jwt, true)
+	}
+	return e.id, ok
+}
+
+// precheck refuses, without any other work, what cannot be a token.
+func (o *OIDC) precheck(token string) error {
+	if token == "" {
+		return invalid("empty token")
+	}
+	if len(token) > o.cfg.MaxTokenLen {
+		return invalid("token is longer than %d bytes", o.cfg.MaxTokenLen)
+	}
+	// RFC 6750's b64token: a JWT, a JWE and every opaque access token of
+	// the usual providers fit.
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=') {
+			return invalid("not a bearer token: it holds characters other than letters, digits and -._~+/=")
+		}
+	}
+	return nil
+}
+
+func (o *OIDC) accepted(jwt, cached bool) {
+	if jwt {
+		o.Stats.JWTAccepted.Add(1)
+		return
+	}
+	o.Stats.OpaqueAccepted.Add(1)
+	if cached {
+		o.Stats.CacheHits.Add(1)
+	}
+}
+
+func (o *OIDC) rejected(jwt bool) {
+	if jwt {
+		o.Stats.JWTRejected.Add(1)
+	} else {
+		o.Stats.OpaqueRejected.Add(1)
+	}
+}
+
+// remember keeps an accepted token for CacheTTL, never past its expiry.
+func (o *OIDC) remember(sum [32]byte, e recentEntry, exp time.Time) {
+	now := o.cfg.Now()
+	until := now.Add(o.cfg.CacheTTL)
+	if !exp.IsZero() && exp.Before(until) {
+		until = exp
+	}
+	o.recent.put(sum, e, now, until)
+}
+
+func (o *OIDC) verifyJWT(ctx context.Context, d *discovery, token string) (Identity, time.Time, error) {
+	var ko keyOutcome
+	t, err := d.verifier.Verify(context.WithValue(ctx, keyOutcomeKey{}, &ko), token)
 	if err != nil {
+		if ko.unavailable != nil {
+			return Identity{}, time.Time{}, fmt.Errorf("%w: key set: %v", ErrUnavailable, ko.unavailable)
+		}
 		var expired *oidc.TokenExpiredError
 		if errors.As(err, &expired) {
-			return Identity{}, invalid("token expired at %s; log in again", expired.Expiry.UTC().Format(time.RFC3339))
+			return Identity{}, time.Time{}, invalid("token expired at %s; log in again", expired.Expiry.UTC().Format(time.RFC3339))
 		}
-		// go-oidc reports a JWKS it cannot fetch as a failed signature;
-		// either way the token is not accepted.
-		return Identity{}, invalid("%s", strings.TrimPrefix(err.Error(), "oidc: "))
+		return Identity{}, time.Time{}, &TokenError{Reason: strings.TrimPrefix(err.Error(), "oidc: "), transient: ko.deferred}
 	}
 	var c claims
 	if err := t.Claims(&c); err != nil {
-		return Identity{}, invalid("claims: %v", err)
+		return Identity{}, time.Time{}, invalid("claims: %v", err)
 	}
-	return o.identity(c)
+	id, err := o.identity(c)
+	return id, t.Expiry, err
 }
 
-// claims are the ones fmn reads, from a JWT or a UserInfo answer.
+// claims are the ones fmn reads, from a JWT, an introspection answer or a
+// UserInfo answer.
 type claims struct {
 	Subject           string          `json:"sub"`
-	PreferredUsername string          `json:"preferred_username"`
-	Nickname          string          `json:"nickname"`
+	PreferredUsername string          `json:"preferred_username,omitempty"`
+	Username          string          `json:"username,omitempty"`
+	Nickname          string          `json:"nickname,omitempty"`
 	Groups            json.RawMessage `json:"groups,omitempty"`
 }
 
-func (o *OIDC) identity(c claims) (Identity, error) {
-	name := c.PreferredUsername
-	if name == "" {
-		name = c.Nickname
+func (c claims) name() string {
+	for _, n := range []string{c.PreferredUsername, c.Username, c.Nickname} {
+		if n != "" {
+			return n
+		}
 	}
+	return ""
+}
+
+func (o *OIDC) identity(c claims) (Identity, error) {
+	name := c.name()
 	if name == "" {
 		name = c.Subject
 	}
 	if name == "" {
-		return Identity{}, invalid("token names nobody (no preferred_username, nickname or sub claim)")
+		return Identity{}, invalid("token names nobody (no preferred_username, username, nickname or sub claim)")
 	}
 	if !plausibleName(name) {
 		return Identity{}, invalid("username claim %q is not usable", name)
@@ -382,83 +540,4 @@ func looksLikeJWT(token string) bool {
 	}
 	_, ok := h["alg"]
 	return ok
-}
-
-// opaque resolves an opaque access token through UserInfo, with the
-// answer cached under the token's hash.
-func (o *OIDC) opaque(ctx context.Context, endpoint, token string) (Identity, error) {
-	if endpoint == "" {
-		return Identity{}, invalid("not a JWT, and the provider has no UserInfo endpoint to resolve opaque tokens")
-	}
-	sum := sha256.Sum256([]byte(token))
-	key := o.cfg.RedisPrefix + "auth:userinfo:" + hex.EncodeToString(sum[:])
-	if o.cfg.Redis != nil {
-		if c, ok := o.recentGet(key); ok {
-			o.Stats.CacheHits.Add(1)
-			return o.identity(c)
-		}
-		b, err := o.cfg.Redis.DoCache(ctx, o.cfg.Redis.B().Get().Key(key).Cache(), o.cfg.CacheTTL).AsBytes()
-		if err == nil {
-			var c claims
-			if json.Unmarshal(b, &c) == nil {
-				o.Stats.CacheHits.Add(1)
-				return o.identity(c)
-			}
-		} else if !rueidis.IsRedisNil(err) {
-			o.cfg.Logger.WarnContext(ctx, "read UserInfo cache", slog.Any("error", err))
-		}
-	}
-	o.Stats.CacheMisses.Add(1)
-	c, raw, err := o.fetchUserInfo(ctx, endpoint, token)
-	if err != nil {
-		return Identity{}, err
-	}
-	id, err := o.identity(c)
-	if err != nil {
-		return Identity{}, err
-	}
-	if o.cfg.Redis != nil {
-		ttl := o.cfg.CacheTTL
-		cmd := o.cfg.Redis.B().Set().Key(key).Value(rueidis.BinaryString(raw)).Px(ttl).Build()
-		if err := o.cfg.Redis.Do(ctx, cmd).Error(); err != nil {
-			o.cfg.Logger.WarnContext(ctx, "write UserInfo cache", slog.Any("error", err))
-		}
-		o.recentPut(key, c, ttl)
-	}
-	return id, nil
-}
-
-func (o *OIDC) fetchUserInfo(ctx context.Context, endpoint, token string) (claims, []byte, error) {
-	o.Stats.UserInfoCalls.Add(1)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
-	if err != nil {
-		return claims{}, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
-	resp, err := o.cfg.HTTPClient.Do(req)
-	if err != nil {
-		// The error names the URL, never the token.
-		return claims{}, nil, fmt.Errorf("%w: UserInfo: %v", ErrUnavailable, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return claims{}, nil, fmt.Errorf("%w: UserInfo: %v", ErrUnavailable, err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return claims{}, nil, invalid("the provider does not know this access token (UserInfo answered %d)", resp.StatusCode)
-	case resp.StatusCode != http.StatusOK:
-		return claims{}, nil, fmt.Errorf("%w: UserInfo answered %s", ErrUnavailable, resp.Status)
-	}
-	var c claims
-	if err := json.Unmarshal(body, &c); err != nil {
-		return claims{}, nil, fmt.Errorf("%w: UserInfo answer is not JSON: %v", ErrUnavailable, err)
-	}
-	if c.Subject == "" {
-		return claims{}, nil, fmt.Errorf("%w: UserInfo answer has no sub", ErrUnavailable)
-	}
-	raw, _ := json.Marshal(c)
-	return c, raw, nil
 }

@@ -28,15 +28,16 @@ func TestMain(m *testing.M) {
 }
 
 type bundle struct {
-	ctx   context.Context
-	op    *oidctest.Provider
-	oidc  *auth.OIDC
-	redis rueidis.Client
+	ctx    context.Context
+	op     *oidctest.Provider
+	oidc   *auth.OIDC
+	redis  rueidis.Client
+	prefix string
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T, mods ...func(*auth.Config)) *bundle {
 	t.Helper()
-	b := &bundle{ctx: fmntest.Context(t), op: oidctest.Start(t)}
+	b := &bundle{ctx: fmntest.Context(t), op: oidctest.Start(t), prefix: fmntest.RedisPrefix(t)}
 	opt, err := rueidis.ParseURL(fmntest.RedisURL())
 	if err != nil {
 		t.Fatal(err)
@@ -46,10 +47,14 @@ func setup(t *testing.T) *bundle {
 		t.Fatalf("Redis at %s: %v", fmntest.RedisURL(), err)
 	}
 	t.Cleanup(b.redis.Close)
-	b.oidc, err = auth.NewOIDC(auth.Config{
-		Issuer: b.op.Issuer, ClientID: oidctest.ClientID, AdminGroups: []string{"sysadmin-main"},
-		Redis: b.redis, RedisPrefix: fmntest.RedisPrefix(t),
-	})
+	cfg := auth.Config{
+		Issuer: b.op.Issuer, ClientID: oidctest.ClientID, ClientSecret: oidctest.ClientSecret,
+		AdminGroups: []string{"sysadmin-main"}, Redis: b.redis, RedisPrefix: b.prefix,
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	b.oidc, err = auth.NewOIDC(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +93,8 @@ func TestOIDC(t *testing.T) {
 		if id.Username != "alice" || id.Admin || len(id.Groups) != 1 || id.Subject != "id-alice" {
 			t.Errorf("identity = %+v", id)
 		}
-		if n := b.op.UserInfoCalls.Load(); n != 0 {
-			t.Errorf("a valid JWT cost %d UserInfo calls", n)
+		if n, m := b.op.UserInfoCalls.Load(), b.op.IntrospectionCalls.Load(); n != 0 || m != 0 {
+			t.Errorf("a valid JWT cost %d UserInfo and %d introspection calls", n, m)
 		}
 	})
 
@@ -106,7 +111,7 @@ func TestOIDC(t *testing.T) {
 		}
 	})
 
-	t.Run("opaque access token through UserInfo, cached", func(t *testing.T) {
+	t.Run("opaque access token through introspection, cached", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		tok := b.op.Login(t, "bob")
@@ -122,16 +127,31 @@ func TestOIDC(t *testing.T) {
 				t.Errorf("identity = %+v", id)
 			}
 		}
-		if n := b.op.UserInfoCalls.Load(); n != 1 {
-			t.Errorf("UserInfo calls = %d, want 1 (then the cache)", n)
+		if n, u := b.op.IntrospectionCalls.Load(), b.op.UserInfoCalls.Load(); n != 1 || u != 0 {
+			t.Errorf("introspection calls = %d, UserInfo calls = %d, want 1 and 0 (then the cache)", n, u)
 		}
 		if h := b.oidc.Stats.CacheHits.Load(); h != 2 {
 			t.Errorf("cache hits = %d, want 2", h)
 		}
-		// The cache key is a hash: the token itself is nowhere in Redis.
-		keys, err := b.redis.Do(b.ctx, b.redis.B().Keys().Pattern("*auth:userinfo:*").Build()).AsStrSlice()
+		// Another process (same Redis) uses the cache too.
+		other, err := auth.NewOIDC(auth.Config{Issuer: b.op.Issuer, ClientID: oidctest.ClientID, ClientSecret: oidctest.ClientSecret,
+			Redis: b.redis, RedisPrefix: b.prefix})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if id, err := other.Authenticate(b.ctx, tok.AccessToken); err != nil || id.Username != "bob" {
+			t.Errorf("second process: %+v, %v", id, err)
+		}
+		if n := b.op.IntrospectionCalls.Load(); n != 1 {
+			t.Errorf("introspection calls = %d after a second process, want 1", n)
+		}
+		// The cache key is a hash: the token itself is nowhere in Redis.
+		keys, err := b.redis.Do(b.ctx, b.redis.B().Keys().Pattern(b.prefix+"auth:token:*").Build()).AsStrSlice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != 1 {
+			t.Errorf("token cache keys: %q", keys)
 		}
 		for _, k := range keys {
 			if strings.Contains(k, tok.AccessToken) {
@@ -228,7 +248,7 @@ func TestOIDC(t *testing.T) {
 	t.Run("unknown opaque token", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		mustReject(t, b.oidc, "not-a-token-the-provider-issued", "UserInfo")
+		mustReject(t, b.oidc, "not-a-token-the-provider-issued", "not active")
 	})
 
 	t.Run("provider down is unavailable, not invalid", func(t *testing.T) {

@@ -14,7 +14,8 @@ import (
 
 // Client ids and secrets registered at every provider.
 const (
-	// ClientID is fmn's client: configure it as FMN_OIDC_CLIENT_ID.
+	// ClientID is fmn's client: configure it as FMN_OIDC_CLIENT_ID, and
+	// ClientSecret as FMN_OIDC_CLIENT_SECRET (token introspection).
 	ClientID     = devoidc.ClientID
 	ClientSecret = devoidc.ClientSecret
 	// OtherClientID is another application of the same provider: its

@@ -251,7 +251,7 @@ export interface paths {
         put?: never;
         /**
          * Preview a rule
-         * @description The notifications a draft rule would have produced over recent bus history (default the last hour), newest first. Nothing is sent or stored. Destinations are not checked, since nothing is sent.
+         * @description The notifications a draft rule would have produced over recent bus history (default the last hour), newest first. Nothing is sent or stored. Destinations are not checked, since nothing is sent. The server runs a bounded number of previews at once, in all and per user: beyond that it answers 429 with Retry-After, and a problem saying which limit was reached.
          */
         post: operations["rule-preview"];
         delete?: never;
@@ -1801,6 +1801,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
