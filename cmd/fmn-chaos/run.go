@@ -195,7 +195,7 @@ func (h *harness) runTrial(ctx context.Context, t trial) (res result) {
 			}
 			return lat[min(len(lat)-1, int(q*float64(len(lat))))].Seconds()
 		}
-		s.note("timing: setup %.1fs, %d rules %.1fs, publishing %.1fs, last email %.1fs after the last publish; latency p50 %.2fs p99 %.1fs max %.1fs",
+		s.note("timing: setup %.1fs, %d rules %.1fs, publishing %.1fs, last email %.1fs after the last publish; latency p50 %.2fs p99 %.2fs max %.2fs",
 			setup.Seconds(), ruleUsers, rulesDone.Seconds(), p.end.Sub(p.start).Seconds(), max(0, last.Sub(p.end).Seconds()),
 			pct(0.5), pct(0.99), pct(1))
 	}

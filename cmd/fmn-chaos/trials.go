@@ -211,15 +211,24 @@ func dlqReplicas(ctx context.Context, h *harness) result {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	cfg := streams.Defaults()
-	cfg.Replicas = 3
-	ectx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	err = streams.Ensure(ectx, js, cfg)
-	cancel()
+	// The deployment: a server (here the email sender, which needs nothing
+	// but NATS and a relay) creates the streams with FMN_STREAM_REPLICAS=3.
+	srv, err := h.procs.start("sender-email", filepath.Join(dir, "sender-email.log"),
+		[]string{h.fmnBin, "serve", "--roles", "sender-email"},
+		startOpts{dir: dir, ready: "running roles", env: append(baseEnv(),
+			"FMN_NATS_URL="+c.nodes[1].url(), "FMN_STREAM_REPLICAS=3",
+			"FMN_SMTP_URL=smtp://"+h.sink.addr+"?starttls=off", "FMN_DATA_DIR="+dir)})
 	if err != nil {
-		res.err = fmt.Errorf("creating the R3 streams: %w", err)
+		res.err = err
 		return res
 	}
+	err = srv.waitReady(ctx, 60*time.Second)
+	srv.stop(10 * time.Second)
+	if err != nil {
+		res.err = fmt.Errorf("fmn serve --roles sender-email with FMN_STREAM_REPLICAS=3: %w", err)
+		return res
+	}
+	cfg := streams.Defaults()
 	names := []string{cfg.Bus, cfg.Rules, cfg.Notify, cfg.DLQ, cfg.Events}
 	before, err := replicasOf(ctx, js, names)
 	if err != nil {
