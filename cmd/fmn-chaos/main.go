@@ -54,6 +54,7 @@ type result struct {
 	statsCounted, statsReal      int64
 	statsOff                     int64
 	statsKnown                   bool
+	deliveryOff                  bool // delivery_stats disagree with the relay (marked * in the row)
 	elapsed                      time.Duration
 	notes                        []string
 	changed                      []string // dlq-replicas: streams whose replicas changed
@@ -260,6 +261,9 @@ func printRow(w io.Writer, r result) {
 		stats := "?"
 		if r.statsKnown {
 			stats = fmt.Sprintf("%d/%d", r.statsCounted, r.statsReal)
+			if r.deliveryOff {
+				stats += "*"
+			}
 		}
 		fmt.Fprintf(w, rowFormat, r.name, fmt.Sprint(r.expected), fmt.Sprint(r.delivered), fmt.Sprint(r.missing),
 			fmt.Sprint(r.duplicated), fmt.Sprintf("%.1fs", r.maxStall.Seconds()), stats, el)

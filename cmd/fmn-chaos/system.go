@@ -353,20 +353,24 @@ func (s *system) notifyCount(ctx context.Context, channel string) (uint64, error
 
 // statsCounted reads the statistics projection: notifications generated
 // per rule (rule_generated, which users see as generated_last_week) and
-// per channel (generated_stats).
-func (s *system) statsCounted(ctx context.Context) (perRule, perChannel int64, err error) {
+// per channel (generated_stats),
+// and the delivery attempts that succeeded (delivery_stats, result sent).
+func (s *system) statsCounted(ctx context.Context) (perRule, perChannel, sent int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(ctx, s.pg.dsn("fmn"))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer c.Close(ctx)
 	if err := c.QueryRow(ctx, `SELECT coalesce(sum(count),0)::bigint FROM rule_generated`).Scan(&perRule); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	err = c.QueryRow(ctx, `SELECT coalesce(sum(count),0)::bigint FROM generated_stats WHERE dimension = 'channel' AND key = 'email'`).Scan(&perChannel)
-	return perRule, perChannel, err
+	if err := c.QueryRow(ctx, `SELECT coalesce(sum(count),0)::bigint FROM generated_stats WHERE dimension = 'channel' AND key = 'email'`).Scan(&perChannel); err != nil {
+		return 0, 0, 0, err
+	}
+	err = c.QueryRow(ctx, `SELECT coalesce(sum(count),0)::bigint FROM delivery_stats WHERE channel = 'email' AND result = 'sent'`).Scan(&sent)
+	return perRule, perChannel, sent, err
 }
 
 // replicas reads the replicas of every stream.
