@@ -184,6 +184,9 @@ func run() int {
 				r = h.runTrial(ctx, t)
 			}
 			r.elapsed = time.Since(start)
+			if ctx.Err() != nil {
+				r = result{name: t.name, skipped: "interrupted"}
+			}
 		}
 		results = append(results, r)
 		printRow(os.Stdout, r)
