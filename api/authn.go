@@ -133,15 +133,34 @@ func (s *Server) checkToken(ctx huma.Context, token string) (auth.Identity, erro
 		})
 	}
 	addr := clientAddr(ctx.RemoteAddr(), fwd, s.cfg.TrustedProxies)
-	if ok, wait := s.failures.take(addr); !ok {
-		return auth.Identity{}, &rateLimited{seconds: max(1, int(math.Ceil(wait.Seconds())))}
+	deadline := time.NewTimer(authQueueWait)
+	defer deadline.Stop()
+	for {
+		ok, wait, busy := s.failures.reserve(addr)
+		if ok {
+			break
+		}
+		if busy == nil {
+			return auth.Identity{}, &rateLimited{seconds: max(1, int(math.Ceil(wait.Seconds())))}
+		}
+		// Only checks of this address still running hold the units: wait
+		// for one to end (their tokens may well be good).
+		select {
+		case <-busy:
+		case <-deadline.C:
+			return auth.Identity{}, &rateLimited{seconds: 1}
+		case <-ctx.Context().Done():
+			return auth.Identity{}, ctx.Context().Err()
+		}
 	}
 	id, err := s.auth.Authenticate(ctx.Context(), token)
-	if err == nil {
-		s.failures.give(addr)
-	}
+	s.failures.done(addr, err == nil)
 	return id, err
 }
+
+// authQueueWait bounds how long a request waits for the other token checks
+// of its address before it is refused with 429.
+const authQueueWait = 5 * time.Second
 
 // deny writes an error; for 401 with the WWW-Authenticate of RFC 6750.
 func (s *Server) deny(ctx huma.Context, status int, msg, bearerErr string) {

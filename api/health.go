@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,28 @@ import (
 type Check struct {
 	Name string
 	Fn   func(ctx context.Context) error
+	// Detail, when set, is used instead of Fn: ready when the error is
+	// nil, and the text (e.g. "standby: lease held by host-b") is shown
+	// in place of "ok".
+	Detail func(ctx context.Context) (string, error)
+}
+
+// run runs the check: its text, and whether it passed.
+func (c Check) run(ctx context.Context) (string, bool) {
+	if c.Detail != nil {
+		text, err := c.Detail(ctx)
+		switch {
+		case err != nil:
+			return err.Error(), false
+		case text == "":
+			return "ok", true
+		}
+		return text, true
+	}
+	if err := c.Fn(ctx); err != nil {
+		return err.Error(), false
+	}
+	return "ok", true
 }
 
 // Ops is the operational handler set.
@@ -45,13 +68,20 @@ func (o *Ops) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	res := result{Status: "ok", Checks: map[string]string{}}
 	code := http.StatusOK
-	for _, c := range o.Checks {
-		if err := c.Fn(ctx); err != nil {
-			res.Checks[c.Name] = err.Error()
+	// The checks run side by side: one slow dependency costs its own
+	// time, not the sum.
+	texts := make([]string, len(o.Checks))
+	oks := make([]bool, len(o.Checks))
+	var wg sync.WaitGroup
+	for i, c := range o.Checks {
+		wg.Go(func() { texts[i], oks[i] = c.run(ctx) })
+	}
+	wg.Wait()
+	for i, c := range o.Checks {
+		res.Checks[c.Name] = texts[i]
+		if !oks[i] {
 			res.Status = "unavailable"
 			code = http.StatusServiceUnavailable
-		} else {
-			res.Checks[c.Name] = "ok"
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -26,6 +26,10 @@ type failureLimiter struct {
 type bucket struct {
 	units float64
 	at    time.Time
+	// inflight counts the checks holding a unit; changed is closed (and
+	// replaced) when one ends, for the requests waiting on them.
+	inflight int
+	changed  chan struct{}
 }
 
 // maxBuckets bounds the addresses tracked; past it, full buckets (which
@@ -47,6 +51,17 @@ func (l *failureLimiter) fill(b *bucket, now time.Time) {
 // take uses one unit of addr's bucket; when it is empty, it says how long
 // until there is one.
 func (l *failureLimiter) take(addr string) (ok bool, retryAfter time.Duration) {
+	ok, retryAfter, _ = l.reserve(addr)
+	return ok, retryAfter
+}
+
+// reserve is take, but when the bucket is empty only because checks of
+// this address are still running (their units come back if their tokens
+// are accepted), it returns a channel closed when one of them ends, to
+// wait on and try again: concurrent first requests of one user are not
+// refused, while concurrent bad tokens still reach the provider at most
+// burst at a time.
+func (l *failureLimiter) reserve(addr string) (ok bool, retryAfter time.Duration, busy <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -61,10 +76,42 @@ func (l *failureLimiter) take(addr string) (ok bool, retryAfter time.Duration) {
 	l.fill(b, now)
 	if b.units >= 1 {
 		b.units--
-		return true, 0
+		b.inflight++
+		return true, 0, nil
+	}
+	if b.inflight > 0 {
+		if b.changed == nil {
+			b.changed = make(chan struct{})
+		}
+		return false, 0, b.changed
 	}
 	wait := time.Duration(math.Ceil((1 - b.units) / l.rate * float64(time.Second)))
-	return false, wait
+	return false, wait, nil
+}
+
+// done ends a check that reserve admitted: an accepted token gives its
+// unit back, a refused one keeps it used.
+func (l *failureLimiter) done(addr string, accepted bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[addr]
+	if b == nil {
+		return
+	}
+	if b.inflight > 0 {
+		b.inflight--
+	}
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
+	l.fill(b, l.now())
+	if accepted {
+		b.units = min(l.burst, b.units+1)
+	}
+	if b.units >= l.burst && b.inflight == 0 {
+		delete(l.buckets, addr)
+	}
 }
 
 // give returns the unit of an accepted token.
@@ -77,7 +124,10 @@ func (l *failureLimiter) give(addr string) {
 	}
 	l.fill(b, l.now())
 	b.units = min(l.burst, b.units+1)
-	if b.units >= l.burst {
+	if b.inflight > 0 {
+		b.inflight--
+	}
+	if b.units >= l.burst && b.inflight == 0 {
 		delete(l.buckets, addr)
 	}
 }
@@ -85,7 +135,7 @@ func (l *failureLimiter) give(addr string) {
 func (l *failureLimiter) prune(now time.Time) {
 	for k, b := range l.buckets {
 		l.fill(b, now)
-		if b.units >= l.burst {
+		if b.units >= l.burst && b.inflight == 0 {
 			delete(l.buckets, k)
 		}
 	}

@@ -10,8 +10,15 @@ func TestFailureLimiter(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	l := newFailureLimiter(3, 6) // 3 in a row, then one every 10s
 	l.now = func() time.Time { return now }
+	fail := func(addr string) bool {
+		ok, _ := l.take(addr)
+		if ok {
+			l.done(addr, false)
+		}
+		return ok
+	}
 	for i := range 3 {
-		if ok, _ := l.take("a"); !ok {
+		if !fail("a") {
 			t.Fatalf("failure %d refused", i)
 		}
 	}
@@ -19,7 +26,7 @@ func TestFailureLimiter(t *testing.T) {
 	if ok || wait != 10*time.Second {
 		t.Fatalf("4th: ok=%v wait=%s, want refused for 10s", ok, wait)
 	}
-	if ok, _ := l.take("b"); !ok {
+	if !fail("b") {
 		t.Fatal("another address is limited")
 	}
 	now = now.Add(4 * time.Second)
@@ -31,14 +38,47 @@ func TestFailureLimiter(t *testing.T) {
 		t.Fatal("after 10s: still refused")
 	}
 	// An accepted token gives its unit back.
-	l.give("a")
+	l.done("a", true)
 	if ok, _ := l.take("a"); !ok {
 		t.Fatal("the unit of an accepted token was not given back")
 	}
+	l.done("a", true)
 	// Full buckets are forgotten.
 	l.give("b")
 	if _, ok := l.buckets["b"]; ok {
 		t.Error("a full bucket is kept")
+	}
+}
+
+// Checks still running hold the units: a further request of the address
+// waits for one of them instead of being refused, and goes ahead when its
+// token was good.
+func TestFailureLimiterWaitsForRunningChecks(t *testing.T) {
+	t.Parallel()
+	l := newFailureLimiter(2, 6)
+	for range 2 {
+		if ok, _, _ := l.reserve("a"); !ok {
+			t.Fatal("refused within the burst")
+		}
+	}
+	ok, _, busy := l.reserve("a")
+	if ok || busy == nil {
+		t.Fatalf("third while two run: ok=%v busy=%v, want a channel to wait on", ok, busy)
+	}
+	l.done("a", true)
+	select {
+	case <-busy:
+	default:
+		t.Fatal("the end of a check did not wake the waiter")
+	}
+	if ok, _, _ := l.reserve("a"); !ok {
+		t.Fatal("refused after an accepted token gave its unit back")
+	}
+	// Two failures use the bucket up: then refused, with nothing to wait on.
+	l.done("a", false)
+	l.done("a", false)
+	if ok, wait, busy := l.reserve("a"); ok || busy != nil || wait <= 0 {
+		t.Fatalf("after failures: ok=%v wait=%s busy=%v", ok, wait, busy)
 	}
 }
 

@@ -172,6 +172,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if cfg.MetricsAddr == "" && !slices.Contains(roles, "api") {
+		// Without the API nothing else would listen: serve /metrics and
+		// /healthz/* on the default address.
+		cfg.MetricsAddr = config.DefaultMetricsAddr
+	}
 	log := newLogger(stderr, cfg.LogLevel)
 	return RunSystem(ctx, cfg, roles, Options{Log: log, Out: stdout, Command: "serve"})
 }

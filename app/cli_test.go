@@ -57,7 +57,7 @@ func TestCLIRulesPublishRebuild(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		var out, errb bytes.Buffer
-		done <- app.Main(sysCtx, append([]string{"serve", "--roles", "projector"}, common...), nil, &out, &errb)
+		done <- app.Main(sysCtx, append([]string{"serve", "--roles", "projector", "--metrics-addr", "127.0.0.1:0"}, common...), nil, &out, &errb)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 

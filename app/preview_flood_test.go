@@ -80,7 +80,7 @@ func TestPreviewFlood(t *testing.T) {
 	cfg.NATSURL, cfg.DatabaseURL = nc.URL, pg.URL
 	cfg.RedisURL, cfg.RedisPrefix = fmntest.RedisURL(), fmntest.RedisPrefix(t)
 	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.OIDCIssuer, cfg.OIDCClientID = op.Issuer, oidctest.ClientID
+	cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCClientSecret = op.Issuer, oidctest.ClientID, oidctest.ClientSecret
 	cfg.MailFrom = "notifications@example.org"
 	cfg.SMTPURL = smtp.URL() + "?ca_file=" + smtp.CAFile(t)
 	if err := cfg.Validate(); err != nil {

@@ -62,7 +62,10 @@ type System struct {
 	// shared service cache (nil when FASJSON and dist-git are not set).
 	Directory *directory.Directory
 	HTTPAddr  string
-	MailDir   string
+	// MetricsAddr is where /metrics and /healthz/* of every role listen
+	// (FMN_METRICS_ADDR; empty when off).
+	MetricsAddr string
+	MailDir     string
 	// DevOIDC is `fmn dev`'s login provider, when FMN_OIDC_ISSUER is empty.
 	DevOIDC *devoidc.Provider
 	// PreviewNC is the api role's NATS connection for rule previews, apart
@@ -80,6 +83,20 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 	env := &Env{Cfg: cfg, Log: log}
 	defer env.Close()
 	sys := &System{Env: env}
+
+	// The metrics and health endpoint of every role listens first, so
+	// that liveness answers while the roles set up (readiness says
+	// "starting" until they run).
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rops := newRoleOps(env, reg)
+	if addr := cfg.MetricsAddr; addr != "" && addr != "off" {
+		a, err := rops.serve(addr, log)
+		if err != nil {
+			return err
+		}
+		sys.MetricsAddr = a
+	}
 
 	if err := env.ConnectNATS(ctx, EnsureStreams); err != nil {
 		return err
@@ -109,8 +126,12 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		sys.Redis = client
 	}
 	site := notification.Site{Name: cfg.SiteName, PublicURL: cfg.PublicURL}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rops.add(rops.natsCheck())
+	reg.MustRegister(&streamSize{env: env, streams: []string{cfg.Streams.DLQ}})
+	if env.DB != nil {
+		rops.add(rops.postgresCheck())
+	}
+	var lags []lagItem
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -148,6 +169,11 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 			return fmt.Errorf("projector: %w", err)
 		}
 		defer p.Stop()
+		rops.consumer(cfg.Streams.Rules, "projector", false)
+		lag := &api.LagCheck{Stream: streamLastSeq(env, cfg.Streams.Rules), Projected: rulelog.NewStore(env.DB).Projected}
+		rops.add(api.Check{Name: "rules-projection", Fn: lag.Check})
+		lags = append(lags, lagItem{projection: "rules", stream: cfg.Streams.Rules})
+		registerProjectorMetrics(reg, p)
 	}
 	if has("consumer") {
 		reader := rulelog.NewReader(env.DB, sys.Redis, cfg.RedisPrefix)
@@ -170,6 +196,7 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		}, log.With("role", "consumer"))
 		sys.Matcher, sys.Consumer = m, c
 		registerConsumerMetrics(reg, c, m)
+		rops.consumer(cfg.Streams.Bus, c.ConsumerConfig().Durable, false)
 		run("consumer-sync", func(ctx context.Context) error { m.RunSync(ctx, wake, 500*time.Millisecond); return nil })
 		run("consumer", c.Run)
 	}
@@ -177,7 +204,15 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		sp := stats.NewProjector(env.JS, env.DB, cfg.Streams, log.With("role", "stats"))
 		sp.Retention = cfg.StatsRetention
 		run("stats", sp.Run)
+		rops.consumer(cfg.Streams.Notify, sp.Durable, false)
+		rops.consumer(cfg.Streams.Events, sp.Durable+"-deliveries", false)
+		lags = append(lags, lagItem{projection: stats.ProjectionName, stream: cfg.Streams.Notify},
+			lagItem{projection: stats.DeliveriesProjectionName, stream: cfg.Streams.Events})
 	}
+	if len(lags) > 0 {
+		reg.MustRegister(&projectionLag{env: env, items: lags})
+	}
+	var smetrics *senderMetrics
 	if slices.ContainsFunc(roles, func(r string) bool { return strings.HasPrefix(r, "sender-") }) {
 		// Every sender reports its delivery outcomes to EVENTS, for the
 		// statistics.
@@ -185,7 +220,12 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		if err != nil {
 			return fmt.Errorf("delivery outcome events: %w", err)
 		}
+		// A redelivery after a lost ack is not sent again.
+		if so.SentLog == nil {
+			so.SentLog = senders.NewKVSentLog(env.JS, senders.KVSentLogConfig{Replicas: cfg.Streams.Replicas})
+		}
 		opts.SenderOptions = so
+		smetrics = newSenderMetrics(reg)
 	}
 	if has("sender-email") {
 		smtpURL := cfg.SMTPURL
@@ -206,15 +246,23 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		if err != nil {
 			return err
 		}
+		sopts := senders.Options{}
+		if opts.SenderOptions != nil {
+			sopts = *opts.SenderOptions
+		}
+		if sopts.Workers == 0 {
+			sopts.Workers = cfg.SenderEmailWorkers
+		}
+		// Every worker keeps its SMTP session between messages.
+		ecfg.MaxIdleConns = max(ecfg.MaxIdleConns, sopts.Workers)
 		s, err := email.New(ecfg, log.With("role", "sender-email"))
 		if err != nil {
 			return err
 		}
 		defer s.Close()
-		sopts := senders.Options{}
-		if opts.SenderOptions != nil {
-			sopts = *opts.SenderOptions
-		}
+		sopts = smetrics.channel(email.Channel, sopts)
+		rops.consumer(cfg.Streams.Notify, senders.ConsumerName(email.Channel), false)
+		rops.breaker("smtp-relay", sopts.Breaker)
 		run("sender-email", func(ctx context.Context) error {
 			return senders.Run(ctx, env.JS, cfg.Streams, s, sopts, log.With("role", "sender-email"))
 		})
@@ -235,7 +283,8 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		}
 		// Any number of processes may run this role; the lease lets one
 		// at a time send as the bot.
-		lc := lease.Config{Replicas: cfg.Streams.Replicas}
+		lc := lease.Config{Replicas: cfg.Streams.Replicas, Status: &lease.Status{}}
+		sopts = leasedSenderOps(rops, smetrics, cfg, "matrix", matrix.LeaseKey, lc.Status, sopts)
 		run("sender-matrix", func(ctx context.Context) error {
 			return matrix.Run(ctx, env.JS, cfg.Streams, mcfg, lc, sopts, log.With("role", "sender-matrix"))
 		})
@@ -253,7 +302,8 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		}
 		// Any number of processes may run this role; the lease lets one
 		// at a time hold the IRC connection.
-		lc := lease.Config{Replicas: cfg.Streams.Replicas}
+		lc := lease.Config{Replicas: cfg.Streams.Replicas, Status: &lease.Status{}}
+		sopts = leasedSenderOps(rops, smetrics, cfg, "irc", irc.LeaseKey, lc.Status, sopts)
 		run("sender-irc", func(ctx context.Context) error {
 			return irc.Run(ctx, env.JS, cfg.Streams, icfg, lc, sopts, log.With("role", "sender-irc"))
 		})
@@ -284,6 +334,7 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		}
 		sys.HTTPAddr = addr
 	}
+	rops.started()
 	if opts.Out != nil {
 		printBanner(opts.Out, opts.Command, env, sys, roles)
 	}
@@ -381,6 +432,9 @@ func printBanner(w io.Writer, command string, env *Env, sys *System, roles []str
 	if sys.HTTPAddr != "" {
 		fmt.Fprintf(w, "  HTTP:             http://%s  (web UI; /api/docs, /healthz/ready, /metrics)\n", sys.HTTPAddr)
 	}
+	if sys.MetricsAddr != "" {
+		fmt.Fprintf(w, "  Metrics, health:  http://%s  (/metrics, /healthz/live, /healthz/ready of every role)\n", sys.MetricsAddr)
+	}
 	if sys.DevOIDC != nil {
 		printDevLogin(w, sys.DevOIDC, env.Cfg.AdminGroups)
 	}
@@ -394,4 +448,35 @@ func printBanner(w io.Writer, command string, env *Env, sys *System, roles []str
 			fmt.Fprintf(w, "  PostgreSQL:       %s%s\n", u.Host, u.Path)
 		}
 	}
+}
+
+// leasedSenderOps prepares the options of a sender that holds a lease (IRC,
+// Matrix) and adds its readiness checks: the lease, and its consumer once
+// a holder has created it.
+func leasedSenderOps(rops *roleOps, m *senderMetrics, cfg config.Config, channel, leaseKey string, st *lease.Status, so senders.Options) senders.Options {
+	so = m.channel(channel, so)
+	m.lease(channel, st)
+	rops.consumer(cfg.Streams.Notify, senders.ConsumerName(channel), true)
+	rops.lease("lease "+leaseKey, st)
+	return so
+}
+
+// streamLastSeq reads a stream's last sequence.
+func streamLastSeq(env *Env, stream string) func(context.Context) (uint64, error) {
+	return func(ctx context.Context) (uint64, error) {
+		st, err := env.JS.Stream(ctx, stream)
+		if err != nil {
+			return 0, err
+		}
+		return st.CachedInfo().State.LastSeq, nil
+	}
+}
+
+func registerProjectorMetrics(reg *prometheus.Registry, p *rulelog.Projector) {
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fmn_projector_applied_total",
+		Help: "Rule events this projector applied to the tables (gap fills included)."},
+		func() float64 { return float64(p.Stats().Applied) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fmn_projector_skipped_total",
+		Help: "Deliveries of rule events the tables already had (redeliveries, other instances)."},
+		func() float64 { return float64(p.Stats().Skipped) }))
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -35,6 +36,12 @@ type Config struct {
 	RedisPrefix string
 	// HTTPAddr is where the API and UI listen (default 127.0.0.1:8080).
 	HTTPAddr string
+	// MetricsAddr is where every role of the process serves /metrics,
+	// /healthz/live and /healthz/ready (default empty: none when the
+	// process runs the api role, whose FMN_HTTP_ADDR serves them;
+	// `fmn serve` without the api role then listens on
+	// DefaultMetricsAddr). "off" disables it.
+	MetricsAddr string
 	// PublicURL is how users reach fmn; used in notification footers
 	// (default http://127.0.0.1:8080).
 	PublicURL string
@@ -96,6 +103,9 @@ type Config struct {
 	// (default 4096).
 	ConsumerAckWait                         time.Duration
 	ConsumerMaxAckPending, ConsumerInFlight int
+	// SenderEmailWorkers is how many emails one sender-email process
+	// sends at once (default 4).
+	SenderEmailWorkers int
 	// PreviewMaxConcurrent bounds the rule previews one API process runs
 	// at once (default 8), PreviewMaxPerUser those of one user (default 2);
 	// more get 429 with Retry-After.
@@ -106,6 +116,10 @@ type Config struct {
 	// LogLevel is debug, info, warn or error (default info).
 	LogLevel string
 }
+
+// DefaultMetricsAddr is where `fmn serve` without the api role serves
+// /metrics and /healthz/* when FMN_METRICS_ADDR is empty.
+const DefaultMetricsAddr = "127.0.0.1:9464"
 
 // Defaults is the development configuration.
 func Defaults() Config {
@@ -131,6 +145,7 @@ func Defaults() Config {
 		ConsumerAckWait:       30 * time.Second,
 		ConsumerMaxAckPending: 20000,
 		ConsumerInFlight:      4096,
+		SenderEmailWorkers:    4,
 		PreviewMaxConcurrent:  8,
 		PreviewMaxPerUser:     2,
 		LogLevel:              "info",
@@ -203,6 +218,7 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	str("redis-url", "FMN_REDIS_URL", "Redis URL", true, &cfg.RedisURL)
 	str("redis-prefix", "FMN_REDIS_PREFIX", "prefix of every Redis key", false, &cfg.RedisPrefix)
 	str("http-addr", "FMN_HTTP_ADDR", "address of the API and UI", false, &cfg.HTTPAddr)
+	str("metrics-addr", "FMN_METRICS_ADDR", "address of /metrics and /healthz/* for every role of the process (host:port, or off; default: none with the api role, "+DefaultMetricsAddr+" for fmn serve without it)", false, &cfg.MetricsAddr)
 	str("public-url", "FMN_PUBLIC_URL", "URL users reach fmn at (notification footers)", false, &cfg.PublicURL)
 	str("site-name", "FMN_SITE_NAME", "name of this fmn in notification footers", false, &cfg.SiteName)
 	str("oidc-issuer", "FMN_OIDC_ISSUER", "OpenID Connect issuer URL", false, &cfg.OIDCIssuer)
@@ -262,6 +278,7 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	dur("consumer-ack-wait", "FMN_CONSUMER_ACK_WAIT", "how long a bus message may stay unacked before redelivery", &cfg.ConsumerAckWait)
 	integer("consumer-max-ack-pending", "FMN_CONSUMER_MAX_ACK_PENDING", "unacked bus messages across all matcher instances", &cfg.ConsumerMaxAckPending)
 	integer("consumer-in-flight", "FMN_CONSUMER_IN_FLIGHT", "bus messages between fetch and ack in one matcher instance", &cfg.ConsumerInFlight)
+	integer("sender-email-workers", "FMN_SENDER_EMAIL_WORKERS", "emails one sender-email process sends at once", &cfg.SenderEmailWorkers)
 	integer("preview-max-concurrent", "FMN_PREVIEW_MAX_CONCURRENT", "rule previews one API process runs at once (more get 429)", &cfg.PreviewMaxConcurrent)
 	integer("preview-max-per-user", "FMN_PREVIEW_MAX_PER_USER", "rule previews of one user running at once (more get 429)", &cfg.PreviewMaxPerUser)
 	str("log-level", "FMN_LOG_LEVEL", "debug, info, warn or error", false, &cfg.LogLevel)
@@ -450,6 +467,14 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("FMN_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.SenderEmailWorkers < 1 || c.SenderEmailWorkers > 256 {
+		bad("FMN_SENDER_EMAIL_WORKERS", "must be 1 to 256, got %d", c.SenderEmailWorkers)
+	}
+	if a := c.MetricsAddr; a != "" && a != "off" {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			bad("FMN_METRICS_ADDR", "must be host:port (e.g. %s or :9464) or off, got %q", DefaultMetricsAddr, a)
+		}
 	}
 	if c.StatsRetention < 8*24*time.Hour {
 		bad("FMN_STATS_RETENTION", "must be at least 8d (generated_last_week reads a week), got %s", c.StatsRetention)

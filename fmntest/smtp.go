@@ -43,6 +43,9 @@ type SMTPOptions struct {
 	Implicit     bool         // TLS from the first byte (smtps) instead of STARTTLS
 	InsecureAuth bool         // offer AUTH without TLS too
 	Listener     net.Listener // serve on this instead of a new loopback port
+	// DataDelay makes the server take this long to accept each message,
+	// as a busy relay does (see MaxConcurrentData).
+	DataDelay time.Duration
 }
 
 // SMTPServer is a real SMTP server (go-smtp) on loopback for tests. By
@@ -75,6 +78,8 @@ type SMTPServer struct {
 	auths    []string // mechanism of each successful AUTH
 	badAuths int
 	rejects  map[string]*smtp.SMTPError
+	inData   int // messages being accepted now
+	maxData  int // the most at once
 }
 
 // StartSMTP starts the server on a random loopback port, with AUTH PLAIN
@@ -217,6 +222,14 @@ func (s *SMTPServer) Sessions() int {
 	return s.sessions
 }
 
+// MaxConcurrentData is the most messages the server was accepting at
+// once (DATA received, reply not yet sent): how parallel its clients are.
+func (s *SMTPServer) MaxConcurrentData() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxData
+}
+
 // Connections counts accepted TCP connections.
 func (s *SMTPServer) Connections() int {
 	s.mu.Lock()
@@ -336,9 +349,21 @@ func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (ss *smtpSession) Data(r io.Reader) error {
+	ss.s.mu.Lock()
+	ss.s.inData++
+	ss.s.maxData = max(ss.s.maxData, ss.s.inData)
+	ss.s.mu.Unlock()
+	defer func() {
+		ss.s.mu.Lock()
+		ss.s.inData--
+		ss.s.mu.Unlock()
+	}()
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	if d := ss.s.opts.DataDelay; d > 0 {
+		time.Sleep(d)
 	}
 	m := ss.m
 	m.Data, m.User, m.Mech = b, ss.user, ss.mech

@@ -39,6 +39,11 @@ const (
 	Sent  Result = "sent"  // delivered and acknowledged
 	Retry Result = "retry" // failed transiently; redelivered after a delay
 	Dead  Result = "dead"  // stored in the dead letters, never retried
+	// Skipped: a redelivery of a notification that an earlier delivery
+	// had sent (its ack was lost), acknowledged without sending again
+	// (see SentLog). Reported to OnOutcome only: the earlier delivery's
+	// outcome is the one stored.
+	Skipped Result = "skipped"
 )
 
 // Outcome describes one delivery attempt, for statistics.
@@ -86,7 +91,10 @@ type Options struct {
 	// so it must be well above Workers, or one failing recipient holds up
 	// everyone behind it.
 	MaxAckPending int
-	// Workers is how many Send calls run at once (default 1).
+	// Workers is how many Send calls run at once (default 1). Each
+	// worker fetches, sends and settles one notification at a time, so
+	// at-least-once delivery and the outcome-before-ack order hold per
+	// notification; notifications are not sent in stream order.
 	Workers int
 	// DrainTimeout is how long an in-flight Send may go on after the
 	// context of Run is cancelled (default 10s).
@@ -101,6 +109,18 @@ type Options struct {
 	// that made it, once the notification is settled. It must return
 	// quickly.
 	OnOutcome func(Outcome)
+	// SentLog, when set, is told of every sent notification before it is
+	// acked, and asked about every redelivery: one that was sent already
+	// is acked without sending it again (result Skipped).
+	SentLog SentLog
+	// Breaker is the circuit breaker on the peer (default: a new one with
+	// the default BreakerConfig). Pass one to read its Status.
+	Breaker *Breaker
+	// LogEvery is how often a failure that goes on is logged again
+	// (default 30s): failed attempts, fetch errors and an open circuit
+	// each log one line when they start, a reminder with counts at most
+	// every LogEvery, and one line when they end.
+	LogEvery time.Duration
 }
 
 // WithDefaults returns o with every unset field at its default.
@@ -122,6 +142,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.DrainTimeout == 0 {
 		o.DrainTimeout = 10 * time.Second
+	}
+	if o.LogEvery == 0 {
+		o.LogEvery = 30 * time.Second
 	}
 	return o
 }
@@ -149,6 +172,9 @@ func (o Options) Validate() error {
 	}
 	if o.DrainTimeout < 0 {
 		errs = append(errs, fmt.Errorf("sender drain timeout must not be negative, got %s", o.DrainTimeout))
+	}
+	if o.LogEvery < 0 {
+		errs = append(errs, fmt.Errorf("sender log interval must not be negative, got %s", o.LogEvery))
 	}
 	return errors.Join(errs...)
 }
@@ -195,6 +221,12 @@ func ConsumerConfig(channel string, o Options) jetstream.ConsumerConfig {
 // published to dlq.notify.<channel> with the reason in Fmn-Dead-Reason, and
 // only once the DLQ stream has stored it is the original terminated.
 //
+// Attempts that fail because the peer is unavailable (see Unavailable) feed
+// the circuit breaker (Options.Breaker): once it opens, the workers stop
+// fetching and hold what they fetched until a probe finds the peer back.
+// Failed attempts are logged as episodes, not one line each (see
+// Options.LogEvery).
+//
 // When ctx is cancelled Run stops fetching, lets in-flight sends finish
 // (for at most opts.DrainTimeout), settles them and returns nil. Setting up
 // the consumer is retried while NATS answers with transient errors, and
@@ -222,11 +254,22 @@ func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, s Sende
 		}
 		return fmt.Errorf("sender %s: %w", channel, err)
 	}
-	d := &deliverer{js: js, sc: sc, s: s, channel: channel, opts: opts, log: logger}
+	br := opts.Breaker
+	if br == nil {
+		br = NewBreaker(BreakerConfig{})
+	}
+	d := &deliverer{js: js, sc: sc, s: s, channel: channel, opts: opts, log: logger, breaker: br,
+		failing: newEpisode(logger, opts.LogEvery, "notifications not sent, will retry",
+			"notifications still not sent, will retry", "notifications sent again"),
+		fetching: newEpisode(logger, opts.LogEvery, "fetching notifications fails, will retry",
+			"fetching notifications still fails", "fetching notifications works again"),
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
+	prober, _ := s.(Prober)
+	wg.Go(func() { br.run(ctx, prober, logger, opts.LogEvery) })
 	for range opts.Workers {
 		wg.Go(func() {
 			if err := d.work(ctx, cons); err != nil {
@@ -234,6 +277,8 @@ func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, s Sende
 			}
 		})
 	}
+	// The breaker's goroutine ends with ctx; the workers end on their
+	// own when ctx ends or one of them fails.
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -243,31 +288,49 @@ func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, s Sende
 
 // deliverer holds what every worker of one Run shares.
 type deliverer struct {
-	js      jetstream.JetStream
-	sc      streams.Config
-	s       Sender
-	channel string
-	opts    Options
-	log     *slog.Logger
+	js       jetstream.JetStream
+	sc       streams.Config
+	s        Sender
+	channel  string
+	opts     Options
+	log      *slog.Logger
+	breaker  *Breaker
+	failing  *episode // failed attempts
+	fetching *episode // fetch errors
 }
 
 // work fetches and handles notifications one at a time until ctx ends.
 func (d *deliverer) work(ctx context.Context, cons jetstream.Consumer) error {
 	for ctx.Err() == nil {
+		// While the circuit is open nothing is fetched: the notifications
+		// wait in the stream, using up none of their attempts.
+		if !d.breaker.waitFetch(ctx) {
+			return nil
+		}
 		msg, err := cons.Next(jetstream.FetchContext(ctx))
 		switch {
 		case err == nil:
-			d.handle(ctx, msg)
+			d.fetching.ok()
+			trial, ok := d.breaker.admit(ctx, d.holdEvery(), func() { _ = msg.InProgress() })
+			if !ok {
+				// Stopping while the circuit is open: give it back at once
+				// rather than after AckWait (nothing was attempted).
+				_ = msg.Nak()
+				return nil
+			}
+			attempted, err := d.handle(ctx, msg)
+			d.breaker.done(d.log, trial, attempted, err)
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrNoMessages):
+			d.fetching.ok()
 		case streams.IsGone(err):
 			return fmt.Errorf("sender %s: consumer %s is gone: %w", d.channel, ConsumerName(d.channel), err)
 		default:
 			// Disconnected, no heartbeat (a stalled node), or the server
 			// is busy: the client reconnects by itself, so wait a little
-			// rather than spin.
-			d.log.Warn("fetching notifications failed; retrying", "err", err)
+			// rather than spin (logged as an episode, not once a second).
+			d.fetching.fail(err.Error())
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
@@ -277,30 +340,38 @@ func (d *deliverer) work(ctx context.Context, cons jetstream.Consumer) error {
 	return nil
 }
 
-// handle makes one delivery attempt and settles the message.
-func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) {
+// holdEvery is how often a notification held by an open circuit is marked
+// in progress.
+func (d *deliverer) holdEvery() time.Duration { return max(d.opts.AckWait/3, time.Millisecond) }
+
+// handle makes one delivery attempt and settles the message. It reports
+// whether the sender was called, and what it returned.
+func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) (attempted bool, sendErr error) {
 	md, err := msg.Metadata()
 	if err != nil {
 		// Not a JetStream delivery: nothing to settle.
 		d.log.Error("notification without metadata", "subject", msg.Subject(), "err", err)
-		return
+		return false, nil
 	}
 	o := Outcome{Channel: d.channel, StreamSeq: md.Sequence.Stream, Delivery: md.NumDelivered}
 
 	var n notification.Notification
 	if err := json.Unmarshal(msg.Data(), &n); err != nil {
 		d.deadLetter(ctx, msg, md, o, "undecodable notification: "+err.Error())
-		return
+		return false, nil
 	}
 	o.Notification = &n
 	if n.Protocol != "" && n.Protocol != d.channel {
 		d.deadLetter(ctx, msg, md, o, fmt.Sprintf("notification for protocol %q published on channel %q", n.Protocol, d.channel))
-		return
+		return false, nil
+	}
+	if md.NumDelivered > 1 && d.alreadySent(ctx, msg, o) {
+		return false, nil
 	}
 	if md.NumDelivered > uint64(d.opts.MaxDeliver) {
 		// Only a process that died during the last attempt leads here.
 		d.deadLetter(ctx, msg, md, o, fmt.Sprintf("gave up after %d attempts, the last one ended without an outcome", d.opts.MaxDeliver))
-		return
+		return false, nil
 	}
 
 	start := time.Now()
@@ -308,17 +379,35 @@ func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 	o.Duration = time.Since(start)
 	switch {
 	case err == nil:
+		d.failing.ok()
 		o.Result = Sent
 		actx, cancel := settleContext(ctx)
 		defer cancel()
+		// The mark and the outcome are stored side by side, both before
+		// the ack.
+		var marked chan struct{}
+		if d.opts.SentLog != nil {
+			marked = make(chan struct{})
+			go func() {
+				defer close(marked)
+				if err := d.opts.SentLog.MarkSent(actx, d.channel, o.StreamSeq, n.ID); err != nil {
+					d.log.Warn("sent notification not marked; a redelivery would send it again", "id", n.ID, "seq", o.StreamSeq, "err", err)
+				}
+			}()
+		}
 		d.store(actx, o)
+		if marked != nil {
+			<-marked
+		}
 		if err := msg.DoubleAck(actx); err != nil {
-			// The server will redeliver it: a duplicate, but no loss.
+			// The server will redeliver it; the mark keeps it from being
+			// sent twice.
 			d.log.Warn("ack of a sent notification failed", "id", n.ID, "seq", o.StreamSeq, "err", err)
 		}
 		d.log.Debug("notification sent", "id", n.ID, "seq", o.StreamSeq, "delivery", o.Delivery, "took", o.Duration)
 		d.report(o)
 	case IsPermanent(err):
+		d.failing.ok()
 		d.deadLetter(ctx, msg, md, o, "permanent failure: "+err.Error())
 	case md.NumDelivered >= uint64(d.opts.MaxDeliver):
 		d.deadLetter(ctx, msg, md, o, fmt.Sprintf("gave up after %d attempts: %v", md.NumDelivered, err))
@@ -329,6 +418,35 @@ func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 		d.retry(msg, o, err.Error())
 	}
+	return true, err
+}
+
+// alreadySent settles a redelivery whose notification an earlier delivery
+// sent (its ack was lost): acked, not sent again. When the sent log cannot
+// tell, the notification is sent: a duplicate rather than a loss.
+func (d *deliverer) alreadySent(ctx context.Context, msg jetstream.Msg, o Outcome) bool {
+	if d.opts.SentLog == nil {
+		return false
+	}
+	n := o.Notification
+	lctx, cancel := settleContext(ctx)
+	defer cancel()
+	sent, err := d.opts.SentLog.WasSent(lctx, d.channel, o.StreamSeq, n.ID)
+	if err != nil {
+		d.log.Warn("cannot tell whether a redelivered notification was sent; sending it", "id", n.ID, "seq", o.StreamSeq, "err", err)
+		return false
+	}
+	if !sent {
+		return false
+	}
+	if err := msg.DoubleAck(lctx); err != nil {
+		d.log.Warn("ack of a notification sent earlier failed", "id", n.ID, "seq", o.StreamSeq, "err", err)
+	}
+	d.log.Info("redelivered notification was sent already; acked without sending again",
+		"id", n.ID, "seq", o.StreamSeq, "delivery", o.Delivery)
+	o.Result = Skipped
+	d.report(o)
+	return true
 }
 
 // send calls the sender, keeping the message in progress while it runs and
@@ -381,7 +499,10 @@ func (d *deliverer) retry(msg jetstream.Msg, o Outcome, reason string) {
 		// Without the nak the server redelivers after AckWait.
 		d.log.Warn("nak failed", "seq", o.StreamSeq, "err", err)
 	}
-	d.log.Warn("notification not sent, will retry", notificationID(o), "seq", o.StreamSeq,
+	// One line when failures start, reminders with counts, one when
+	// notifications go out again; each attempt at debug level.
+	d.failing.fail(o.Reason, notificationID(o), "seq", o.StreamSeq, "delivery", o.Delivery, "retry_in", o.RetryIn)
+	d.log.Debug("notification not sent, will retry", notificationID(o), "seq", o.StreamSeq,
 		"delivery", o.Delivery, "retry_in", o.RetryIn, "reason", o.Reason)
 	d.report(o)
 }

@@ -19,7 +19,8 @@ func (Secret) MarshalText() ([]byte, error)  { return []byte("<secret>"), nil }
 
 // Scrub removes every non-empty form in secrets (a password, its base64
 // forms, a token) from err's text: a peer may echo what it was sent. The
-// original error does not stay reachable through Unwrap; permanence is kept.
+// original error does not stay reachable through Unwrap; permanence and
+// unavailability are kept.
 func Scrub(err error, secrets ...string) error {
 	if err == nil || len(secrets) == 0 {
 		return err
@@ -34,8 +35,11 @@ func Scrub(err error, secrets ...string) error {
 	if clean == text {
 		return err
 	}
-	if IsPermanent(err) {
+	switch {
+	case IsPermanent(err):
 		return Permanent(errors.New(clean))
+	case IsUnavailable(err):
+		return Unavailable(errors.New(clean))
 	}
 	return errors.New(clean)
 }

@@ -49,3 +49,41 @@ func IsPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)
 }
+
+// unavailableError marks a failure of the peer itself (the mail relay is
+// down, refuses every session, or fails authentication), not of one
+// notification: the circuit breaker of Run counts these.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }
+
+// Unavailable marks err as the peer being unavailable for every
+// notification, not only this one: connection refused, TLS or
+// authentication failing, a "421 service not available". Such failures
+// stay transient (retried with backoff); enough of them in a row open the
+// circuit breaker of Run, which then stops fetching and probes the peer
+// instead of failing one notification after another. Unavailable(nil) is
+// nil; a permanent error stays permanent and is not marked.
+func Unavailable(err error) error {
+	if err == nil || IsPermanent(err) || IsUnavailable(err) {
+		return err
+	}
+	return &unavailableError{err: err}
+}
+
+// IsUnavailable reports whether err, or an error it wraps, was marked with
+// Unavailable.
+func IsUnavailable(err error) bool {
+	var u *unavailableError
+	return errors.As(err, &u)
+}
+
+// Prober is a Sender that can check its peer without a notification: the
+// circuit breaker of Run uses it to probe a peer it considers down (see
+// Breaker). Probe returns nil when the peer would accept a notification
+// now (for SMTP: connected, TLS and AUTH done); it may keep the connection
+// it made for the next Send.
+type Prober interface {
+	Probe(ctx context.Context) error
+}

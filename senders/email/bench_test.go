@@ -6,9 +6,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/fmn-project/fmn/fmntest"
+	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/email"
+	"github.com/fmn-project/fmn/senders/senderstest"
 )
 
 // BenchmarkSend measures emails per second through a real SMTP server on
@@ -83,4 +86,56 @@ func BenchmarkSend(b *testing.B) {
 		b.StopTimer()
 		report(b, srv, workers)
 	})
+}
+
+// BenchmarkDeliver measures emails per second through the whole delivery
+// loop as the sender-email role runs it: NOTIFY on an embedded NATS,
+// senders.Run with its workers, the outcome stored on EVENTS and the sent
+// mark stored before each ack, and the SMTP relay (STARTTLS, AUTH) on
+// loopback — everything on the same cores. Relay0 answers at once (the
+// loop is CPU-bound); Relay5ms takes 5ms to accept each message, as a relay
+// that writes its queue to disk over a network does, where one worker
+// spends most of its time waiting.
+//
+//	go test -run '^$' -bench Deliver -benchtime 2000x ./senders/email/
+func BenchmarkDeliver(b *testing.B) {
+	for _, delay := range []time.Duration{0, 5 * time.Millisecond} {
+		for _, workers := range []int{1, 4, 8} {
+			b.Run(fmt.Sprintf("Relay%s/Workers%d", delay, workers), func(b *testing.B) { benchDeliver(b, delay, workers) })
+		}
+	}
+}
+
+func benchDeliver(b *testing.B, delay time.Duration, workers int) {
+	n := fmntest.StartNATS(b)
+	srv := fmntest.StartSMTPWith(b, relayUser, relayPass, fmntest.SMTPOptions{DataDelay: delay})
+	cfg, err := email.NewConfig(fmt.Sprintf("smtp://%s:%s@%s", relayUser, relayPass, srv.Addr()), mailFrom)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.RootCAs = srv.CertPool
+	cfg.LocalName = "fmn.test"
+	cfg.MaxIdleConns = workers
+	s, err := email.New(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	pub, err := senders.NewOutcomePublisher(n.Conn, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range b.N {
+		senderstest.Publish(b, n, email.Channel, sample(fmt.Sprint("bench-", i), "alice@example.org"))
+	}
+	opts := senders.Options{Workers: workers, StoreOutcome: pub.Store,
+		SentLog: senders.NewKVSentLog(n.JS, senders.KVSentLogConfig{})}
+	b.ResetTimer()
+	out := senderstest.Start(b, n, s, opts, nil)
+	for out.Count(senders.Sent) < b.N {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "emails/s")
+	b.ReportMetric(0, "ns/op")
 }

@@ -79,6 +79,10 @@ type Config struct {
 	// closed rather than checked (default 4m: servers drop idle clients
 	// after about 5 minutes).
 	MaxIdle time.Duration
+	// MaxIdleConns is how many connections are kept open between messages
+	// (default 4); set it to the number of sender workers, so that each
+	// keeps its session.
+	MaxIdleConns int
 }
 
 // NewConfig parses FMN_SMTP_URL and FMN_MAIL_FROM, applies the defaults
@@ -195,6 +199,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxIdle == 0 {
 		c.MaxIdle = 4 * time.Minute
+	}
+	if c.MaxIdleConns == 0 {
+		c.MaxIdleConns = 4
 	}
 	return c
 }

@@ -29,11 +29,14 @@ import (
 // Channel is the channel of email notifications: notify.email.
 const Channel = "email"
 
-// maxIdleConns bounds the connections kept open between messages.
-const maxIdleConns = 4
-
 // Sender delivers email notifications. It is safe for concurrent use: each
-// Send takes an idle connection or opens one, and gives it back after.
+// Send takes an idle connection or opens one, and gives it back after (up
+// to Config.MaxIdleConns are kept).
+//
+// Failures of the relay itself — it cannot be reached, STARTTLS, EHLO or
+// AUTH fail, MAIL FROM is refused, the connection breaks, a 421 reply —
+// are marked senders.Unavailable, so that the circuit breaker of
+// senders.Run opens on them; Probe checks the relay without a message.
 type Sender struct {
 	cfg     Config
 	log     *slog.Logger
@@ -51,7 +54,10 @@ type Sender struct {
 	closed bool
 }
 
-var _ senders.Sender = (*Sender)(nil)
+var (
+	_ senders.Sender = (*Sender)(nil)
+	_ senders.Prober = (*Sender)(nil)
+)
 
 // New returns a sender for cfg (defaults applied, then validated). It does
 // not connect: the first Send does.
@@ -133,7 +139,7 @@ func (s *Sender) send(ctx context.Context, n *notification.Notification) error {
 	for {
 		c, reused, err := s.get(ctx)
 		if err != nil {
-			return err
+			return senders.Unavailable(err)
 		}
 		err = c.transact(ctx, s.cfg.From.Address, to, msg)
 		switch {
@@ -151,14 +157,41 @@ func (s *Sender) send(ctx context.Context, n *notification.Notification) error {
 			continue
 		}
 		var smtpErr *smtp.SMTPError
-		if errors.As(err, &smtpErr) && c.reset() == nil {
+		isReply := errors.As(err, &smtpErr)
+		if isReply && smtpErr.Code != 421 && c.reset() == nil {
 			// The relay refused this message but the session is sound.
 			s.put(c)
 		} else {
 			c.close()
 		}
+		if !isReply || smtpErr.Code == 421 {
+			// The session broke, or the relay is closing it: not this
+			// message's fault.
+			err = senders.Unavailable(err)
+		}
 		return err
 	}
+}
+
+// Probe checks that the relay takes a session now: connected, TLS and
+// AUTH as configured (an idle connection that answers NOOP will do). The
+// connection is kept for the next Send. senders.Run's circuit breaker
+// calls it while the relay is considered down.
+func (s *Sender) Probe(ctx context.Context) error {
+	c, reused, err := s.get(ctx)
+	for err == nil && reused {
+		// A connection from before the outage may look fresh: ask it.
+		if err = c.noop(ctx); err == nil {
+			break
+		}
+		c.close()
+		c, reused, err = s.get(ctx)
+	}
+	if err != nil {
+		return s.scrub(senders.Unavailable(err))
+	}
+	s.put(c)
+	return nil
 }
 
 // get returns an idle connection that still works, or a new one.
@@ -201,7 +234,7 @@ func (s *Sender) get(ctx context.Context) (c *conn, reused bool, err error) {
 func (s *Sender) put(c *conn) {
 	c.lastUsed = time.Now()
 	s.mu.Lock()
-	if !s.closed && len(s.idle) < maxIdleConns {
+	if !s.closed && len(s.idle) < s.cfg.MaxIdleConns {
 		s.idle = append(s.idle, c)
 		c = nil
 	}
@@ -392,7 +425,9 @@ func (c *conn) transact(ctx context.Context, from, to string, msg []byte) error 
 	if err := c.c.Mail(from, opts); err != nil {
 		var smtpErr *smtp.SMTPError
 		c.beforeMail = !errors.As(err, &smtpErr)
-		return classify(fmt.Sprintf("MAIL FROM:<%s>", from), err, false)
+		// The sender is the same for every message: a refusal here is
+		// the relay's state, not this message's.
+		return senders.Unavailable(classify(fmt.Sprintf("MAIL FROM:<%s>", from), err, false))
 	}
 	if err := c.c.Rcpt(to, nil); err != nil {
 		return classify(fmt.Sprintf("RCPT TO:<%s>", to), err, true)

@@ -49,6 +49,67 @@ type Config struct {
 	Holder string
 	// Replicas of the bucket's stream (default 1; 3 on a cluster).
 	Replicas int
+	// Status, when set, is kept up to date by Acquire and Run (for health
+	// checks and metrics).
+	Status *Status
+}
+
+// State is where a process stands with its lease.
+type State string
+
+// States of a lease as one process sees it.
+const (
+	// Acquiring: trying to reach the bucket or take the lease.
+	Acquiring State = "acquiring"
+	// Standby: another process holds the lease; this one waits.
+	Standby State = "standby"
+	// Held: this process holds the lease.
+	Held State = "held"
+)
+
+// Status is what one process knows of a lease. The zero value is ready to
+// use; its methods are safe for concurrent use.
+type Status struct {
+	mu     sync.Mutex
+	state  State
+	holder string
+	since  time.Time
+	err    error
+}
+
+// StatusInfo is a snapshot of a Status.
+type StatusInfo struct {
+	State State
+	// Holder holds the lease (this process when Held; "" when unknown).
+	Holder string
+	// Since is when State began.
+	Since time.Time
+	// Err is the last failure to reach the bucket or take the lease while
+	// Acquiring (nil once it succeeds).
+	Err error
+}
+
+// Get returns a snapshot; a Status never set is Acquiring.
+func (s *Status) Get() StatusInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state
+	if st == "" {
+		st = Acquiring
+	}
+	return StatusInfo{State: st, Holder: s.holder, Since: s.since, Err: s.err}
+}
+
+func (s *Status) set(st State, holder string, err error) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != st {
+		s.since = time.Now()
+	}
+	s.state, s.holder, s.err = st, holder, err
 }
 
 // WithDefaults returns c with every unset field at its default.
@@ -180,6 +241,7 @@ func Acquire(ctx context.Context, js jetstream.JetStream, cfg Config, logger *sl
 			break
 		}
 		log.Warn("cannot open the lease bucket, will retry", "err", err)
+		cfg.Status.set(Acquiring, "", err)
 		if !sleep(ctx, cfg.Poll) {
 			return nil, context.Cause(ctx)
 		}
@@ -207,6 +269,7 @@ func Acquire(ctx context.Context, js jetstream.JetStream, cfg Config, logger *sl
 				revision: rev, until: sent.Add(cfg.TTL - margin(cfg)),
 			}
 			log.Info("lease acquired", "revision", rev)
+			cfg.Status.set(Held, cfg.Holder, nil)
 			go l.renew()
 			return l, nil
 		}
@@ -218,9 +281,12 @@ func Acquire(ctx context.Context, js jetstream.JetStream, cfg Config, logger *sl
 				waiting = true
 				holder, _ := Holder(ctx, kv, cfg.Key)
 				log.Info("lease held by another process, waiting", "by", holder)
+				cfg.Status.set(Standby, holder, nil)
 			}
 		default:
+			waiting = false
 			log.Warn("cannot take the lease, will retry", "err", err)
+			cfg.Status.set(Acquiring, "", err)
 		}
 		t := time.NewTimer(cfg.Poll)
 		select {
@@ -305,6 +371,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	rev := l.revision
 	l.mu.Unlock()
 	l.setLost(errors.New("released"), false)
+	l.cfg.Status.set(Acquiring, "", nil)
 	if err := l.kv.Delete(ctx, l.cfg.Key, jetstream.LastRevision(rev)); err != nil {
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return nil // expired and taken meanwhile: nothing to give back
@@ -376,6 +443,7 @@ func (l *Lease) renew() {
 
 func (l *Lease) lose(err error) {
 	l.log.Error("lease lost", "err", err)
+	l.cfg.Status.set(Acquiring, "", err)
 	l.setLost(fmt.Errorf("%w: %s: %w", ErrLost, l.cfg.Key, err), true)
 }
 
