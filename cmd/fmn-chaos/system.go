@@ -22,7 +22,8 @@ type role struct {
 	name  string // consumer-a
 	roles string // consumer
 	node  int    // index into the cluster's nodes
-	port  int    // FMN_HTTP_ADDR (api) / FMN_METRICS_ADDR
+	port  int    // FMN_HTTP_ADDR (the api role)
+	mport int    // FMN_METRICS_ADDR
 	proc  *proc
 	log   string
 	// restarts by the harness (a trial's fault), not counted as exits
@@ -164,15 +165,19 @@ func (s *system) fmnEnv(node int, replicas bool) []string {
 
 func (s *system) startRole(ctx context.Context, r *role) error {
 	env := s.fmnEnv(r.node, true)
-	if r.port == 0 {
-		p, err := s.h.ports.get()
-		if err != nil {
-			return err
+	// Each process its own ports: the API's HTTP address, and the metrics
+	// and health address every role serves (FMN_METRICS_ADDR; older
+	// builds ignore it).
+	for _, p := range []*int{&r.port, &r.mport} {
+		if *p == 0 {
+			v, err := s.h.ports.get()
+			if err != nil {
+				return err
+			}
+			*p = v
 		}
-		r.port = p
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", r.port)
-	env = append(env, "FMN_HTTP_ADDR="+addr, "FMN_METRICS_ADDR="+addr)
+	env = append(env, fmt.Sprintf("FMN_HTTP_ADDR=127.0.0.1:%d", r.port), fmt.Sprintf("FMN_METRICS_ADDR=127.0.0.1:%d", r.mport))
 	r.log = filepath.Join(s.dir, r.name+".log")
 	// `fmn serve` prints its banner ("fmn … is running roles […]") on
 	// standard output once every role runs.

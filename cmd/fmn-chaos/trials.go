@@ -213,11 +213,17 @@ func dlqReplicas(ctx context.Context, h *harness) result {
 	js, _ := jetstream.New(nc)
 	// The deployment: a server (here the email sender, which needs nothing
 	// but NATS and a relay) creates the streams with FMN_STREAM_REPLICAS=3.
+	mport, err := h.ports.get()
+	if err != nil {
+		res.err = err
+		return res
+	}
 	srv, err := h.procs.start("sender-email", filepath.Join(dir, "sender-email.log"),
 		[]string{h.fmnBin, "serve", "--roles", "sender-email"},
 		startOpts{dir: dir, ready: "running roles", env: append(baseEnv(),
 			"FMN_NATS_URL="+c.nodes[1].url(), "FMN_STREAM_REPLICAS=3",
-			"FMN_SMTP_URL=smtp://"+h.sink.addr+"?starttls=off", "FMN_DATA_DIR="+dir)})
+			"FMN_SMTP_URL=smtp://"+h.sink.addr+"?starttls=off", "FMN_DATA_DIR="+dir,
+			fmt.Sprintf("FMN_METRICS_ADDR=127.0.0.1:%d", mport))})
 	if err != nil {
 		res.err = err
 		return res
