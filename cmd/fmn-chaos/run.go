@@ -151,6 +151,9 @@ func (h *harness) runTrial(ctx context.Context, t trial) (res result) {
 	if res.extra > 0 {
 		s.note("%d emails nobody should have received", res.extra)
 	}
+	if sn.aborted > 0 {
+		s.note("%d SMTP transactions cut short in DATA (not counted as received)", sn.aborted)
+	}
 	if sn.noID > 0 {
 		s.note("%d emails without Message-ID", sn.noID)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"io"
+	"log"
 	"net"
 	"net/textproto"
 	"strings"
@@ -27,6 +28,7 @@ type sink struct {
 	arrivals []time.Time
 	total    int
 	noID     int
+	aborted  int // DATA cut short (the sender died or hung up)
 }
 
 func newSink(addr string) (*sink, error) {
@@ -39,7 +41,7 @@ func newSink(addr string) (*sink, error) {
 func (s *sink) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.byMsgID, s.byKey, s.firstAt, s.arrivals, s.total, s.noID = map[string]int{}, map[string]int{}, map[string]time.Time{}, nil, 0, 0
+	s.byMsgID, s.byKey, s.firstAt, s.arrivals, s.total, s.noID, s.aborted = map[string]int{}, map[string]int{}, map[string]time.Time{}, nil, 0, 0, 0
 }
 
 func (s *sink) start() error {
@@ -65,6 +67,7 @@ func (s *sink) start() error {
 	srv.WriteTimeout = time.Minute
 	srv.MaxMessageBytes = 10 << 20
 	srv.MaxRecipients = 100
+	srv.ErrorLog = log.New(io.Discard, "", 0) // a sender killed mid-session is a trial, not news
 	s.srv, s.up = srv, true
 	go func() { _ = srv.Serve(l) }()
 	return nil
@@ -99,11 +102,19 @@ func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (ss *sinkSession) Data(r io.Reader) error {
-	h, err := textproto.NewReader(bufio.NewReader(r)).ReadMIMEHeader()
+	// Only a message read to its end counts: a sender killed in the middle
+	// of DATA delivered nothing.
+	br := bufio.NewReader(r)
+	h, err := textproto.NewReader(br).ReadMIMEHeader()
+	if err == nil {
+		_, err = io.Copy(io.Discard, br)
+	}
 	if err != nil {
+		ss.s.mu.Lock()
+		ss.s.aborted++
+		ss.s.mu.Unlock()
 		return err
 	}
-	_, _ = io.Copy(io.Discard, r)
 	msgID := h.Get("Message-Id")
 	busID := h.Get("X-Fedora-Messaging-Id")
 	now := time.Now()
@@ -135,12 +146,13 @@ type snapshot struct {
 	total    int
 	dupMsgID int // receptions beyond the first of each Message-ID
 	noID     int
+	aborted  int
 }
 
 func (s *sink) snapshot() snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn := snapshot{byKey: make(map[string]int, len(s.byKey)), firstAt: make(map[string]time.Time, len(s.firstAt)), total: s.total, noID: s.noID}
+	sn := snapshot{byKey: make(map[string]int, len(s.byKey)), firstAt: make(map[string]time.Time, len(s.firstAt)), total: s.total, noID: s.noID, aborted: s.aborted}
 	for k, v := range s.byKey {
 		sn.byKey[k] = v
 	}
