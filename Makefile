@@ -18,7 +18,7 @@ RUN_ARGS   ?= dev
 TEST_LOG   ?= test-artifacts/go-test.log
 
 .PHONY: help build run generate check-generated lint services test bench ui clean
-.PHONY: peers-matrix
+.PHONY: peers-matrix chaos
 .PHONY: peers-irc
 .PHONY: ui-deps ui-test ui-e2e ui-auto ui-build-auto ui-deps-auto
 
@@ -69,6 +69,15 @@ test: services peers-matrix peers-irc check-generated lint ui-auto ## services (
 	 echo "test: go test exit $$rc after $$((SECONDS-start))s; $$notests package(s) without tests"; \
 	 echo "packages: $$passed passed, $$failed failed"; \
 	 exit $$rc
+
+# The fault suite (README, "Fault suite"): not part of `make test` or CI.
+# CHAOS_ARGS passes flags, e.g. CHAOS_ARGS='-trials baseline,smtp-down -messages 2000'.
+CHAOS_ARGS ?=
+chaos: ## fault suite: 3-node NATS cluster, each role a process, own PostgreSQL/Redis, SMTP sink; ≤ 15 min
+	$(GO) build -o $(BIN) ./cmd/fmn
+	$(GO) build -o bin/nats-server github.com/nats-io/nats-server/v2
+	$(GO) build -o bin/fmn-chaos ./cmd/fmn-chaos
+	./bin/fmn-chaos -fmn $(BIN) -nats-server bin/nats-server $(CHAOS_ARGS)
 
 bench: ## benchmarks in ./consumer/ (BENCH=regex BENCHTIME=1s BENCHPKGS=...)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(BENCHPKGS)

@@ -166,13 +166,31 @@ func (e *Env) ConnectDB(ctx context.Context, create bool) error {
 	return nil
 }
 
-// Migrate applies the schema; it is idempotent.
+// Migrate applies the schema; it is idempotent. Processes starting at
+// once take turns (a transaction-scoped advisory lock): two concurrent
+// CREATE ... IF NOT EXISTS of one type or table collide in PostgreSQL's
+// catalog ("duplicate key value violates unique constraint
+// pg_type_typname_nsp_index"), which made roles started together exit.
 func Migrate(ctx context.Context, db *pgxpool.Pool) error {
-	if _, err := db.Exec(ctx, fmn.Schema); err != nil {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("applying schema: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockID); err != nil {
+		return fmt.Errorf("applying schema: waiting for another process applying it: %w", err)
+	}
+	if _, err := tx.Exec(ctx, fmn.Schema); err != nil {
+		return fmt.Errorf("applying schema: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("applying schema: %w", err)
 	}
 	return nil
 }
+
+// migrateLockID is the advisory lock Migrate holds ("fmn-mig" in ASCII).
+const migrateLockID int64 = 0x666d6e2d6d6967
 
 // ensureDatabase creates the database named in dsn when it does not exist,
 // connecting to the server's postgres database to do so.
