@@ -547,16 +547,37 @@ func (d *deliverer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetst
 	d.report(o)
 }
 
-// store hands o to StoreOutcome, if any, before the settlement.
+// store hands o to StoreOutcome, if any, before the settlement. A failed
+// store is tried again a few times over about three seconds (a stream
+// leader being elected; the event's Nats-Msg-Id makes a repeat count
+// once), then given up: the delivery is never held up longer by the
+// statistics.
 func (d *deliverer) store(ctx context.Context, o Outcome) {
 	if d.opts.StoreOutcome == nil {
 		return
 	}
-	if err := d.opts.StoreOutcome(ctx, o); err != nil {
-		d.log.Warn("delivery outcome not stored; statistics will miss it", notificationID(o), "seq", o.StreamSeq,
-			"delivery", o.Delivery, "err", err)
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := d.opts.StoreOutcome(ctx, o)
+		if err == nil {
+			return
+		}
+		if attempt >= storeAttempts || ctx.Err() != nil {
+			d.log.Warn("delivery outcome not stored; statistics will miss it", notificationID(o), "seq", o.StreamSeq,
+				"delivery", o.Delivery, "attempts", attempt, "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait *= 2
 	}
 }
+
+// storeAttempts bounds the tries of storing one outcome (waits of 0.1, 0.2,
+// 0.4, 0.8 and 1.6 s between them).
+const storeAttempts = 6
 
 func (d *deliverer) report(o Outcome) {
 	if d.opts.OnOutcome != nil {

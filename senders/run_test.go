@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -431,6 +432,30 @@ func TestRunStoresOutcomesBeforeSettling(t *testing.T) {
 		}
 		if info.State.Msgs != 4 {
 			t.Errorf("EVENTS holds %d delivery events, want 4 (sent, retry, sent, dead)", info.State.Msgs)
+		}
+	})
+
+	// A store that fails for a moment (a stream leader being elected) is
+	// tried again: the statistics do not miss the delivery.
+	t.Run("AStoreFailingForAMomentIsRetried", func(t *testing.T) {
+		t.Parallel()
+		n := fmntest.StartNATS(t)
+		r := &recorder{}
+		var calls, stored atomic.Int64
+		opts := senderstest.FastOptions(5)
+		opts.StoreOutcome = func(context.Context, senders.Outcome) error {
+			if calls.Add(1) <= 2 {
+				return errors.New("no responders: stream leader being elected")
+			}
+			stored.Add(1)
+			return nil
+		}
+		out := senderstest.Start(t, n, r, opts, nil)
+		senderstest.Publish(t, n, channel, note("y"))
+		fmntest.Eventually(t, 10*time.Second, "sent", func() bool { return out.Count(senders.Sent) == 1 })
+		senderstest.Settled(t, n, channel)
+		if got := r.Attempts("y"); got != 1 || calls.Load() != 3 || stored.Load() != 1 {
+			t.Errorf("sent %d times, store called %d times, stored %d; want 1, 3, 1", got, calls.Load(), stored.Load())
 		}
 	})
 
