@@ -90,7 +90,13 @@ func TestSenderRoleOps(t *testing.T) {
 	if code, body := get(t, base+"/healthz/live"); code != 200 || !strings.Contains(body, "ok") {
 		t.Errorf("live: %d %s", code, body)
 	}
+	// Ready once the sender's consumer is set up, which may follow the
+	// start by a moment.
 	code, r := ready(t, base)
+	for deadline := time.Now().Add(fmntest.Scaled(10 * time.Second)); code != 200 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		code, r = ready(t, base)
+	}
 	if code != 200 {
 		t.Fatalf("ready: %d %+v", code, r)
 	}

@@ -117,6 +117,12 @@ func RunConformance(t *testing.T, setup func(t *testing.T) *Peer) {
 		if got := dl.Header.Get(senders.HeaderDeliveries); got != "1" {
 			t.Errorf("a permanent failure was tried %s times", got)
 		}
+		// Outcomes are reported once settled; the settlement can be seen
+		// first.
+		deadline := time.Now().Add(fmntest.Scaled(5 * time.Second))
+		for (out.Count(senders.Dead) != 1 || out.Count(senders.Sent) != 1) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if out.Count(senders.Dead) != 1 || out.Count(senders.Sent) != 1 || out.Count(senders.Retry) != 0 {
 			t.Errorf("outcomes %+v", out.All())
 		}
