@@ -132,14 +132,8 @@ const (
 // normal, saying so once, when Redis is back.
 func TestRuleChangesWhileRedisIsDown(t *testing.T) {
 	t.Parallel()
-	for _, outage := range []struct {
-		name     string
-		down, up func(*fmntest.PrivateRedis)
-	}{
-		{"stopped", (*fmntest.PrivateRedis).Stop, (*fmntest.PrivateRedis).Start},
-		{"frozen", (*fmntest.PrivateRedis).Freeze, (*fmntest.PrivateRedis).Thaw},
-	} {
-		t.Run(outage.name, func(t *testing.T) {
+	for _, outage := range fmntest.RedisOutages {
+		t.Run(outage.Name, func(t *testing.T) {
 			t.Parallel()
 			rd := fmntest.StartRedis(t)
 			b := setupWith(t, rd.URL)
@@ -157,7 +151,7 @@ func TestRuleChangesWhileRedisIsDown(t *testing.T) {
 				})
 			}
 
-			outage.down(rd)
+			outage.Down(rd)
 			began := time.Now()
 			// Three changes, in order: alice follows dave; erin follows
 			// dave, then deletes that rule; bob follows dave instead of
@@ -199,7 +193,7 @@ func TestRuleChangesWhileRedisIsDown(t *testing.T) {
 				}
 			}
 
-			outage.up(rd)
+			outage.Up(rd)
 			for name, m := range matchers {
 				fmntest.Eventually(t, 10*time.Second, name+": back from the fallback", func() bool {
 					return !m.PropagationFallback()
@@ -239,14 +233,8 @@ func TestRuleChangesWhileRedisIsDown(t *testing.T) {
 // one is retried, and the messages after it flow within the contract.
 func TestMatchingWhileRedisIsDown(t *testing.T) {
 	t.Parallel()
-	for _, outage := range []struct {
-		name     string
-		down, up func(*fmntest.PrivateRedis)
-	}{
-		{"stopped", (*fmntest.PrivateRedis).Stop, (*fmntest.PrivateRedis).Start},
-		{"frozen", (*fmntest.PrivateRedis).Freeze, (*fmntest.PrivateRedis).Thaw},
-	} {
-		t.Run(outage.name, func(t *testing.T) {
+	for _, outage := range fmntest.RedisOutages {
+		t.Run(outage.Name, func(t *testing.T) {
 			t.Parallel()
 			rd := fmntest.StartRedis(t)
 			b := setupWith(t, rd.URL)
@@ -263,7 +251,7 @@ func TestMatchingWhileRedisIsDown(t *testing.T) {
 				return slices.Equal(notified(t, b)["about-foo"], []string{"alice@example.org"})
 			})
 
-			outage.down(rd)
+			outage.Down(rd)
 			// A message about an artifact whose owners were never looked up
 			// (bar) first, then one that needs no lookup.
 			b.publish(t, busMsg(t, "access", userAddedTopic, map[string]any{
@@ -278,7 +266,7 @@ func TestMatchingWhileRedisIsDown(t *testing.T) {
 			})
 			t.Logf("carol's action notified %s after it was published", time.Since(published).Round(time.Millisecond))
 
-			outage.up(rd)
+			outage.Up(rd)
 			waitSettled(t, b.ctx, b.nats, "matcher", 30*time.Second)
 			checkNotified(t, notified(t, b), map[string][]string{
 				"about-foo": {"alice@example.org"},

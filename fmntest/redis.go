@@ -174,3 +174,16 @@ func (r *PrivateRedis) Thaw() {
 	}
 	r.frozen = false
 }
+
+// RedisOutage is one way Redis goes away in a test: refusing connections
+// (stopped) or leaving them hanging (frozen), and back.
+type RedisOutage struct {
+	Name     string
+	Down, Up func(*PrivateRedis)
+}
+
+// RedisOutages are both kinds of outage, for table tests.
+var RedisOutages = []RedisOutage{
+	{"stopped", (*PrivateRedis).Stop, (*PrivateRedis).Start},
+	{"frozen", (*PrivateRedis).Freeze, (*PrivateRedis).Thaw},
+}

@@ -17,14 +17,8 @@ import (
 // back, the projector publishes the version there again.
 func TestProjectionWhileRedisIsDown(t *testing.T) {
 	t.Parallel()
-	for _, outage := range []struct {
-		name     string
-		down, up func(*fmntest.PrivateRedis)
-	}{
-		{"stopped", (*fmntest.PrivateRedis).Stop, (*fmntest.PrivateRedis).Start},
-		{"frozen", (*fmntest.PrivateRedis).Freeze, (*fmntest.PrivateRedis).Thaw},
-	} {
-		t.Run(outage.name, func(t *testing.T) {
+	for _, outage := range fmntest.RedisOutages {
+		t.Run(outage.Name, func(t *testing.T) {
 			t.Parallel()
 			rd := fmntest.StartRedis(t)
 			b := setup(t, setupOpts{noProjector: true})
@@ -58,7 +52,7 @@ func TestProjectionWhileRedisIsDown(t *testing.T) {
 				return err == nil && v == first.Version
 			})
 
-			outage.down(rd)
+			outage.Down(rd)
 			// Bounded, however Redis fails (rueidis would retry the read
 			// until the context ends: here 30s).
 			ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
@@ -104,7 +98,7 @@ func TestProjectionWhileRedisIsDown(t *testing.T) {
 				}
 			}
 
-			outage.up(rd)
+			outage.Up(rd)
 			fmntest.Eventually(t, 10*time.Second, "the version back in Redis", func() bool {
 				v, err := redisVersion()
 				return err == nil && v == last

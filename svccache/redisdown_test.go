@@ -16,14 +16,8 @@ import (
 // once until Redis answers a probe, and then lookups work again.
 func TestRedisDown(t *testing.T) {
 	t.Parallel()
-	for _, outage := range []struct {
-		name     string
-		down, up func(*fmntest.PrivateRedis)
-	}{
-		{"stopped", (*fmntest.PrivateRedis).Stop, (*fmntest.PrivateRedis).Start},
-		{"frozen", (*fmntest.PrivateRedis).Freeze, (*fmntest.PrivateRedis).Thaw},
-	} {
-		t.Run(outage.name, func(t *testing.T) {
+	for _, outage := range fmntest.RedisOutages {
+		t.Run(outage.Name, func(t *testing.T) {
 			t.Parallel()
 			const timeout = time.Second
 			rd := fmntest.StartRedis(t)
@@ -36,7 +30,7 @@ func TestRedisDown(t *testing.T) {
 				t.Fatalf("got %q", v)
 			}
 
-			outage.down(rd)
+			outage.Down(rd)
 			// rueidis retries a read until the context ends: here 30s.
 			ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 			defer cancel()
@@ -68,7 +62,7 @@ func TestRedisDown(t *testing.T) {
 				t.Errorf("stats %+v: want at least 3 unavailable", s)
 			}
 
-			outage.up(rd)
+			outage.Up(rd)
 			fmntest.Eventually(t, 10*time.Second, "Redis available again", p.cache.Available)
 			fmntest.Eventually(t, 5*time.Second, "lookups answered again", func() bool {
 				v, err := p.kind.Get(ctx, "b")
