@@ -18,7 +18,7 @@ import (
 	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/rules"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -194,7 +194,7 @@ func (p *Previewer) Preview(ctx context.Context, req PreviewRequest) (*PreviewRe
 		res.Source = "index"
 		res.Messages, res.Parsed, res.Complete = vr.window, vr.candidates, vr.complete
 		if len(res.Subjects) == 0 {
-			res.Subjects = []string{streams.BusAll}
+			res.Subjects = []string{wire.BusAll}
 		}
 		res.Total, err = p.fetchNewest(ctx, vr, maxResults, workers, col, match)
 		if err != nil {
@@ -427,7 +427,7 @@ func (p *Previewer) scan(ctx context.Context, since time.Time, res *PreviewResul
 		return fmt.Errorf("read %s: %w", p.stream, err)
 	}
 	if len(res.Subjects) == 0 {
-		res.Subjects = []string{streams.BusAll}
+		res.Subjects = []string{wire.BusAll}
 	}
 	batch := cmp.Or(max(p.Batch, 0), defaultScanBatch)
 	pullBytes := cmp.Or(max(p.PullBytes, 0), defaultScanPullBytes)
@@ -571,7 +571,7 @@ func subjectFilters(r rules.Rule) []string {
 		if strings.ContainsAny(strings.TrimSuffix(lit, ">"), " \t\r\n*>") || strings.Contains(lit, "..") || strings.HasPrefix(lit, ".") {
 			return nil
 		}
-		subs = append(subs, streams.BusPrefix+lit)
+		subs = append(subs, wire.BusPrefix+lit)
 	}
 	// JetStream refuses overlapping filters: keep only those no other one
 	// covers.
@@ -656,7 +656,7 @@ var escU00 = []byte(`\u00`)
 
 // maybe reports whether the message could match.
 func (p *prefilter) maybe(subject string, h nats.Header, data []byte) bool {
-	if p.globs != nil && !p.topicOK(strings.TrimPrefix(subject, streams.BusPrefix)) {
+	if p.globs != nil && !p.topicOK(strings.TrimPrefix(subject, wire.BusPrefix)) {
 		return false
 	}
 	if p.needles == nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/live"
 	"github.com/fmn-project/fmn/notification"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // setupLive is setup with the live feed registered; tickets live ttl.
@@ -50,7 +50,7 @@ func (b *bundle) notify(t *testing.T, user, summary string) uint64 {
 		RuleID: 3, RuleIDs: []int64{3}, Summary: summary, Line: summary, CreatedAt: time.Now().UTC(),
 	}
 	data, _ := json.Marshal(n)
-	ack, err := b.nats.JS.Publish(b.ctx, streams.NotifySSESubject(user), data)
+	ack, err := b.nats.JS.Publish(b.ctx, wire.NotifySSESubject(user), data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/bus"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -221,8 +221,8 @@ func publish(tb testing.TB, b *bundle, n int, at time.Time, topic, agent, user s
 			body["usernames"] = []string{user}
 		}
 		data, _ := json.Marshal(body)
-		m := nats.NewMsg(streams.BusSubject(topic))
-		m.Header.Set(streams.HeaderMsgID, id)
+		m := nats.NewMsg(wire.BusSubject(topic))
+		m.Header.Set(wire.HeaderMsgID, id)
 		m.Header.Set(bus.HeaderSentAt, at.UTC().Format(time.RFC3339Nano))
 		m.Data = data
 		if _, err := b.nats.JS.PublishMsg(b.ctx, m); err != nil {

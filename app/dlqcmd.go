@@ -17,6 +17,7 @@ import (
 
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/replay"
+	"github.com/fmn-project/fmn/wire"
 )
 
 const dlqUsage = `usage:
@@ -163,7 +164,7 @@ func dlqList(ctx context.Context, q replay.DLQ, sel replay.Selection, asJSON boo
 			id = note.ID
 		}
 		if id == "" {
-			id = d.Header.Get("Nats-Msg-Id")
+			id = d.Header.Get(wire.HeaderMsgID)
 		}
 		tries := "-"
 		if d.Deliveries > 0 {

@@ -23,7 +23,7 @@ import (
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/senders"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -397,8 +397,8 @@ func TestEndToEnd(t *testing.T) {
 			if err != nil {
 				return false
 			}
-			last, err := m.GetLastMsgForSubject(e.ctx, streams.DLQBus)
-			return err == nil && last.Header.Get(streams.HeaderReason) != ""
+			last, err := m.GetLastMsgForSubject(e.ctx, wire.DLQBus)
+			return err == nil && last.Header.Get(wire.HeaderReason) != ""
 		})
 	})
 }

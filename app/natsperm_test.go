@@ -25,7 +25,7 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/lease"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -357,7 +357,7 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, subj := range []string{streams.DLQBus, streams.DLQNotifySubject("email")} {
+	for _, subj := range []string{wire.DLQBus, wire.DLQNotifySubject("email")} {
 		fmntest.Eventually(t, 20*time.Second, "a dead letter on "+subj, func() bool {
 			_, err := dlq.GetLastMsgForSubject(ctx, subj)
 			return err == nil
@@ -420,8 +420,8 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := info.State.LastSeq
-	forged := nats.NewMsg(streams.RulesUserSubject("bob"))
-	forged.Header.Set(streams.HeaderEvent, "rule.created")
+	forged := nats.NewMsg(wire.RulesUserSubject("bob"))
+	forged.Header.Set(wire.HeaderEvent, "rule.created")
 	forged.Data = []byte(`{"type":"rule.created","user":"bob","actor":"bob","rule":{"name":"all of bob's mail to me",` +
 		`"tracking_rule":{"name":"related-events"},"generation_rules":[{"destinations":[{"protocol":"email","address":"mallory@example.org"}]}]}}`)
 	if _, err := bjs.PublishMsg(timeout(t, ctx, time.Second), forged); err == nil {
@@ -436,7 +436,7 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 		t.Errorf("anonymous connection: %v", err)
 	}
 	// Nor drop or reconfigure streams, nor take the matcher's consumer.
-	if _, err := bjs.UpdateStream(timeout(t, ctx, time.Second), jetstream.StreamConfig{Name: cfg.Streams.Rules, Subjects: []string{streams.RulesAll}, MaxMsgs: 1}); err == nil {
+	if _, err := bjs.UpdateStream(timeout(t, ctx, time.Second), jetstream.StreamConfig{Name: cfg.Streams.Rules, Subjects: []string{wire.RulesAll}, MaxMsgs: 1}); err == nil {
 		t.Error("the bridge's user reconfigured RULES")
 	}
 	expectViolation(t, bridgeErrs, "$JS.API.STREAM.UPDATE."+cfg.Streams.Rules)
@@ -458,7 +458,7 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 	if info.State.LastSeq != before {
 		t.Errorf("RULES went from sequence %d to %d", before, info.State.LastSeq)
 	}
-	if _, err := rules.GetLastMsgForSubject(ctx, streams.RulesUserSubject("bob")); !errors.Is(err, jetstream.ErrMsgNotFound) {
+	if _, err := rules.GetLastMsgForSubject(ctx, wire.RulesUserSubject("bob")); !errors.Is(err, jetstream.ErrMsgNotFound) {
 		t.Errorf("a rule event of bob is in RULES: %v", err)
 	}
 

@@ -22,7 +22,7 @@ import (
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/stats"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -87,8 +87,8 @@ func (o *ops) rule(t *testing.T, user string, r rules.Rule) int64 {
 func (o *ops) publish(t *testing.T, topic string, users []string, body map[string]any) string {
 	t.Helper()
 	id := uuid.NewString()
-	m := nats.NewMsg(streams.BusSubject(topic))
-	m.Header.Set(streams.HeaderMsgID, id)
+	m := nats.NewMsg(wire.BusSubject(topic))
+	m.Header.Set(wire.HeaderMsgID, id)
 	m.Header.Set(bus.HeaderSchema, "base.message")
 	m.Header.Set(bus.HeaderSeverity, "20")
 	for _, u := range users {
@@ -208,8 +208,8 @@ func TestReplayBusResend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id := m.Header.Get(streams.HeaderMsgID); !strings.HasPrefix(id, "resend:"+run+":") || m.Header.Get(streams.HeaderResendRun) != run ||
-		m.Header.Get(streams.HeaderResendOf) != o.nats.Streams.Bus+":1" {
+	if id := m.Header.Get(wire.HeaderMsgID); !strings.HasPrefix(id, "resend:"+run+":") || m.Header.Get(wire.HeaderResendRun) != run ||
+		m.Header.Get(wire.HeaderResendOf) != o.nats.Streams.Bus+":1" {
 		t.Errorf("resent message headers %v", m.Header)
 	}
 	// --yes is the scripts' confirmation; a new run is a new resend.
@@ -366,7 +366,7 @@ func TestReplayNotifyCLI(t *testing.T) {
 		n := map[string]any{"id": fmt.Sprintf("n%d", i), "protocol": "email", "address": u + "@example.org", "user": u,
 			"rule_ids": []int64{1}, "summary": "hello " + u}
 		data, _ := json.Marshal(n)
-		if _, err := o.nats.JS.Publish(o.ctx, streams.NotifySubject("email"), data); err != nil {
+		if _, err := o.nats.JS.Publish(o.ctx, wire.NotifySubject("email"), data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -387,8 +387,8 @@ func TestReplayNotifyCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(m.Header.Get(streams.HeaderMsgID), "resend:") || !strings.HasSuffix(m.Header.Get(streams.HeaderMsgID), ":n0") ||
-		m.Header.Get(streams.HeaderResendOf) != o.nats.Streams.Notify+":1" {
+	if !strings.HasPrefix(m.Header.Get(wire.HeaderMsgID), "resend:") || !strings.HasSuffix(m.Header.Get(wire.HeaderMsgID), ":n0") ||
+		m.Header.Get(wire.HeaderResendOf) != o.nats.Streams.Notify+":1" {
 		t.Errorf("resent headers %v", m.Header)
 	}
 	// Resends are not resent again by a later run over the same range.
@@ -401,10 +401,10 @@ func TestDLQDropCLI(t *testing.T) {
 	t.Parallel()
 	o := setupOps(t, true)
 	for i := range 3 {
-		dl := nats.NewMsg(streams.DLQBus)
+		dl := nats.NewMsg(wire.DLQBus)
 		dl.Data = []byte("{not json")
-		dl.Header.Set(streams.HeaderReason, "body is not valid JSON")
-		dl.Header.Set(streams.HeaderSource, "bus.org.example.x")
+		dl.Header.Set(wire.HeaderReason, "body is not valid JSON")
+		dl.Header.Set(wire.HeaderSource, "bus.org.example.x")
 		if _, err := o.nats.JS.PublishMsg(o.ctx, dl, jetstream.WithMsgID(fmt.Sprint("bus-", i))); err != nil {
 			t.Fatal(err)
 		}

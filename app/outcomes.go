@@ -18,7 +18,7 @@ func withOutcomeEvents(env *Env, so *senders.Options, log *slog.Logger) (*sender
 	if so != nil {
 		o = *so
 	}
-	pub, err := senders.NewOutcomePublisher(env.NC, log, nil)
+	pub, err := senders.NewOutcomePublisher(env.NC, log)
 	if err != nil {
 		return nil, err
 	}

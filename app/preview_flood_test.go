@@ -27,7 +27,7 @@ import (
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/senders"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -462,7 +462,7 @@ func publishHistory(t *testing.T, ctx context.Context, js jetstream.JetStream, n
 			names = append(names, pool[rng.IntN(len(pool))])
 		}
 		m := busMsg(fmt.Sprintf("history-%d", i), names, 2500)
-		f, err := js.PublishMsgAsync(m, jetstream.WithMsgID(m.Header.Get(streams.HeaderMsgID)))
+		f, err := js.PublishMsgAsync(m, jetstream.WithMsgID(m.Header.Get(wire.HeaderMsgID)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -498,8 +498,8 @@ func busMsg(id string, users []string, size int) *nats.Msg {
 		"content": strings.Repeat("Works for me, tested on Fedora 43. ", max(1, size/35)),
 	}
 	data, _ := json.Marshal(body)
-	m := nats.NewMsg(streams.BusSubject(topic))
-	m.Header.Set(streams.HeaderMsgID, id)
+	m := nats.NewMsg(wire.BusSubject(topic))
+	m.Header.Set(wire.HeaderMsgID, id)
 	m.Header.Set(bus.HeaderSchema, "base.message")
 	m.Header.Set(bus.HeaderSentAt, time.Now().UTC().Format(time.RFC3339Nano))
 	for _, u := range users {

@@ -24,8 +24,8 @@ import (
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/stats"
-	"github.com/fmn-project/fmn/streams"
 	"github.com/fmn-project/fmn/svccache"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/redis/rueidis"
 )
 
@@ -257,14 +257,14 @@ func resendNotifications(ctx context.Context, env *Env, list []replay.Resendable
 		return fmt.Errorf("run %s: published %d before: %w", run.RunID, rep.Published, err)
 	}
 	fmt.Fprintf(stdout, "resent %d notifications as run %s (Nats-Msg-Id resend:%s:<notification id>, header %s)\n",
-		rep.Published, run.RunID, run.RunID, streams.HeaderResendRun)
+		rep.Published, run.RunID, run.RunID, wire.HeaderResendRun)
 	return nil
 }
 
 // printBusMessage writes one message, its notifications and explanations;
 // with explain, also what fmn read from it (the fields of fmn inspect).
 func printBusMessage(w io.Writer, m *replay.BusMessage, explain bool) {
-	topic := strings.TrimPrefix(m.Subject, streams.BusPrefix)
+	topic := strings.TrimPrefix(m.Subject, wire.BusPrefix)
 	fmt.Fprintf(w, "#%d %s %s id=%s: ", m.Seq, m.Stored.UTC().Format(time.RFC3339), topic, m.ID)
 	switch {
 	case m.Parsed == nil:
@@ -340,7 +340,7 @@ type busMessageJSON struct {
 }
 
 func busJSON(m *replay.BusMessage, explain bool) busMessageJSON {
-	j := busMessageJSON{Seq: m.Seq, Stored: m.Stored.UTC(), Topic: strings.TrimPrefix(m.Subject, streams.BusPrefix), ID: m.ID,
+	j := busMessageJSON{Seq: m.Seq, Stored: m.Stored.UTC(), Topic: strings.TrimPrefix(m.Subject, wire.BusPrefix), ID: m.ID,
 		Matches: m.Matches, Notifications: m.Notifications, Explanations: m.Explanations}
 	if j.Matches == nil {
 		j.Matches = []replay.Match{}

@@ -21,6 +21,7 @@ import (
 	"github.com/fmn-project/fmn/queries"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/lease"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // roleOps is the operational side of one process, whatever its roles: the
@@ -388,7 +389,7 @@ func (m *senderMetrics) record(next func(senders.Outcome)) func(senders.Outcome)
 		if o.Delivery > 1 {
 			m.redeliveries.WithLabelValues(o.Channel).Inc()
 		}
-		if o.Result == senders.Sent || o.Result == senders.Retry || o.Duration > 0 {
+		if o.Result == wire.Sent || o.Result == wire.Retry || o.Duration > 0 {
 			m.duration.WithLabelValues(o.Channel, string(o.Result)).Observe(o.Duration.Seconds())
 		}
 		if next != nil {
@@ -405,7 +406,7 @@ func (m *senderMetrics) channel(channel string, so senders.Options) senders.Opti
 	}
 	so.OnOutcome = m.record(so.OnOutcome)
 	m.workers.WithLabelValues(channel).Set(float64(max(so.Workers, 1)))
-	for _, r := range []senders.Result{senders.Sent, senders.Retry, senders.Dead, senders.Skipped} {
+	for _, r := range []wire.DeliveryResult{wire.Sent, wire.Retry, wire.Dead, wire.Skipped} {
 		m.attempts.WithLabelValues(channel, string(r)) // export zeros: rate() works from the start
 	}
 	m.redeliveries.WithLabelValues(channel)

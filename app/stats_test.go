@@ -19,7 +19,7 @@ import (
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/stats"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 )
@@ -143,8 +143,8 @@ func TestStatisticsGroundTruth(t *testing.T) {
 		if i%5 == 0 {
 			agent = "bob"
 		}
-		m := nats.NewMsg(streams.BusSubject("org.fedoraproject.prod." + app + ".event"))
-		m.Header.Set(streams.HeaderMsgID, uuid.NewString())
+		m := nats.NewMsg(wire.BusSubject("org.fedoraproject.prod." + app + ".event"))
+		m.Header.Set(wire.HeaderMsgID, uuid.NewString())
 		m.Header.Set(bus.HeaderSchema, "base.message")
 		for _, u := range users {
 			m.Header.Set("fedora_messaging_user_"+u, "true")

@@ -30,6 +30,7 @@ import (
 	"github.com/fmn-project/fmn/stats"
 	"github.com/fmn-project/fmn/svccache"
 	"github.com/fmn-project/fmn/ui"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -183,7 +184,7 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 		}
 		// The projector's progress notes bring rule changes to matching
 		// without Redis (see Matcher.RunSync).
-		sub, err := rulelog.FollowProgress(env.NC, rulelog.DefaultProgressSubject, m.Noted)
+		sub, err := rulelog.FollowProgress(env.NC, wire.RulesProgressSubject, m.Noted)
 		if err != nil {
 			return fmt.Errorf("consumer: follow the rules projection: %w", err)
 		}

@@ -29,22 +29,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/fmn-project/fmn/bus"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// Headers of a dead-lettered delivery, besides streams.HeaderReason.
+// A dead-lettered delivery carries the wire.HeaderAMQP* headers besides
+// wire.HeaderReason.
 const (
-	HeaderSource       = "Fmn-Source"       // "amqp"
-	HeaderTopic        = "Fmn-Topic"        // the routing key
-	HeaderMessageID    = "Fmn-Message-Id"   // the AMQP message_id, if any
-	HeaderAMQPHeaders  = "Fmn-Amqp-Headers" // the AMQP headers as JSON, if they fit
-	HeaderTruncated    = "Fmn-Truncated"    // original body size when the body was cut
-	HeaderContentType  = "Fmn-Content-Type" // the AMQP content_type
-	maxDeadHeaderValue = 8 << 10            // bytes of AMQP headers kept on a dead letter
-	payloadHeadroom    = 64 << 10           // room left for headers under the NATS max payload
+	maxDeadHeaderValue = 8 << 10  // bytes of AMQP headers kept on a dead letter
+	payloadHeadroom    = 64 << 10 // room left for headers under the NATS max payload
 )
 
 // Run bridges until ctx is cancelled, then returns nil. It reconnects with
@@ -100,7 +95,7 @@ var errRefused = errors.New("the broker refused the credentials")
 func (b *bridge) checkStreams(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	for _, subj := range []string{streams.BusSubject("fmn.check"), b.cfg.DeadLetterSubject} {
+	for _, subj := range []string{wire.BusSubject("fmn.check"), b.cfg.DeadLetterSubject} {
 		if _, err := b.js.StreamNameBySubject(ctx, subj); err != nil {
 			b.log.Warn("no JetStream stream stores this subject yet; publishes will fail until one does", "subject", subj, "err", err)
 		}
@@ -375,18 +370,18 @@ func (b *bridge) deadLetter(d amqp.Delivery, reason string) *nats.Msg {
 	limit := max(min(b.cfg.Limits.MaxBody, b.maxPayload-payloadHeadroom), 1024)
 	h := nats.Header{}
 	if len(body) > limit {
-		h.Set(HeaderTruncated, strconv.Itoa(len(body)))
+		h.Set(wire.HeaderAMQPTruncated, strconv.Itoa(len(body)))
 		reason += fmt.Sprintf(" (body truncated from %d to %d bytes)", len(body), limit)
 		body = body[:limit]
 	}
-	h.Set(streams.HeaderReason, headerSafe(reason, 1000))
-	h.Set(HeaderSource, "amqp")
-	h.Set(HeaderTopic, headerSafe(d.RoutingKey, 1000))
+	h.Set(wire.HeaderReason, headerSafe(reason, 1000))
+	h.Set(wire.HeaderAMQPSource, "amqp")
+	h.Set(wire.HeaderAMQPTopic, headerSafe(d.RoutingKey, 1000))
 	if d.MessageId != "" {
-		h.Set(HeaderMessageID, headerSafe(d.MessageId, 1000))
+		h.Set(wire.HeaderAMQPMessageID, headerSafe(d.MessageId, 1000))
 	}
 	if d.ContentType != "" {
-		h.Set(HeaderContentType, headerSafe(d.ContentType, 255))
+		h.Set(wire.HeaderAMQPContentType, headerSafe(d.ContentType, 255))
 	}
 	if len(d.Headers) > 0 {
 		conv := make(map[string]json.RawMessage, len(d.Headers))
@@ -396,7 +391,7 @@ func (b *bridge) deadLetter(d amqp.Delivery, reason string) *nats.Msg {
 			}
 		}
 		if js, err := json.Marshal(conv); err == nil && len(js) <= maxDeadHeaderValue {
-			h.Set(HeaderAMQPHeaders, string(js))
+			h.Set(wire.HeaderAMQPHeaders, string(js))
 		}
 	}
 	// The same delivery redelivered gets the same id, so the DLQ keeps it
@@ -407,7 +402,7 @@ func (b *bridge) deadLetter(d amqp.Delivery, reason string) *nats.Msg {
 	sum.Write([]byte(d.MessageId))
 	sum.Write([]byte{0})
 	sum.Write(d.Body)
-	h.Set(streams.HeaderMsgID, "amqp-dead-"+hex.EncodeToString(sum.Sum(nil)[:16]))
+	h.Set(wire.HeaderMsgID, "amqp-dead-"+hex.EncodeToString(sum.Sum(nil)[:16]))
 	return &nats.Msg{Subject: b.cfg.DeadLetterSubject, Header: h, Data: body}
 }
 

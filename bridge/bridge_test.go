@@ -11,6 +11,7 @@ import (
 	"github.com/fmn-project/fmn/bridge"
 	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/fmntest"
+	"github.com/fmn-project/fmn/wire"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -126,17 +127,17 @@ func TestBridgeDeadLetters(t *testing.T) {
 			t.Errorf("dead letter %d on %q", i, m.Subject)
 		}
 		reason := m.Header.Get("Fmn-Dead-Reason")
-		if !strings.Contains(reason, wantReasons[i].reason) || m.Header.Get(bridge.HeaderTopic) != wantReasons[i].topic {
-			t.Errorf("dead letter %d: reason %q topic %q, want %q on %q", i, reason, m.Header.Get(bridge.HeaderTopic), wantReasons[i].reason, wantReasons[i].topic)
+		if !strings.Contains(reason, wantReasons[i].reason) || m.Header.Get(wire.HeaderAMQPTopic) != wantReasons[i].topic {
+			t.Errorf("dead letter %d: reason %q topic %q, want %q on %q", i, reason, m.Header.Get(wire.HeaderAMQPTopic), wantReasons[i].reason, wantReasons[i].topic)
 		}
-		if m.Header.Get(bridge.HeaderSource) != "amqp" || !strings.Contains(m.Header.Get(bridge.HeaderAMQPHeaders), `"fedora_messaging_user_alice":true`) {
+		if m.Header.Get(wire.HeaderAMQPSource) != "amqp" || !strings.Contains(m.Header.Get(wire.HeaderAMQPHeaders), `"fedora_messaging_user_alice":true`) {
 			t.Errorf("dead letter %d headers %v", i, m.Header)
 		}
 	}
-	if string(dead[0].Data) != "this is {not json" || dead[0].Header.Get(bridge.HeaderMessageID) != "bad-json" {
+	if string(dead[0].Data) != "this is {not json" || dead[0].Header.Get(wire.HeaderAMQPMessageID) != "bad-json" {
 		t.Errorf("the original bytes must be kept: %q", dead[0].Data)
 	}
-	if len(dead[2].Data) != 2048 || dead[2].Header.Get(bridge.HeaderTruncated) != "3011" || !strings.Contains(dead[2].Header.Get("Fmn-Dead-Reason"), "truncated") {
+	if len(dead[2].Data) != 2048 || dead[2].Header.Get(wire.HeaderAMQPTruncated) != "3011" || !strings.Contains(dead[2].Header.Get("Fmn-Dead-Reason"), "truncated") {
 		t.Errorf("oversize body: %d bytes, headers %v", len(dead[2].Data), dead[2].Header)
 	}
 

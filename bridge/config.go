@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/bus"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // EnvURL is the environment variable of the broker URL.
@@ -79,7 +79,7 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Limits = c.Limits.WithDefaults()
 	if c.DeadLetterSubject == "" {
-		c.DeadLetterSubject = streams.DLQBus
+		c.DeadLetterSubject = wire.DLQBus
 	}
 	return c
 }

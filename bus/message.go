@@ -12,7 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -107,9 +107,9 @@ func (m *Message) NATSMsgLimits(l Limits) (*nats.Msg, error) {
 	if _, ok := h[HeaderPriority]; !ok && m.Priority != nil {
 		h[HeaderPriority] = []string{strconv.Itoa(*m.Priority)}
 	}
-	h[streams.HeaderMsgID] = []string{m.ID}
+	h[wire.HeaderMsgID] = []string{m.ID}
 	return &nats.Msg{
-		Subject: streams.BusSubject(m.Topic),
+		Subject: wire.BusSubject(m.Topic),
 		Header:  h,
 		Data:    m.Body,
 	}, nil
@@ -151,13 +151,13 @@ func FromNATS(m *nats.Msg) (*Message, error) { return FromParts(m.Subject, m.Hea
 // headers come back as booleans and the severity as a number, as
 // fedora-messaging writes them.
 func FromParts(subject string, h nats.Header, data []byte) (*Message, error) {
-	topic, ok := strings.CutPrefix(subject, streams.BusPrefix)
+	topic, ok := strings.CutPrefix(subject, wire.BusPrefix)
 	if !ok {
-		return nil, invalidf("subject %q is not a bus subject (%s<topic>)", subject, streams.BusPrefix)
+		return nil, invalidf("subject %q is not a bus subject (%s<topic>)", subject, wire.BusPrefix)
 	}
-	id := h.Get(streams.HeaderMsgID)
+	id := h.Get(wire.HeaderMsgID)
 	if id == "" {
-		return nil, invalidf("no message id (header %s)", streams.HeaderMsgID)
+		return nil, invalidf("no message id (header %s)", wire.HeaderMsgID)
 	}
 	if !json.Valid(data) {
 		return nil, invalidf("body is not valid JSON")
@@ -312,7 +312,7 @@ func unhex(c byte) byte {
 }
 
 func reservedHeader(k string) bool {
-	return hasPrefixFold(k, "nats-") || hasPrefixFold(k, "fmn-")
+	return hasPrefixFold(k, wire.NatsHeaderPrefix) || hasPrefixFold(k, wire.FmnHeaderPrefix)
 }
 
 func hasPrefixFold(s, prefix string) bool {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -76,9 +76,9 @@ func (p *Parser) ParseMessage(m *Message) (*Parsed, error) {
 // JSON, no id, too large, absurd headers, a bad subject): dead-letter it.
 func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received time.Time) (*Parsed, error) {
 	l := p.Limits.WithDefaults()
-	topic, ok := strings.CutPrefix(subject, streams.BusPrefix)
+	topic, ok := strings.CutPrefix(subject, wire.BusPrefix)
 	if !ok {
-		return nil, invalidf("subject %q is not a bus subject (%s<topic>)", subject, streams.BusPrefix)
+		return nil, invalidf("subject %q is not a bus subject (%s<topic>)", subject, wire.BusPrefix)
 	}
 	if err := CheckTopic(topic, l); err != nil {
 		return nil, err
@@ -86,10 +86,10 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 	if len(h) > l.MaxHeaders {
 		return nil, invalidf("%d headers exceed the limit of %d", len(h), l.MaxHeaders)
 	}
-	id := h.Get(streams.HeaderMsgID)
+	id := h.Get(wire.HeaderMsgID)
 	if err := checkID(id, l); err != nil {
 		if id == "" {
-			return nil, invalidf("no message id (header %s)", streams.HeaderMsgID)
+			return nil, invalidf("no message id (header %s)", wire.HeaderMsgID)
 		}
 		return nil, err
 	}

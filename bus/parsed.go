@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -143,7 +143,7 @@ func HeadersJSON(h nats.Header) []byte {
 		return []byte("{}")
 	}
 	m := &Message{}
-	if mm, err := FromParts(streams.BusPrefix+"x", withID(h), []byte("null")); err == nil {
+	if mm, err := FromParts(wire.BusPrefix+"x", withID(h), []byte("null")); err == nil {
 		m = mm
 	}
 	if m.Priority != nil {
@@ -158,14 +158,14 @@ func HeadersJSON(h nats.Header) []byte {
 
 // withID makes sure FromParts finds a message id.
 func withID(h nats.Header) nats.Header {
-	if h.Get(streams.HeaderMsgID) != "" {
+	if h.Get(wire.HeaderMsgID) != "" {
 		return h
 	}
 	c := make(nats.Header, len(h)+1)
 	for k, v := range h {
 		c[k] = v
 	}
-	c[streams.HeaderMsgID] = []string{"x"}
+	c[wire.HeaderMsgID] = []string{"x"}
 	return c
 }
 

@@ -36,7 +36,7 @@ import (
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -563,7 +563,7 @@ func publishRuleEvents(tb testing.TB, ctx context.Context, js0 jetstream.JetStre
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if msg.Subject != streams.RulesUserSubject(user) {
+		if msg.Subject != wire.RulesUserSubject(user) {
 			tb.Fatalf("event subject %s", msg.Subject)
 		}
 		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(crand.Text()))
@@ -750,7 +750,7 @@ func startTap(tb testing.TB, url string) *notifyTap {
 	tb.Helper()
 	t := &notifyTap{}
 	nc := connect(tb, url)
-	sub, err := nc.Subscribe(streams.NotifyAll, func(msg *nats.Msg) {
+	sub, err := nc.Subscribe(wire.NotifyAll, func(msg *nats.Msg) {
 		at := time.Now()
 		t.mu.Lock()
 		fn := t.fn

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -87,7 +88,7 @@ func (c *Consumer) ConsumerConfig() jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       c.cfg.Durable,
 		Description:   "fmn matcher: bus messages to notifications",
-		FilterSubject: streams.BusAll,
+		FilterSubject: wire.BusAll,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       c.cfg.AckWait,
 		MaxAckPending: c.cfg.MaxAckPending,
@@ -238,7 +239,7 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 			pd.err = err
 			return pd
 		}
-		out := &nats.Msg{Subject: notifySubject(n.Protocol, n.User), Header: nats.Header{streams.HeaderMsgID: {n.ID}}, Data: data}
+		out := &nats.Msg{Subject: notifySubject(n.Protocol, n.User), Header: nats.Header{wire.HeaderMsgID: {n.ID}}, Data: data}
 		f, err := js.PublishMsgAsync(out, publishStall)
 		if errors.Is(err, nats.ErrMaxPayload) {
 			// No retry makes it fit: dead-letter the message rather than
@@ -265,12 +266,12 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 // once.
 func (c *Consumer) deadLetter(js jetstream.JetStream, msg jetstream.Msg, reason error) pending {
 	c.Stats.DeadLetters.Add(1)
-	out := nats.NewMsg(streams.DLQBus)
+	out := nats.NewMsg(wire.DLQBus)
 	for k, v := range msg.Headers() {
 		// Nats-* headers steer JetStream (Nats-Msg-Id, Nats-Expected-Stream,
 		// Nats-Rollup, ...): copied, they would make DLQ refuse the dead
 		// letter, and the message would be redelivered forever.
-		if len(k) >= 5 && strings.EqualFold(k[:5], "Nats-") {
+		if len(k) >= 5 && strings.EqualFold(k[:5], wire.NatsHeaderPrefix) {
 			continue
 		}
 		out.Header[k] = v
@@ -278,18 +279,18 @@ func (c *Consumer) deadLetter(js jetstream.JetStream, msg jetstream.Msg, reason 
 	id := "bus-" + msg.Subject()
 	if md, err := msg.Metadata(); err == nil {
 		id = "bus-" + strconv.FormatUint(md.Sequence.Stream, 10)
-		out.Header.Set(streams.HeaderSourceSq, strconv.FormatUint(md.Sequence.Stream, 10))
+		out.Header.Set(wire.HeaderSourceSq, strconv.FormatUint(md.Sequence.Stream, 10))
 	}
-	out.Header.Set(streams.HeaderMsgID, id)
-	out.Header.Set(streams.HeaderSource, msg.Subject())
-	if id := msg.Headers().Get(streams.HeaderMsgID); id != "" {
+	out.Header.Set(wire.HeaderMsgID, id)
+	out.Header.Set(wire.HeaderSource, msg.Subject())
+	if id := msg.Headers().Get(wire.HeaderMsgID); id != "" {
 		// Kept so that `fmn dlq retry` republishes under the original id.
-		out.Header.Set(headerSourceMsgID, id)
+		out.Header.Set(wire.HeaderSourceMsgID, id)
 	}
-	out.Header.Set(streams.HeaderReason, reason.Error())
+	out.Header.Set(wire.HeaderReason, reason.Error())
 	out.Data = msg.Data()
 	if left := fitDeadLetter(out, c.nc.MaxPayload()); left != "" {
-		out.Header.Set(streams.HeaderReason, fmt.Sprintf("%s (%s left out: too large for a dead letter)", reason, left))
+		out.Header.Set(wire.HeaderReason, fmt.Sprintf("%s (%s left out: too large for a dead letter)", reason, left))
 	}
 	c.log.Warn("bus message dead-lettered", "subject", msg.Subject(), "reason", reason.Error())
 	f, err := js.PublishMsgAsync(out)
@@ -325,9 +326,6 @@ func (c *Consumer) acker(in <-chan pending) {
 	}
 }
 
-// headerSourceMsgID carries the dead bus message's own Nats-Msg-Id.
-const headerSourceMsgID = "Fmn-Source-Msg-Id"
-
 // fitDeadLetter makes a dead letter storable when the bus message only just
 // fit in BUS and does not with fmn's headers added: it leaves out the
 // copied headers when the header block would exceed JetStream's 64 KiB, and
@@ -339,7 +337,7 @@ func fitDeadLetter(out *nats.Msg, maxPayload int64) string {
 		n := 0
 		for k := range out.Header {
 			switch k {
-			case streams.HeaderMsgID, streams.HeaderSource, streams.HeaderSourceSq, streams.HeaderReason, headerSourceMsgID:
+			case wire.HeaderMsgID, wire.HeaderSource, wire.HeaderSourceSq, wire.HeaderReason, wire.HeaderSourceMsgID:
 			default:
 				delete(out.Header, k)
 				n++

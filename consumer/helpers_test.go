@@ -17,7 +17,7 @@ import (
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/rueidis"
@@ -392,7 +392,7 @@ func notifications(t testing.TB, ctx context.Context, n *fmntest.NATS) []*notifi
 		if id := m.Header.Get("Nats-Msg-Id"); id != note.ID {
 			t.Errorf("NOTIFY seq %d: Nats-Msg-Id %q but notification id %q", m.Seq, id, note.ID)
 		}
-		if want := streams.NotifySubjectFor(note.Protocol, note.User); m.Subject != want {
+		if want := wire.NotifySubjectFor(note.Protocol, note.User); m.Subject != want {
 			t.Errorf("NOTIFY seq %d: subject %q, want %q", m.Seq, m.Subject, want)
 		}
 		out = append(out, &note)

@@ -19,8 +19,8 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
-	"github.com/fmn-project/fmn/streams"
 	"github.com/fmn-project/fmn/svccache"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/redis/rueidis"
 )
@@ -398,8 +398,8 @@ func TestOwnerChecksAndOutages(t *testing.T) {
 			if ev.Type == rulelog.EventRuleDisabled {
 				out[ev.RuleID] = ev.Actor
 			}
-			if sm.Header.Get(streams.HeaderEvent) != ev.Type {
-				t.Errorf("event header %q for %s", sm.Header.Get(streams.HeaderEvent), ev.Type)
+			if sm.Header.Get(wire.HeaderEvent) != ev.Type {
+				t.Errorf("event header %q for %s", sm.Header.Get(wire.HeaderEvent), ev.Type)
 			}
 		}
 		return out

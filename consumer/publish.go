@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/rules"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -17,12 +17,12 @@ var publishStall = jetstream.WithStallWait(15 * time.Second)
 
 // The subjects of the usual channels, built once.
 var (
-	notifyEmail  = streams.NotifySubject(rules.ProtocolEmail)
-	notifyIRC    = streams.NotifySubject(rules.ProtocolIRC)
-	notifyMatrix = streams.NotifySubject(rules.ProtocolMatrix)
+	notifyEmail  = wire.NotifySubject(rules.ProtocolEmail)
+	notifyIRC    = wire.NotifySubject(rules.ProtocolIRC)
+	notifyMatrix = wire.NotifySubject(rules.ProtocolMatrix)
 )
 
-// notifySubject is streams.NotifySubjectFor without a concatenation for
+// notifySubject is wire.NotifySubjectFor without a concatenation for
 // the usual channels. The live feed's subject names the user.
 func notifySubject(protocol, user string) string {
 	switch protocol {
@@ -33,5 +33,5 @@ func notifySubject(protocol, user string) string {
 	case rules.ProtocolMatrix:
 		return notifyMatrix
 	}
-	return streams.NotifySubjectFor(protocol, user)
+	return wire.NotifySubjectFor(protocol, user)
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/fmn-project/fmn/live"
 	"github.com/fmn-project/fmn/notification"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // BenchmarkStreams holds FMN_BENCH_STREAMS (default 1000) streams of
@@ -70,7 +70,7 @@ func BenchmarkStreams(b *testing.B) {
 		nt := notification.Notification{Protocol: "sse", Address: user, User: user, Summary: "bench",
 			CreatedAt: time.Now()}
 		data, _ := json.Marshal(nt)
-		if _, err := bd.nats.JS.PublishAsync(streams.NotifySSESubject(user), data); err != nil {
+		if _, err := bd.nats.JS.PublishAsync(wire.NotifySSESubject(user), data); err != nil {
 			b.Fatal(err)
 		}
 	}

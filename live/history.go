@@ -5,14 +5,14 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // lastOf is the sequence of user's last notification in NOTIFY, 0 when
 // there is none.
 func (h *Hub) lastOf(ctx context.Context, st jetstream.Stream, user string) (uint64, error) {
-	m, err := st.GetLastMsgForSubject(ctx, streams.NotifySSESubject(user))
+	m, err := st.GetLastMsgForSubject(ctx, wire.NotifySSESubject(user))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}
@@ -30,7 +30,7 @@ func (h *Hub) scan(ctx context.Context, st jetstream.Stream, user string, from, 
 		return nil
 	}
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{streams.NotifySSESubject(user)},
+		FilterSubjects: []string{wire.NotifySSESubject(user)},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    from,
 	})

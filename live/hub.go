@@ -18,6 +18,7 @@ import (
 
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -44,7 +45,7 @@ type Item struct {
 
 // newEvent decodes a stored notification into a feed event.
 func newEvent(seq uint64, subject string, data []byte) (Event, error) {
-	user, err := streams.DecodeToken(strings.TrimPrefix(subject, streams.NotifySSEPrefix))
+	user, err := wire.DecodeToken(strings.TrimPrefix(subject, wire.NotifySSEPrefix))
 	if err != nil {
 		return Event{}, err
 	}
@@ -281,7 +282,7 @@ func (h *Hub) follow(ctx context.Context) error {
 		h.last.Store(info.State.LastSeq)
 	}
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{streams.NotifySSEAll},
+		FilterSubjects: []string{wire.NotifySSEAll},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    h.last.Load() + 1,
 	})

@@ -14,7 +14,7 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/live"
 	"github.com/fmn-project/fmn/notification"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
 type bundle struct {
@@ -67,7 +67,7 @@ func (b *bundle) publish(t testing.TB, user, summary string) uint64 {
 		Summary: summary, Line: "[bodhi] " + summary, CreatedAt: time.Now().UTC(),
 	}
 	data, _ := json.Marshal(n)
-	ack, err := b.nats.JS.Publish(b.ctx, streams.NotifySSESubject(user), data)
+	ack, err := b.nats.JS.Publish(b.ctx, wire.NotifySSESubject(user), data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -190,7 +191,7 @@ func Bus(ctx context.Context, js jetstream.JetStream, o BusOptions, fn func(*Bus
 	})
 	err = scan(pl.ctx, js, o.Stream, sel, o.Progress, func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
 		rep.Read++
-		id := msg.Headers().Get(streams.HeaderMsgID)
+		id := msg.Headers().Get(wire.HeaderMsgID)
 		if len(want) > 0 {
 			seen, ok := want[id]
 			if !ok {
@@ -201,7 +202,7 @@ func Bus(ctx context.Context, js jetstream.JetStream, o BusOptions, fn func(*Bus
 				found++
 			}
 		}
-		if glob != nil && !glob.Match(strings.TrimPrefix(msg.Subject(), streams.BusPrefix)) {
+		if glob != nil && !glob.Match(strings.TrimPrefix(msg.Subject(), wire.BusPrefix)) {
 			return nil
 		}
 		rep.Selected++
@@ -334,13 +335,13 @@ func TopicSubject(glob string) string {
 	if i := strings.IndexAny(glob, "*?[\\"); i >= 0 {
 		lit = glob[:i]
 	} else if glob != "" && !strings.ContainsAny(glob, ">") {
-		return streams.BusPrefix + glob
+		return wire.BusPrefix + glob
 	}
 	dot := strings.LastIndexByte(lit, '.')
 	if dot <= 0 || strings.ContainsAny(lit[:dot], "*> ") || strings.Contains(lit[:dot], "..") {
 		return ""
 	}
-	return streams.BusPrefix + lit[:dot] + ".>"
+	return wire.BusPrefix + lit[:dot] + ".>"
 }
 
 // LoadRules reads a rule set from a file: a JSON array of rules in FMN v3's

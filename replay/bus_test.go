@@ -18,6 +18,7 @@ import (
 	"github.com/fmn-project/fmn/replay"
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -97,7 +98,7 @@ func TestReplayBus(t *testing.T) {
 			t.Errorf("notifications %d (messages matched %d), want %d (%d)", rep.Notifications, rep.Matched, wantNotes, wantMatched)
 		}
 		for i, m := range got {
-			if m.Seq != uint64(i+1) || m.ID != msgs[i].Header.Get(streams.HeaderMsgID) {
+			if m.Seq != uint64(i+1) || m.ID != msgs[i].Header.Get(wire.HeaderMsgID) {
 				t.Fatalf("message %d is seq %d id %s", i, m.Seq, m.ID)
 			}
 		}
@@ -244,10 +245,10 @@ func TestReplayBus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if id := m.Header.Get(streams.HeaderMsgID); id != "resend:"+rs.RunID+":"+list[0].N.ID {
+		if id := m.Header.Get(wire.HeaderMsgID); id != "resend:"+rs.RunID+":"+list[0].N.ID {
 			t.Errorf("Nats-Msg-Id %q", id)
 		}
-		if m.Header.Get(streams.HeaderResendRun) != rs.RunID || m.Header.Get(streams.HeaderResendBy) != "ops" || m.Header.Get(streams.HeaderResendOf) != list[0].Source {
+		if m.Header.Get(wire.HeaderResendRun) != rs.RunID || m.Header.Get(wire.HeaderResendBy) != "ops" || m.Header.Get(wire.HeaderResendOf) != list[0].Source {
 			t.Errorf("headers %v", m.Header)
 		}
 	})

@@ -9,16 +9,9 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-)
-
-// Headers of a dead letter that the senders add (see senders.HeaderDeliveries
-// and senders.HeaderSourceMsgID); spelled here so that reading the dead
-// letters does not need the delivery code.
-const (
-	headerDeliveries  = "Fmn-Deliveries"
-	headerSourceMsgID = "Fmn-Source-Msg-Id"
 )
 
 // ErrStillDuplicate: BUS would drop a retried bus message as a duplicate
@@ -48,7 +41,7 @@ type DeadLetter struct {
 // Channel is the notification channel of a notification's dead letter, ""
 // for a bus message's.
 func (d DeadLetter) Channel() string {
-	c, _ := strings.CutPrefix(d.Subject, streams.DLQNotifyPfx)
+	c, _ := strings.CutPrefix(d.Subject, wire.DLQNotifyPfx)
 	if c == d.Subject {
 		return ""
 	}
@@ -57,9 +50,9 @@ func (d DeadLetter) Channel() string {
 
 func deadLetter(seq uint64, stored time.Time, subject string, h nats.Header, data []byte) DeadLetter {
 	d := DeadLetter{Seq: seq, Stored: stored, Subject: subject, Header: h, Data: data,
-		Reason: h.Get(streams.HeaderReason), Source: h.Get(streams.HeaderSource), SourceMsgID: h.Get(headerSourceMsgID)}
-	d.SourceSeq, _ = strconv.ParseUint(h.Get(streams.HeaderSourceSq), 10, 64)
-	d.Deliveries, _ = strconv.Atoi(h.Get(headerDeliveries))
+		Reason: h.Get(wire.HeaderReason), Source: h.Get(wire.HeaderSource), SourceMsgID: h.Get(wire.HeaderSourceMsgID)}
+	d.SourceSeq, _ = strconv.ParseUint(h.Get(wire.HeaderSourceSq), 10, 64)
+	d.Deliveries, _ = strconv.Atoi(h.Get(wire.HeaderDeliveries))
 	return d
 }
 
@@ -76,17 +69,17 @@ type DLQ struct {
 func DLQSubject(channel string) string {
 	switch channel {
 	case "":
-		return streams.DLQAll
+		return wire.DLQAll
 	case "bus":
-		return streams.DLQBus
+		return wire.DLQBus
 	}
-	return streams.DLQNotifySubject(channel)
+	return wire.DLQNotifySubject(channel)
 }
 
 // List calls fn for the dead letters of the selection, oldest first.
 func (q DLQ) List(ctx context.Context, sel Selection, fn func(DeadLetter) error) error {
 	if len(sel.Subjects) == 0 {
-		sel.Subjects = []string{streams.DLQAll}
+		sel.Subjects = []string{wire.DLQAll}
 	}
 	return scan(ctx, q.JS, q.Streams.DLQ, sel, nil, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 		return fn(deadLetter(md.Sequence.Stream, md.Timestamp, m.Subject(), m.Headers(), m.Data()))
@@ -160,24 +153,24 @@ func (q DLQ) Retry(ctx context.Context, seq uint64, runID string) (Retried, erro
 	m.Data = d.Data
 	for k, v := range d.Header {
 		switch {
-		case strings.HasPrefix(k, "Nats-"), k == streams.HeaderReason, k == streams.HeaderSource,
-			k == streams.HeaderSourceSq, k == headerDeliveries, k == headerSourceMsgID,
-			k == streams.HeaderResendRun, k == streams.HeaderResendBy, k == streams.HeaderResendOf:
+		case strings.HasPrefix(k, wire.NatsHeaderPrefix), k == wire.HeaderReason, k == wire.HeaderSource,
+			k == wire.HeaderSourceSq, k == wire.HeaderDeliveries, k == wire.HeaderSourceMsgID,
+			k == wire.HeaderResendRun, k == wire.HeaderResendBy, k == wire.HeaderResendOf:
 		default:
 			m.Header[k] = v
 		}
 	}
-	m.Header.Set(streams.HeaderResendOf, fmt.Sprintf("%s:%d", q.Streams.DLQ, seq))
+	m.Header.Set(wire.HeaderResendOf, fmt.Sprintf("%s:%d", q.Streams.DLQ, seq))
 	var opts []jetstream.PublishOpt
 	switch {
-	case strings.HasPrefix(d.Source, streams.NotifyPrefix):
+	case strings.HasPrefix(d.Source, wire.NotifyPrefix):
 		r.Stream = q.Streams.Notify
-		m.Header.Set(streams.HeaderResendRun, runID)
+		m.Header.Set(wire.HeaderResendRun, runID)
 		if q.By != "" {
-			m.Header.Set(streams.HeaderResendBy, q.By)
+			m.Header.Set(wire.HeaderResendBy, q.By)
 		}
 		opts = append(opts, jetstream.WithMsgID(RetryMsgID(q.Streams.DLQ, seq)))
-	case strings.HasPrefix(d.Source, streams.BusPrefix):
+	case strings.HasPrefix(d.Source, wire.BusPrefix):
 		r.Stream = q.Streams.Bus
 		id := d.SourceMsgID
 		if id == "" && d.SourceSeq > 0 {
@@ -216,5 +209,5 @@ func (q DLQ) originalID(ctx context.Context, d DeadLetter) string {
 	if err != nil || m.Subject != d.Source {
 		return ""
 	}
-	return m.Header.Get(streams.HeaderMsgID)
+	return m.Header.Get(wire.HeaderMsgID)
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/replay"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -26,15 +26,15 @@ func TestDLQ(t *testing.T) {
 	deadNotification := func(t *testing.T, n *fmntest.NATS, id string) uint64 {
 		ctx := fmntest.Context(t)
 		data, _ := json.Marshal(notification.Notification{ID: id, Protocol: "email", Address: "alice@example.org", User: "alice"})
-		ack, err := n.JS.Publish(ctx, streams.NotifySubject("email"), data, jetstream.WithMsgID(id))
+		ack, err := n.JS.Publish(ctx, wire.NotifySubject("email"), data, jetstream.WithMsgID(id))
 		if err != nil {
 			t.Fatal(err)
 		}
-		dl := nats.NewMsg(streams.DLQNotifySubject("email"))
+		dl := nats.NewMsg(wire.DLQNotifySubject("email"))
 		dl.Data = data
-		dl.Header.Set(streams.HeaderReason, "gave up after 3 attempts: 451 mailbox busy")
-		dl.Header.Set(streams.HeaderSource, streams.NotifySubject("email"))
-		dl.Header.Set(streams.HeaderSourceSq, strconv.FormatUint(ack.Sequence, 10))
+		dl.Header.Set(wire.HeaderReason, "gave up after 3 attempts: 451 mailbox busy")
+		dl.Header.Set(wire.HeaderSource, wire.NotifySubject("email"))
+		dl.Header.Set(wire.HeaderSourceSq, strconv.FormatUint(ack.Sequence, 10))
 		dl.Header.Set("Fmn-Deliveries", "3")
 		dl.Header.Set("Fmn-Source-Msg-Id", id)
 		dack, err := n.JS.PublishMsg(ctx, dl, jetstream.WithMsgID("NOTIFY:"+strconv.FormatUint(ack.Sequence, 10)))
@@ -84,8 +84,8 @@ func TestDLQ(t *testing.T) {
 			t.Errorf("republished %s (%v)", m.Data, err)
 		}
 		h := m.Header
-		if h.Get(streams.HeaderMsgID) != replay.RetryMsgID(n.Streams.DLQ, seq) || h.Get(streams.HeaderResendRun) != "run-1" ||
-			h.Get(streams.HeaderResendOf) != "DLQ:"+strconv.FormatUint(seq, 10) || h.Get(streams.HeaderReason) != "" || h.Get("Fmn-Deliveries") != "" {
+		if h.Get(wire.HeaderMsgID) != replay.RetryMsgID(n.Streams.DLQ, seq) || h.Get(wire.HeaderResendRun) != "run-1" ||
+			h.Get(wire.HeaderResendOf) != "DLQ:"+strconv.FormatUint(seq, 10) || h.Get(wire.HeaderReason) != "" || h.Get("Fmn-Deliveries") != "" {
 			t.Errorf("headers %v", h)
 		}
 		if _, err := q.Get(ctx, seq); err == nil || !strings.Contains(err.Error(), "no dead letter") {
@@ -103,16 +103,16 @@ func TestDLQ(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dl := nats.NewMsg(streams.DLQBus)
+		dl := nats.NewMsg(wire.DLQBus)
 		dl.Data = orig.Data
 		for k, v := range orig.Header {
 			if !strings.HasPrefix(k, "Nats-") {
 				dl.Header[k] = v
 			}
 		}
-		dl.Header.Set(streams.HeaderReason, "body is not valid JSON")
-		dl.Header.Set(streams.HeaderSource, orig.Subject)
-		dl.Header.Set(streams.HeaderSourceSq, strconv.FormatUint(ack.Sequence, 10))
+		dl.Header.Set(wire.HeaderReason, "body is not valid JSON")
+		dl.Header.Set(wire.HeaderSource, orig.Subject)
+		dl.Header.Set(wire.HeaderSourceSq, strconv.FormatUint(ack.Sequence, 10))
 		dack, err := n.JS.PublishMsg(ctx, dl, jetstream.WithMsgID("bus-1"))
 		if err != nil {
 			t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/rules"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -25,8 +25,8 @@ type busMsg struct {
 }
 
 func (m busMsg) nats() *nats.Msg {
-	out := nats.NewMsg(streams.BusSubject(m.Topic))
-	out.Header.Set(streams.HeaderMsgID, m.ID)
+	out := nats.NewMsg(wire.BusSubject(m.Topic))
+	out.Header.Set(wire.HeaderMsgID, m.ID)
 	out.Header.Set("fedora_messaging_schema", "base.message")
 	out.Header.Set("fedora_messaging_severity", "20")
 	out.Header.Set("sent-at", "2026-11-23T10:15:00+00:00")

@@ -14,6 +14,7 @@ import (
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -94,7 +95,7 @@ func (h History) RuleOwner(ctx context.Context, id int64) (string, error) {
 // when not zero, ends the history at that time (see HistoryEntry.When).
 func (h History) Events(ctx context.Context, user string, ruleID int64, until time.Time, fn func(HistoryEntry) error) error {
 	state := map[int64]*rules.Rule{}
-	sel := Selection{Subjects: []string{streams.RulesUserSubject(user)}}
+	sel := Selection{Subjects: []string{wire.RulesUserSubject(user)}}
 	return scan(ctx, h.JS, h.stream(), sel, nil, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 		ev, err := rulelog.DecodeEvent(m.Subject(), m.Headers(), m.Data())
 		if err != nil {

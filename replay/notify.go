@@ -8,6 +8,7 @@ import (
 
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -52,12 +53,12 @@ func Notifications(ctx context.Context, js jetstream.JetStream, o NotifyOptions,
 		o.Stream = streams.Defaults().Notify
 	}
 	sel := o.Selection
-	sel.Subjects = []string{streams.NotifySubject(o.Channel)}
+	sel.Subjects = []string{wire.NotifySubject(o.Channel)}
 	if o.Channel == "sse" {
-		sel.Subjects = []string{streams.NotifySSEAll} // notify.sse.<user>
+		sel.Subjects = []string{wire.NotifySSEAll} // notify.sse.<user>
 	}
 	err = scan(ctx, js, o.Stream, sel, o.Progress, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
-		sn := StoredNotification{Seq: md.Sequence.Stream, Stored: md.Timestamp, ResendRun: m.Headers().Get(streams.HeaderResendRun)}
+		sn := StoredNotification{Seq: md.Sequence.Stream, Stored: md.Timestamp, ResendRun: m.Headers().Get(wire.HeaderResendRun)}
 		if sn.ResendRun != "" && !o.WithResends {
 			return nil
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -18,7 +19,7 @@ import (
 // traceable run. Every message gets the Nats-Msg-Id
 // resend:<run>:<notification id> — new, so NOTIFY's deduplication does not
 // swallow it, and the same within the run, so a retried run publishes
-// nothing twice — and the headers streams.HeaderResendRun (the run),
+// nothing twice — and the headers wire.HeaderResendRun (the run),
 // HeaderResendBy (who) and HeaderResendOf (what was resent). The
 // notification itself is unchanged: its id, and so the email Message-ID,
 // stay those of the original, which lets a recipient recognise the resend.
@@ -85,7 +86,7 @@ func (r Resend) Publish(ctx context.Context, js jetstream.JetStream, list []Rese
 				}
 				pr.add(1)
 			case err := <-f.Err():
-				return fmt.Errorf("resend %s: %w", f.Msg().Header.Get(streams.HeaderMsgID), err)
+				return fmt.Errorf("resend %s: %w", f.Msg().Header.Get(wire.HeaderMsgID), err)
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -98,13 +99,13 @@ func (r Resend) Publish(ctx context.Context, js jetstream.JetStream, list []Rese
 		if err != nil {
 			return rep, err
 		}
-		m := nats.NewMsg(streams.NotifySubjectFor(x.N.Protocol, x.N.User))
-		m.Header.Set(streams.HeaderResendRun, r.RunID)
+		m := nats.NewMsg(wire.NotifySubjectFor(x.N.Protocol, x.N.User))
+		m.Header.Set(wire.HeaderResendRun, r.RunID)
 		if r.By != "" {
-			m.Header.Set(streams.HeaderResendBy, r.By)
+			m.Header.Set(wire.HeaderResendBy, r.By)
 		}
 		if x.Source != "" {
-			m.Header.Set(streams.HeaderResendOf, x.Source)
+			m.Header.Set(wire.HeaderResendOf, x.Source)
 		}
 		m.Data = data
 		f, err := js.PublishMsgAsync(m, jetstream.WithMsgID(ResendMsgID(r.RunID, x.N.ID)), jetstream.WithExpectStream(stream))

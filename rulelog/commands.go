@@ -11,6 +11,7 @@ import (
 
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,7 +31,7 @@ type CommandsConfig struct {
 	// other changes of the same user keep landing in between. Default 16.
 	MaxAttempts int
 	// ProgressSubject is where the projector announces its progress
-	// (default DefaultProgressSubject).
+	// (default wire.RulesProgressSubject).
 	ProgressSubject string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -50,7 +51,7 @@ func (c CommandsConfig) withDefaults() CommandsConfig {
 		c.MaxAttempts = 16
 	}
 	if c.ProgressSubject == "" {
-		c.ProgressSubject = DefaultProgressSubject
+		c.ProgressSubject = wire.RulesProgressSubject
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -221,7 +222,7 @@ func (c *Commands) EnsureUser(ctx context.Context, user string, m Meta) error {
 	// Only as the first event of the subject; a fixed message id makes a
 	// racing twin a duplicate rather than a conflict.
 	zero := uint64(0)
-	seq, err := c.append(ctx, ev, &zero, "user.created."+streams.EncodeToken(user))
+	seq, err := c.append(ctx, ev, &zero, "user.created."+wire.EncodeToken(user))
 	if errors.Is(err, errConflict) {
 		// The user has events already: the projection has them once it
 		// reaches the last one.
@@ -330,7 +331,7 @@ func (c *Commands) append(ctx context.Context, ev Event, expect *uint64, msgID s
 
 // lastSeq is the sequence of the user's last event, 0 when there is none.
 func (c *Commands) lastSeq(ctx context.Context, user string) (uint64, error) {
-	msg, err := c.stream.GetLastMsgForSubject(ctx, streams.RulesUserSubject(user))
+	msg, err := c.stream.GetLastMsgForSubject(ctx, wire.RulesUserSubject(user))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -104,11 +104,11 @@ func TestCommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		msg, err := s.GetLastMsgForSubject(b.ctx, streams.RulesUserSubject(user))
+		msg, err := s.GetLastMsgForSubject(b.ctx, wire.RulesUserSubject(user))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if msg.Sequence != r.Version || msg.Header.Get(streams.HeaderEvent) != rulelog.EventRuleCreated || msg.Header.Get(jetstream.MsgIDHeader) == "" {
+		if msg.Sequence != r.Version || msg.Header.Get(wire.HeaderEvent) != rulelog.EventRuleCreated || msg.Header.Get(jetstream.MsgIDHeader) == "" {
 			t.Fatalf("event seq %d headers %v", msg.Sequence, msg.Header)
 		}
 		ev, err := rulelog.DecodeEvent(msg.Subject, msg.Header, msg.Data)

@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/rules"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 )
 
-// Event types. The type is in the body and in the header streams.HeaderEvent.
+// Event types. The type is in the body and in the header wire.HeaderEvent.
 const (
 	// EventRuleCreated carries the full rule; its id is the event's sequence.
 	EventRuleCreated = "rule.created"
@@ -44,7 +44,7 @@ const (
 var ErrUnknownEvent = errors.New("unknown rule event type")
 
 // Event is one entry of a user's rule history, on subject
-// streams.RulesUserSubject(User) of the RULES stream.
+// wire.RulesUserSubject(User) of the RULES stream.
 type Event struct {
 	Type string `json:"type"`
 	// User owns the rules; the subject is authoritative when they differ.
@@ -61,14 +61,14 @@ type Event struct {
 }
 
 // Message encodes the event for the user's subject, with its type in the
-// header streams.HeaderEvent.
+// header wire.HeaderEvent.
 func (e Event) Message() (*nats.Msg, error) {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s event: %w", e.Type, err)
 	}
-	msg := nats.NewMsg(streams.RulesUserSubject(e.User))
-	msg.Header.Set(streams.HeaderEvent, e.Type)
+	msg := nats.NewMsg(wire.RulesUserSubject(e.User))
+	msg.Header.Set(wire.HeaderEvent, e.Type)
 	msg.Data = data
 	return msg, nil
 }
@@ -78,11 +78,11 @@ func (e Event) Message() (*nats.Msg, error) {
 // as it can and returns an error wrapping ErrUnknownEvent.
 func DecodeEvent(subject string, header nats.Header, data []byte) (Event, error) {
 	var e Event
-	token, ok := strings.CutPrefix(subject, streams.RulesUserPfx)
+	token, ok := strings.CutPrefix(subject, wire.RulesUserPfx)
 	if !ok || token == "" || strings.Contains(token, ".") {
 		return e, fmt.Errorf("%w: subject %q is not a user's rule subject", ErrUnknownEvent, subject)
 	}
-	user, err := streams.DecodeToken(token)
+	user, err := wire.DecodeToken(token)
 	if err != nil {
 		return e, err
 	}
@@ -90,7 +90,7 @@ func DecodeEvent(subject string, header nats.Header, data []byte) (Event, error)
 		return e, fmt.Errorf("decode rule event on %s: %w", subject, err)
 	}
 	if e.Type == "" {
-		e.Type = header.Get(streams.HeaderEvent)
+		e.Type = header.Get(wire.HeaderEvent)
 	}
 	e.User = user
 	switch e.Type {

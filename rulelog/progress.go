@@ -8,12 +8,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-)
 
-// DefaultProgressSubject is the core NATS subject on which the projector
-// announces, after each commit, the last sequence it applied (decimal). It
-// lies outside every stream's subjects: these notes are not worth keeping.
-const DefaultProgressSubject = "fmn.projection.rules"
+	"github.com/fmn-project/fmn/wire"
+)
 
 // progress tracks how far the projection is known to have come, fed by the
 // projector's notes and by reads of projection_state.
@@ -48,14 +45,14 @@ func (p *progress) subscribe(nc *nats.Conn, subject string) (*nats.Subscription,
 }
 
 // FollowProgress calls fn with the sequence of every note the projector
-// publishes on subject (DefaultProgressSubject when empty) after a commit:
+// publishes on subject (wire.RulesProgressSubject when empty) after a commit:
 // the projection has applied every rule event up to it. fn runs on the
 // subscription's goroutine and must be quick. The notes are core NATS
 // messages: one can be lost (a reconnection), so a follower must also
 // poll; they do not depend on Redis. Unsubscribe the result to stop.
 func FollowProgress(nc *nats.Conn, subject string, fn func(seq uint64)) (*nats.Subscription, error) {
 	if subject == "" {
-		subject = DefaultProgressSubject
+		subject = wire.RulesProgressSubject
 	}
 	return nc.Subscribe(subject, func(m *nats.Msg) {
 		if seq, err := strconv.ParseUint(string(m.Data), 10, 64); err == nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fmn-project/fmn/queries"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,7 +38,7 @@ type ProjectorConfig struct {
 	// RedisPrefix prefixes the version key (see VersionKey).
 	RedisPrefix string
 	// ProgressSubject is where progress is announced (default
-	// DefaultProgressSubject).
+	// wire.RulesProgressSubject).
 	ProgressSubject string
 	// BatchSize is the most events applied in one transaction (default
 	// 500). A single pending event is applied at once.
@@ -64,7 +65,7 @@ func (c ProjectorConfig) withDefaults() ProjectorConfig {
 		c.Durable = "projector"
 	}
 	if c.ProgressSubject == "" {
-		c.ProgressSubject = DefaultProgressSubject
+		c.ProgressSubject = wire.RulesProgressSubject
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 500
@@ -285,7 +286,7 @@ func (p *Projector) consumer(ctx context.Context, last uint64) (jetstream.Consum
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       p.cfg.AckWait,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		FilterSubject: streams.RulesAll,
+		FilterSubject: wire.RulesAll,
 	}
 	if last > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, last+1

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/queries"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -62,7 +62,7 @@ func (p *Projector) Rebuild(ctx context.Context) (uint64, error) {
 	began := time.Now()
 	if end > 0 {
 		oc, err := p.js.OrderedConsumer(ctx, p.cfg.Stream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{streams.RulesAll},
+			FilterSubjects: []string{wire.RulesAll},
 			DeliverPolicy:  jetstream.DeliverAllPolicy,
 		})
 		if err != nil {

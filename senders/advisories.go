@@ -15,6 +15,7 @@ import (
 
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // MaxDeliveriesSubjects are the subjects of the advisories the server sends
@@ -170,26 +171,26 @@ func (w *advisoryWorker) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Ack()
 		return
 	}
-	o := Outcome{Channel: channel, Result: Dead, StreamSeq: adv.StreamSeq, Delivery: adv.Deliveries}
+	o := Outcome{Channel: channel, Result: wire.Dead, StreamSeq: adv.StreamSeq, Delivery: adv.Deliveries}
 	o.Reason = fmt.Sprintf("exhausted %d deliveries: consumer %s reached its MaxDeliver", adv.Deliveries, adv.Consumer)
 
 	pctx, cancel := settleContext(ctx)
 	defer cancel()
-	dl := nats.NewMsg(streams.DLQNotifySubject(channel))
-	dl.Header.Set(streams.HeaderSource, streams.NotifySubject(channel))
+	dl := nats.NewMsg(wire.DLQNotifySubject(channel))
+	dl.Header.Set(wire.HeaderSource, wire.NotifySubject(channel))
 	orig, err := w.getMsg(pctx, adv.StreamSeq)
 	switch {
 	case err == nil:
 		dl.Data = orig.Data
 		for k, vs := range orig.Header {
-			if !strings.HasPrefix(k, "Nats-") {
+			if !strings.HasPrefix(k, wire.NatsHeaderPrefix) {
 				dl.Header[k] = vs
 			}
 		}
-		if id := orig.Header.Get(streams.HeaderMsgID); id != "" {
-			dl.Header.Set(HeaderSourceMsgID, id)
+		if id := orig.Header.Get(wire.HeaderMsgID); id != "" {
+			dl.Header.Set(wire.HeaderSourceMsgID, id)
 		}
-		dl.Header.Set(streams.HeaderSource, orig.Subject)
+		dl.Header.Set(wire.HeaderSource, orig.Subject)
 		var n notification.Notification
 		if json.Unmarshal(orig.Data, &n) == nil {
 			o.Notification = &n
@@ -202,9 +203,9 @@ func (w *advisoryWorker) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	o.Reason = cleanReason(o.Reason)
-	dl.Header.Set(streams.HeaderReason, o.Reason)
-	dl.Header.Set(streams.HeaderSourceSq, strconv.FormatUint(adv.StreamSeq, 10))
-	dl.Header.Set(HeaderDeliveries, strconv.FormatUint(adv.Deliveries, 10))
+	dl.Header.Set(wire.HeaderReason, o.Reason)
+	dl.Header.Set(wire.HeaderSourceSq, strconv.FormatUint(adv.StreamSeq, 10))
+	dl.Header.Set(wire.HeaderDeliveries, strconv.FormatUint(adv.Deliveries, 10))
 	// The id Run gives its dead letters: one notification, one dead letter.
 	id := fmt.Sprintf("%s:%d", adv.Stream, adv.StreamSeq)
 	if _, err := w.js.PublishMsg(pctx, dl, jetstream.WithMsgID(id), jetstream.WithExpectStream(w.sc.DLQ)); err != nil {

@@ -14,7 +14,7 @@ import (
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/senderstest"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // startCapture runs CaptureAdvisories until the test ends and waits until
@@ -83,12 +83,12 @@ func TestCaptureAdvisories(t *testing.T) {
 		dl := senderstest.WaitDeadLetters(t, n, channel, 1)[0]
 		senderstest.Settled(t, n, channel)
 		wantHeaders := map[string]string{
-			streams.HeaderReason:      "exhausted 2 deliveries: consumer sender-test reached its MaxDeliver",
-			senders.HeaderDeliveries:  "2",
-			streams.HeaderSource:      "notify.test",
-			streams.HeaderSourceSq:    "1",
-			senders.HeaderSourceMsgID: "x",
-			jetstream.MsgIDHeader:     n.Streams.Notify + ":1",
+			wire.HeaderReason:      "exhausted 2 deliveries: consumer sender-test reached its MaxDeliver",
+			wire.HeaderDeliveries:  "2",
+			wire.HeaderSource:      "notify.test",
+			wire.HeaderSourceSq:    "1",
+			wire.HeaderSourceMsgID: "x",
+			jetstream.MsgIDHeader:  n.Streams.Notify + ":1",
 		}
 		for k, v := range wantHeaders {
 			if got := dl.Header.Get(k); got != v {
@@ -101,10 +101,10 @@ func TestCaptureAdvisories(t *testing.T) {
 		if got := r.Attempts("x"); got != 2 {
 			t.Errorf("%d attempts, want 2", got)
 		}
-		if out.Count(senders.Retry) != 2 || out.Count(senders.Dead) != 0 {
+		if out.Count(wire.Retry) != 2 || out.Count(wire.Dead) != 0 {
 			t.Errorf("Run's outcomes %+v, want two retries", out.All())
 		}
-		fmntest.Eventually(t, 10*time.Second, "dead outcome reported", func() bool { return captured.Count(senders.Dead) == 1 })
+		fmntest.Eventually(t, 10*time.Second, "dead outcome reported", func() bool { return captured.Count(wire.Dead) == 1 })
 		if o := captured.All()[0]; o.Channel != channel || o.Notification == nil || o.Notification.ID != "x" || o.Delivery != 2 {
 			t.Errorf("outcome %+v", o)
 		}
@@ -117,10 +117,10 @@ func TestCaptureAdvisories(t *testing.T) {
 		publishAdvisory(t, n, n.Streams.Notify, senders.ConsumerName("irc"), 42, 7)
 		dl := senderstest.WaitDeadLetters(t, n, "irc", 1)[0]
 		want := "exhausted 7 deliveries: consumer sender-irc reached its MaxDeliver; the notification is no longer in stream NOTIFY"
-		if got := dl.Header.Get(streams.HeaderReason); got != want {
+		if got := dl.Header.Get(wire.HeaderReason); got != want {
 			t.Errorf("reason\n got %q\nwant %q", got, want)
 		}
-		if dl.Header.Get(streams.HeaderSourceSq) != "42" || len(dl.Data) != 0 {
+		if dl.Header.Get(wire.HeaderSourceSq) != "42" || len(dl.Data) != 0 {
 			t.Errorf("dead letter %v %q", dl.Header, dl.Data)
 		}
 	})
@@ -137,7 +137,7 @@ func TestCaptureAdvisories(t *testing.T) {
 		publishAdvisory(t, n, n.Streams.Notify, senders.ConsumerName("email"), 99, 3)
 		senderstest.WaitDeadLetters(t, n, "email", 2)
 		dls := senderstest.DeadLetters(t, n, "email")
-		if len(dls) != 2 || dls[0].Header.Get(streams.HeaderSourceSq) != "1" || dls[1].Header.Get(streams.HeaderSourceSq) != "99" {
+		if len(dls) != 2 || dls[0].Header.Get(wire.HeaderSourceSq) != "1" || dls[1].Header.Get(wire.HeaderSourceSq) != "99" {
 			t.Errorf("%d dead letters, want one for seq 1 and one for seq 99", len(dls))
 		}
 	})

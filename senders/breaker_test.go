@@ -13,6 +13,7 @@ import (
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/senderstest"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // probing is a recorder whose peer can be taken down, and which can probe
@@ -71,13 +72,13 @@ func TestBreaker(t *testing.T) {
 			return br.Status().State != senders.BreakerClosed && p.probes.Load() >= 3
 		})
 		time.Sleep(200 * time.Millisecond)
-		failed := out.Count(senders.Retry)
+		failed := out.Count(wire.Retry)
 		// The threshold's failures, plus at most one in flight per worker.
 		if failed > 3+2 {
 			t.Errorf("%d failed attempts while the peer was down: the breaker should hold notifications", failed)
 		}
 		p.down.Store(false)
-		fmntest.Eventually(t, 10*time.Second, "all sent", func() bool { return out.Count(senders.Sent) == 20 })
+		fmntest.Eventually(t, 10*time.Second, "all sent", func() bool { return out.Count(wire.Sent) == 20 })
 		senderstest.Settled(t, n, channel)
 		st := br.Status()
 		if st.State != senders.BreakerClosed || st.Opened != 1 || st.ProbesFailed < 2 {
@@ -108,14 +109,14 @@ func TestBreaker(t *testing.T) {
 		// Every failure after the threshold is a trial, one per probe
 		// interval (≥ 20ms): far fewer than free retries every 10–80ms by
 		// five notifications would make.
-		if extra := uint64(out.Count(senders.Retry) - 3); extra > st.Probes+1 {
+		if extra := uint64(out.Count(wire.Retry) - 3); extra > st.Probes+1 {
 			t.Errorf("%d failures beyond the threshold for %d trials", extra, st.Probes)
 		}
 		if p.probes.Load() != 0 {
 			t.Error("Probe called on a sender that is not a Prober")
 		}
 		p.down.Store(false)
-		fmntest.Eventually(t, 10*time.Second, "all sent", func() bool { return out.Count(senders.Sent) == 5 })
+		fmntest.Eventually(t, 10*time.Second, "all sent", func() bool { return out.Count(wire.Sent) == 5 })
 		if br.Status().State != senders.BreakerClosed {
 			t.Errorf("breaker %+v", br.Status())
 		}
@@ -137,7 +138,7 @@ func TestBreaker(t *testing.T) {
 		for i := range 4 {
 			senderstest.Publish(t, n, channel, note(fmt.Sprint("o", i)))
 		}
-		fmntest.Eventually(t, 10*time.Second, "all sent", func() bool { return out.Count(senders.Sent) == 4 })
+		fmntest.Eventually(t, 10*time.Second, "all sent", func() bool { return out.Count(wire.Sent) == 4 })
 		if st := br.Status(); st.Opened != 0 {
 			t.Errorf("breaker opened on failures that were not the peer's: %+v", st)
 		}
@@ -162,10 +163,10 @@ func TestBreaker(t *testing.T) {
 		for i := range 10 {
 			senderstest.Publish(t, n, channel, note(fmt.Sprint("e", i)))
 		}
-		fmntest.Eventually(t, 10*time.Second, "many failures", func() bool { return out.Count(senders.Retry) >= 100 })
+		fmntest.Eventually(t, 10*time.Second, "many failures", func() bool { return out.Count(wire.Retry) >= 100 })
 		failing.Store(false)
 		took := time.Since(start)
-		fmntest.Eventually(t, 10*time.Second, "all sent", func() bool { return out.Count(senders.Sent) == 10 })
+		fmntest.Eventually(t, 10*time.Second, "all sent", func() bool { return out.Count(wire.Sent) == 10 })
 		var warn, info int
 		for _, l := range strings.Split(logs.String(), "\n") {
 			switch {
@@ -175,7 +176,7 @@ func TestBreaker(t *testing.T) {
 				info++
 			}
 		}
-		retries := out.Count(senders.Retry)
+		retries := out.Count(wire.Retry)
 		if most := 2 + int(took/opts.LogEvery); warn < 1 || warn > most {
 			t.Errorf("%d warnings for %d failed attempts in %s: want one, then a reminder every %s (at most %d)",
 				warn, retries, took, opts.LogEvery, most)

@@ -17,39 +17,15 @@ import (
 
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
-// Headers of a dead letter besides streams.HeaderReason,
-// streams.HeaderSource and streams.HeaderSourceSq.
-const (
-	// HeaderDeliveries is how many times the notification had been
-	// delivered to the sender when it was given up.
-	HeaderDeliveries = "Fmn-Deliveries"
-	// HeaderSourceMsgID is the Nats-Msg-Id of the original notification
-	// (its notification id). The dead letter has its own Nats-Msg-Id, so
-	// that a resent notification that fails again is recorded again.
-	HeaderSourceMsgID = "Fmn-Source-Msg-Id"
-)
-
-// Result is what became of one delivery attempt.
-type Result string
-
-// Results of an attempt.
-const (
-	Sent  Result = "sent"  // delivered and acknowledged
-	Retry Result = "retry" // failed transiently; redelivered after a delay
-	Dead  Result = "dead"  // stored in the dead letters, never retried
-	// Skipped: a redelivery of a notification that an earlier delivery
-	// had sent (its ack was lost), acknowledged without sending again
-	// (see SentLog). Reported to OnOutcome only: the earlier delivery's
-	// outcome is the one stored.
-	Skipped Result = "skipped"
-)
-
-// Outcome describes one delivery attempt, for statistics.
+// Outcome describes one delivery attempt, for statistics: its Result is
+// one of wire's (Sent, Retry, Dead, Skipped: see wire.DeliveryResult), and
+// OutcomePublisher stores it on EVENTS as a wire.DeliveryEvent (EventOf).
 type Outcome struct {
 	Channel string
-	Result  Result
+	Result  wire.DeliveryResult
 	// Notification is nil when the message could not be decoded.
 	Notification *notification.Notification
 	// StreamSeq is the notification's sequence in the NOTIFY stream.
@@ -201,7 +177,7 @@ func ConsumerConfig(channel string, o Options) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       ConsumerName(channel),
 		Description:   "delivers notify." + channel,
-		FilterSubject: streams.NotifySubject(channel),
+		FilterSubject: wire.NotifySubject(channel),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       o.AckWait,
@@ -239,7 +215,7 @@ func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, s Sende
 		return err
 	}
 	channel := s.Channel()
-	if channel == "" || streams.EncodeToken(channel) != channel {
+	if channel == "" || wire.EncodeToken(channel) != channel {
 		return fmt.Errorf("sender channel %q is not a valid subject token", channel)
 	}
 	if logger == nil {
@@ -380,7 +356,7 @@ func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) (attempted bo
 	switch {
 	case err == nil:
 		d.failing.ok()
-		o.Result = Sent
+		o.Result = wire.Sent
 		actx, cancel := settleContext(ctx)
 		defer cancel()
 		// The mark and the outcome are stored side by side, both before
@@ -444,7 +420,7 @@ func (d *deliverer) alreadySent(ctx context.Context, msg jetstream.Msg, o Outcom
 	}
 	d.log.Info("redelivered notification was sent already; acked without sending again",
 		"id", n.ID, "seq", o.StreamSeq, "delivery", o.Delivery)
-	o.Result = Skipped
+	o.Result = wire.Skipped
 	d.report(o)
 	return true
 }
@@ -487,7 +463,7 @@ type RetryHinter interface {
 
 // retry asks for a redelivery after the backoff delay.
 func (d *deliverer) retry(msg jetstream.Msg, o Outcome, reason string) {
-	o.Result = Retry
+	o.Result = wire.Retry
 	o.Reason = cleanReason(reason)
 	// The peer's own hint (a rate limit's retry-after) wins when it is
 	// longer than the backoff.
@@ -512,20 +488,20 @@ func (d *deliverer) retry(msg jetstream.Msg, o Outcome, reason string) {
 // is retried later instead: a notification is never dropped unrecorded.
 func (d *deliverer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, o Outcome, reason string) {
 	reason = cleanReason(reason)
-	dl := nats.NewMsg(streams.DLQNotifySubject(d.channel))
+	dl := nats.NewMsg(wire.DLQNotifySubject(d.channel))
 	dl.Data = msg.Data()
 	for k, vs := range msg.Headers() {
-		if !strings.HasPrefix(k, "Nats-") {
+		if !strings.HasPrefix(k, wire.NatsHeaderPrefix) {
 			dl.Header[k] = vs
 		}
 	}
-	if id := msg.Headers().Get(streams.HeaderMsgID); id != "" {
-		dl.Header.Set(HeaderSourceMsgID, id)
+	if id := msg.Headers().Get(wire.HeaderMsgID); id != "" {
+		dl.Header.Set(wire.HeaderSourceMsgID, id)
 	}
-	dl.Header.Set(streams.HeaderReason, reason)
-	dl.Header.Set(streams.HeaderSource, msg.Subject())
-	dl.Header.Set(streams.HeaderSourceSq, strconv.FormatUint(md.Sequence.Stream, 10))
-	dl.Header.Set(HeaderDeliveries, strconv.FormatUint(md.NumDelivered, 10))
+	dl.Header.Set(wire.HeaderReason, reason)
+	dl.Header.Set(wire.HeaderSource, msg.Subject())
+	dl.Header.Set(wire.HeaderSourceSq, strconv.FormatUint(md.Sequence.Stream, 10))
+	dl.Header.Set(wire.HeaderDeliveries, strconv.FormatUint(md.NumDelivered, 10))
 
 	pctx, cancel := settleContext(ctx)
 	defer cancel()
@@ -537,7 +513,7 @@ func (d *deliverer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetst
 		d.retry(msg, o, "dead letter not stored: "+err.Error())
 		return
 	}
-	o.Result = Dead
+	o.Result = wire.Dead
 	o.Reason = reason
 	d.store(pctx, o)
 	if err := msg.TermWithReason("dead-lettered"); err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/senderstest"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
 const channel = "test"
@@ -82,7 +82,7 @@ func TestRun(t *testing.T) {
 		for i := range 3 {
 			senderstest.Publish(t, n, channel, note(fmt.Sprint("n", i)))
 		}
-		fmntest.Eventually(t, 10*time.Second, "3 sent", func() bool { return out.Count(senders.Sent) == 3 })
+		fmntest.Eventually(t, 10*time.Second, "3 sent", func() bool { return out.Count(wire.Sent) == 3 })
 		info := senderstest.Settled(t, n, channel)
 		if got := strings.Join(r.Sent(), ","); got != "n0,n1,n2" {
 			t.Errorf("sent %s, want n0,n1,n2 in order", got)
@@ -107,7 +107,7 @@ func TestRun(t *testing.T) {
 		}}
 		out := senderstest.Start(t, n, r, senderstest.FastOptions(5), nil)
 		senderstest.Publish(t, n, channel, note("a"))
-		fmntest.Eventually(t, 10*time.Second, "sent after retries", func() bool { return out.Count(senders.Sent) == 1 })
+		fmntest.Eventually(t, 10*time.Second, "sent after retries", func() bool { return out.Count(wire.Sent) == 1 })
 		senderstest.Settled(t, n, channel)
 		var got []string
 		for _, o := range out.All() {
@@ -130,9 +130,9 @@ func TestRun(t *testing.T) {
 		}}
 		out := senderstest.Start(t, n, r, senderstest.FastOptions(5), nil)
 		senderstest.Publish(t, n, channel, note("h"))
-		fmntest.Eventually(t, 10*time.Second, "sent after the hinted wait", func() bool { return out.Count(senders.Sent) == 1 })
+		fmntest.Eventually(t, 10*time.Second, "sent after the hinted wait", func() bool { return out.Count(wire.Sent) == 1 })
 		all := out.All()
-		if len(all) != 2 || all[0].Result != senders.Retry || all[0].RetryIn != 300*time.Millisecond {
+		if len(all) != 2 || all[0].Result != wire.Retry || all[0].RetryIn != 300*time.Millisecond {
 			t.Fatalf("outcomes %+v: the retry must wait the peer's 300ms, not the 10ms backoff", all)
 		}
 	})
@@ -149,12 +149,12 @@ func TestRun(t *testing.T) {
 			t.Errorf("%d attempts, want 3", got)
 		}
 		wantHeaders := map[string]string{
-			streams.HeaderReason:      "gave up after 3 attempts: relay busy again",
-			senders.HeaderDeliveries:  "3",
-			streams.HeaderSource:      "notify.test",
-			streams.HeaderSourceSq:    "1",
-			senders.HeaderSourceMsgID: "b",
-			jetstream.MsgIDHeader:     n.Streams.Notify + ":1",
+			wire.HeaderReason:      "gave up after 3 attempts: relay busy again",
+			wire.HeaderDeliveries:  "3",
+			wire.HeaderSource:      "notify.test",
+			wire.HeaderSourceSq:    "1",
+			wire.HeaderSourceMsgID: "b",
+			jetstream.MsgIDHeader:  n.Streams.Notify + ":1",
 		}
 		for k, v := range wantHeaders {
 			if got := dl.Header.Get(k); got != v {
@@ -164,7 +164,7 @@ func TestRun(t *testing.T) {
 		if !strings.Contains(string(dl.Data), `"id":"b"`) {
 			t.Errorf("dead letter data is not the notification: %s", dl.Data)
 		}
-		if got := out.Count(senders.Dead); got != 1 {
+		if got := out.Count(wire.Dead); got != 1 {
 			t.Errorf("%d dead outcomes, want 1", got)
 		}
 	})
@@ -182,12 +182,12 @@ func TestRun(t *testing.T) {
 		senderstest.Publish(t, n, channel, note("bad"))
 		senderstest.Publish(t, n, channel, note("good"))
 		dl := senderstest.WaitDeadLetters(t, n, channel, 1)[0]
-		fmntest.Eventually(t, 10*time.Second, "good one sent", func() bool { return out.Count(senders.Sent) == 1 })
+		fmntest.Eventually(t, 10*time.Second, "good one sent", func() bool { return out.Count(wire.Sent) == 1 })
 		senderstest.Settled(t, n, channel)
-		if got := dl.Header.Get(streams.HeaderReason); got != "permanent failure: wrapped: no such user" {
+		if got := dl.Header.Get(wire.HeaderReason); got != "permanent failure: wrapped: no such user" {
 			t.Errorf("reason %q", got)
 		}
-		if r.Attempts("bad") != 1 || dl.Header.Get(senders.HeaderDeliveries) != "1" {
+		if r.Attempts("bad") != 1 || dl.Header.Get(wire.HeaderDeliveries) != "1" {
 			t.Errorf("a permanent failure was retried: %d attempts", r.Attempts("bad"))
 		}
 	})
@@ -203,15 +203,15 @@ func TestRun(t *testing.T) {
 		senderstest.Publish(t, n, channel, wrong)
 		senderstest.Publish(t, n, channel, note("fine"))
 		dls := senderstest.WaitDeadLetters(t, n, channel, 2)
-		fmntest.Eventually(t, 10*time.Second, "good one sent", func() bool { return out.Count(senders.Sent) == 1 })
+		fmntest.Eventually(t, 10*time.Second, "good one sent", func() bool { return out.Count(wire.Sent) == 1 })
 		senderstest.Settled(t, n, channel)
-		if got := dls[0].Header.Get(streams.HeaderReason); !strings.HasPrefix(got, "undecodable notification: ") {
+		if got := dls[0].Header.Get(wire.HeaderReason); !strings.HasPrefix(got, "undecodable notification: ") {
 			t.Errorf("reason %q", got)
 		}
 		if string(dls[0].Data) != "{not json" {
 			t.Errorf("dead letter data %q", dls[0].Data)
 		}
-		if got := dls[1].Header.Get(streams.HeaderReason); got != `notification for protocol "irc" published on channel "test"` {
+		if got := dls[1].Header.Get(wire.HeaderReason); got != `notification for protocol "irc" published on channel "test"` {
 			t.Errorf("reason %q", got)
 		}
 		if got := r.Sent(); len(got) != 1 || got[0] != "fine" {
@@ -234,7 +234,7 @@ func TestRun(t *testing.T) {
 		}}
 		out := senderstest.Start(t, n, r, opts, nil)
 		senderstest.Publish(t, n, channel, note("slow"))
-		fmntest.Eventually(t, 10*time.Second, "sent", func() bool { return out.Count(senders.Sent) == 1 })
+		fmntest.Eventually(t, 10*time.Second, "sent", func() bool { return out.Count(wire.Sent) == 1 })
 		senderstest.Settled(t, n, channel)
 		if got := r.Attempts("slow"); got != 1 {
 			t.Errorf("%d attempts, want 1", got)
@@ -290,7 +290,7 @@ func TestRunShutdown(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("Run: %v", err)
 		}
-		if out.Count(senders.Sent) != 1 {
+		if out.Count(wire.Sent) != 1 {
 			t.Errorf("outcomes %+v", out.All())
 		}
 		senderstest.Settled(t, n, channel)
@@ -306,7 +306,7 @@ func TestRunShutdown(t *testing.T) {
 			t.Fatalf("Run: %v", err)
 		}
 		all := out.All()
-		if len(all) != 1 || all[0].Result != senders.Retry {
+		if len(all) != 1 || all[0].Result != wire.Retry {
 			t.Errorf("outcomes %+v, want one retry", all)
 		}
 	})
@@ -372,7 +372,7 @@ func TestRunStoresOutcomesBeforeSettling(t *testing.T) {
 	t.Run("EveryResultIsOnEventsBeforeTheAck", func(t *testing.T) {
 		t.Parallel()
 		n := fmntest.StartNATS(t)
-		pub, err := senders.NewOutcomePublisher(n.Conn, nil, nil)
+		pub, err := senders.NewOutcomePublisher(n.Conn, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -414,7 +414,7 @@ func TestRunStoresOutcomesBeforeSettling(t *testing.T) {
 			senderstest.Publish(t, n, channel, note(id))
 		}
 		fmntest.Eventually(t, 10*time.Second, "all settled", func() bool {
-			return out.Count(senders.Sent) == 2 && out.Count(senders.Dead) == 1 && out.Count(senders.Retry) == 1
+			return out.Count(wire.Sent) == 2 && out.Count(wire.Dead) == 1 && out.Count(wire.Retry) == 1
 		})
 		senderstest.Settled(t, n, channel)
 		mu.Lock()
@@ -452,7 +452,7 @@ func TestRunStoresOutcomesBeforeSettling(t *testing.T) {
 		}
 		out := senderstest.Start(t, n, r, opts, nil)
 		senderstest.Publish(t, n, channel, note("y"))
-		fmntest.Eventually(t, 10*time.Second, "sent", func() bool { return out.Count(senders.Sent) == 1 })
+		fmntest.Eventually(t, 10*time.Second, "sent", func() bool { return out.Count(wire.Sent) == 1 })
 		senderstest.Settled(t, n, channel)
 		if got := r.Attempts("y"); got != 1 || calls.Load() != 3 || stored.Load() != 1 {
 			t.Errorf("sent %d times, store called %d times, stored %d; want 1, 3, 1", got, calls.Load(), stored.Load())
@@ -467,7 +467,7 @@ func TestRunStoresOutcomesBeforeSettling(t *testing.T) {
 		opts.StoreOutcome = func(context.Context, senders.Outcome) error { return errors.New("EVENTS unavailable") }
 		out := senderstest.Start(t, n, r, opts, nil)
 		senderstest.Publish(t, n, channel, note("x"))
-		fmntest.Eventually(t, 10*time.Second, "sent", func() bool { return out.Count(senders.Sent) == 1 })
+		fmntest.Eventually(t, 10*time.Second, "sent", func() bool { return out.Count(wire.Sent) == 1 })
 		senderstest.Settled(t, n, channel)
 		if got := r.Attempts("x"); got != 1 {
 			t.Errorf("sent %d times, want once", got)
@@ -490,10 +490,10 @@ func TestRunStartsDuringANATSOutage(t *testing.T) {
 	fmntest.Eventually(t, 20*time.Second, "a publish after the outage", func() bool {
 		ctx, cancel := context.WithTimeout(fmntest.Context(t), time.Second)
 		defer cancel()
-		_, err := n.JS.Publish(ctx, streams.NotifySubject(channel), mustJSON(t, note("after")), jetstream.WithMsgID("after"))
+		_, err := n.JS.Publish(ctx, wire.NotifySubject(channel), mustJSON(t, note("after")), jetstream.WithMsgID("after"))
 		return err == nil
 	})
-	fmntest.Eventually(t, 30*time.Second, "sent after the outage", func() bool { return out.Count(senders.Sent) == 1 })
+	fmntest.Eventually(t, 30*time.Second, "sent after the outage", func() bool { return out.Count(wire.Sent) == 1 })
 }
 
 func mustJSON(t *testing.T, v any) []byte {

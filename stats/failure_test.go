@@ -16,9 +16,8 @@ import (
 
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
-	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/stats"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -51,7 +50,7 @@ func bucketKey(parts ...any) string {
 func (w *expected) publish(t *testing.T, b *bundle, from, to int) {
 	t.Helper()
 	users, apps := []string{"alice", "bob", "carol"}, []string{"bodhi", "koji", "", "pagure"}
-	results := []senders.Result{senders.Sent, senders.Sent, senders.Retry, senders.Dead}
+	results := []wire.DeliveryResult{wire.Sent, wire.Sent, wire.Retry, wire.Dead}
 	for i := from; i < to; i++ {
 		at := w.base.Add(time.Duration(i) * 7 * time.Second)
 		hour := at.Truncate(time.Hour)
@@ -63,7 +62,7 @@ func (w *expected) publish(t *testing.T, b *bundle, from, to int) {
 		n := notification.Notification{ID: fmt.Sprintf("n%d", i), Protocol: channel, User: users[i%len(users)],
 			App: apps[i%len(apps)], RuleIDs: ids, CreatedAt: at}
 		data, _ := json.Marshal(n)
-		if _, err := b.nats.JS.PublishAsync(streams.NotifySubject(channel), data); err != nil {
+		if _, err := b.nats.JS.PublishAsync(wire.NotifySubject(channel), data); err != nil {
 			t.Fatal(err)
 		}
 		for _, id := range ids {
@@ -73,10 +72,10 @@ func (w *expected) publish(t *testing.T, b *bundle, from, to int) {
 		w.generated[bucketKey(stats.DimApp, n.App, hour)]++
 		w.generated[bucketKey(stats.DimChannel, channel, hour)]++
 
-		e := senders.DeliveryEvent{Channel: channel, Result: results[i%len(results)], NotificationID: n.ID,
+		e := wire.DeliveryEvent{Channel: channel, Result: results[i%len(results)], NotificationID: n.ID,
 			StreamSeq: uint64(i + 1), Delivery: 1, Time: at}
 		data, _ = json.Marshal(e)
-		if _, err := b.nats.JS.PublishAsync(streams.EventsDeliverySubject(channel), data); err != nil {
+		if _, err := b.nats.JS.PublishAsync(wire.EventsDeliverySubject(channel), data); err != nil {
 			t.Fatal(err)
 		}
 		w.deliveries[bucketKey(channel, e.Result, hour)]++

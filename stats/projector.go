@@ -33,8 +33,8 @@ import (
 
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/queries"
-	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
@@ -121,7 +121,7 @@ type record struct {
 
 func (p *Projector) feeds() []feed {
 	return []feed{
-		{name: ProjectionName, stream: p.streams.Notify, filter: streams.NotifyAll, durable: p.Durable,
+		{name: ProjectionName, stream: p.streams.Notify, filter: wire.NotifyAll, durable: p.Durable,
 			deleteFrom: func(ctx context.Context, q *queries.Queries, since time.Time) error {
 				if err := q.GeneratedDeleteFrom(ctx, since); err != nil {
 					return err
@@ -129,7 +129,7 @@ func (p *Projector) feeds() []feed {
 				return q.GeneratedStatsDeleteFrom(ctx, since)
 			},
 			add: func(c *counts, r record) { c.addNotification(r, p.log) }},
-		{name: DeliveriesProjectionName, stream: p.streams.Events, filter: streams.EventsDeliveryPfx + ">", durable: p.Durable + "-deliveries",
+		{name: DeliveriesProjectionName, stream: p.streams.Events, filter: wire.EventsDeliveryPfx + ">", durable: p.Durable + "-deliveries",
 			deleteFrom: func(ctx context.Context, q *queries.Queries, since time.Time) error {
 				return q.DeliveryStatsDeleteFrom(ctx, since)
 			},
@@ -529,7 +529,7 @@ func newCounts() *counts {
 func (c *counts) addNotification(r record, log *slog.Logger) {
 	// A notification published again by an operator was counted when it
 	// was generated; its delivery attempts count like any other.
-	if r.header.Get(streams.HeaderResendRun) != "" {
+	if r.header.Get(wire.HeaderResendRun) != "" {
 		return
 	}
 	var n notification.Notification
@@ -550,7 +550,7 @@ func (c *counts) addNotification(r record, log *slog.Logger) {
 	}
 	channel := n.Protocol
 	if channel == "" {
-		channel = strings.TrimPrefix(r.subject, streams.NotifyPrefix)
+		channel = strings.TrimPrefix(r.subject, wire.NotifyPrefix)
 	}
 	c.generated[dimKey{DimUser, n.User, hour}]++
 	c.generated[dimKey{DimApp, n.App, hour}]++
@@ -558,7 +558,7 @@ func (c *counts) addNotification(r record, log *slog.Logger) {
 }
 
 func (c *counts) addDelivery(r record, log *slog.Logger) {
-	var e senders.DeliveryEvent
+	var e wire.DeliveryEvent
 	if err := json.Unmarshal(r.data, &e); err != nil || e.Result == "" {
 		log.Warn("undecodable delivery event not counted", "seq", r.seq, "err", err)
 		return
@@ -573,7 +573,7 @@ func (c *counts) addDelivery(r record, log *slog.Logger) {
 	}
 	channel := e.Channel
 	if channel == "" {
-		channel = strings.TrimPrefix(r.subject, streams.EventsDeliveryPfx)
+		channel = strings.TrimPrefix(r.subject, wire.EventsDeliveryPfx)
 	}
 	c.deliveries[deliveryKey{channel, string(e.Result), hour}]++
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/stats"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -34,14 +34,14 @@ func TestStatisticsExactlyOnce(t *testing.T) {
 		note := notification.Notification{ID: fmntest.RandomID(), Protocol: "email", RuleIDs: ids,
 			CreatedAt: hour.Add(time.Duration(i) * 15 * time.Second)}
 		data, _ := json.Marshal(note)
-		m := nats.NewMsg(streams.NotifySubject("email"))
+		m := nats.NewMsg(wire.NotifySubject("email"))
 		m.Data = data
 		if _, err := n.JS.PublishMsg(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Something that is not a notification is skipped, never fatal.
-	if _, err := n.JS.Publish(ctx, streams.NotifySubject("email"), []byte("garbage")); err != nil {
+	if _, err := n.JS.Publish(ctx, wire.NotifySubject("email"), []byte("garbage")); err != nil {
 		t.Fatal(err)
 	}
 

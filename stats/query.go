@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/queries"
-	"github.com/fmn-project/fmn/senders"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -245,11 +245,11 @@ func (rd *Reader) Activity(ctx context.Context) (Activity, error) {
 
 func addResult(sent, retried, dead *int64, result string, n int64) {
 	switch result {
-	case string(senders.Sent):
+	case string(wire.Sent):
 		*sent += n
-	case string(senders.Retry):
+	case string(wire.Retry):
 		*retried += n
-	case string(senders.Dead):
+	case string(wire.Dead):
 		*dead += n
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/stats"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -31,10 +31,10 @@ func setup(t *testing.T) *bundle {
 func (b *bundle) notify(t *testing.T, n notification.Notification, resend bool) {
 	t.Helper()
 	data, _ := json.Marshal(n)
-	m := nats.NewMsg(streams.NotifySubject(n.Protocol))
+	m := nats.NewMsg(wire.NotifySubject(n.Protocol))
 	m.Data = data
 	if resend {
-		m.Header.Set(streams.HeaderResendRun, "run-1")
+		m.Header.Set(wire.HeaderResendRun, "run-1")
 	}
 	if _, err := b.nats.JS.PublishMsg(b.ctx, m); err != nil {
 		t.Fatal(err)
@@ -82,18 +82,23 @@ func TestDimensionsDeliveriesAndRebuild(t *testing.T) {
 	}
 	// A resend is delivered again but was generated once.
 	b.notify(t, notification.Notification{ID: "again", Protocol: "email", User: "alice", RuleIDs: []int64{1}, CreatedAt: hour}, true)
-	pub, err := senders.NewOutcomePublisher(b.nats.Conn, nil, nil)
+	pub, err := senders.NewOutcomePublisher(b.nats.Conn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range []senders.Result{senders.Sent, senders.Sent, senders.Retry, senders.Dead, senders.Sent} {
-		pub.Record(senders.Outcome{Channel: "email", Result: r, StreamSeq: uint64(i + 1), Delivery: 1,
+	store := func(o senders.Outcome) {
+		t.Helper()
+		if err := pub.Store(b.ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, r := range []wire.DeliveryResult{wire.Sent, wire.Sent, wire.Retry, wire.Dead, wire.Sent} {
+		store(senders.Outcome{Channel: "email", Result: r, StreamSeq: uint64(i + 1), Delivery: 1,
 			Notification: &notification.Notification{ID: "x", User: "alice"}})
 	}
 	// The same attempt reported twice is stored once.
-	pub.Record(senders.Outcome{Channel: "email", Result: senders.Sent, StreamSeq: 1, Delivery: 1})
-	pub.Record(senders.Outcome{Channel: "irc", Result: senders.Retry, StreamSeq: 2, Delivery: 1})
-	<-pub.Done()
+	store(senders.Outcome{Channel: "email", Result: wire.Sent, StreamSeq: 1, Delivery: 1})
+	store(senders.Outcome{Channel: "irc", Result: wire.Retry, StreamSeq: 2, Delivery: 1})
 
 	p := stats.NewProjector(b.nats.JS, b.pg.Pool, b.nats.Streams, nil)
 	b.project(t, p)

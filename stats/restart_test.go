@@ -10,7 +10,7 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/stats"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -36,7 +36,7 @@ func TestStatisticsSurviveANATSRestart(t *testing.T) {
 	publish := func(rule int64) {
 		t.Helper()
 		data, _ := json.Marshal(notification.Notification{ID: fmntest.RandomID(), Protocol: "email", RuleIDs: []int64{rule}, CreatedAt: time.Now().UTC()})
-		m := nats.NewMsg(streams.NotifySubject("email"))
+		m := nats.NewMsg(wire.NotifySubject("email"))
 		m.Data = data
 		pctx, pcancel := context.WithTimeout(ctx, fmntest.Scaled(10*time.Second))
 		defer pcancel()
@@ -92,7 +92,7 @@ func TestStatisticsStartDuringANATSOutage(t *testing.T) {
 	n.Start(t)
 
 	data, _ := json.Marshal(notification.Notification{ID: fmntest.RandomID(), Protocol: "email", RuleIDs: []int64{7}, CreatedAt: time.Now().UTC()})
-	m := nats.NewMsg(streams.NotifySubject("email"))
+	m := nats.NewMsg(wire.NotifySubject("email"))
 	m.Data = data
 	fmntest.Eventually(t, 20*time.Second, "a publish after the outage", func() bool {
 		pctx, pcancel := context.WithTimeout(ctx, time.Second)

@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fmn-project/fmn/wire"
 )
 
 // role is one `fmn serve --roles R` process and the node it talks to.
@@ -348,7 +350,7 @@ func (s *system) notifyCount(ctx context.Context, channel string) (uint64, error
 	if err != nil {
 		return 0, err
 	}
-	subj := "notify." + channel
+	subj := wire.NotifySubject(channel)
 	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
 	if err != nil {
 		return 0, err

@@ -12,6 +12,7 @@ import (
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/email"
 	"github.com/fmn-project/fmn/senders/senderstest"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // BenchmarkSend measures emails per second through a real SMTP server on
@@ -121,7 +122,7 @@ func benchDeliver(b *testing.B, delay time.Duration, workers int) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	pub, err := senders.NewOutcomePublisher(n.Conn, nil, nil)
+	pub, err := senders.NewOutcomePublisher(n.Conn, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func benchDeliver(b *testing.B, delay time.Duration, workers int) {
 		SentLog: senders.NewKVSentLog(n.JS, senders.KVSentLogConfig{})}
 	b.ResetTimer()
 	out := senderstest.Start(b, n, s, opts, nil)
-	for out.Count(senders.Sent) < b.N {
+	for out.Count(wire.Sent) < b.N {
 		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()

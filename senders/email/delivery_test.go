@@ -14,7 +14,7 @@ import (
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/email"
 	"github.com/fmn-project/fmn/senders/senderstest"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -64,7 +64,7 @@ func TestWorkersSendInParallel(t *testing.T) {
 	}
 	start := time.Now()
 	out := senderstest.Start(t, n, s, opts, nil)
-	fmntest.Eventually(t, 30*time.Second, "all sent", func() bool { return out.Count(senders.Sent) == count })
+	fmntest.Eventually(t, 30*time.Second, "all sent", func() bool { return out.Count(wire.Sent) == count })
 	took := time.Since(start)
 	senderstest.Settled(t, n, email.Channel)
 	onceEach(t, r, ids)
@@ -143,7 +143,7 @@ func TestRelayOutage(t *testing.T) {
 			id := fmt.Sprint("out-", i)
 			data, _ := json.Marshal(sample(id, "alice@example.org"))
 			pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, err := n.JS.Publish(pctx, streams.NotifySubject(email.Channel), data, jetstream.WithMsgID(id))
+			_, err := n.JS.Publish(pctx, wire.NotifySubject(email.Channel), data, jetstream.WithMsgID(id))
 			cancel()
 			if err != nil {
 				t.Errorf("publish: %v", err)
@@ -174,7 +174,7 @@ func TestRelayOutage(t *testing.T) {
 	stop()
 	<-done
 	total := int(published.Load())
-	fmntest.Eventually(t, 20*time.Second, "all sent", func() bool { return out.Count(senders.Sent) >= total })
+	fmntest.Eventually(t, 20*time.Second, "all sent", func() bool { return out.Count(wire.Sent) >= total })
 	senderstest.Settled(t, n, email.Channel)
 	idsMu.Lock()
 	onceEach(t, r, ids)
@@ -184,7 +184,7 @@ func TestRelayOutage(t *testing.T) {
 	}
 
 	st := br.Status()
-	retries := out.Count(senders.Retry)
+	retries := out.Count(wire.Retry)
 	lines := logLines(t, logs.String())
 	t.Logf("outage 2s: circuit opened %s after the relay went down, %d failed attempts, %d probes (%d failed), %d log lines; "+
 		"first mail %s after the relay came back, backlog of %d sent %s after it",
@@ -227,7 +227,7 @@ func TestLostAckNotSentAgain(t *testing.T) {
 			opts.AckWait = 300 * time.Millisecond
 			var stalled atomic.Bool
 			opts.StoreOutcome = func(ctx context.Context, o senders.Outcome) error {
-				if o.Result == senders.Sent && stalled.CompareAndSwap(false, true) {
+				if o.Result == wire.Sent && stalled.CompareAndSwap(false, true) {
 					// The first sent notification's settlement stalls past
 					// AckWait: the server redelivers it meanwhile.
 					select {
@@ -257,7 +257,7 @@ func TestLostAckNotSentAgain(t *testing.T) {
 				if got != 1 {
 					t.Errorf("received %d times, want once", got)
 				}
-				if out.Count(senders.Skipped) != 1 {
+				if out.Count(wire.Skipped) != 1 {
 					t.Errorf("outcomes %+v: want the redelivery skipped", out.All())
 				}
 			} else if got != 2 {

@@ -24,7 +24,7 @@ import (
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/email"
 	"github.com/fmn-project/fmn/senders/senderstest"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
 const (
@@ -210,7 +210,7 @@ func TestDeliveryThroughNATS(t *testing.T) {
 			}
 			seen[id] = true
 		}
-		if out.Count(senders.Sent) != count || len(out.All()) != count {
+		if out.Count(wire.Sent) != count || len(out.All()) != count {
 			t.Errorf("outcomes %+v", out.All())
 		}
 	})
@@ -299,7 +299,7 @@ func TestWrongPassword(t *testing.T) {
 			if mails := r.Mails(); len(mails) != 0 {
 				t.Errorf("%d mails accepted with a wrong password", len(mails))
 			}
-			reason := dl.Header.Get(streams.HeaderReason)
+			reason := dl.Header.Get(wire.HeaderReason)
 			if !strings.HasPrefix(reason, "gave up after 3 attempts: AUTH "+mech) {
 				t.Errorf("dead letter reason %q", reason)
 			}
@@ -338,7 +338,7 @@ func TestRelayDownThenUp(t *testing.T) {
 	// retry may come before the next one) open the circuit, which then
 	// holds the rest until the relay is back.
 	fmntest.Eventually(t, 10*time.Second, "three failed attempts", func() bool {
-		return out.Count(senders.Retry) >= count
+		return out.Count(wire.Retry) >= count
 	})
 
 	ln, err = net.Listen("tcp", addr)
@@ -365,7 +365,7 @@ func TestRelayDownThenUp(t *testing.T) {
 		t.Errorf("%d dead letters", len(dl))
 	}
 	for _, o := range out.All() {
-		if o.Result == senders.Retry && !strings.Contains(o.Reason, "connection refused") {
+		if o.Result == wire.Retry && !strings.Contains(o.Reason, "connection refused") {
 			t.Errorf("retry reason %q does not say the relay refused the connection", o.Reason)
 		}
 	}
@@ -388,10 +388,10 @@ func TestRejections(t *testing.T) {
 		fmntest.Eventually(t, 10*time.Second, "good one delivered", func() bool { return len(r.Mails()) == 1 })
 		senderstest.Settled(t, n, email.Channel)
 		want := "permanent failure: RCPT TO:<nobody@example.org>: refused with 550 5.1.1 Mailbox nobody@example.org does not exist"
-		if got := dl.Header.Get(streams.HeaderReason); got != want {
+		if got := dl.Header.Get(wire.HeaderReason); got != want {
 			t.Errorf("reason\n got %q\nwant %q", got, want)
 		}
-		if dl.Header.Get(senders.HeaderDeliveries) != "1" || dl.Header.Get(senders.HeaderSourceMsgID) != "bad" {
+		if dl.Header.Get(wire.HeaderDeliveries) != "1" || dl.Header.Get(wire.HeaderSourceMsgID) != "bad" {
 			t.Errorf("dead letter headers %v", dl.Header)
 		}
 		if !strings.Contains(string(dl.Data), `"address":"nobody@example.org"`) {
@@ -404,7 +404,7 @@ func TestRejections(t *testing.T) {
 		if got := r.Connections(); got != 1 {
 			t.Errorf("%d connections, want 1", got)
 		}
-		if out.Count(senders.Dead) != 1 || out.Count(senders.Sent) != 1 {
+		if out.Count(wire.Dead) != 1 || out.Count(wire.Sent) != 1 {
 			t.Errorf("outcomes %+v", out.All())
 		}
 	})
@@ -417,7 +417,7 @@ func TestRejections(t *testing.T) {
 		s := newSender(t, config(t, r.Addr(), "smtp", relayUser+":"+relayPass+"@", ""), nil)
 		out := senderstest.Start(t, n, s, senderstest.FastOptions(100), nil)
 		senderstest.Publish(t, n, email.Channel, sample("later", "alice@example.org"))
-		fmntest.Eventually(t, 10*time.Second, "two retries", func() bool { return out.Count(senders.Retry) >= 2 })
+		fmntest.Eventually(t, 10*time.Second, "two retries", func() bool { return out.Count(wire.Retry) >= 2 })
 		r.RejectRcpt("alice@example.org", nil)
 		fmntest.Eventually(t, 10*time.Second, "delivered", func() bool { return len(r.Mails()) == 1 })
 		senderstest.Settled(t, n, email.Channel)
@@ -452,7 +452,7 @@ func TestRejections(t *testing.T) {
 			`permanent failure: recipient "alice at example.org" is not an email address`,
 		}
 		for i, want := range wants {
-			if got := dls[i].Header.Get(streams.HeaderReason); got != want {
+			if got := dls[i].Header.Get(wire.HeaderReason); got != want {
 				t.Errorf("dead letter %d: reason %q, want %q", i, got, want)
 			}
 		}

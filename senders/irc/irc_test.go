@@ -20,7 +20,7 @@ import (
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/irc"
 	"github.com/fmn-project/fmn/senders/senderstest"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // sample is an IRC notification as the renderer makes it.
@@ -94,7 +94,7 @@ func TestDeliveryThroughNATS(t *testing.T) {
 	senderstest.Publish(t, n, irc.Channel, sample("n2", "Alice", "line\r\nbreaks and a \x01CTCP\x01 stay on one line"))
 	senderstest.Publish(t, n, irc.Channel, sample("n3", "alice", long))
 	senderstest.Settled(t, n, irc.Channel)
-	if got := out.Count(senders.Sent); got != 3 {
+	if got := out.Count(wire.Sent); got != 3 {
 		t.Fatalf("sent %d, want 3: %+v", got, out.All())
 	}
 
@@ -157,7 +157,7 @@ func TestSASLWrongPassword(t *testing.T) {
 	senderstest.Start(t, n, s, senderstest.FastOptions(2), logger)
 	senderstest.Publish(t, n, irc.Channel, sample("w2", "alice", "never sent either"))
 	dl := senderstest.WaitDeadLetters(t, n, irc.Channel, 1)
-	reason := dl[0].Header.Get(streams.HeaderReason)
+	reason := dl[0].Header.Get(wire.HeaderReason)
 	if !strings.Contains(reason, "904") {
 		t.Errorf("dead letter reason %q does not name the refusal", reason)
 	}
@@ -206,7 +206,7 @@ func TestUnknownNick(t *testing.T) {
 
 	reasons := map[string]string{}
 	for _, dl := range dls {
-		reasons[dl.Header.Get(senders.HeaderSourceMsgID)] = dl.Header.Get(streams.HeaderReason)
+		reasons[dl.Header.Get(wire.HeaderSourceMsgID)] = dl.Header.Get(wire.HeaderReason)
 	}
 	if r := reasons["u1"]; !strings.Contains(r, `no such nick "ghost"`) || !strings.Contains(r, "401") {
 		t.Errorf("dead letter of u1: reason %q, want the unknown nick", r)
@@ -217,7 +217,7 @@ func TestUnknownNick(t *testing.T) {
 	if got := alice.waitReceived(t, 1, 5*time.Second); len(got) != 1 || got[0].Text != "[bodhi] to alice" {
 		t.Errorf("alice received %q", texts(got))
 	}
-	if out.Count(senders.Dead) != 2 || out.Count(senders.Sent) != 1 || out.Count(senders.Retry) != 0 {
+	if out.Count(wire.Dead) != 2 || out.Count(wire.Sent) != 1 || out.Count(wire.Retry) != 0 {
 		t.Errorf("outcomes %+v", out.All())
 	}
 }
@@ -290,7 +290,7 @@ func TestServerRestart(t *testing.T) {
 		senderstest.Publish(t, n, irc.Channel, sample(fmt.Sprint("r", i+1), "alice", line))
 	}
 	fmntest.Eventually(t, 10*time.Second, "delivery attempts while the server is down", func() bool {
-		return out.Count(senders.Retry) >= 3
+		return out.Count(wire.Retry) >= 3
 	})
 
 	d.restartServer()

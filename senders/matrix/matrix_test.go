@@ -16,7 +16,7 @@ import (
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/matrix"
 	"github.com/fmn-project/fmn/senders/senderstest"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // sample is a Matrix notification as the renderer makes it.
@@ -119,7 +119,7 @@ func TestMatrix(t *testing.T) {
 		out := senderstest.Start(t, n, s, senderstest.FastOptions(5), nil)
 		line := "[bodhi] alice commented on FEDORA-2024-1 ✓ https://bodhi.example.org/updates/FEDORA-2024-1"
 		senderstest.Publish(t, n, matrix.Channel, sample("n1", b.rcpt.ID, line))
-		fmntest.Eventually(t, 20*time.Second, "sent", func() bool { return out.Count(senders.Sent) == 1 })
+		fmntest.Eventually(t, 20*time.Second, "sent", func() bool { return out.Count(wire.Sent) == 1 })
 		senderstest.Settled(t, n, matrix.Channel)
 
 		// The invite, as the recipient's client sees it before joining.
@@ -143,7 +143,7 @@ func TestMatrix(t *testing.T) {
 		if m := msgs[0]; m.MsgType != "m.text" || m.Body != line || m.Sender != b.bot.ID || m.Room != rooms[0] {
 			t.Errorf("received %+v, want m.text %q from %s in %s", m, line, b.bot.ID, rooms[0])
 		}
-		if out.Count(senders.Sent) != 1 {
+		if out.Count(wire.Sent) != 1 {
 			t.Errorf("outcomes %+v", out.All())
 		}
 	})
@@ -196,7 +196,7 @@ func TestMatrix(t *testing.T) {
 		b.proxy.rateLimit(1, 300)
 		out := senderstest.Start(t, n, b.sender(t, nil), senderstest.FastOptions(5), nil)
 		senderstest.Publish(t, n, matrix.Channel, sample("limited", b.rcpt.ID, "after the limit"))
-		fmntest.Eventually(t, 20*time.Second, "sent", func() bool { return out.Count(senders.Sent) == 1 })
+		fmntest.Eventually(t, 20*time.Second, "sent", func() bool { return out.Count(wire.Sent) == 1 })
 		senderstest.Settled(t, n, matrix.Channel)
 		o := out.All()
 		if len(o) != 1 || o[0].Delivery != 1 || o[0].Duration < 300*time.Millisecond {
@@ -253,14 +253,14 @@ func TestMatrix(t *testing.T) {
 			`permanent failure: recipient "alice" is not a Matrix user id (@username:server.tld)`,
 		}
 		for i, want := range wants {
-			if got := dls[i].Header.Get(streams.HeaderReason); got != want {
+			if got := dls[i].Header.Get(wire.HeaderReason); got != want {
 				t.Errorf("reason\n got %q\nwant %q", got, want)
 			}
 		}
 		if got := b.proxy.Requests("POST /createRoom"); len(got) != 0 {
 			t.Errorf("rooms created for nobody: %v", got)
 		}
-		if out.Count(senders.Dead) != 2 || out.Count(senders.Retry) != 0 {
+		if out.Count(wire.Dead) != 2 || out.Count(wire.Retry) != 0 {
 			t.Errorf("outcomes %+v", out.All())
 		}
 	})

@@ -11,7 +11,7 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/senders"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // Peer is one sender implementation and the real peer it delivers to, as
@@ -82,7 +82,7 @@ func RunConformance(t *testing.T, setup func(t *testing.T) *Peer) {
 		}
 		waitReceived(t, p, conformanceTexts)
 		Settled(t, n, channel)
-		if got := out.Count(senders.Sent); got != len(conformanceTexts) || len(out.All()) != got {
+		if got := out.Count(wire.Sent); got != len(conformanceTexts) || len(out.All()) != got {
 			t.Errorf("outcomes %+v, want %d sent", out.All(), len(conformanceTexts))
 		}
 		if dl := DeadLetters(t, n, channel); len(dl) != 0 {
@@ -110,20 +110,20 @@ func RunConformance(t *testing.T, setup func(t *testing.T) *Peer) {
 		dl := WaitDeadLetters(t, n, channel, 1)[0]
 		waitReceived(t, p, conformanceTexts[1:2])
 		Settled(t, n, channel)
-		reason := dl.Header.Get(streams.HeaderReason)
+		reason := dl.Header.Get(wire.HeaderReason)
 		if !strings.HasPrefix(reason, "permanent failure: ") || !strings.Contains(reason, p.UnknownRecipient) {
 			t.Errorf("dead letter reason %q does not say it failed for good for %s", reason, p.UnknownRecipient)
 		}
-		if got := dl.Header.Get(senders.HeaderDeliveries); got != "1" {
+		if got := dl.Header.Get(wire.HeaderDeliveries); got != "1" {
 			t.Errorf("a permanent failure was tried %s times", got)
 		}
 		// Outcomes are reported once settled; the settlement can be seen
 		// first.
 		deadline := time.Now().Add(fmntest.Scaled(5 * time.Second))
-		for (out.Count(senders.Dead) != 1 || out.Count(senders.Sent) != 1) && time.Now().Before(deadline) {
+		for (out.Count(wire.Dead) != 1 || out.Count(wire.Sent) != 1) && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if out.Count(senders.Dead) != 1 || out.Count(senders.Sent) != 1 || out.Count(senders.Retry) != 0 {
+		if out.Count(wire.Dead) != 1 || out.Count(wire.Sent) != 1 || out.Count(wire.Retry) != 0 {
 			t.Errorf("outcomes %+v", out.All())
 		}
 		noSecrets(t, p, "log", logs.String())
@@ -139,19 +139,19 @@ func RunConformance(t *testing.T, setup func(t *testing.T) *Peer) {
 		repair := p.Break(t)
 		out := Start(t, n, s, FastOptions(1000), logger)
 		Publish(t, n, channel, p.Notification("later-"+fmntest.RandomID(), p.Recipient, conformanceTexts[1]))
-		fmntest.Eventually(t, ConformanceTimeout, "two failed attempts", func() bool { return out.Count(senders.Retry) >= 2 })
+		fmntest.Eventually(t, ConformanceTimeout, "two failed attempts", func() bool { return out.Count(wire.Retry) >= 2 })
 		repair()
 		waitReceived(t, p, conformanceTexts[1:2])
 		Settled(t, n, channel)
 		if dl := DeadLetters(t, n, channel); len(dl) != 0 {
-			t.Errorf("a transient failure was dead-lettered: %s", dl[0].Header.Get(streams.HeaderReason))
+			t.Errorf("a transient failure was dead-lettered: %s", dl[0].Header.Get(wire.HeaderReason))
 		}
 		for _, o := range out.All() {
-			if o.Result == senders.Retry && o.Reason == "" {
+			if o.Result == wire.Retry && o.Reason == "" {
 				t.Errorf("retry without a reason: %+v", o)
 			}
 		}
-		if out.Count(senders.Sent) != 1 {
+		if out.Count(wire.Sent) != 1 {
 			t.Errorf("outcomes %+v", out.All())
 		}
 		noSecrets(t, p, "log", logs.String())
@@ -178,7 +178,7 @@ func RunConformance(t *testing.T, setup func(t *testing.T) *Peer) {
 		Publish(t, n, channel, p.Notification("queued-"+fmntest.RandomID(), p.Recipient, conformanceTexts[0]))
 		dl := WaitDeadLetters(t, n, channel, 1)[0]
 		Settled(t, n, channel)
-		noSecrets(t, p, "dead letter reason", dl.Header.Get(streams.HeaderReason))
+		noSecrets(t, p, "dead letter reason", dl.Header.Get(wire.HeaderReason))
 		for _, o := range out.All() {
 			noSecrets(t, p, "outcome reason", o.Reason)
 		}

@@ -19,7 +19,7 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/senders"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // FastOptions retries after 10ms, 20ms, 40ms…, so that tests of retries
@@ -53,7 +53,7 @@ func (o *Outcomes) All() []senders.Outcome {
 }
 
 // Count is the number of outcomes with result r.
-func (o *Outcomes) Count(r senders.Result) int {
+func (o *Outcomes) Count(r wire.DeliveryResult) int {
 	n := 0
 	for _, x := range o.All() {
 		if x.Result == r {
@@ -100,7 +100,7 @@ func PublishRaw(t testing.TB, n *fmntest.NATS, channel, msgID string, data []byt
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
-	if _, err := n.JS.Publish(fmntest.Context(t), streams.NotifySubject(channel), data, opts...); err != nil {
+	if _, err := n.JS.Publish(fmntest.Context(t), wire.NotifySubject(channel), data, opts...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -129,7 +129,7 @@ func DeadLetters(t testing.TB, n *fmntest.NATS, channel string) []*jetstream.Raw
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Subject == streams.DLQNotifySubject(channel) {
+		if m.Subject == wire.DLQNotifySubject(channel) {
 			out = append(out, m)
 		}
 	}
@@ -140,7 +140,7 @@ func DeadLetters(t testing.TB, n *fmntest.NATS, channel string) []*jetstream.Raw
 func WaitDeadLetters(t testing.TB, n *fmntest.NATS, channel string, want int) []*jetstream.RawStreamMsg {
 	t.Helper()
 	var got []*jetstream.RawStreamMsg
-	fmntest.Eventually(t, 10*time.Second, "dead letters on "+streams.DLQNotifySubject(channel), func() bool {
+	fmntest.Eventually(t, 10*time.Second, "dead letters on "+wire.DLQNotifySubject(channel), func() bool {
 		got = DeadLetters(t, n, channel)
 		return len(got) >= want
 	})

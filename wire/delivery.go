@@ -1,0 +1,54 @@
+package wire
+
+import (
+	"fmt"
+	"time"
+)
+
+// DeliveryResult is what became of one delivery attempt.
+type DeliveryResult string
+
+// Results of an attempt.
+const (
+	Sent  DeliveryResult = "sent"  // delivered and acknowledged
+	Retry DeliveryResult = "retry" // failed transiently; redelivered after a delay
+	Dead  DeliveryResult = "dead"  // stored in the dead letters, never retried
+	// Skipped: a redelivery of a notification that an earlier delivery
+	// had sent (its ack was lost), acknowledged without sending again.
+	// Never stored on EVENTS: the earlier delivery's outcome is the one
+	// stored.
+	Skipped DeliveryResult = "skipped"
+)
+
+// DeliveryEvent is the outcome of one delivery attempt as stored on the
+// EVENTS stream, subject EventsDeliverySubject(channel), with Nats-Msg-Id
+// DeliveryEventID: small, self-contained, enough for the statistics and for
+// an operator reading the history of a notification.
+type DeliveryEvent struct {
+	Channel string         `json:"channel"`
+	Result  DeliveryResult `json:"result"`
+	// NotificationID, MessageID (the bus message), User, RuleIDs and App
+	// come from the notification; they are empty when it could not be
+	// decoded.
+	NotificationID string  `json:"notification_id,omitempty"`
+	MessageID      string  `json:"message_id,omitempty"`
+	User           string  `json:"user,omitempty"`
+	RuleIDs        []int64 `json:"rule_ids,omitempty"`
+	App            string  `json:"app,omitempty"`
+	// StreamSeq is the notification's NOTIFY sequence and Delivery the
+	// attempt number (1 for the first).
+	StreamSeq uint64 `json:"stream_seq"`
+	Delivery  uint64 `json:"delivery"`
+	Reason    string `json:"reason,omitempty"`
+	// RetryInMS is the delay before the next attempt (retry only).
+	RetryInMS  int64   `json:"retry_in_ms,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+	// Time is when the attempt ended.
+	Time time.Time `json:"time"`
+}
+
+// DeliveryEventID is the Nats-Msg-Id of the event of one attempt: the same
+// attempt reported twice is stored once.
+func DeliveryEventID(e DeliveryEvent) string {
+	return fmt.Sprintf("delivery:%s:%d:%d", e.Channel, e.StreamSeq, e.Delivery)
+}
