@@ -632,7 +632,7 @@ func expectNotes(tb testing.TB, m *Matcher, msgs []benchMsg) (map[string]int, in
 		per[bm.ID] = len(notes)
 		total += int64(len(notes))
 		for _, n := range notes {
-			data, err := marshalNotification(n)
+			data, err := notification.Marshal(n)
 			if err != nil {
 				tb.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/bus"
+	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
@@ -234,7 +235,7 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 		return pd
 	}
 	for _, n := range notes {
-		data, err := marshalNotification(n)
+		data, err := notification.Marshal(n)
 		if err != nil {
 			pd.err = err
 			return pd
