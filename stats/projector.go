@@ -129,7 +129,7 @@ func (p *Projector) feeds() []feed {
 				return q.GeneratedStatsDeleteFrom(ctx, since)
 			},
 			add: func(c *counts, r record) { c.addNotification(r, p.log) }},
-		{name: DeliveriesProjectionName, stream: p.streams.Events, filter: wire.EventsDeliveryPfx + ">", durable: p.Durable + "-deliveries",
+		{name: DeliveriesProjectionName, stream: p.streams.Events, filter: wire.EventsDeliveryAll, durable: p.Durable + "-deliveries",
 			deleteFrom: func(ctx context.Context, q *queries.Queries, since time.Time) error {
 				return q.DeliveryStatsDeleteFrom(ctx, since)
 			},

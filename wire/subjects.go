@@ -30,6 +30,7 @@ const (
 	// the outcome of each delivery attempt on events.delivery.<channel>.
 	EventsAll         = "events.>"
 	EventsDeliveryPfx = "events.delivery."
+	EventsDeliveryAll = "events.delivery.>"
 )
 
 // RulesProgressSubject is the core NATS subject on which the rules projector

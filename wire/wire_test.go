@@ -39,6 +39,7 @@ func TestSubjects(t *testing.T) {
 		{wire.EventsDeliverySubject("matrix"), "events.delivery.matrix"},
 		{wire.DLQNotifySubject("email"), "dlq.notify.email"},
 		{wire.DLQBus, "dlq.bus"},
+		{wire.EventsDeliveryAll, "events.delivery.>"},
 		{wire.RulesProgressSubject, "fmn.projection.rules"},
 	} {
 		if c.got != c.want {
