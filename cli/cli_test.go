@@ -1,4 +1,4 @@
-package app_test
+package cli_test
 
 import (
 	"bytes"
@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fmn-project/fmn/app"
+	"github.com/fmn-project/fmn/cli"
 	"github.com/fmn-project/fmn/fmntest"
 )
 
 func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := app.Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	code := cli.Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -57,7 +57,7 @@ func TestCLIRulesPublishRebuild(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		var out, errb bytes.Buffer
-		done <- app.Main(sysCtx, append([]string{"serve", "--roles", "projector", "--metrics-addr", "127.0.0.1:0"}, common...), nil, &out, &errb)
+		done <- cli.Main(sysCtx, append([]string{"serve", "--roles", "projector", "--metrics-addr", "127.0.0.1:0"}, common...), nil, &out, &errb)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 
