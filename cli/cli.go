@@ -110,9 +110,19 @@ func flags(name string, settings config.Group, args []string, stderr io.Writer, 
 	if extra != nil {
 		extra(fs)
 	}
+	unused := config.AcceptOthers(fs, settings)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage of fmn %s:\n", name)
-		fs.PrintDefaults()
+		// What the command uses: its settings and its own flags.
+		shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+		shown.SetOutput(stderr)
+		fs.VisitAll(func(f *flag.Flag) {
+			if !unused[f.Name] {
+				shown.Var(f.Value, f.Name, f.Usage)
+				shown.Lookup(f.Name).DefValue = f.DefValue
+			}
+		})
+		shown.PrintDefaults()
 		if examples != "" {
 			fmt.Fprintf(stderr, "\nExamples:\n%s", examples)
 		}

@@ -58,3 +58,14 @@ func TestCommandHelp(t *testing.T) {
 		})
 	}
 }
+
+// A flag of a setting a command does not use is accepted and ignored, as
+// when every command took every setting: scripts pass one set of flags to
+// every command.
+func TestUnusedSettingFlagsAccepted(t *testing.T) {
+	t.Parallel()
+	code, _, errs := runCLI(t, "", "publish", "--database-url", "postgres://db.example.org/fmn", "--smtp-url", "gopher://not-checked", "--stream-allow-downscale", "x.json")
+	if code != 1 || !strings.Contains(errs, "FMN_NATS_URL: must be set") {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+}

@@ -248,6 +248,31 @@ func Bind(fs *flag.FlagSet, cfg *Config, groups ...Group) *Settings {
 	return s
 }
 
+// AcceptOthers registers on fs, as flags that are accepted and ignored,
+// the settings outside groups: a command given a flag of a setting it
+// does not use (scripts passing one set of flags to every command) goes
+// on as it did when every command took every setting. It returns their
+// names, which a command's -h leaves out.
+func AcceptOthers(fs *flag.FlagSet, groups Group) map[string]bool {
+	names := map[string]bool{}
+	var cfg Config
+	for _, st := range definitions(&cfg) {
+		if st.group&groups != 0 || fs.Lookup(st.name) != nil {
+			continue
+		}
+		names[st.name] = true
+		fs.Var(ignored{boolean: st.boolean}, st.name, st.usage+" (not used by this command)")
+	}
+	return names
+}
+
+// ignored is the value of a flag AcceptOthers accepts.
+type ignored struct{ boolean bool }
+
+func (ignored) String() string     { return "" }
+func (ignored) Set(string) error   { return nil }
+func (i ignored) IsBoolFlag() bool { return i.boolean }
+
 // definitions is every setting of cfg, in the order -h lists them.
 func definitions(cfg *Config) []setting {
 	var list []setting
