@@ -9,20 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fmn-project/fmn/app"
-	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/cli"
 	"github.com/fmn-project/fmn/config"
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
-	"github.com/fmn-project/fmn/senders"
-	"github.com/fmn-project/fmn/streams"
-	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 )
 
-// ops is what the operators' commands are tested against: real NATS,
+// ops is what the system tests that drive commands too run on: real NATS,
 // PostgreSQL and Redis, a rule projector, and the flags that point the
 // CLI at them.
 type ops struct {
@@ -68,60 +62,11 @@ func (o *ops) run(t *testing.T, stdin string, words []string, extra ...string) (
 	return runCLI(t, stdin, append(args, extra...)...)
 }
 
-func (o *ops) rule(t *testing.T, user string, r rules.Rule) int64 {
-	t.Helper()
-	sr, err := o.cmds.Create(o.ctx, user, r, rulelog.Meta{Actor: user, RequestID: "req-" + fmntest.RandomID()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sr.ID
-}
-
-// publish stores a bus message as the bridge does and returns its id.
-func (o *ops) publish(t *testing.T, topic string, users []string, body map[string]any) string {
-	t.Helper()
-	id := uuid.NewString()
-	m := nats.NewMsg(streams.BusSubject(topic))
-	m.Header.Set(streams.HeaderMsgID, id)
-	m.Header.Set(bus.HeaderSchema, "base.message")
-	m.Header.Set(bus.HeaderSeverity, "20")
-	for _, u := range users {
-		m.Header.Set("fedora_messaging_user_"+u, "true")
-	}
-	m.Data, _ = json.Marshal(body)
-	if _, err := o.nats.JS.PublishMsg(o.ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-func (o *ops) streamMsgs(t *testing.T, name string) uint64 {
-	t.Helper()
-	st, err := o.nats.JS.Stream(o.ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(o.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
-}
-
 func mailRule(name string, tr rules.TrackingRule, f rules.Filters, dests ...rules.Destination) rules.Rule {
 	return rules.Rule{Name: name, TrackingRule: tr, GenerationRules: []rules.GenerationRule{{Destinations: dests, Filters: f}}}
 }
 
-var (
-	relatedEvents = rules.TrackingRule{Name: rules.TrackRelatedEvents, Params: json.RawMessage("null")}
-	aliceMail     = rules.Destination{Protocol: "email", Address: "alice@example.org"}
-)
-
-// system runs roles of fmn in-process on the test's services, mailing smtp.
-func (o *ops) system(t *testing.T, smtpSrv *fmntest.SMTPServer, so *senders.Options, roles ...string) {
-	t.Helper()
-	o.systemStarted(t, smtpSrv, so, make(chan *app.System, 1), roles...)
-}
+var relatedEvents = rules.TrackingRule{Name: rules.TrackRelatedEvents, Params: json.RawMessage("null")}
 
 // quietLog logs only with go test -v.
 func quietLog(t *testing.T) *slog.Logger {
