@@ -14,14 +14,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/fmn-project/fmn/app"
 
 	"github.com/fmn-project/fmn/config"
 )
 
-var usage = `fmn routes a message bus to people's email, IRC and Matrix.
+const usage = `fmn routes a message bus to people's email, IRC and Matrix.
 
 Usage:
   fmn dev                       run everything in one process (embedded NATS, local services)
@@ -36,7 +35,7 @@ Usage:
   fmn migrate                   apply the database schema
   fmn version                   print the version
 
-Roles: ` + strings.Join(app.AllRoles, ", ") + `
+Roles: ` + "api, consumer, projector, stats, sender-email, sender-matrix, sender-irc" + `
 
 Every command takes the settings as flags or FMN_* environment variables;
 run "fmn COMMAND -h" to list them.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fmn-project/fmn/app"
 	"github.com/fmn-project/fmn/cli"
 	"github.com/fmn-project/fmn/fmntest"
 )
@@ -24,6 +25,9 @@ func TestCLIUsageAndErrors(t *testing.T) {
 	t.Parallel()
 	if code, out, _ := runCLI(t, "", "version"); code != 0 || !strings.HasPrefix(out, "fmn ") {
 		t.Errorf("version: %d %q", code, out)
+	}
+	if code, out, _ := runCLI(t, "", "help"); code != 0 || !containsAll(out, app.AllRoles) {
+		t.Errorf("help does not name every role of %v: %d %q", app.AllRoles, code, out)
 	}
 	if code, _, errs := runCLI(t, "", "frobnicate"); code != 2 || !strings.Contains(errs, "unknown command") {
 		t.Errorf("unknown command: %d %q", code, errs)
@@ -90,4 +94,13 @@ func TestCLIRulesPublishRebuild(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Everything about me") {
 		t.Fatalf("rules list after rebuild: %d %q", code, out)
 	}
+}
+
+func containsAll(s string, words []string) bool {
+	for _, w := range words {
+		if !strings.Contains(s, w) {
+			return false
+		}
+	}
+	return true
 }
