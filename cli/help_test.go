@@ -11,7 +11,7 @@ func TestCommandHelp(t *testing.T) {
 	t.Parallel()
 	// Settings only the roles use: no operator's command lists them.
 	roleOnly := []string{"-smtp-url", "-mail-from", "-irc-url", "-matrix-url", "-matrix-token", "-http-addr", "-oidc-issuer",
-		"-cors-origins", "-consumer-in-flight", "-sender-email-workers", "-metrics-addr", "-preview-max-concurrent"}
+		"-cors-origins", "-consumer-in-flight", "-sender-email-workers", "-metrics-addr", "-preview-max-concurrent", "-sse-max-per-user", "-max-rules-per-user"}
 	for _, c := range []struct {
 		args      []string
 		want, not []string
