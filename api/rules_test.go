@@ -316,12 +316,13 @@ func TestFMNBehaviours(t *testing.T) {
 		t.Parallel()
 		b := setup(t, setupOpts{})
 		rule, _ := b.create(t, "alice", newRule("alice", "Busy"))
-		store := rulelog.NewStore(b.pg.Pool)
+		var times []time.Time
 		for _, at := range []time.Time{time.Now(), time.Now().Add(-48 * time.Hour), time.Now().Add(-30 * 24 * time.Hour)} {
-			if err := store.AddGenerated(b.ctx, rule.ID, at, 5); err != nil {
-				t.Fatal(err)
+			for range 5 {
+				times = append(times, at)
 			}
 		}
+		countGenerated(t, b, rule.ID, times...)
 		r := b.do(t, "alice", http.MethodGet, "/api/v1/users/alice/rules", nil)
 		var list []api.Rule
 		r.json(t, &list)
