@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/fmn-project/fmn/queries"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -15,7 +16,7 @@ type Target struct {
 	// Clear readies the tables for a rebuild from the stream in state st
 	// (read under the projection's lock) and returns the applier of the
 	// messages read back.
-	Clear func(ctx context.Context, q *queries.Queries, st jetstream.StreamState) (Applier, error)
+	Clear func(ctx context.Context, tx pgx.Tx, st jetstream.StreamState) (Applier, error)
 }
 
 // Rebuilt says what Rebuild did to one feed.
@@ -60,7 +61,7 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, ta
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: %w", t.Stream, err)
 		}
-		a, err := t.Clear(ctx, q, info.State)
+		a, err := t.Clear(ctx, tx, info.State)
 		if err != nil {
 			return nil, fmt.Errorf("clear %s: %w", t.Name, err)
 		}

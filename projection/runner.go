@@ -78,7 +78,7 @@ type Config struct {
 	// share it. Description goes with it when the runner creates it.
 	Durable, Description string
 	// Begin returns the applier of one transaction.
-	Begin func(q *queries.Queries) Applier
+	Begin func(tx pgx.Tx) Applier
 	// Committed, when set, is called after each commit with the
 	// projection's position, once the batch is acknowledged.
 	Committed func(ctx context.Context, last uint64)
@@ -512,7 +512,7 @@ func (r *Runner) apply(ctx context.Context, st jetstream.Stream, msgs []Msg) (la
 		if err != nil {
 			return fmt.Errorf("lock projection state: %w", err)
 		}
-		a := r.cfg.Begin(q)
+		a := r.cfg.Begin(tx)
 		last = uint64(stored)
 		budget := r.fillLimit()
 		for _, m := range msgs {

@@ -11,6 +11,7 @@ import (
 	"github.com/fmn-project/fmn/projection"
 	"github.com/fmn-project/fmn/queries"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/rueidis"
@@ -121,8 +122,8 @@ func NewProjector(js jetstream.JetStream, pool *pgxpool.Pool, cfg ProjectorConfi
 		Feed:        p.feed(),
 		Durable:     cfg.Durable,
 		Description: "applies rule events to PostgreSQL",
-		Begin: func(q *queries.Queries) projection.Applier {
-			return &applier{q: q, log: p.log, users: map[string]bool{}}
+		Begin: func(tx pgx.Tx) projection.Applier {
+			return &applier{q: queries.New(tx), log: p.log, users: map[string]bool{}}
 		},
 		Committed: func(ctx context.Context, last uint64) {
 			p.announce(ctx, last)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fmn-project/fmn/projection"
 	"github.com/fmn-project/fmn/queries"
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -23,7 +24,8 @@ func (p *Projector) Rebuild(ctx context.Context) (uint64, error) {
 	began := time.Now()
 	done, err := projection.Rebuild(ctx, p.js, p.pool, []projection.Target{{
 		Feed: p.feed(),
-		Clear: func(ctx context.Context, q *queries.Queries, _ jetstream.StreamState) (projection.Applier, error) {
+		Clear: func(ctx context.Context, tx pgx.Tx, _ jetstream.StreamState) (projection.Applier, error) {
+			q := queries.New(tx)
 			if err := q.TombstoneDeleteAll(ctx); err != nil {
 				return nil, dbErr("delete tombstones", err)
 			}

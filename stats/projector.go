@@ -152,7 +152,7 @@ func (p *Projector) runnerConfig(f feed) projection.Config {
 		Feed:          f.Feed,
 		Durable:       f.durable,
 		Description:   "fmn statistics projection",
-		Begin:         func(q *queries.Queries) projection.Applier { return &batch{q: q, c: newCounts(), add: f.add} },
+		Begin:         func(tx pgx.Tx) projection.Applier { return &batch{q: queries.New(tx), c: newCounts(), add: f.add} },
 		BatchSize:     p.Batch,
 		AckWait:       p.AckWait,
 		RetryDelay:    p.RetryDelay,
