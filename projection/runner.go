@@ -299,7 +299,7 @@ func (r *Runner) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		FilterSubject: r.cfg.Filter,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       r.cfg.AckWait,
-		MaxAckPending: 4 * r.cfg.BatchSize,
+		MaxAckPending: max(4*r.cfg.BatchSize, 1000),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
 	if last > 0 {
@@ -387,7 +387,14 @@ func (r *Runner) crash(stage string) bool { return r.cfg.Crash != nil && r.cfg.C
 // second for one message. A batch that ends with an error returns what
 // arrived before it, if anything.
 func (r *Runner) fetch(cons jetstream.Consumer) ([]jetstream.Msg, error) {
-	batch, err := cons.FetchNoWait(r.cfg.BatchSize)
+	n := r.cfg.BatchSize
+	// A request beyond what the consumer lets be pending (another instance
+	// holds some) would wait instead of returning: ask for at most a
+	// quarter of it.
+	if info := cons.CachedInfo(); info != nil && info.Config.MaxAckPending > 0 {
+		n = max(1, min(n, info.Config.MaxAckPending/4))
+	}
+	batch, err := cons.FetchNoWait(n)
 	if err != nil {
 		return nil, err
 	}
