@@ -415,9 +415,9 @@ func (x *RecentIndex) candidates(q candidateQuery) (pos []int32, window int, ok 
 // view sets p to what matching reads of the message at position i of
 // entries: its usernames, agent, artifacts, topic, application and
 // severity (all that rules.(*Compiled).AppendMatch reads, but the
-// deprecated flag: deprecated messages are not indexed;
-// TestPreviewMatchesTheMatcher checks it). Other fields are zero; p's
-// lists are reused. x.mu must be held.
+// deprecated flag: deprecated messages are not indexed; api's
+// TestPreviewMatchesTheMatcher and consumer's TestOneEngine check it).
+// Other fields are zero; p's lists are reused. x.mu must be held.
 func (x *RecentIndex) view(i int32, p *bus.Parsed) {
 	e := &x.entries[i]
 	end := uint32(len(x.fwd))
