@@ -217,13 +217,12 @@ func (p *Previewer) Preview(ctx context.Context, req Request) (*Result, error) {
 	if pre.globs != nil {
 		topicOK = pre.topicOK
 	}
-	vr, ok, err := p.fromIndex(ctx, keys, req.Since, topicOK, workers, maxResults, func(pd *bus.Parsed, dests []rules.Destination) ([]rules.Destination, error) {
-		var buf [4]rules.Match
-		matches, err := idx.Match(ctx, buf[:0], pd, lk)
-		for _, x := range matches {
-			dests = append(dests, x.Destination)
-		}
-		return dests, err
+	// The recent index finds the messages holding a key of the rule (the
+	// candidate lookup of idx, turned around: the rule is the candidate of
+	// each); the rule is checked against each as idx checks candidates.
+	cands := []*rules.Compiled{c}
+	vr, ok, err := p.fromIndex(ctx, keys, req.Since, topicOK, workers, maxResults, func(pd *bus.Parsed, matches []rules.Match) ([]rules.Match, error) {
+		return rules.MatchCandidates(ctx, matches, cands, pd, lk)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrLookups, err)

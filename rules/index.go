@@ -161,6 +161,10 @@ type Match struct {
 // Candidates) exactly against p and appends to dst their notifications:
 // at most one per destination, naming every rule that produced it. An
 // error (a lookup failed) means that p must be retried, not dropped.
+//
+// The spare capacity of dst is reused, the RuleIDs of the Match values
+// it held included: a caller that reuses a slice as scratch space
+// (matches[:0]) must not keep what it held.
 func MatchCandidates(ctx context.Context, dst []Match, cands []*Compiled, p *bus.Parsed, lk Lookups) ([]Match, error) {
 	var destBuf [8]Destination
 	dests := destBuf[:0]
@@ -174,7 +178,11 @@ func MatchCandidates(ctx context.Context, dst []Match, cands []*Compiled, p *bus
 		for _, d := range dests {
 			i := slices.IndexFunc(dst[start:], func(m Match) bool { return m.Destination == d })
 			if i < 0 {
-				dst = append(dst, Match{Destination: d, User: c.Rule.User.Name})
+				var ids []int64
+				if n := len(dst); n < cap(dst) {
+					ids = dst[:n+1][n].RuleIDs[:0]
+				}
+				dst = append(dst, Match{Destination: d, User: c.Rule.User.Name, RuleIDs: ids})
 				i = len(dst) - 1 - start
 			}
 			m := &dst[start+i]

@@ -160,3 +160,21 @@ func TestCandidatesNoMatchAllocs(t *testing.T) {
 		t.Errorf("Match allocates %v times", n)
 	}
 }
+
+// Matching with reused scratch space allocates nothing either (the
+// preview matches every candidate message of its index so).
+func TestMatchScratchAllocs(t *testing.T) {
+	x := indexed(t, distgit, withID(rule(rules.TrackRelatedEvents, "", mail, gen(rules.Filters{}, aliceIRC)), 1, "alice"))
+	p := &bus.Parsed{Topic: bodhiTopic, Severity: bus.SeverityInfo, Usernames: []string{"alice"}}
+	ctx := context.Background()
+	scratch, err := x.Match(ctx, nil, p, nil)
+	if err != nil || len(scratch) != 2 {
+		t.Fatalf("%v %v", scratch, err)
+	}
+	if n := testing.AllocsPerRun(100, func() { scratch, _ = x.Match(ctx, scratch[:0], p, nil) }); n != 0 {
+		t.Errorf("Match allocates %v times", n)
+	}
+	if len(scratch) != 2 || !slices.Equal(scratch[1].RuleIDs, []int64{1}) {
+		t.Errorf("matches %+v", scratch)
+	}
+}
