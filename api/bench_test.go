@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fmn-project/fmn/api"
 	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/notification"
+	"github.com/fmn-project/fmn/preview"
 	"github.com/fmn-project/fmn/rules"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -170,7 +170,7 @@ func BenchmarkPreview(b *testing.B) {
 	// The index of an API process that starts now: it reads and parses the
 	// hour once, then follows BUS.
 	t1 := time.Now()
-	index := api.NewRecentIndex(bd.nats.JS, bd.nats.Streams.Bus, 2*time.Hour, nil)
+	index := preview.NewRecentIndex(bd.nats.JS, bd.nats.Streams.Bus, 2*time.Hour, nil)
 	go func() { _ = index.Run(bd.ctx) }()
 	for !index.Ready() || index.Len() < n {
 		time.Sleep(5 * time.Millisecond)
@@ -181,17 +181,17 @@ func BenchmarkPreview(b *testing.B) {
 		st.Messages, took.Round(time.Millisecond), st.Keys, st.Postings, float64(st.Bytes)/1e6)
 	for _, d := range drafts {
 		for _, source := range []string{"scan", "index"} {
-			pv := api.NewPreviewer(bd.nats.JS, bd.nats.Streams.Bus, lk, notification.Site{Name: "fmn", PublicURL: "https://fmn.example.org"})
+			pv := preview.New(bd.nats.JS, bd.nats.Streams.Bus, lk, notification.Site{Name: "fmn", PublicURL: "https://fmn.example.org"})
 			if source == "index" {
 				pv.Index = index
 			}
 			b.Run(d.name+" by "+source, func(b *testing.B) {
 				d.rule.User = rules.User{Name: owner}
 				d.rule.Name = "draft"
-				var res *api.PreviewResult
+				var res *preview.Result
 				for b.Loop() {
 					var err error
-					res, err = pv.Preview(bd.ctx, api.PreviewRequest{Rule: d.rule, Since: time.Now().Add(-time.Hour)})
+					res, err = pv.Preview(bd.ctx, preview.Request{Rule: d.rule, Since: time.Now().Add(-time.Hour)})
 					if err != nil {
 						b.Fatal(err)
 					}

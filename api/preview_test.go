@@ -16,6 +16,7 @@ import (
 	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
+	"github.com/fmn-project/fmn/preview"
 	"github.com/fmn-project/fmn/rules"
 )
 
@@ -52,7 +53,7 @@ type previewHistory struct {
 	lk     splitLookups
 	msgs   []*bus.Message
 	start  time.Time
-	index  *api.RecentIndex
+	index  *preview.RecentIndex
 	drafts map[string]rules.Rule
 }
 
@@ -72,7 +73,7 @@ func newPreviewHistory(t *testing.T, seed uint64, n int) *previewHistory {
 	}
 	publishMessages(t, h.b.ctx, h.b.nats.JS, h.msgs)
 
-	h.index = api.NewRecentIndex(h.b.nats.JS, h.b.nats.Streams.Bus, time.Hour, nil)
+	h.index = preview.NewRecentIndex(h.b.nats.JS, h.b.nats.Streams.Bus, time.Hour, nil)
 	go func() { _ = h.index.Run(h.b.ctx) }()
 	deadline := time.Now().Add(fmntest.Scaled(20 * time.Second))
 	for !h.index.Ready() || h.index.Len() < n {
@@ -117,13 +118,13 @@ func newPreviewHistory(t *testing.T, seed uint64, n int) *previewHistory {
 	return h
 }
 
-func (h *previewHistory) preview(t *testing.T, draft rules.Rule, source string, maxResults int) *api.PreviewResult {
+func (h *previewHistory) preview(t *testing.T, draft rules.Rule, source string, maxResults int) *preview.Result {
 	t.Helper()
-	pv := api.NewPreviewer(h.b.nats.JS, h.b.nats.Streams.Bus, h.lk, notification.Site{Name: "fmn", PublicURL: "https://fmn.example.org"})
+	pv := preview.New(h.b.nats.JS, h.b.nats.Streams.Bus, h.lk, notification.Site{Name: "fmn", PublicURL: "https://fmn.example.org"})
 	if source == "index" {
 		pv.Index = h.index
 	}
-	res, err := pv.Preview(h.b.ctx, api.PreviewRequest{Rule: draft, Since: h.start.Add(-time.Minute), MaxResults: maxResults})
+	res, err := pv.Preview(h.b.ctx, preview.Request{Rule: draft, Since: h.start.Add(-time.Minute), MaxResults: maxResults})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/fmn-project/fmn/api/auth"
 	"github.com/fmn-project/fmn/notification"
+	"github.com/fmn-project/fmn/preview"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/streams"
@@ -180,7 +181,7 @@ type Server struct {
 	api      huma.API
 	mux      *http.ServeMux
 	metrics  *metrics
-	preview  *Previewer
+	preview  *preview.Previewer
 	// failures limits failed authentications per client address (nil: no
 	// limit).
 	failures *failureLimiter
@@ -209,9 +210,9 @@ func New(cfg Config, deps Deps) *Server {
 		s.failures = newFailureLimiter(cfg.AuthFailureBurst, cfg.AuthFailureRate)
 	}
 	if deps.JS != nil {
-		s.preview = NewPreviewer(deps.JS, deps.Streams.Bus, deps.Lookups, deps.Site)
+		s.preview = preview.New(deps.JS, deps.Streams.Bus, deps.Lookups, deps.Site)
 		if cfg.PreviewIndexWindow > 0 {
-			idx := NewRecentIndex(deps.JS, deps.Streams.Bus, cfg.PreviewIndexWindow, cfg.Logger)
+			idx := preview.NewRecentIndex(deps.JS, deps.Streams.Bus, cfg.PreviewIndexWindow, cfg.Logger)
 			s.preview.Index = idx
 			if cfg.Registry != nil {
 				cfg.Registry.MustRegister(

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/notification"
-
 	"github.com/fmn-project/fmn/rules"
 )
 
@@ -72,7 +72,15 @@ func TestIndexUnresolved(t *testing.T) {
 		t.Fatal(err)
 	}
 	python3 := rules.Key{Kind: rules.KeyRPM, Value: "python3"}
-	if got := m.idx.rules[1].keys; !slices.Equal(got, []rules.Key{python3}) {
+	entry := func(id int64) *rules.IndexEntry {
+		t.Helper()
+		e, ok := m.idx.Get(id)
+		if !ok {
+			t.Fatalf("rule %d is not indexed", id)
+		}
+		return e
+	}
+	if got := entry(1).Keys; !slices.Equal(got, []rules.Key{python3}) {
 		t.Fatalf("keys of rule 1: %v", got)
 	}
 
@@ -81,11 +89,11 @@ func TestIndexUnresolved(t *testing.T) {
 	if err := m.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ix := m.idx.rules[1]; !ix.unresolved || !slices.Equal(ix.keys, []rules.Key{python3}) {
-		t.Fatalf("rule 1: unresolved %v, keys %v; want true, the previous keys", ix.unresolved, ix.keys)
+	if ix := entry(1); !ix.Unresolved || !slices.Equal(ix.Keys, []rules.Key{python3}) {
+		t.Fatalf("rule 1: unresolved %v, keys %v; want true, the previous keys", ix.Unresolved, ix.Keys)
 	}
-	if ix := m.idx.rules[2]; !ix.unresolved || len(ix.keys) != 0 {
-		t.Fatalf("rule 2: unresolved %v, keys %v; want true, none", ix.unresolved, ix.keys)
+	if ix := entry(2); !ix.Unresolved || len(ix.Keys) != 0 {
+		t.Fatalf("rule 2: unresolved %v, keys %v; want true, none", ix.Unresolved, ix.Keys)
 	}
 	ids := func(cs []*rules.Compiled) (out []int64) {
 		for _, c := range cs {
@@ -93,10 +101,10 @@ func TestIndexUnresolved(t *testing.T) {
 		}
 		return out
 	}
-	if got := ids(m.idx.candidates([]rules.Key{python3}, true)); !slices.Equal(got, []int64{1, 2}) {
+	if got := ids(m.idx.Candidates(nil, &bus.Parsed{Packages: []string{"python3"}})); !slices.Equal(got, []int64{1, 2}) {
 		t.Errorf("candidates of python3: %v, want [1 2]", got)
 	}
-	if got := m.idx.candidates([]rules.Key{{Kind: rules.KeyUser, Value: "alice"}}, false); len(got) != 0 {
+	if got := m.idx.Candidates(nil, &bus.Parsed{Usernames: []string{"alice"}}); len(got) != 0 {
 		t.Errorf("candidates of a message without artifacts: %v", ids(got))
 	}
 
@@ -104,30 +112,15 @@ func TestIndexUnresolved(t *testing.T) {
 	if err := m.resolve(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(m.idx.unresolved) != 0 || m.idx.rules[1].unresolved || m.idx.rules[2].unresolved {
+	if len(m.idx.Unresolved()) != 0 || entry(1).Unresolved || entry(2).Unresolved {
 		t.Fatal("still unresolved after a successful retry")
 	}
-	if got := ids(m.idx.candidates([]rules.Key{{Kind: rules.KeyRPM, Value: "bash"}}, true)); len(got) != 0 {
+	if got := ids(m.idx.Candidates(nil, &bus.Parsed{Packages: []string{"bash"}})); len(got) != 0 {
 		t.Errorf("candidates of bash once resolved: %v", got)
 	}
-	m.idx.remove(1)
-	m.idx.remove(2)
-	if len(m.idx.byKey) != 0 || len(m.idx.rules) != 0 {
-		t.Errorf("index not empty after removing every rule: %v", m.idx.byKey)
-	}
-}
-
-// The hot path stays allocation-free for a message without artifacts
-// that meets no rule.
-func TestCandidatesNoArtifactsAllocs(t *testing.T) {
-	x := newIndex()
-	c, err := rules.Compile(ownedRule(1, "alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x.put(c, nil, true)
-	keys := []rules.Key{{Kind: rules.KeyUser, Value: "bob"}, {Kind: rules.KeyAgent, Value: "carol"}}
-	if n := testing.AllocsPerRun(100, func() { _ = x.candidates(keys, false) }); n != 0 {
-		t.Errorf("candidates allocates %v times", n)
+	m.idx.Remove(1)
+	m.idx.Remove(2)
+	if m.idx.Keys() != 0 || m.idx.Len() != 0 {
+		t.Errorf("index not empty after removing every rule: %d keys", m.idx.Keys())
 	}
 }

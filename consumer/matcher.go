@@ -48,7 +48,7 @@ type ProjectionSource interface {
 //
 // An ownership rule whose owned artifacts cannot be looked up at Sync
 // (dist-git or FASJSON down) does not fail the Sync: it is indexed as
-// unresolved (see index), its exact check decides at match time (and
+// unresolved (see rules.Index), its exact check decides at match time (and
 // fails, so the message is retried, while the lookup still fails), and
 // RunSync retries its keys in the background.
 type Matcher struct {
@@ -58,7 +58,7 @@ type Matcher struct {
 	log     *slog.Logger
 
 	mu      sync.RWMutex
-	idx     *index
+	idx     *rules.Index
 	version atomic.Uint64
 	loaded  atomic.Bool
 	syncMu  sync.Mutex // one Sync at a time
@@ -90,7 +90,7 @@ func NewMatcher(src RuleSource, lk rules.Lookups, site notification.Site, log *s
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Matcher{src: src, lookups: lk, site: site, log: log, idx: newIndex(), resolveKick: make(chan struct{}, 1),
+	return &Matcher{src: src, lookups: lk, site: site, log: log, idx: rules.NewIndex(), resolveKick: make(chan struct{}, 1),
 		syncKick: make(chan struct{}, 1), probeKick: make(chan struct{}, 1)}
 }
 
@@ -104,7 +104,7 @@ func (m *Matcher) Loaded() bool { return m.loaded.Load() }
 func (m *Matcher) RuleCount() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.idx.rules)
+	return m.idx.Len()
 }
 
 // Unresolved is the number of indexed rules whose owned artifacts could
@@ -112,7 +112,7 @@ func (m *Matcher) RuleCount() int {
 func (m *Matcher) Unresolved() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.idx.unresolved)
+	return len(m.idx.Unresolved())
 }
 
 // Noted tells the matcher that the projection has applied every rule event
@@ -286,20 +286,20 @@ func (m *Matcher) sync(ctx context.Context, poll bool) error {
 	var resolved []*rules.Compiled
 	m.mu.Lock()
 	for _, id := range deleted {
-		m.idx.remove(id)
+		m.idx.Remove(id)
 	}
 	for _, id := range drop {
-		m.idx.remove(id)
+		m.idx.Remove(id)
 	}
 	for _, p := range prepared {
-		old := m.idx.rules[p.c.Rule.ID]
-		wasUnresolved := old != nil && old.unresolved
+		old, _ := m.idx.Get(p.c.Rule.ID)
+		wasUnresolved := old != nil && old.Unresolved
 		keys := p.keys
 		if p.unresolved != nil {
 			// The keys it had are the best known; it is also a candidate
 			// for every message with an artifact.
 			if old != nil {
-				keys = old.keys
+				keys = old.Keys
 			}
 			if !wasUnresolved {
 				newlyUnresolved = append(newlyUnresolved, unresolvedNow{p.c, p.unresolved})
@@ -307,9 +307,9 @@ func (m *Matcher) sync(ctx context.Context, poll bool) error {
 		} else if wasUnresolved {
 			resolved = append(resolved, p.c)
 		}
-		m.idx.put(p.c, keys, p.unresolved != nil)
+		m.idx.Put(p.c, keys, p.unresolved != nil)
 	}
-	unresolved := len(m.idx.unresolved)
+	unresolved := len(m.idx.Unresolved())
 	m.mu.Unlock()
 	if version > since {
 		m.version.Store(version)
@@ -490,9 +490,10 @@ func (m *Matcher) resolve(ctx context.Context) error {
 		seq uint64
 	}
 	m.mu.RLock()
-	todo := make([]target, 0, len(m.idx.unresolved))
-	for _, c := range m.idx.unresolved {
-		todo = append(todo, target{c, m.idx.rules[c.Rule.ID].seq})
+	todo := make([]target, 0, len(m.idx.Unresolved()))
+	for _, c := range m.idx.Unresolved() {
+		e, _ := m.idx.Get(c.Rule.ID)
+		todo = append(todo, target{c, e.Seq})
 	}
 	m.mu.RUnlock()
 	// Start after the rule that failed last, so that a rule whose lookup
@@ -509,10 +510,10 @@ func (m *Matcher) resolve(ctx context.Context) error {
 			return err
 		}
 		m.mu.Lock()
-		ix := m.idx.rules[t.c.Rule.ID]
-		ok := ix != nil && ix.c == t.c && ix.unresolved && ix.seq == t.seq
+		ix, ok := m.idx.Get(t.c.Rule.ID)
+		ok = ok && ix.Rule == t.c && ix.Unresolved && ix.Seq == t.seq
 		if ok {
-			m.idx.put(t.c, keys, false)
+			m.idx.Put(t.c, keys, false)
 		}
 		m.mu.Unlock()
 		if ok {
@@ -522,53 +523,28 @@ func (m *Matcher) resolve(ctx context.Context) error {
 	return nil
 }
 
-type group struct {
-	dest    rules.Destination
-	user    string
-	ruleIDs []int64
-}
-
 // Match returns the notifications for one message: at most one per
 // destination, naming every rule that produced it. An error (a lookup
 // failed) means the message must be retried, not dropped.
 func (m *Matcher) Match(ctx context.Context, p *bus.Parsed, now time.Time) ([]*notification.Notification, error) {
-	var keyBuf [16]rules.Key
-	keys := rules.AppendMessageKeys(keyBuf[:0], p)
-	var groups []group
-	var dests []rules.Destination
 	// The candidates are a fresh slice of immutable compiled rules, so the
 	// exact checks (which may look up ownership over HTTP on a cache miss)
 	// run without the lock and never hold up a rule reload.
+	var candBuf [8]*rules.Compiled
 	m.mu.RLock()
-	cands := m.idx.candidates(keys, len(m.idx.unresolved) > 0 && hasArtifacts(p))
+	cands := m.idx.Candidates(candBuf[:0], p)
 	m.mu.RUnlock()
-	for _, c := range cands {
-		var err error
-		dests, err = c.AppendMatch(ctx, dests[:0], p, m.lookups)
-		if err != nil {
-			return nil, fmt.Errorf("rule %d: %w", c.Rule.ID, err)
-		}
-		for _, d := range dests {
-			i := slices.IndexFunc(groups, func(g group) bool { return g.dest == d })
-			if i < 0 {
-				groups = append(groups, group{dest: d, user: c.Rule.User.Name})
-				i = len(groups) - 1
-			}
-			groups[i].ruleIDs = append(groups[i].ruleIDs, c.Rule.ID)
-		}
-	}
-	if len(groups) == 0 {
+	if len(cands) == 0 {
 		return nil, nil
 	}
-	out := make([]*notification.Notification, 0, len(groups))
-	for _, g := range groups {
-		out = append(out, notification.Render(p, g.user, g.dest, g.ruleIDs, m.site, now))
+	var matchBuf [4]rules.Match
+	matches, err := rules.MatchCandidates(ctx, matchBuf[:0], cands, p, m.lookups)
+	if err != nil || len(matches) == 0 {
+		return nil, err
+	}
+	out := make([]*notification.Notification, 0, len(matches))
+	for _, g := range matches {
+		out = append(out, notification.Render(p, g.User, g.Destination, g.RuleIDs, m.site, now))
 	}
 	return out, nil
-}
-
-// hasArtifacts tells whether p carries an artifact, as rules' ownership
-// check sees it.
-func hasArtifacts(p *bus.Parsed) bool {
-	return len(p.Packages)+len(p.Containers)+len(p.Modules)+len(p.Flatpaks) > 0
 }

@@ -114,9 +114,9 @@ func (m *Matcher) ruleOwners() map[string][]int64 {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	out := map[string][]int64{}
-	for id, ix := range m.idx.rules {
-		if u := ix.c.Rule.User.Name; u != "" {
-			out[u] = append(out[u], id)
+	for ix := range m.idx.Entries() {
+		if u := ix.Rule.Rule.User.Name; u != "" {
+			out[u] = append(out[u], ix.Rule.Rule.ID)
 		}
 	}
 	return out

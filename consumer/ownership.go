@@ -69,9 +69,6 @@ type ownership struct {
 		users   map[string][]int64
 		groups  map[string][]int64
 	}
-
-	// Refreshes counts re-indexings, Retries the failed ones.
-	refreshes, failures atomic.Int64
 }
 
 type heldOwners struct {
@@ -94,15 +91,6 @@ func (m *Matcher) FollowOwnership(ctx context.Context, src OwnershipSource) {
 		defer stop()
 		o.run(ctx)
 	}()
-}
-
-// OwnershipStats are the re-indexings of ownership rules so far and how
-// many failed.
-func (m *Matcher) OwnershipStats() (refreshes, failures int64) {
-	if m.own == nil {
-		return 0, 0
-	}
-	return m.own.refreshes.Load(), m.own.failures.Load()
 }
 
 // Observe lets the matcher see a bus message before Match: an access
@@ -338,7 +326,6 @@ func (o *ownership) refresh(ctx context.Context, users, groups []string, all boo
 	if len(ids) == 0 {
 		return nil
 	}
-	o.refreshes.Add(1)
 	type update struct {
 		c    *rules.Compiled
 		keys []rules.Key
@@ -346,8 +333,8 @@ func (o *ownership) refresh(ctx context.Context, users, groups []string, all boo
 	m.mu.RLock()
 	targets := make([]*rules.Compiled, 0, len(ids))
 	for _, id := range ids {
-		if ix, ok := m.idx.rules[id]; ok {
-			targets = append(targets, ix.c)
+		if ix, ok := m.idx.Get(id); ok {
+			targets = append(targets, ix.Rule)
 		}
 	}
 	m.mu.RUnlock()
@@ -359,20 +346,20 @@ func (o *ownership) refresh(ctx context.Context, users, groups []string, all boo
 			errs = append(errs, err)
 			continue
 		}
-		slices.SortFunc(keys, compareKeys)
+		slices.SortFunc(keys, rules.CompareKeys)
 		updates = append(updates, update{c, slices.Compact(keys)})
 	}
 	var resolved []*rules.Compiled
 	m.mu.Lock()
 	for _, u := range updates {
-		ix, ok := m.idx.rules[u.c.Rule.ID]
-		if !ok || ix.c != u.c || (!ix.unresolved && slices.Equal(ix.keys, u.keys)) {
+		ix, ok := m.idx.Get(u.c.Rule.ID)
+		if !ok || ix.Rule != u.c || (!ix.Unresolved && slices.Equal(ix.Keys, u.keys)) {
 			continue
 		}
-		if ix.unresolved {
+		if ix.Unresolved {
 			resolved = append(resolved, u.c)
 		}
-		m.idx.put(u.c, u.keys, false)
+		m.idx.Put(u.c, u.keys, false)
 	}
 	m.mu.Unlock()
 	for _, c := range resolved {
@@ -383,7 +370,6 @@ func (o *ownership) refresh(ctx context.Context, users, groups []string, all boo
 		m.kickResolve(true)
 	}
 	if err := errors.Join(errs...); err != nil {
-		o.failures.Add(1)
 		return err
 	}
 	return nil
@@ -431,8 +417,8 @@ func (o *ownership) buildOwners() {
 	}
 	ow.users, ow.groups = map[string][]int64{}, map[string][]int64{}
 	m.mu.RLock()
-	for id, ix := range m.idx.rules {
-		tr := ix.c.Rule.TrackingRule
+	for ix := range m.idx.Entries() {
+		id, tr := ix.Rule.Rule.ID, ix.Rule.Rule.TrackingRule
 		var into map[string][]int64
 		switch tr.Name {
 		case rules.TrackArtifactsOwned:

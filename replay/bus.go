@@ -136,7 +136,7 @@ func Bus(ctx context.Context, js jetstream.JetStream, o BusOptions, fn func(*Bus
 	if err != nil {
 		return rep, err
 	}
-	rep.Rules = idx.rules
+	rep.Rules = idx.Len()
 	explain := make([]*rules.Compiled, 0, len(o.Explain))
 	for _, id := range o.Explain {
 		i := slices.IndexFunc(o.Rules, func(r rules.Rule) bool { return r.ID == id })
@@ -165,7 +165,7 @@ func Bus(ctx context.Context, js jetstream.JetStream, o BusOptions, fn func(*Bus
 			return
 		}
 		bm.Parsed = p
-		bm.Matches, err = idx.match(ctx, p, o.Lookups)
+		bm.Matches, err = idx.Match(ctx, nil, p, o.Lookups)
 		if err != nil {
 			// A lookup failed; the consumer would retry.
 			bm.Err = err
@@ -173,7 +173,7 @@ func Bus(ctx context.Context, js jetstream.JetStream, o BusOptions, fn func(*Bus
 		if o.Render {
 			now := time.Now().UTC()
 			for _, x := range bm.Matches {
-				bm.Notifications = append(bm.Notifications, x.Render(p, o.Site, now))
+				bm.Notifications = append(bm.Notifications, notification.Render(p, x.User, x.Destination, x.RuleIDs, o.Site, now))
 			}
 		}
 		for _, c := range explain {
@@ -189,7 +189,7 @@ func Bus(ctx context.Context, js jetstream.JetStream, o BusOptions, fn func(*Bus
 		}
 		return fn(bm)
 	})
-	err = scan(pl.ctx, js, o.Stream, sel, o.Progress, func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
+	err = streams.Scan(pl.ctx, js, o.Stream, sel, streams.ScanOptions{Progress: o.Progress}, func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
 		rep.Read++
 		id := msg.Headers().Get(wire.HeaderMsgID)
 		if len(want) > 0 {
@@ -208,7 +208,7 @@ func Bus(ctx context.Context, js jetstream.JetStream, o BusOptions, fn func(*Bus
 		rep.Selected++
 		pl.add(&BusMessage{Seq: md.Sequence.Stream, Stored: md.Timestamp, Subject: msg.Subject(), ID: id}, msg)
 		if len(want) > 0 && found == len(want) {
-			return errStop
+			return streams.ErrStopScan
 		}
 		return nil
 	})

@@ -81,7 +81,7 @@ func (q DLQ) List(ctx context.Context, sel Selection, fn func(DeadLetter) error)
 	if len(sel.Subjects) == 0 {
 		sel.Subjects = []string{wire.DLQAll}
 	}
-	return scan(ctx, q.JS, q.Streams.DLQ, sel, nil, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+	return streams.Scan(ctx, q.JS, q.Streams.DLQ, sel, streams.ScanOptions{}, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 		return fn(deadLetter(md.Sequence.Stream, md.Timestamp, m.Subject(), m.Headers(), m.Data()))
 	})
 }

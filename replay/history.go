@@ -96,7 +96,7 @@ func (h History) RuleOwner(ctx context.Context, id int64) (string, error) {
 func (h History) Events(ctx context.Context, user string, ruleID int64, until time.Time, fn func(HistoryEntry) error) error {
 	state := map[int64]*rules.Rule{}
 	sel := Selection{Subjects: []string{wire.RulesUserSubject(user)}}
-	return scan(ctx, h.JS, h.stream(), sel, nil, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+	return streams.Scan(ctx, h.JS, h.stream(), sel, streams.ScanOptions{}, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 		ev, err := rulelog.DecodeEvent(m.Subject(), m.Headers(), m.Data())
 		if err != nil {
 			// The projector skips what it cannot decode; so does history.
@@ -104,7 +104,7 @@ func (h History) Events(ctx context.Context, user string, ruleID int64, until ti
 		}
 		e := HistoryEntry{Seq: md.Sequence.Stream, Stored: md.Timestamp, Event: ev, RuleID: ev.RuleID}
 		if !until.IsZero() && e.When().After(until) {
-			return errStop
+			return streams.ErrStopScan
 		}
 		var before *rules.Rule
 		switch ev.Type {

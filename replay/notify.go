@@ -57,7 +57,7 @@ func Notifications(ctx context.Context, js jetstream.JetStream, o NotifyOptions,
 	if o.Channel == "sse" {
 		sel.Subjects = []string{wire.NotifySSEAll} // notify.sse.<user>
 	}
-	err = scan(ctx, js, o.Stream, sel, o.Progress, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+	err = streams.Scan(ctx, js, o.Stream, sel, streams.ScanOptions{Progress: o.Progress}, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 		sn := StoredNotification{Seq: md.Sequence.Stream, Stored: md.Timestamp, ResendRun: m.Headers().Get(wire.HeaderResendRun)}
 		if sn.ResendRun != "" && !o.WithResends {
 			return nil

@@ -72,7 +72,7 @@ func (r Resend) Publish(ctx context.Context, js jetstream.JetStream, list []Rese
 	if stream == "" {
 		stream = streams.Defaults().Notify
 	}
-	pr.setTotal(uint64(len(list)))
+	pr.SetTotal(uint64(len(list)))
 	const window = 512
 	futures := make([]jetstream.PubAckFuture, 0, window)
 	wait := func() error {
@@ -84,7 +84,7 @@ func (r Resend) Publish(ctx context.Context, js jetstream.JetStream, list []Rese
 				} else {
 					rep.Published++
 				}
-				pr.add(1)
+				pr.Add(1)
 			case err := <-f.Err():
 				return fmt.Errorf("resend %s: %w", f.Msg().Header.Get(wire.HeaderMsgID), err)
 			case <-ctx.Done():

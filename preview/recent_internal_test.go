@@ -1,4 +1,4 @@
-package api
+package preview
 
 import (
 	"context"
@@ -154,12 +154,12 @@ func TestRecentIndexMatchViews(t *testing.T) {
 		}
 		x.add(uint64(i+1), t0.Add(time.Duration(i)*time.Second), p, rules.MessageKeys(p))
 	}
-	two := []rules.Destination{{Protocol: "email", Address: "a"}, {Protocol: "irc", Address: "a"}}
-	errorsTwice := func(p *bus.Parsed, dests []rules.Destination) ([]rules.Destination, error) {
+	two := []rules.Match{{Destination: rules.Destination{Protocol: "email", Address: "a"}}, {Destination: rules.Destination{Protocol: "irc", Address: "a"}}}
+	errorsTwice := func(p *bus.Parsed, matches []rules.Match) ([]rules.Match, error) {
 		if p.Severity == bus.SeverityError {
-			dests = append(dests, two...)
+			matches = append(matches, two...)
 		}
-		return dests, nil
+		return matches, nil
 	}
 	vr, ok, err := x.matchViews(context.Background(), candidateQuery{keys: []rules.Key{alice}, since: t0}, 3, errorsTwice)
 	if !ok || err != nil || !vr.complete || vr.window != 5000 || vr.candidates != 5000 || len(vr.matches) != 1667 || vr.dests != 2*1667 {
@@ -189,7 +189,7 @@ func TestRecentIndexMatchViews(t *testing.T) {
 		t.Errorf("cancelled: ok %v, complete %v", ok, vr.complete)
 	}
 	boom := fmt.Errorf("boom")
-	_, _, err = x.matchViews(context.Background(), candidateQuery{keys: []rules.Key{alice}, since: t0}, 3, func(*bus.Parsed, []rules.Destination) ([]rules.Destination, error) { return nil, boom })
+	_, _, err = x.matchViews(context.Background(), candidateQuery{keys: []rules.Key{alice}, since: t0}, 3, func(*bus.Parsed, []rules.Match) ([]rules.Match, error) { return nil, boom })
 	if err != boom {
 		t.Errorf("error %v", err)
 	}

@@ -1,4 +1,4 @@
-package api
+package preview
 
 import (
 	"cmp"
@@ -415,9 +415,9 @@ func (x *RecentIndex) candidates(q candidateQuery) (pos []int32, window int, ok 
 // view sets p to what matching reads of the message at position i of
 // entries: its usernames, agent, artifacts, topic, application and
 // severity (all that rules.(*Compiled).AppendMatch reads, but the
-// deprecated flag: deprecated messages are not indexed;
-// TestPreviewMatchesTheMatcher checks it). Other fields are zero; p's
-// lists are reused. x.mu must be held.
+// deprecated flag: deprecated messages are not indexed; api's
+// TestPreviewMatchesTheMatcher and consumer's TestOneEngine check it).
+// Other fields are zero; p's lists are reused. x.mu must be held.
 func (x *RecentIndex) view(i int32, p *bus.Parsed) {
 	e := &x.entries[i]
 	end := uint32(len(x.fwd))
@@ -465,10 +465,10 @@ type viewResult struct {
 	complete bool
 }
 
-// viewMatcher appends to dests the destinations of the message p (a view:
-// see view) and returns the extended slice. It must not block: it runs
-// under the index's read lock.
-type viewMatcher func(p *bus.Parsed, dests []rules.Destination) ([]rules.Destination, error)
+// viewMatcher appends to matches the notifications of the message p (a
+// view: see view), one per destination, and returns the extended slice.
+// It must not block: it runs under the index's read lock.
+type viewMatcher func(p *bus.Parsed, matches []rules.Match) ([]rules.Match, error)
 
 // matchViews runs match, in workers goroutines, over the view of each
 // candidate of q; ok is false when the index does not cover q.since.
@@ -493,7 +493,7 @@ func (x *RecentIndex) matchViews(ctx context.Context, q candidateQuery, workers 
 		go func() {
 			defer wg.Done()
 			var p bus.Parsed
-			var dests []rules.Destination
+			var matches []rules.Match
 			var local []viewMatch
 			n := 0
 			for !stop.Load() {
@@ -508,7 +508,7 @@ func (x *RecentIndex) matchViews(ctx context.Context, q candidateQuery, workers 
 				for _, i := range pos[lo:min(lo+chunk, len(pos))] {
 					x.view(i, &p)
 					var err error
-					dests, err = match(&p, dests[:0])
+					matches, err = match(&p, matches[:0])
 					if err != nil {
 						mu.Lock()
 						firstEr = cmp.Or(firstEr, err)
@@ -516,9 +516,9 @@ func (x *RecentIndex) matchViews(ctx context.Context, q candidateQuery, workers 
 						stop.Store(true)
 						break
 					}
-					if len(dests) > 0 {
-						local = append(local, viewMatch{x.entries[i].seq, len(dests)})
-						n += len(dests)
+					if len(matches) > 0 {
+						local = append(local, viewMatch{x.entries[i].seq, len(matches)})
+						n += len(matches)
 						// A worker's matches are in order: the newest
 						// q.keep of all are among the newest q.keep of
 						// each worker.
