@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/fmn-project/fmn/bus"
 	"io"
 	"maps"
 	"os"
@@ -18,7 +17,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/config"
+	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/replay"
 	"github.com/fmn-project/fmn/rulelog"
@@ -207,12 +208,12 @@ func cmdReplayBus(ctx context.Context, args []string, stdin io.Reader, stdout, s
 func replayLookups(ctx context.Context, env *Env, cfg config.Config) (rules.Lookups, error) {
 	ropt, err := rueidis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("FMN_REDIS_URL: %s", config.Redact(err.Error()))
+		return nil, fmt.Errorf("FMN_REDIS_URL: %s", redact.Text(err.Error(), redact.URLSecrets(cfg.RedisURL)...))
 	}
 	inv := svccache.Hook(&ropt)
 	client, err := rueidis.NewClient(ropt)
 	if err != nil {
-		return nil, fmt.Errorf("FMN_REDIS_URL: cannot reach Redis at %s: %v", config.Redact(cfg.RedisURL), err)
+		return nil, fmt.Errorf("FMN_REDIS_URL: cannot reach Redis at %s: %v", redact.URL(cfg.RedisURL), err)
 	}
 	env.closers = append(env.closers, client.Close)
 	dir, err := newDirectory(ctx, cfg, client, inv, env.Log)

@@ -20,6 +20,7 @@ import (
 	"github.com/fmn-project/fmn/consumer"
 	"github.com/fmn-project/fmn/devoidc"
 	"github.com/fmn-project/fmn/directory"
+	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/senders"
@@ -114,13 +115,13 @@ func RunSystem(ctx context.Context, cfg config.Config, roles []string, opts Opti
 	if has("projector") || has("consumer") || has("api") {
 		ropt, err := rueidis.ParseURL(cfg.RedisURL)
 		if err != nil {
-			return fmt.Errorf("FMN_REDIS_URL: %s", config.Redact(err.Error()))
+			return fmt.Errorf("FMN_REDIS_URL: %s", redact.Text(err.Error(), redact.URLSecrets(cfg.RedisURL)...))
 		}
 		wake = rulelog.NotifyVersion(&ropt, cfg.RedisPrefix)
 		svcInv = svccache.Hook(&ropt)
 		client, err := rueidis.NewClient(ropt)
 		if err != nil {
-			return fmt.Errorf("FMN_REDIS_URL: cannot reach Redis at %s: %v (start it with scripts/services.sh redis)", config.Redact(cfg.RedisURL), err)
+			return fmt.Errorf("FMN_REDIS_URL: cannot reach Redis at %s: %v (start it with scripts/services.sh redis)", redact.URL(cfg.RedisURL), err)
 		}
 		env.closers = append(env.closers, client.Close)
 		sys.Redis = client
