@@ -319,19 +319,6 @@ func Holder(ctx context.Context, kv jetstream.KeyValue, key string) (string, err
 	return v.Holder, nil
 }
 
-// Current reads who holds the lease of cfg ("" when nobody does).
-func Current(ctx context.Context, js jetstream.JetStream, cfg Config) (string, error) {
-	cfg = cfg.WithDefaults()
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return Holder(ctx, kv, cfg.Key)
-}
-
 // margin is how long before the server-side expiry the holder gives up:
 // time to stop what it does before another process may start.
 func margin(cfg Config) time.Duration { return cfg.TTL / 5 }
