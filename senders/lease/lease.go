@@ -253,7 +253,7 @@ func Acquire(ctx context.Context, js jetstream.JetStream, cfg Config, logger *sl
 	defer cancel()
 	var updates <-chan jetstream.KeyValueEntry
 	if w, err := kv.Watch(wctx, cfg.Key, jetstream.UpdatesOnly(), jetstream.MetaOnly()); err == nil {
-		defer w.Stop()
+		defer func() { _ = w.Stop() }()
 		updates = w.Updates()
 	}
 

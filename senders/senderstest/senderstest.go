@@ -18,8 +18,8 @@ import (
 
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
-	"github.com/fmn-project/fmn/senders/lease"
 	"github.com/fmn-project/fmn/senders"
+	"github.com/fmn-project/fmn/senders/lease"
 	"github.com/fmn-project/fmn/streams"
 )
 
