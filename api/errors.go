@@ -60,6 +60,13 @@ func (s *Server) commandError(ctx context.Context, err error, user string, ruleI
 			what = fmt.Sprintf("Your change to rule %d is recorded", ruleID)
 		}
 		return unavailable(what + ", but the rule projection has not applied it in time: it will show once the projector catches up. Do not send it again; read your rules in a moment.")
+	case errors.Is(err, rulelog.ErrTooManyRules):
+		var tm *rulelog.TooManyRulesError
+		if errors.As(err, &tm) {
+			return huma.Error422UnprocessableEntity(fmt.Sprintf(
+				"%s already has %d rules, the most one user may have here (%d): delete or merge some before creating another.", user, tm.Rules, tm.Limit))
+		}
+		return huma.Error422UnprocessableEntity(fmt.Sprintf("%s has as many rules as one user may have: delete some before creating another.", user))
 	case errors.Is(err, rulelog.ErrConflict):
 		return huma.Error409Conflict(fmt.Sprintf("Too many changes to %s's rules at the same time: try again.", user))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -68,6 +68,9 @@ type Config struct {
 	// 2, at most PreviewMaxConcurrent); a preview over either limit gets
 	// 429 with Retry-After.
 	PreviewMaxConcurrent, PreviewMaxPerUser int
+	// MaxStreamsPerUser bounds the live (SSE) streams one user holds open
+	// in this process (FMN_SSE_MAX_PER_USER; default 8): one more gets 429.
+	MaxStreamsPerUser int
 	// Docs serves the interactive documentation at DocsPath (ui.DocsHandler;
 	// nil: a plain page linking to the OpenAPI document). huma's own docs
 	// page is not used: it loads its scripts from the internet.
@@ -93,6 +96,7 @@ type Config struct {
 const (
 	DefaultPreviewMaxConcurrent = 8
 	DefaultPreviewMaxPerUser    = 2
+	DefaultMaxStreamsPerUser    = 8
 )
 
 func (c Config) withDefaults() Config {
@@ -122,6 +126,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AuthFailureRate <= 0 {
 		c.AuthFailureRate = 6
+	}
+	if c.MaxStreamsPerUser <= 0 {
+		c.MaxStreamsPerUser = DefaultMaxStreamsPerUser
 	}
 	if c.PreviewMaxConcurrent <= 0 {
 		c.PreviewMaxConcurrent = DefaultPreviewMaxConcurrent

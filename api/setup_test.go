@@ -68,6 +68,9 @@ type setupOpts struct {
 	// authentications (0: the defaults).
 	authBurst      int
 	trustedProxies []netip.Prefix
+	// maxRules and maxStreams are the per-user bounds of rules and live
+	// streams (0: the defaults).
+	maxRules, maxStreams int
 }
 
 func setup(t testing.TB, o setupOpts) *bundle {
@@ -104,7 +107,7 @@ func setup(t testing.TB, o setupOpts) *bundle {
 		t.Cleanup(b.proj.Stop)
 	}
 	b.cmds, err = rulelog.NewCommands(b.ctx, b.nats.JS, b.pg.Pool, rulelog.CommandsConfig{
-		Stream: b.nats.Streams.Rules, ProjectionWait: o.projectionWait,
+		Stream: b.nats.Streams.Rules, ProjectionWait: o.projectionWait, MaxRulesPerUser: o.maxRules,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +133,7 @@ func setup(t testing.TB, o setupOpts) *bundle {
 		deps.Accounts = b.accounts
 	}
 	b.srv = api.New(api.Config{Registry: b.reg, Logger: log, CORSOrigins: o.cors, Issuer: b.op.Issuer,
-		AuthFailureBurst: o.authBurst, TrustedProxies: o.trustedProxies}, deps)
+		AuthFailureBurst: o.authBurst, TrustedProxies: o.trustedProxies, MaxStreamsPerUser: o.maxStreams}, deps)
 	go func() { _ = b.srv.Run(b.ctx) }()
 	mux := http.NewServeMux()
 	b.srv.Register(mux)

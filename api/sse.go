@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -21,12 +22,57 @@ type NotificationHandlers struct {
 	s       *Server
 	hub     *live.Hub
 	tickets *live.Tickets
+	open    streamCounter
+}
+
+// streamCounter counts the live streams open per user, so that one user
+// (or a script of theirs) cannot hold every connection of the process.
+type streamCounter struct {
+	max    int
+	mu     sync.Mutex
+	byUser map[string]int
+}
+
+// full says whether user has max streams open already.
+func (c *streamCounter) full(user string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byUser[user] >= c.max
+}
+
+// acquire counts a stream of user, or says false when user has max open.
+func (c *streamCounter) acquire(user string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byUser[user] >= c.max {
+		return false
+	}
+	if c.byUser == nil {
+		c.byUser = map[string]int{}
+	}
+	c.byUser[user]++
+	return true
+}
+
+func (c *streamCounter) release(user string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byUser[user]--; c.byUser[user] <= 0 {
+		delete(c.byUser, user)
+	}
+}
+
+// tooManyStreams is the answer to a stream past the per-user bound.
+func tooManyStreams(user string, max int) error {
+	return huma.ErrorWithHeaders(huma.NewError(http.StatusTooManyRequests, fmt.Sprintf(
+		"%s has %d live streams open already, the most one user may have: close one (another tab or window) and try again.", user, max)),
+		http.Header{"Retry-After": {"30"}})
 }
 
 // RegisterNotifications adds the live feed's operations: hub fans out the
 // notifications, tickets let a browser open its stream.
 func (s *Server) RegisterNotifications(hub *live.Hub, tickets *live.Tickets) {
-	(&NotificationHandlers{s: s, hub: hub, tickets: tickets}).Register(s.api)
+	(&NotificationHandlers{s: s, hub: hub, tickets: tickets, open: streamCounter{max: s.cfg.MaxStreamsPerUser}}).Register(s.api)
 }
 
 type ticketOutput struct {
@@ -132,6 +178,10 @@ func (h *NotificationHandlers) ticket(ctx context.Context, in *userPath) (*ticke
 }
 
 func (h *NotificationHandlers) stream(ctx context.Context, in *streamInput) (*huma.StreamResponse, error) {
+	// Checked before a ticket is spent on a stream that would be refused.
+	if h.open.full(in.Username) {
+		return nil, tooManyStreams(in.Username, h.open.max)
+	}
 	user := ""
 	if id, ok := identity(ctx); ok && in.Ticket == "" {
 		user = id.Username
@@ -173,7 +223,11 @@ func (h *NotificationHandlers) stream(ctx context.Context, in *streamInput) (*hu
 	default:
 		return nil, unavailable("The live feed is starting: try again in a moment.")
 	}
+	if !h.open.acquire(user) {
+		return nil, tooManyStreams(user, h.open.max)
+	}
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		defer h.open.release(user)
 		r, w := humago.Unwrap(hctx)
 		err := h.hub.Serve(r.Context(), w, user, after, last != "")
 		if err != nil && r.Context().Err() == nil {

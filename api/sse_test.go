@@ -19,7 +19,13 @@ import (
 // setupLive is setup with the live feed registered; tickets live ttl.
 func setupLive(t *testing.T, ttl time.Duration) (*bundle, *live.Tickets) {
 	t.Helper()
-	b := setup(t, setupOpts{})
+	return setupLiveWith(t, ttl, setupOpts{})
+}
+
+// setupLiveWith is setupLive with options.
+func setupLiveWith(t *testing.T, ttl time.Duration, o setupOpts) (*bundle, *live.Tickets) {
+	t.Helper()
+	b := setup(t, o)
 	hub := live.NewHub(b.nats.JS, live.HubConfig{Stream: b.nats.Streams.Notify})
 	go func() { _ = hub.Run(b.ctx) }()
 	<-hub.Ready()

@@ -25,7 +25,7 @@ import (
 func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Registry, mux *http.ServeMux, ops *api.Ops, run func(string, func(context.Context) error)) error {
 	cfg := env.Cfg
 	log := env.Log.With("role", "api")
-	cmds, err := rulelog.NewCommands(ctx, env.JS, env.DB, rulelog.CommandsConfig{Stream: cfg.Streams.Rules, Logger: log})
+	cmds, err := rulelog.NewCommands(ctx, env.JS, env.DB, rulelog.CommandsConfig{Stream: cfg.Streams.Rules, MaxRulesPerUser: cfg.MaxRulesPerUser, Logger: log})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
@@ -87,6 +87,7 @@ func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Reg
 		AuthFailureBurst: burst, AuthFailureRate: float64(cfg.AuthFailureRate), TrustedProxies: proxies,
 		Registry: reg, Logger: log, Docs: ui.DocsHandler(api.OpenAPIPath + ".json"),
 		PreviewMaxConcurrent: cfg.PreviewMaxConcurrent, PreviewMaxPerUser: cfg.PreviewMaxPerUser,
+		MaxStreamsPerUser: cfg.SSEMaxPerUser,
 	}, deps)
 	// The statistics projections (/admin/stats…) are read from the tables
 	// of the stats role.

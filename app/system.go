@@ -379,7 +379,11 @@ func serveHTTP(ctx context.Context, env *Env, sys *System, reg *prometheus.Regis
 	if err != nil {
 		return "", fmt.Errorf("FMN_HTTP_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	// IdleTimeout closes keep-alive connections that sit idle, so that
+	// idle clients cannot hold connections (and their memory) forever; a
+	// live stream is not idle (it writes a heartbeat).
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
+		IdleTimeout: 2 * time.Minute}
 	run("api", func(ctx context.Context) error {
 		go func() {
 			<-ctx.Done()

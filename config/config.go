@@ -114,6 +114,10 @@ type Config struct {
 	// at once (default 8), PreviewMaxPerUser those of one user (default 2);
 	// more get 429 with Retry-After.
 	PreviewMaxConcurrent, PreviewMaxPerUser int
+	// SSEMaxPerUser bounds the live streams one user holds open in one API
+	// process (default 8); MaxRulesPerUser the rules one user may have
+	// (default 500; 0: no bound). Past either: 429 or 422 with a message.
+	SSEMaxPerUser, MaxRulesPerUser int
 	// StatsRetention is how long hourly statistics buckets are kept
 	// (default 90d; at least 8d, as generated_last_week reads a week).
 	StatsRetention time.Duration
@@ -152,6 +156,8 @@ func Defaults() Config {
 		SenderEmailWorkers:    4,
 		PreviewMaxConcurrent:  8,
 		PreviewMaxPerUser:     2,
+		SSEMaxPerUser:         8,
+		MaxRulesPerUser:       500,
 		LogLevel:              "info",
 	}
 }
@@ -286,6 +292,8 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	integer("sender-email-workers", "FMN_SENDER_EMAIL_WORKERS", "emails one sender-email process sends at once", &cfg.SenderEmailWorkers)
 	integer("preview-max-concurrent", "FMN_PREVIEW_MAX_CONCURRENT", "rule previews one API process runs at once (more get 429)", &cfg.PreviewMaxConcurrent)
 	integer("preview-max-per-user", "FMN_PREVIEW_MAX_PER_USER", "rule previews of one user running at once (more get 429)", &cfg.PreviewMaxPerUser)
+	integer("sse-max-per-user", "FMN_SSE_MAX_PER_USER", "live (SSE) streams one user may hold open in one API process (more get 429)", &cfg.SSEMaxPerUser)
+	integer("max-rules-per-user", "FMN_MAX_RULES_PER_USER", "rules one user may have (more get 422; 0: no bound)", &cfg.MaxRulesPerUser)
 	str("log-level", "FMN_LOG_LEVEL", "debug, info, warn or error", false, &cfg.LogLevel)
 	return s
 }
@@ -461,6 +469,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ConsumerInFlight < 1 || c.ConsumerMaxAckPending < c.ConsumerInFlight {
 		bad("FMN_CONSUMER_IN_FLIGHT", "must be at least 1 and at most FMN_CONSUMER_MAX_ACK_PENDING (%d), got %d", c.ConsumerMaxAckPending, c.ConsumerInFlight)
+	}
+	if c.SSEMaxPerUser < 1 {
+		bad("FMN_SSE_MAX_PER_USER", "must be at least 1, got %d", c.SSEMaxPerUser)
+	}
+	if c.MaxRulesPerUser < 0 {
+		bad("FMN_MAX_RULES_PER_USER", "must be 0 (no bound) or more, got %d", c.MaxRulesPerUser)
 	}
 	if c.PreviewMaxConcurrent < 1 {
 		bad("FMN_PREVIEW_MAX_CONCURRENT", "must be at least 1, got %d", c.PreviewMaxConcurrent)

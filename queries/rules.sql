@@ -4,6 +4,9 @@ SELECT * FROM rules WHERE id = $1;
 -- name: RuleListByUser :many
 SELECT * FROM rules WHERE username = $1 ORDER BY id;
 
+-- name: RuleCountByUser :one
+SELECT count(*) FROM rules WHERE username = $1;
+
 -- name: RuleListChangedSince :many
 -- RuleListChangedSince is what a consumer reloads: every rule whose last
 -- event is newer than the version it holds. Ordered by version so that the

@@ -11,6 +11,17 @@ import (
 	"time"
 )
 
+const ruleCountByUser = `-- name: RuleCountByUser :one
+SELECT count(*) FROM rules WHERE username = $1
+`
+
+func (q *Queries) RuleCountByUser(ctx context.Context, username string) (int64, error) {
+	row := q.db.QueryRow(ctx, ruleCountByUser, username)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const ruleDelete = `-- name: RuleDelete :execrows
 DELETE FROM rules WHERE id = $1 AND username = $2
 `

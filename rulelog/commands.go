@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/fmn-project/fmn/rules"
@@ -29,6 +30,9 @@ type CommandsConfig struct {
 	// MaxAttempts bounds the read-check-append rounds of one command when
 	// other changes of the same user keep landing in between. Default 16.
 	MaxAttempts int
+	// MaxRulesPerUser bounds how many rules one user may have: a creation
+	// past it fails with a *TooManyRulesError (0: no bound).
+	MaxRulesPerUser int
 	// ProgressSubject is where the projector announces its progress
 	// (default DefaultProgressSubject).
 	ProgressSubject string
@@ -81,6 +85,11 @@ type Commands struct {
 	cfg      CommandsConfig
 	progress *progress
 	sub      *nats.Subscription
+
+	// creating counts the unchecked creations of each user in flight in
+	// this process (see appendCreation).
+	creatingMu sync.Mutex
+	creating   map[string]int
 }
 
 // NewCommands returns the command side for the RULES stream, which must
@@ -96,7 +105,7 @@ func NewCommands(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool
 	if err != nil {
 		return nil, err
 	}
-	c := &Commands{js: js, stream: stream, store: NewStore(pool), cfg: cfg, progress: newProgress()}
+	c := &Commands{js: js, stream: stream, store: NewStore(pool), cfg: cfg, progress: newProgress(), creating: map[string]int{}}
 	if nc := js.Conn(); nc != nil {
 		if c.sub, err = c.progress.subscribe(nc, cfg.ProgressSubject); err != nil {
 			return nil, fmt.Errorf("subscribe to projection progress: %w", err)
@@ -131,15 +140,81 @@ func (c *Commands) Create(ctx context.Context, user string, r rules.Rule, m Meta
 	}
 	ev := c.event(EventRuleCreated, user, 0, m)
 	ev.Rule = &r
-	// A creation checks nothing, so it needs no expected sequence: it
-	// cannot conflict, and it makes the other commands of the user retry.
-	seq, err := c.append(ctx, ev, nil, newMsgID())
+	seq, done, err := c.appendCreation(ctx, user, ev)
 	if err != nil {
 		return StoredRule{}, err
 	}
+	// An unchecked creation counts as in flight until its event is
+	// projected, when the count of the user's rules includes it.
+	defer done()
 	r.ID = int64(seq)
 	return c.readBack(ctx, seq, StoredRule{Rule: r, Version: seq})
 }
+
+// appendCreation appends a rule.created event of user. Well below the
+// per-user bound, a creation checks nothing, so it needs no expected
+// sequence: it cannot conflict, and it makes the other commands of the
+// user retry. "Well below" counts the user's rules in the projection plus
+// the unchecked creations of the user in flight in this process, against
+// half the bound. Past that, a creation counts the user's rules on the
+// projection of the user's last event and appends only if that event is
+// still the last, so the bound holds against concurrent creations (exactly
+// with one or two API processes; with more, unchecked creations racing in
+// each could pass it by at most half of it).
+func (c *Commands) appendCreation(ctx context.Context, user string, ev Event) (seq uint64, done func(), err error) {
+	done = func() {}
+	limit := c.cfg.MaxRulesPerUser
+	if limit <= 0 {
+		seq, err = c.append(ctx, ev, nil, newMsgID())
+		return seq, done, err
+	}
+	n, err := c.store.CountUserRules(ctx, user)
+	if err != nil {
+		return 0, done, err
+	}
+	c.creatingMu.Lock()
+	unchecked := n+c.creating[user] < limit/2
+	if unchecked {
+		c.creating[user]++
+	}
+	c.creatingMu.Unlock()
+	if unchecked {
+		done = func() {
+			c.creatingMu.Lock()
+			if c.creating[user]--; c.creating[user] <= 0 {
+				delete(c.creating, user)
+			}
+			c.creatingMu.Unlock()
+		}
+		seq, err = c.append(ctx, ev, nil, newMsgID())
+		return seq, done, err
+	}
+	seq, err = c.appendChecked(ctx, user, func(ctx context.Context) (*Event, error) {
+		n, err := c.store.CountUserRules(ctx, user)
+		if err != nil {
+			return nil, err
+		}
+		if n >= limit {
+			return nil, &TooManyRulesError{User: user, Rules: n, Limit: limit}
+		}
+		return &ev, nil
+	})
+	return seq, done, err
+}
+
+// TooManyRulesError is a creation refused because the user already has
+// Limit rules.
+type TooManyRulesError struct {
+	User         string
+	Rules, Limit int
+}
+
+func (e *TooManyRulesError) Error() string {
+	return fmt.Sprintf("%s has %d rules, the most one user may have is %d", e.User, e.Rules, e.Limit)
+}
+
+// Is makes errors.Is(err, ErrTooManyRules) hold.
+func (e *TooManyRulesError) Is(target error) bool { return target == ErrTooManyRules }
 
 // Update replaces rule id of user. With ifMatch, the rule's version must
 // equal it (ErrPreconditionFailed). A rule of another user is ErrNotFound.

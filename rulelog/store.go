@@ -32,6 +32,9 @@ var (
 	// ErrConflict: concurrent changes to the same user's rules kept the
 	// command from appending within its attempts (→ 409 or 503).
 	ErrConflict = errors.New("too many concurrent changes to the user's rules")
+	// ErrTooManyRules: a creation would take the user past
+	// CommandsConfig.MaxRulesPerUser; the error is a *TooManyRulesError.
+	ErrTooManyRules = errors.New("too many rules")
 )
 
 // projectionName is the row of projection_state that the rules projector
@@ -103,6 +106,15 @@ func (s *Store) UserRules(ctx context.Context, user string) ([]StoredRule, error
 		return nil, dbErr("list rules", err)
 	}
 	return s.rulesFromRows(ctx, rows)
+}
+
+// CountUserRules is how many rules user has in the projection.
+func (s *Store) CountUserRules(ctx context.Context, user string) (int, error) {
+	n, err := s.q.RuleCountByUser(ctx, user)
+	if err != nil {
+		return 0, dbErr("count rules", err)
+	}
+	return int(n), nil
 }
 
 // Rules is the admin listing, by id, with generated_last_week.
