@@ -31,7 +31,7 @@ func startDevDirectory(env *Env, log *slog.Logger) (string, error) {
 			log.Error("development account service stopped", "err", err)
 		}
 	}()
-	env.closers = append(env.closers, func() { _ = srv.Close() })
+	env.OnClose(func() { _ = srv.Close() })
 	for _, u := range devoidc.DefaultUsers() {
 		f.AddUser(u.Username, []string{u.Username + "@example.org"},
 			[]string{"irc:/" + u.Username, "matrix:/" + u.Username})

@@ -34,7 +34,7 @@ func startDevLogin(env *Env, log *slog.Logger) (*devoidc.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("development login provider: %w", err)
 	}
-	env.closers = append(env.closers, func() { _ = p.Close() })
+	env.OnClose(func() { _ = p.Close() })
 	env.Cfg.OIDCIssuer = p.Issuer
 	if env.Cfg.OIDCClientID == "" {
 		env.Cfg.OIDCClientID = devoidc.ClientID

@@ -16,10 +16,10 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// newDirectory builds the view of FASJSON and dist-git shared by the
+// NewDirectory builds the view of FASJSON and dist-git shared by the
 // consumer and the API, on the process's Redis client, whose invalidation
 // notices inv carries. It is nil when neither service is configured.
-func newDirectory(ctx context.Context, cfg config.Config, client rueidis.Client, inv *svccache.Invalidations, log *slog.Logger) (*directory.Directory, error) {
+func NewDirectory(ctx context.Context, cfg config.Config, client rueidis.Client, inv *svccache.Invalidations, log *slog.Logger) (*directory.Directory, error) {
 	if cfg.FASJSONURL == "" && cfg.DistGitURL == "" {
 		return nil, nil
 	}
@@ -72,7 +72,7 @@ func followOwnership(ctx context.Context, env *Env, m *consumer.Matcher, dir *di
 	if err != nil {
 		return err
 	}
-	env.closers = append(env.closers, cmds.Close)
+	env.OnClose(cmds.Close)
 	run("owner-check", func(ctx context.Context) error {
 		m.RunOwnerChecks(ctx, consumer.OwnerCheck{
 			Exists: dir.UserExists,

@@ -34,7 +34,11 @@ type Env struct {
 	natsURL string
 }
 
-// Close releases everything Open acquired, in reverse order.
+// OnClose adds f to what Close calls: last added, first called.
+func (e *Env) OnClose(f func()) { e.closers = append(e.closers, f) }
+
+// Close releases everything the Connect and Dial methods and OnClose
+// acquired, in reverse order.
 func (e *Env) Close() {
 	for i := len(e.closers) - 1; i >= 0; i-- {
 		e.closers[i]()

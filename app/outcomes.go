@@ -29,7 +29,7 @@ func withOutcomeEvents(env *Env, so *senders.Options, log *slog.Logger) (*sender
 	} else {
 		o.StoreOutcome = pub.Store
 	}
-	env.closers = append(env.closers, func() {
+	env.OnClose(func() {
 		select {
 		case <-pub.Done():
 		case <-time.After(5 * time.Second):

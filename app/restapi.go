@@ -29,7 +29,7 @@ func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Reg
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	env.closers = append(env.closers, cmds.Close)
+	env.OnClose(cmds.Close)
 
 	// Rule previews and their index read BUS on a connection of their
 	// own. A preview reads much at once; on the connection every role of
@@ -40,7 +40,7 @@ func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Reg
 	if err != nil {
 		return fmt.Errorf("api: preview connection: %w", err)
 	}
-	env.closers = append(env.closers, pnc.Close)
+	env.OnClose(pnc.Close)
 	sys.PreviewNC = pnc
 
 	deps := api.Deps{

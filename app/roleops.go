@@ -110,7 +110,7 @@ func (o *roleOps) serve(addr string, log *slog.Logger) (string, error) {
 			log.Error("metrics and health endpoint stopped", "err", err)
 		}
 	}()
-	o.env.closers = append(o.env.closers, func() {
+	o.env.OnClose(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)

@@ -5,7 +5,8 @@ import "runtime/debug"
 // Version is set at build time with -ldflags "-X github.com/fmn-project/fmn/app.Version=…".
 var Version = "dev"
 
-func versionString() string {
+// VersionString is Version with the VCS revision and the Go version.
+func VersionString() string {
 	v := Version
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {

@@ -162,9 +162,63 @@ func Defaults() Config {
 	}
 }
 
+// Group is a set of settings about one thing; a command binds the groups
+// it uses, so that `fmn CMD -h` lists only those.
+type Group uint32
+
+const (
+	// NATS is how to reach NATS: FMN_NATS_URL and the authentication and
+	// TLS settings.
+	NATS Group = 1 << iota
+	// Embedded is the embedded NATS server of an empty FMN_NATS_URL:
+	// FMN_NATS_PORT, FMN_DATA_DIR.
+	Embedded
+	// StreamNames are the names of the streams (FMN_STREAM_BUS, …).
+	StreamNames
+	// StreamSetup is what servers create the streams with: replicas,
+	// storage, maximum ages, the duplicate window.
+	StreamSetup
+	// Postgres is FMN_DATABASE_URL.
+	Postgres
+	// Redis is FMN_REDIS_URL and FMN_REDIS_PREFIX.
+	Redis
+	// API is the REST API and web UI: FMN_HTTP_ADDR, login, CORS,
+	// previews.
+	API
+	// Metrics is FMN_METRICS_ADDR.
+	Metrics
+	// Site is how notifications name fmn: FMN_PUBLIC_URL, FMN_SITE_NAME.
+	Site
+	// Directory is FASJSON and dist-git.
+	Directory
+	// Email is the email sender: FMN_SMTP_URL, FMN_MAIL_FROM, workers.
+	Email
+	// IRC is FMN_IRC_URL.
+	IRC
+	// Matrix is FMN_MATRIX_URL and FMN_MATRIX_TOKEN.
+	Matrix
+	// AMQP is the bus broker of `fmn bridge amqp`.
+	AMQP
+	// Consumer tunes the matcher.
+	Consumer
+	// Stats is FMN_STATS_RETENTION.
+	Stats
+	// Log is FMN_LOG_LEVEL.
+	Log
+
+	// All is every setting.
+	All Group = 1<<iota - 1
+	// Connection is what a command needs to reach a running fmn's NATS
+	// and streams.
+	Connection = NATS | StreamNames | Log
+)
+
 type setting struct {
 	name, env, usage string
-	secret           bool
+	// group is what the setting is about; a command binds the groups it
+	// uses (Bind).
+	group  Group
+	secret bool
 	// boolean settings are flags that need no value (--name means true).
 	boolean bool
 	set     func(string) error
@@ -177,16 +231,69 @@ type Settings struct {
 	list []setting
 }
 
-// Bind registers every setting of cfg on fs. Call Load after fs.Parse.
-func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
+// Bind registers on fs the settings of cfg in the given groups (without
+// groups: every setting), so that a command lists and reads only what it
+// uses. Call Load after fs.Parse.
+func Bind(fs *flag.FlagSet, cfg *Config, groups ...Group) *Settings {
+	var want Group
+	for _, g := range groups {
+		want |= g
+	}
+	if want == 0 {
+		want = All
+	}
 	s := &Settings{cfg: cfg}
+	for _, st := range definitions(cfg) {
+		if st.group&want != 0 {
+			s.list = append(s.list, st)
+		}
+	}
+	for i := range s.list {
+		s.register(fs, &s.list[i])
+	}
+	return s
+}
+
+// AcceptOthers registers on fs, as flags that are accepted and ignored,
+// the settings outside groups: a command given a flag of a setting it
+// does not use (scripts passing one set of flags to every command) goes
+// on as it did when every command took every setting. It returns their
+// names, which a command's -h leaves out.
+func AcceptOthers(fs *flag.FlagSet, groups Group) map[string]bool {
+	names := map[string]bool{}
+	var cfg Config
+	for _, st := range definitions(&cfg) {
+		if st.group&groups != 0 || fs.Lookup(st.name) != nil {
+			continue
+		}
+		names[st.name] = true
+		fs.Var(ignored{boolean: st.boolean}, st.name, st.usage+" (not used by this command)")
+	}
+	return names
+}
+
+// ignored is the value of a flag AcceptOthers accepts.
+type ignored struct{ boolean bool }
+
+func (ignored) String() string     { return "" }
+func (ignored) Set(string) error   { return nil }
+func (i ignored) IsBoolFlag() bool { return i.boolean }
+
+// definitions is every setting of cfg, in the order -h lists them.
+func definitions(cfg *Config) []setting {
+	var list []setting
+	var group Group
+	add := func(st setting) {
+		st.group = group
+		list = append(list, st)
+	}
 	str := func(name, env, usage string, secret bool, p *string) {
-		s.add(fs, setting{name: name, env: env, usage: usage, secret: secret,
+		add(setting{name: name, env: env, usage: usage, secret: secret,
 			set: func(v string) error { *p = v; return nil },
 			get: func() string { return *p }})
 	}
 	integer := func(name, env, usage string, p *int) {
-		s.add(fs, setting{name: name, env: env, usage: usage,
+		add(setting{name: name, env: env, usage: usage,
 			set: func(v string) error {
 				n, err := strconv.Atoi(v)
 				if err != nil {
@@ -198,7 +305,7 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 			get: func() string { return strconv.Itoa(*p) }})
 	}
 	boolean := func(name, env, usage string, p *bool) {
-		s.add(fs, setting{name: name, env: env, usage: usage, boolean: true,
+		add(setting{name: name, env: env, usage: usage, boolean: true,
 			set: func(v string) error {
 				b, err := strconv.ParseBool(v)
 				if err != nil {
@@ -210,7 +317,7 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 			get: func() string { return strconv.FormatBool(*p) }})
 	}
 	dur := func(name, env, usage string, p *time.Duration) {
-		s.add(fs, setting{name: name, env: env, usage: usage,
+		add(setting{name: name, env: env, usage: usage,
 			set: func(v string) error {
 				d, err := parseDuration(v)
 				if err != nil {
@@ -221,53 +328,68 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 			},
 			get: func() string { return p.String() }})
 	}
+	group = NATS
 	str("nats-url", "FMN_NATS_URL", "NATS server URL, or several of a cluster separated by commas; empty runs an embedded server", true, &cfg.NATSURL)
+	natsAuth(str, &cfg.NATSAuth)
+	group = Embedded
 	integer("nats-port", "FMN_NATS_PORT", "port of the embedded NATS server (taken: a random one)", &cfg.NATSPort)
-	s.bindNATSAuth(fs, &cfg.NATSAuth)
 	str("data-dir", "FMN_DATA_DIR", "directory for the embedded server's storage and dev mail", false, &cfg.DataDir)
+	group = Postgres
 	str("database-url", "FMN_DATABASE_URL", "PostgreSQL URL", true, &cfg.DatabaseURL)
+	group = Redis
 	str("redis-url", "FMN_REDIS_URL", "Redis URL", true, &cfg.RedisURL)
 	str("redis-prefix", "FMN_REDIS_PREFIX", "prefix of every Redis key", false, &cfg.RedisPrefix)
+	group = API
 	str("http-addr", "FMN_HTTP_ADDR", "address of the API and UI", false, &cfg.HTTPAddr)
+	group = Metrics
 	str("metrics-addr", "FMN_METRICS_ADDR", "address of /metrics and /healthz/* for every role of the process (host:port, or off; default: none with the api role, "+DefaultMetricsAddr+" for fmn serve without it)", false, &cfg.MetricsAddr)
+	group = Site
 	str("public-url", "FMN_PUBLIC_URL", "URL users reach fmn at (notification footers)", false, &cfg.PublicURL)
 	str("site-name", "FMN_SITE_NAME", "name of this fmn in notification footers", false, &cfg.SiteName)
+	group = API
 	str("oidc-issuer", "FMN_OIDC_ISSUER", "OpenID Connect issuer URL", false, &cfg.OIDCIssuer)
 	str("oidc-client-id", "FMN_OIDC_CLIENT_ID", "OpenID Connect client id (token audience)", false, &cfg.OIDCClientID)
 	str("oidc-client-secret", "FMN_OIDC_CLIENT_SECRET", "OpenID Connect client secret, for token introspection of opaque access tokens (empty: only JWTs are accepted)", true, &cfg.OIDCClientSecret)
 	dur("auth-negative-cache", "FMN_AUTH_NEGATIVE_CACHE", "how long a refused token is refused again without asking the provider (0: off)", &cfg.AuthNegativeCache)
 	integer("auth-failure-burst", "FMN_AUTH_FAILURE_BURST", "failed authentications one client address may make in a row before 429 (0: no limit)", &cfg.AuthFailureBurst)
 	integer("auth-failure-rate", "FMN_AUTH_FAILURE_RATE", "failed authentications per minute a client address may make after the burst", &cfg.AuthFailureRate)
-	s.add(fs, setting{name: "trusted-proxies", env: "FMN_TRUSTED_PROXIES", usage: "comma-separated reverse proxies (addresses or CIDR prefixes) whose X-Forwarded-For names the client",
+	add(setting{name: "trusted-proxies", env: "FMN_TRUSTED_PROXIES", usage: "comma-separated reverse proxies (addresses or CIDR prefixes) whose X-Forwarded-For names the client",
 		set: func(v string) error { cfg.TrustedProxies = splitList(v); return nil },
 		get: func() string { return strings.Join(cfg.TrustedProxies, ",") }})
 	str("oidc-scopes", "FMN_OIDC_SCOPES", "scopes the web UI asks for at login, space separated (default \"openid profile email\"; add offline_access for refresh tokens)", false, &cfg.OIDCScopes)
-	s.add(fs, setting{name: "admin-groups", env: "FMN_ADMIN_GROUPS", usage: "comma-separated admin groups",
+	add(setting{name: "admin-groups", env: "FMN_ADMIN_GROUPS", usage: "comma-separated admin groups",
 		set: func(v string) error { cfg.AdminGroups = splitList(v); return nil },
 		get: func() string { return strings.Join(cfg.AdminGroups, ",") }})
-	s.add(fs, setting{name: "cors-origins", env: "FMN_CORS_ORIGINS", usage: "comma-separated origins whose pages may call the API (scheme://host[:port], or *)",
+	add(setting{name: "cors-origins", env: "FMN_CORS_ORIGINS", usage: "comma-separated origins whose pages may call the API (scheme://host[:port], or *)",
 		set: func(v string) error { cfg.CORSOrigins = splitList(v); return nil },
 		get: func() string { return strings.Join(cfg.CORSOrigins, ",") }})
+	group = Directory
 	str("fasjson-url", "FMN_FASJSON_URL", "FASJSON base URL (without /v1)", true, &cfg.FASJSONURL)
 	str("fasjson-token", "FMN_FASJSON_TOKEN", "bearer token for FASJSON", true, &cfg.FASJSONToken)
 	str("distgit-url", "FMN_DISTGIT_URL", "dist-git (Pagure) base URL (without /api/0)", true, &cfg.DistGitURL)
 	str("distgit-token", "FMN_DISTGIT_TOKEN", "Pagure API token for dist-git", true, &cfg.DistGitToken)
+	group = Email
 	str("smtp-url", "FMN_SMTP_URL", "smtp://user:pass@host:port; empty in dev runs a local mail sink", true, &cfg.SMTPURL)
 	str("mail-from", "FMN_MAIL_FROM", "From address of emails", false, &cfg.MailFrom)
+	group = IRC
 	str("irc-url", "FMN_IRC_URL", "ircs://nick:pass@host:port", true, &cfg.IRCURL)
+	group = Matrix
 	str("matrix-url", "FMN_MATRIX_URL", "Matrix homeserver URL", false, &cfg.MatrixURL)
 	str("matrix-token", "FMN_MATRIX_TOKEN", "Matrix access token", true, &cfg.MatrixToken)
+	group = AMQP
 	str("amqp-url", "FMN_AMQP_URL", "AMQP broker URL of the bus", true, &cfg.AMQPURL)
 	str("amqp-exchange", "FMN_AMQP_EXCHANGE", "AMQP topic exchange to bind", false, &cfg.AMQPExchange)
 	str("amqp-queue", "FMN_AMQP_QUEUE", "durable AMQP queue of the bridge", false, &cfg.AMQPQueue)
+	group = StreamNames
 	str("stream-bus", "FMN_STREAM_BUS", "name of the bus stream", false, &cfg.Streams.Bus)
 	str("stream-rules", "FMN_STREAM_RULES", "name of the rule event stream", false, &cfg.Streams.Rules)
 	str("stream-notify", "FMN_STREAM_NOTIFY", "name of the notification stream", false, &cfg.Streams.Notify)
 	str("stream-dlq", "FMN_STREAM_DLQ", "name of the dead-letter stream", false, &cfg.Streams.DLQ)
 	str("stream-events", "FMN_STREAM_EVENTS", "name of the stream of delivery outcomes", false, &cfg.Streams.Events)
+	group = StreamSetup
 	integer("stream-replicas", "FMN_STREAM_REPLICAS", "replicas of every stream (3 on a cluster); an existing stream with more keeps them unless FMN_STREAM_ALLOW_DOWNSCALE", &cfg.Streams.Replicas)
 	boolean("stream-allow-downscale", "FMN_STREAM_ALLOW_DOWNSCALE", "let a server lower the replicas of existing streams to FMN_STREAM_REPLICAS", &cfg.Streams.AllowDownscale)
-	s.add(fs, setting{name: "stream-storage", env: "FMN_STREAM_STORAGE", usage: "file or memory",
+	add(setting{name: "stream-storage", env: "FMN_STREAM_STORAGE", usage: "file or memory",
 		set: func(v string) error {
 			switch strings.ToLower(v) {
 			case "file":
@@ -284,18 +406,24 @@ func Bind(fs *flag.FlagSet, cfg *Config) *Settings {
 	dur("notify-max-age", "FMN_NOTIFY_MAX_AGE", "how long NOTIFY keeps notifications", &cfg.Streams.NotifyMaxAge)
 	dur("dlq-max-age", "FMN_DLQ_MAX_AGE", "how long DLQ keeps dead letters", &cfg.Streams.DLQMaxAge)
 	dur("events-max-age", "FMN_EVENTS_MAX_AGE", "how long EVENTS keeps delivery outcomes", &cfg.Streams.EventsMaxAge)
+	group = Stats
 	dur("stats-retention", "FMN_STATS_RETENTION", "how long hourly statistics are kept (at least 8d)", &cfg.StatsRetention)
+	group = StreamSetup
 	dur("duplicate-window", "FMN_DUPLICATE_WINDOW", "dedup window of BUS and NOTIFY (at least 2m)", &cfg.Streams.Duplicates)
+	group = Consumer
 	dur("consumer-ack-wait", "FMN_CONSUMER_ACK_WAIT", "how long a bus message may stay unacked before redelivery", &cfg.ConsumerAckWait)
 	integer("consumer-max-ack-pending", "FMN_CONSUMER_MAX_ACK_PENDING", "unacked bus messages across all matcher instances", &cfg.ConsumerMaxAckPending)
 	integer("consumer-in-flight", "FMN_CONSUMER_IN_FLIGHT", "bus messages between fetch and ack in one matcher instance", &cfg.ConsumerInFlight)
+	group = Email
 	integer("sender-email-workers", "FMN_SENDER_EMAIL_WORKERS", "emails one sender-email process sends at once", &cfg.SenderEmailWorkers)
+	group = API
 	integer("preview-max-concurrent", "FMN_PREVIEW_MAX_CONCURRENT", "rule previews one API process runs at once (more get 429)", &cfg.PreviewMaxConcurrent)
 	integer("preview-max-per-user", "FMN_PREVIEW_MAX_PER_USER", "rule previews of one user running at once (more get 429)", &cfg.PreviewMaxPerUser)
 	integer("sse-max-per-user", "FMN_SSE_MAX_PER_USER", "live (SSE) streams one user may hold open in one API process (more get 429)", &cfg.SSEMaxPerUser)
 	integer("max-rules-per-user", "FMN_MAX_RULES_PER_USER", "rules one user may have (more get 422; 0: no bound)", &cfg.MaxRulesPerUser)
+	group = Log
 	str("log-level", "FMN_LOG_LEVEL", "debug, info, warn or error", false, &cfg.LogLevel)
-	return s
+	return list
 }
 
 type flagValue struct {
@@ -322,14 +450,13 @@ func (f *flagValue) Set(v string) error {
 	return f.s.set(v)
 }
 
-func (s *Settings) add(fs *flag.FlagSet, st setting) {
-	s.list = append(s.list, st)
+func (s *Settings) register(fs *flag.FlagSet, st *setting) {
 	usage := st.usage + " (" + st.env
 	if st.secret {
 		usage += ", or " + st.env + "_FILE"
 	}
 	usage += ")"
-	fs.Var(&flagValue{s: &s.list[len(s.list)-1]}, st.name, usage)
+	fs.Var(&flagValue{s: st}, st.name, usage)
 }
 
 // Load applies environment variables (and *_FILE) for every setting not

@@ -244,3 +244,47 @@ func TestMetricsAndWorkerSettings(t *testing.T) {
 		}
 	}
 }
+
+// A command binds the groups of settings it uses: it lists and reads only
+// those, and a setting of another group in the environment is none of its
+// business, even a bad one.
+func TestBindGroups(t *testing.T) {
+	t.Parallel()
+	cfg := Defaults()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	st := Bind(fs, &cfg, Connection)
+	for _, name := range []string{"nats-url", "nats-creds", "nats-inbox-prefix", "stream-bus", "log-level"} {
+		if fs.Lookup(name) == nil {
+			t.Errorf("Connection lacks --%s", name)
+		}
+	}
+	for _, name := range []string{"smtp-url", "irc-url", "database-url", "redis-url", "nats-port", "stream-replicas", "http-addr"} {
+		if fs.Lookup(name) != nil {
+			t.Errorf("Connection binds --%s", name)
+		}
+	}
+	if err := fs.Parse([]string{"--stream-bus", "MYBUS"}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"FMN_NATS_URL": "nats://nats.example.org:4222", "FMN_SMTP_URL": "gopher://x", "FMN_LOG_LEVEL": "debug"}
+	if err := st.Load(fs, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NATSURL != "nats://nats.example.org:4222" || cfg.Streams.Bus != "MYBUS" || cfg.LogLevel != "debug" || cfg.SMTPURL != "" {
+		t.Errorf("loaded %+v", cfg)
+	}
+
+	all := flag.NewFlagSet("all", flag.ContinueOnError)
+	c := Defaults()
+	Bind(all, &c)
+	n := 0
+	all.VisitAll(func(*flag.Flag) { n++ })
+	every := flag.NewFlagSet("every", flag.ContinueOnError)
+	Bind(every, &c, All)
+	m := 0
+	every.VisitAll(func(*flag.Flag) { m++ })
+	if n != m || n < 50 {
+		t.Errorf("Bind without groups binds %d settings, with All %d", n, m)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -48,13 +47,8 @@ type NATSAuth struct {
 	InboxPrefix string
 }
 
-// bindNATSAuth registers the NATS authentication settings.
-func (s *Settings) bindNATSAuth(fs *flag.FlagSet, a *NATSAuth) {
-	str := func(name, env, usage string, secret bool, p *string) {
-		s.add(fs, setting{name: name, env: env, usage: usage, secret: secret,
-			set: func(v string) error { *p = v; return nil },
-			get: func() string { return *p }})
-	}
+// natsAuth defines the NATS authentication settings with str.
+func natsAuth(str func(name, env, usage string, secret bool, p *string), a *NATSAuth) {
 	str("nats-creds", "FMN_NATS_CREDS", "NATS credentials file (user JWT and nkey seed, from nsc)", false, &a.CredsFile)
 	str("nats-nkey", "FMN_NATS_NKEY", "file holding the NATS user's nkey seed (SU...)", false, &a.NKeyFile)
 	str("nats-user", "FMN_NATS_USER", "NATS user name (with FMN_NATS_PASSWORD)", false, &a.User)

@@ -1,4 +1,4 @@
-package app_test
+package cli_test
 
 import (
 	"context"
@@ -425,4 +425,39 @@ func TestDLQDropCLI(t *testing.T) {
 	if code, out, _ := o.run(t, "yes\n", []string{"dlq", "drop", "--all"}); code != 0 || strings.Count(out, "dropped") != 2 || o.streamMsgs(t, o.nats.Streams.DLQ) != 0 {
 		t.Errorf("drop --all confirmed: %d %s", code, out)
 	}
+}
+
+// systemStarted is ops.system handing over the running System.
+func (o *ops) systemStarted(t *testing.T, smtpSrv *fmntest.SMTPServer, so *senders.Options, sysc chan<- *app.System, roles ...string) {
+	t.Helper()
+	cfg := o.cfg
+	cfg.SMTPURL = smtpSrv.URL() + "?ca_file=" + smtpSrv.CAFile(t)
+	cfg.MailFrom = "notifications@example.org"
+	ctx, cancel := context.WithCancel(o.ctx)
+	done := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		done <- app.RunSystem(ctx, cfg, roles, app.Options{Log: quietLog(t), SenderOptions: so,
+			Started: func(s *app.System) { sysc <- s; close(started) }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunSystem: %v", err)
+		}
+	})
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("system did not start: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("system did not start within 20s")
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"bufio"
@@ -17,7 +17,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/fmn-project/fmn/app"
 	"github.com/fmn-project/fmn/bus"
+
 	"github.com/fmn-project/fmn/config"
 	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/fmn-project/fmn/notification"
@@ -38,6 +40,26 @@ const replayUsage = `usage:
 Run "fmn replay COMMAND -h" for the flags and examples.
 `
 
+// cmdReplay dispatches the operators' replay commands.
+func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, replayUsage)
+		return errUsage
+	}
+	switch args[0] {
+	case "bus":
+		return cmdReplayBus(ctx, args[1:], stdin, stdout, stderr)
+	case "notify":
+		return cmdReplayNotify(ctx, args[1:], stdin, stdout, stderr)
+	case "rules":
+		return cmdReplayRules(ctx, args[1:], stdout, stderr)
+	case "stats":
+		return cmdReplayStats(ctx, args[1:], stdout, stderr)
+	}
+	fmt.Fprint(stderr, replayUsage)
+	return errUsage
+}
+
 // cmdReplayBus answers "why did (or didn't) this message notify anyone".
 func cmdReplayBus(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	since, until := timeFlag{}, timeFlag{}
@@ -49,7 +71,7 @@ func cmdReplayBus(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		explain, resend, yes     bool
 		asJSON, matchedOnly, qui bool
 	)
-	cfg, _, err := flags("replay bus", args, stderr, `  # Why did alice not get a notification for this message?
+	cfg, _, err := flags("replay bus", config.Connection|config.Postgres|config.Redis|config.Directory|config.Site, args, stderr, `  # Why did alice not get a notification for this message?
   fmn replay bus --explain --user alice --message-id 6c1c9a5e-8e43-4d7b-9a3f-2f1f7f3b9d01
   # What would rule 42 have sent in the last six hours?
   fmn replay bus --since 6h --explain --rule 42 --matched-only
@@ -205,7 +227,7 @@ func cmdReplayBus(ctx context.Context, args []string, stdin io.Reader, stdout, s
 
 // replayLookups answers ownership through dist-git and the shared cache,
 // as the consumer does.
-func replayLookups(ctx context.Context, env *Env, cfg config.Config) (rules.Lookups, error) {
+func replayLookups(ctx context.Context, env *app.Env, cfg config.Config) (rules.Lookups, error) {
 	ropt, err := rueidis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("FMN_REDIS_URL: %s", redact.Text(err.Error(), redact.URLSecrets(cfg.RedisURL)...))
@@ -215,12 +237,12 @@ func replayLookups(ctx context.Context, env *Env, cfg config.Config) (rules.Look
 	if err != nil {
 		return nil, fmt.Errorf("FMN_REDIS_URL: cannot reach Redis at %s: %v", redact.URL(cfg.RedisURL), err)
 	}
-	env.closers = append(env.closers, client.Close)
-	dir, err := newDirectory(ctx, cfg, client, inv, env.Log)
-	if err != nil {
+	env.OnClose(client.Close)
+	dir, err := app.NewDirectory(ctx, cfg, client, inv, env.Log)
+	if err != nil || dir == nil {
 		return nil, err
 	}
-	return lookups(dir), nil
+	return dir, nil
 }
 
 // maxResend bounds one resend run: it is held in memory until confirmed.
@@ -231,7 +253,7 @@ func anyMatched(es []rules.Explanation) bool {
 }
 
 // resendNotifications asks, then publishes the list as one run.
-func resendNotifications(ctx context.Context, env *Env, list []replay.Resendable, yes bool, stdin io.Reader, stdout, stderr io.Writer) error {
+func resendNotifications(ctx context.Context, env *app.Env, list []replay.Resendable, yes bool, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(list) == 0 {
 		fmt.Fprintln(stderr, "nothing to resend")
 		return nil
@@ -364,7 +386,7 @@ func cmdReplayNotify(ctx context.Context, args []string, stdin io.Reader, stdout
 	since, until := timeFlag{}, timeFlag{}
 	var channel, user, address string
 	var yes, list, withResends bool
-	cfg, _, err := flags("replay notify", args, stderr, `  # The mail relay lost an hour of mail: send it again (asks first)
+	cfg, _, err := flags("replay notify", config.Connection, args, stderr, `  # The mail relay lost an hour of mail: send it again (asks first)
   fmn replay notify --channel email --since 2026-11-23T09:00:00Z --until 2026-11-23T10:00:00Z
   # Only what alice should have had today, without asking
   fmn replay notify --channel email --since 2026-11-23 --user alice --yes
@@ -439,7 +461,7 @@ func cmdReplayRules(ctx context.Context, args []string, stdout, stderr io.Writer
 	var user string
 	var ruleID int64
 	at := timeFlag{}
-	cfg, _, err := flags("replay rules", args, stderr, `  fmn replay rules --user alice            # who changed alice's rules, when, from which request
+	cfg, _, err := flags("replay rules", config.Connection|config.Postgres|config.Redis, args, stderr, `  fmn replay rules --user alice            # who changed alice's rules, when, from which request
   fmn replay rules --rule 42                # the history of rule 42
   fmn replay rules --rule 42 --at 2026-11-20T12:00:00Z   # rule 42 as it was then
   fmn replay rules --user alice --at 3d --json            # alice's rules three days ago
@@ -554,7 +576,7 @@ func printHistoryEntry(w io.Writer, e replay.HistoryEntry) {
 // cmdReplayStats is fmn stats --rebuild under replay's name.
 func cmdReplayStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var rebuild bool
-	cfg, _, err := flags("replay stats", args, stderr, "  fmn replay stats --rebuild   # the same as fmn stats --rebuild\n",
+	cfg, _, err := flags("replay stats", config.Connection|config.Postgres|config.Stats, args, stderr, "  fmn replay stats --rebuild   # the same as fmn stats --rebuild\n",
 		func(fs *flag.FlagSet) {
 			fs.BoolVar(&rebuild, "rebuild", false, "recompute the statistics from the streams")
 		})
@@ -593,5 +615,40 @@ func rebuildStats(ctx context.Context, cfg config.Config, stdout, stderr io.Writ
 		fmt.Fprintln(stdout)
 	}
 	fmt.Fprintf(stdout, "statistics rebuilt in %s\n", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// rebuildRules drops the rule tables and rebuilds them from the stream.
+func rebuildRules(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
+	log := newLogger(stderr, cfg.LogLevel)
+	env := &app.Env{Cfg: cfg, Log: log}
+	defer env.Close()
+	if err := env.ConnectNATS(ctx, app.LookupStreams); err != nil {
+		return err
+	}
+	if err := env.ConnectDB(ctx, false); err != nil {
+		return err
+	}
+	if err := app.Migrate(ctx, env.DB); err != nil {
+		return err
+	}
+	ropt, err := rueidis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("FMN_REDIS_URL: not a Redis URL")
+	}
+	client, err := rueidis.NewClient(ropt)
+	if err != nil {
+		return fmt.Errorf("FMN_REDIS_URL: cannot reach Redis: %v", err)
+	}
+	defer client.Close()
+	p := rulelog.NewProjector(env.JS, env.DB, rulelog.ProjectorConfig{
+		Stream: cfg.Streams.Rules, Redis: client, RedisPrefix: cfg.RedisPrefix, Logger: log,
+	})
+	start := time.Now()
+	last, err := p.Rebuild(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rule projection rebuilt up to sequence %d in %s\n", last, time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -1,10 +1,13 @@
-package app
+package cli
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+
+	"github.com/fmn-project/fmn/app"
+	"github.com/fmn-project/fmn/config"
 
 	"fmt"
 	"io"
@@ -33,7 +36,7 @@ func cmdRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return errUsage
 	}
 	sub := args[0]
-	cfg, fs, err := flags("rules "+sub, args[1:], stderr,
+	cfg, fs, err := flags("rules "+sub, config.Connection|config.Postgres, args[1:], stderr,
 		"  FMN_NATS_URL=nats://127.0.0.1:4244 fmn rules add alice testdata/sample-rule.json\n  FMN_NATS_URL=nats://127.0.0.1:4244 fmn rules list alice\n", nil)
 	if err != nil {
 		return err
@@ -48,9 +51,9 @@ func cmdRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if cfg.NATSURL == "" {
 		return errors.New("FMN_NATS_URL: must be set (fmn dev prints the URL of its embedded server)")
 	}
-	env := &Env{Cfg: cfg, Log: newLogger(stderr, cfg.LogLevel)}
+	env := &app.Env{Cfg: cfg, Log: newLogger(stderr, cfg.LogLevel)}
 	defer env.Close()
-	if err := env.ConnectNATS(ctx, LookupStreams); err != nil {
+	if err := env.ConnectNATS(ctx, app.LookupStreams); err != nil {
 		return err
 	}
 	if err := env.ConnectDB(ctx, false); err != nil {

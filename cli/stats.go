@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/fmn-project/fmn/app"
+	"github.com/fmn-project/fmn/config"
 
 	"github.com/fmn-project/fmn/stats"
 )
@@ -25,9 +28,9 @@ func cmdStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	since, until := timeFlag{t: now.Add(-7 * 24 * time.Hour)}, timeFlag{}
 	var limit int
 	var asJSON, rebuild bool
-	var user, app, channel string
+	var user, appName, channel string
 	var ruleID int64
-	cfg, fs, err := flags("stats", args, stderr, `  fmn stats                          # the last 7 days: notifications, deliveries, active users
+	cfg, fs, err := flags("stats", config.Connection|config.Postgres|config.Stats, args, stderr, `  fmn stats                          # the last 7 days: notifications, deliveries, active users
   fmn stats rules --since 30d --limit 10   # the rules that generate the most
   fmn stats users --json             # per user, for a script
   fmn stats hourly --since 2d --channel email
@@ -42,7 +45,7 @@ Views: `+statsViews+`
 		fs.BoolVar(&asJSON, "json", false, "JSON output, for scripts")
 		fs.BoolVar(&rebuild, "rebuild", false, "recompute the statistics from NOTIFY and EVENTS")
 		fs.StringVar(&user, "user", "", "hourly: one user's notifications")
-		fs.StringVar(&app, "app", "", "hourly: one application's notifications")
+		fs.StringVar(&appName, "app", "", "hourly: one application's notifications")
 		fs.StringVar(&channel, "channel", "", "hourly, deliveries hourly: one channel")
 		fs.Int64Var(&ruleID, "rule", 0, "hourly: one rule's notifications")
 	})
@@ -56,12 +59,12 @@ Views: `+statsViews+`
 	if rebuild {
 		return rebuildStats(ctx, cfg, stdout, stderr)
 	}
-	env := &Env{Cfg: cfg, Log: newLogger(stderr, cfg.LogLevel)}
+	env := &app.Env{Cfg: cfg, Log: newLogger(stderr, cfg.LogLevel)}
 	defer env.Close()
 	if err := env.ConnectDB(ctx, false); err != nil {
 		return err
 	}
-	if err := Migrate(ctx, env.DB); err != nil {
+	if err := app.Migrate(ctx, env.DB); err != nil {
 		return err
 	}
 	rd := stats.NewReader(env.DB)
@@ -84,8 +87,8 @@ Views: `+statsViews+`
 			out, err = rd.RuleHourly(ctx, ruleID, r)
 		case user != "":
 			out, err = rd.Hourly(ctx, stats.DimUser, user, r)
-		case app != "":
-			out, err = rd.Hourly(ctx, stats.DimApp, app, r)
+		case appName != "":
+			out, err = rd.Hourly(ctx, stats.DimApp, appName, r)
 		default:
 			out, err = rd.Hourly(ctx, stats.DimChannel, channel, r)
 		}

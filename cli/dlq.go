@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+
+	"github.com/fmn-project/fmn/config"
 
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/replay"
@@ -51,7 +53,7 @@ func cmdDLQ(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprint(stderr, dlqUsage)
 		return errUsage
 	}
-	cfg, fs, err := flags("dlq "+sub, args[1:], stderr, ex, func(fs *flag.FlagSet) {
+	cfg, fs, err := flags("dlq "+sub, config.Connection, args[1:], stderr, ex, func(fs *flag.FlagSet) {
 		if sub == "show" {
 			fs.BoolVar(&asJSON, "json", false, "JSON output")
 			return

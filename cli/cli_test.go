@@ -1,4 +1,4 @@
-package app_test
+package cli_test
 
 import (
 	"bytes"
@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/app"
+	"github.com/fmn-project/fmn/cli"
 	"github.com/fmn-project/fmn/fmntest"
 )
 
 func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := app.Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	code := cli.Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -24,6 +25,9 @@ func TestCLIUsageAndErrors(t *testing.T) {
 	t.Parallel()
 	if code, out, _ := runCLI(t, "", "version"); code != 0 || !strings.HasPrefix(out, "fmn ") {
 		t.Errorf("version: %d %q", code, out)
+	}
+	if code, out, _ := runCLI(t, "", "help"); code != 0 || !containsAll(out, app.AllRoles) {
+		t.Errorf("help does not name every role of %v: %d %q", app.AllRoles, code, out)
 	}
 	if code, _, errs := runCLI(t, "", "frobnicate"); code != 2 || !strings.Contains(errs, "unknown command") {
 		t.Errorf("unknown command: %d %q", code, errs)
@@ -57,7 +61,7 @@ func TestCLIRulesPublishRebuild(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		var out, errb bytes.Buffer
-		done <- app.Main(sysCtx, append([]string{"serve", "--roles", "projector", "--metrics-addr", "127.0.0.1:0"}, common...), nil, &out, &errb)
+		done <- cli.Main(sysCtx, append([]string{"serve", "--roles", "projector", "--metrics-addr", "127.0.0.1:0"}, common...), nil, &out, &errb)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 
@@ -90,4 +94,13 @@ func TestCLIRulesPublishRebuild(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Everything about me") {
 		t.Fatalf("rules list after rebuild: %d %q", code, out)
 	}
+}
+
+func containsAll(s string, words []string) bool {
+	for _, w := range words {
+		if !strings.Contains(s, w) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fmn-project/fmn/app"
+
 	"github.com/fmn-project/fmn/config"
 )
 
@@ -26,12 +28,12 @@ var errNotConfirmed = errors.New("not confirmed: nothing was changed")
 // operatorEnv connects what an operator's command needs. It wants
 // FMN_NATS_URL: starting an embedded server on fmn dev's data directory
 // would read (and lock) another process's storage.
-func operatorEnv(ctx context.Context, cfg config.Config, stderr io.Writer, db bool) (*Env, error) {
+func operatorEnv(ctx context.Context, cfg config.Config, stderr io.Writer, db bool) (*app.Env, error) {
 	if cfg.NATSURL == "" {
 		return nil, errors.New("FMN_NATS_URL: must be set (fmn dev prints the URL of its embedded server)")
 	}
-	env := &Env{Cfg: cfg, Log: newLogger(stderr, cfg.LogLevel)}
-	if err := env.ConnectNATS(ctx, LookupStreams); err != nil {
+	env := &app.Env{Cfg: cfg, Log: newLogger(stderr, cfg.LogLevel)}
+	if err := env.ConnectNATS(ctx, app.LookupStreams); err != nil {
 		env.Close()
 		return nil, err
 	}
@@ -40,7 +42,7 @@ func operatorEnv(ctx context.Context, cfg config.Config, stderr io.Writer, db bo
 			env.Close()
 			return nil, err
 		}
-		if err := Migrate(ctx, env.DB); err != nil {
+		if err := app.Migrate(ctx, env.DB); err != nil {
 			env.Close()
 			return nil, err
 		}
