@@ -37,11 +37,14 @@ build: ## build bin/fmn from ./cmd/fmn
 run: ui-build-auto build ## build (with the web UI when Node is here), then run `bin/fmn dev` (RUN_ARGS=... to change)
 	./$(BIN) $(RUN_ARGS)
 
-generate: ## regenerate sqlc code (go tool sqlc generate)
-	$(GO) tool sqlc generate
+# sqlc is pinned in its own module (tools/sqlc), out of fmn's go.mod.
+SQLC = $(GO) -C tools/sqlc tool sqlc -f ../../sqlc.yaml
 
-check-generated: ## fail if committed sqlc code is stale
-	GO=$(GO) bash scripts/check-generated.sh
+generate: ## regenerate sqlc code (sqlc generate, from tools/sqlc)
+	$(SQLC) generate
+
+check-generated: ## fail if committed sqlc code is stale (sqlc diff)
+	@$(SQLC) diff || { echo "check-generated: the generated code in queries/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
 
 lint: golangci-lint ## gofmt -l must be empty; go.mod tidy (go mod tidy -diff); golangci-lint run (.golangci.yml; includes go vet)
 	@rc=0; echo "lint: gofmt -l"; \

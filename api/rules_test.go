@@ -316,12 +316,13 @@ func TestFMNBehaviours(t *testing.T) {
 		t.Parallel()
 		b := setup(t, setupOpts{})
 		rule, _ := b.create(t, "alice", newRule("alice", "Busy"))
-		store := rulelog.NewStore(b.pg.Pool)
+		var times []time.Time
 		for _, at := range []time.Time{time.Now(), time.Now().Add(-48 * time.Hour), time.Now().Add(-30 * 24 * time.Hour)} {
-			if err := store.AddGenerated(b.ctx, rule.ID, at, 5); err != nil {
-				t.Fatal(err)
+			for range 5 {
+				times = append(times, at)
 			}
 		}
+		countGenerated(t, b, rule.ID, times...)
 		r := b.do(t, "alice", http.MethodGet, "/api/v1/users/alice/rules", nil)
 		var list []api.Rule
 		r.json(t, &list)
@@ -524,15 +525,23 @@ func TestRuleStats(t *testing.T) {
 	mine, _ := b.create(t, "alice", newRule("alice", "mine"))
 	theirs, _ := b.create(t, "bob", newRule("bob", "theirs"))
 	today := time.Now().UTC().Truncate(24 * time.Hour)
-	// What the statistics projector would have written: 2 + 3 today, 4
-	// five days ago, 7 forty days ago, and bob's.
-	if _, err := b.pg.Pool.Exec(b.ctx, `INSERT INTO rule_generated (rule_id, bucket, count)
-		VALUES ($1, $3, 2), ($1, $4, 3), ($1, $5, 4), ($1, $6, 7), ($2, $3, 9)
-		ON CONFLICT (rule_id, bucket) DO UPDATE SET count = rule_generated.count + EXCLUDED.count`,
-		mine.ID, theirs.ID, today, time.Now().UTC().Truncate(time.Hour),
-		today.AddDate(0, 0, -5).Add(13*time.Hour), today.AddDate(0, 0, -40)); err != nil {
-		t.Fatal(err)
+	// Counted by the statistics projection, rule_generated's one writer:
+	// 2 + 3 today, 4 five days ago, 7 forty days ago, and bob's.
+	var times []time.Time
+	for _, c := range []struct {
+		at time.Time
+		n  int
+	}{{today, 2}, {time.Now().UTC(), 3}, {today.AddDate(0, 0, -5).Add(13 * time.Hour), 4}, {today.AddDate(0, 0, -40), 7}} {
+		for range c.n {
+			times = append(times, c.at)
+		}
 	}
+	countGenerated(t, b, mine.ID, times...)
+	theirsAt := make([]time.Time, 9)
+	for i := range theirsAt {
+		theirsAt[i] = today
+	}
+	countGenerated(t, b, theirs.ID, theirsAt...)
 	path := func(user string, id int64) string {
 		return "/api/v1/users/" + user + "/rules/" + strconv.FormatInt(id, 10) + "/stats"
 	}

@@ -1,26 +1,7 @@
--- name: GeneratedAdd :exec
--- GeneratedAdd counts n notifications of a rule in the hour (UTC) of at.
-INSERT INTO rule_generated (rule_id, bucket, count)
-VALUES (@rule_id, date_trunc('hour', @at::timestamptz, 'UTC'), @n)
-ON CONFLICT (rule_id, bucket) DO UPDATE SET count = rule_generated.count + EXCLUDED.count;
-
--- name: GeneratedSince :many
--- GeneratedSince sums the notifications of the given rules from the hour
--- of since on; rules without any are left out.
-SELECT rule_id, sum(count)::bigint AS total
-FROM rule_generated
-WHERE rule_id = ANY(@rule_ids::bigint[])
-  AND bucket >= date_trunc('hour', @since::timestamptz, 'UTC')
-GROUP BY rule_id
-ORDER BY rule_id;
-
--- name: GeneratedDeleteBefore :execrows
--- GeneratedDeleteBefore drops buckets older than before (retention).
-DELETE FROM rule_generated WHERE bucket < @before;
-
--- name: GeneratedAddMany :exec
--- GeneratedAddMany is GeneratedAdd for many (rule, time, n) at once, as the
--- statistics projector applies a batch; rows of one rule and hour add up.
+-- name: RuleGeneratedAddMany :exec
+-- RuleGeneratedAddMany counts many (rule, time, n) at once, as the
+-- statistics projector applies a batch, in the hour (UTC) of each time;
+-- rows of one rule and hour add up.
 INSERT INTO rule_generated (rule_id, bucket, count)
 SELECT t.rule_id, date_trunc('hour', t.at, 'UTC'), sum(t.n)::bigint
 FROM (
@@ -30,3 +11,41 @@ FROM (
 ) AS t
 GROUP BY 1, 2
 ON CONFLICT (rule_id, bucket) DO UPDATE SET count = rule_generated.count + EXCLUDED.count;
+
+-- name: RuleGeneratedSince :many
+-- RuleGeneratedSince sums the notifications of the given rules from the
+-- hour of since on; rules without any are left out.
+SELECT rule_id, sum(count)::bigint AS total
+FROM rule_generated
+WHERE rule_id = ANY(@rule_ids::bigint[])
+  AND bucket >= date_trunc('hour', @since::timestamptz, 'UTC')
+GROUP BY rule_id
+ORDER BY rule_id;
+
+-- name: RuleGeneratedTop :many
+-- RuleGeneratedTop sums the notifications per rule over [since, until),
+-- largest first, with the rule's name and owner while the rule exists.
+SELECT g.rule_id, coalesce(r.name, '')::text AS name, coalesce(r.username, '')::text AS username,
+       sum(g.count)::bigint AS total
+FROM rule_generated g
+LEFT JOIN rules r ON r.id = g.rule_id
+WHERE g.bucket >= @since AND g.bucket < @until
+GROUP BY g.rule_id, r.name, r.username
+ORDER BY total DESC, g.rule_id
+LIMIT @max_rows;
+
+-- name: RuleGeneratedHourly :many
+-- RuleGeneratedHourly is one rule's notifications per hour over
+-- [since, until).
+SELECT bucket, count
+FROM rule_generated
+WHERE rule_id = @rule_id AND bucket >= @since AND bucket < @until
+ORDER BY bucket;
+
+-- name: RuleGeneratedDeleteBefore :execrows
+-- RuleGeneratedDeleteBefore drops buckets older than before (retention).
+DELETE FROM rule_generated WHERE bucket < @before;
+
+-- name: RuleGeneratedDeleteFrom :exec
+-- RuleGeneratedDeleteFrom drops buckets from a time on (rebuild).
+DELETE FROM rule_generated WHERE bucket >= @since;

@@ -10,25 +10,7 @@ import (
 	"time"
 )
 
-const generatedAdd = `-- name: GeneratedAdd :exec
-INSERT INTO rule_generated (rule_id, bucket, count)
-VALUES ($1, date_trunc('hour', $2::timestamptz, 'UTC'), $3)
-ON CONFLICT (rule_id, bucket) DO UPDATE SET count = rule_generated.count + EXCLUDED.count
-`
-
-type GeneratedAddParams struct {
-	RuleID int64
-	At     time.Time
-	N      int64
-}
-
-// GeneratedAdd counts n notifications of a rule in the hour (UTC) of at.
-func (q *Queries) GeneratedAdd(ctx context.Context, arg GeneratedAddParams) error {
-	_, err := q.db.Exec(ctx, generatedAdd, arg.RuleID, arg.At, arg.N)
-	return err
-}
-
-const generatedAddMany = `-- name: GeneratedAddMany :exec
+const ruleGeneratedAddMany = `-- name: RuleGeneratedAddMany :exec
 INSERT INTO rule_generated (rule_id, bucket, count)
 SELECT t.rule_id, date_trunc('hour', t.at, 'UTC'), sum(t.n)::bigint
 FROM (
@@ -40,33 +22,84 @@ GROUP BY 1, 2
 ON CONFLICT (rule_id, bucket) DO UPDATE SET count = rule_generated.count + EXCLUDED.count
 `
 
-type GeneratedAddManyParams struct {
+type RuleGeneratedAddManyParams struct {
 	RuleIds []int64
 	Buckets []time.Time
 	Counts  []int64
 }
 
-// GeneratedAddMany is GeneratedAdd for many (rule, time, n) at once, as the
-// statistics projector applies a batch; rows of one rule and hour add up.
-func (q *Queries) GeneratedAddMany(ctx context.Context, arg GeneratedAddManyParams) error {
-	_, err := q.db.Exec(ctx, generatedAddMany, arg.RuleIds, arg.Buckets, arg.Counts)
+// RuleGeneratedAddMany counts many (rule, time, n) at once, as the
+// statistics projector applies a batch, in the hour (UTC) of each time;
+// rows of one rule and hour add up.
+func (q *Queries) RuleGeneratedAddMany(ctx context.Context, arg RuleGeneratedAddManyParams) error {
+	_, err := q.db.Exec(ctx, ruleGeneratedAddMany, arg.RuleIds, arg.Buckets, arg.Counts)
 	return err
 }
 
-const generatedDeleteBefore = `-- name: GeneratedDeleteBefore :execrows
+const ruleGeneratedDeleteBefore = `-- name: RuleGeneratedDeleteBefore :execrows
 DELETE FROM rule_generated WHERE bucket < $1
 `
 
-// GeneratedDeleteBefore drops buckets older than before (retention).
-func (q *Queries) GeneratedDeleteBefore(ctx context.Context, before time.Time) (int64, error) {
-	result, err := q.db.Exec(ctx, generatedDeleteBefore, before)
+// RuleGeneratedDeleteBefore drops buckets older than before (retention).
+func (q *Queries) RuleGeneratedDeleteBefore(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, ruleGeneratedDeleteBefore, before)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected(), nil
 }
 
-const generatedSince = `-- name: GeneratedSince :many
+const ruleGeneratedDeleteFrom = `-- name: RuleGeneratedDeleteFrom :exec
+DELETE FROM rule_generated WHERE bucket >= $1
+`
+
+// RuleGeneratedDeleteFrom drops buckets from a time on (rebuild).
+func (q *Queries) RuleGeneratedDeleteFrom(ctx context.Context, since time.Time) error {
+	_, err := q.db.Exec(ctx, ruleGeneratedDeleteFrom, since)
+	return err
+}
+
+const ruleGeneratedHourly = `-- name: RuleGeneratedHourly :many
+SELECT bucket, count
+FROM rule_generated
+WHERE rule_id = $1 AND bucket >= $2 AND bucket < $3
+ORDER BY bucket
+`
+
+type RuleGeneratedHourlyParams struct {
+	RuleID int64
+	Since  time.Time
+	Until  time.Time
+}
+
+type RuleGeneratedHourlyRow struct {
+	Bucket time.Time
+	Count  int64
+}
+
+// RuleGeneratedHourly is one rule's notifications per hour over
+// [since, until).
+func (q *Queries) RuleGeneratedHourly(ctx context.Context, arg RuleGeneratedHourlyParams) ([]RuleGeneratedHourlyRow, error) {
+	rows, err := q.db.Query(ctx, ruleGeneratedHourly, arg.RuleID, arg.Since, arg.Until)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RuleGeneratedHourlyRow{}
+	for rows.Next() {
+		var i RuleGeneratedHourlyRow
+		if err := rows.Scan(&i.Bucket, &i.Count); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const ruleGeneratedSince = `-- name: RuleGeneratedSince :many
 SELECT rule_id, sum(count)::bigint AS total
 FROM rule_generated
 WHERE rule_id = ANY($1::bigint[])
@@ -75,23 +108,74 @@ GROUP BY rule_id
 ORDER BY rule_id
 `
 
-type GeneratedSinceRow struct {
+type RuleGeneratedSinceRow struct {
 	RuleID int64
 	Total  int64
 }
 
-// GeneratedSince sums the notifications of the given rules from the hour
-// of since on; rules without any are left out.
-func (q *Queries) GeneratedSince(ctx context.Context, ruleIds []int64, since time.Time) ([]GeneratedSinceRow, error) {
-	rows, err := q.db.Query(ctx, generatedSince, ruleIds, since)
+// RuleGeneratedSince sums the notifications of the given rules from the
+// hour of since on; rules without any are left out.
+func (q *Queries) RuleGeneratedSince(ctx context.Context, ruleIds []int64, since time.Time) ([]RuleGeneratedSinceRow, error) {
+	rows, err := q.db.Query(ctx, ruleGeneratedSince, ruleIds, since)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []GeneratedSinceRow{}
+	items := []RuleGeneratedSinceRow{}
 	for rows.Next() {
-		var i GeneratedSinceRow
+		var i RuleGeneratedSinceRow
 		if err := rows.Scan(&i.RuleID, &i.Total); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const ruleGeneratedTop = `-- name: RuleGeneratedTop :many
+SELECT g.rule_id, coalesce(r.name, '')::text AS name, coalesce(r.username, '')::text AS username,
+       sum(g.count)::bigint AS total
+FROM rule_generated g
+LEFT JOIN rules r ON r.id = g.rule_id
+WHERE g.bucket >= $1 AND g.bucket < $2
+GROUP BY g.rule_id, r.name, r.username
+ORDER BY total DESC, g.rule_id
+LIMIT $3
+`
+
+type RuleGeneratedTopParams struct {
+	Since   time.Time
+	Until   time.Time
+	MaxRows int32
+}
+
+type RuleGeneratedTopRow struct {
+	RuleID   int64
+	Name     string
+	Username string
+	Total    int64
+}
+
+// RuleGeneratedTop sums the notifications per rule over [since, until),
+// largest first, with the rule's name and owner while the rule exists.
+func (q *Queries) RuleGeneratedTop(ctx context.Context, arg RuleGeneratedTopParams) ([]RuleGeneratedTopRow, error) {
+	rows, err := q.db.Query(ctx, ruleGeneratedTop, arg.Since, arg.Until, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RuleGeneratedTopRow{}
+	for rows.Next() {
+		var i RuleGeneratedTopRow
+		if err := rows.Scan(
+			&i.RuleID,
+			&i.Name,
+			&i.Username,
+			&i.Total,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -11,6 +11,35 @@ import (
 	"time"
 )
 
+const ruleActivity = `-- name: RuleActivity :one
+SELECT
+    (SELECT count(DISTINCT username) FROM rules WHERE NOT disabled)::bigint AS active_users,
+    (SELECT count(*) FROM users)::bigint AS users,
+    (SELECT count(*) FROM rules WHERE NOT disabled)::bigint AS enabled_rules,
+    (SELECT count(*) FROM rules WHERE disabled)::bigint AS disabled_rules
+`
+
+type RuleActivityRow struct {
+	ActiveUsers   int64
+	Users         int64
+	EnabledRules  int64
+	DisabledRules int64
+}
+
+// RuleActivity counts the users with at least one enabled rule (active
+// users), every user (from users), and the enabled and disabled rules.
+func (q *Queries) RuleActivity(ctx context.Context) (RuleActivityRow, error) {
+	row := q.db.QueryRow(ctx, ruleActivity)
+	var i RuleActivityRow
+	err := row.Scan(
+		&i.ActiveUsers,
+		&i.Users,
+		&i.EnabledRules,
+		&i.DisabledRules,
+	)
+	return i, err
+}
+
 const ruleCountByUser = `-- name: RuleCountByUser :one
 SELECT count(*) FROM rules WHERE username = $1
 `

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/fmn-project/fmn/projection"
 	"github.com/fmn-project/fmn/queries"
 )
 
-// applier applies events to the tables inside a transaction.
+// applier applies events to the tables inside a transaction (a
+// projection.Applier).
 type applier struct {
 	q   *queries.Queries
 	log *slog.Logger
@@ -19,18 +21,18 @@ type applier struct {
 // apply writes one event. Events that cannot be decoded are logged and
 // passed over: the log is append-only, and one bad event must not stop
 // every later change.
-func (a *applier) apply(ctx context.Context, se streamEvent) error {
-	ev, err := DecodeEvent(se.subject, se.header, se.data)
+func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
+	ev, err := DecodeEvent(se.Subject, se.Header, se.Data)
 	if err != nil {
 		lvl := slog.LevelError
 		if errors.Is(err, ErrUnknownEvent) {
 			lvl = slog.LevelWarn
 		}
-		a.log.Log(ctx, lvl, "skip rule event", slog.Uint64("seq", se.seq),
-			slog.String("subject", se.subject), slog.Any("error", err))
+		a.log.Log(ctx, lvl, "skip rule event", slog.Uint64("seq", se.Seq),
+			slog.String("subject", se.Subject), slog.Any("error", err))
 		return nil
 	}
-	seq := int64(se.seq)
+	seq := int64(se.Seq)
 	if !a.users[ev.User] && (ev.Type == EventRuleCreated || ev.Type == EventUserCreated) {
 		if err := a.q.UserEnsure(ctx, ev.User, ev.Time); err != nil {
 			return dbErr("ensure user", err)
@@ -86,8 +88,11 @@ func (a *applier) apply(ctx context.Context, se streamEvent) error {
 	if n == 0 {
 		// The commands check before they append, so only a hand-made
 		// event gets here.
-		a.log.WarnContext(ctx, "rule event for a rule the user does not have", slog.Uint64("seq", se.seq),
+		a.log.WarnContext(ctx, "rule event for a rule the user does not have", slog.Uint64("seq", se.Seq),
 			slog.String("type", ev.Type), slog.String("user", ev.User), slog.Int64("rule_id", ev.RuleID))
 	}
 	return nil
 }
+
+// Flush has nothing to do: Apply writes as it goes.
+func (a *applier) Flush(context.Context) error { return nil }

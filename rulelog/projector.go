@@ -1,21 +1,18 @@
 package rulelog
 
 import (
-	"cmp"
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/fmn-project/fmn/projection"
 	"github.com/fmn-project/fmn/queries"
 	"github.com/fmn-project/fmn/streams"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/rueidis"
 )
@@ -43,10 +40,10 @@ type ProjectorConfig struct {
 	// 500). A single pending event is applied at once.
 	BatchSize int
 	// AckWait of the durable consumer when the projector creates it
-	// (default 30s).
+	// (default 30s); it also bounds one transaction.
 	AckWait time.Duration
-	// RetryDelay is how long a batch whose transaction failed waits for
-	// its redelivery, and how often a failed Redis bump is retried
+	// RetryDelay is how long a batch whose transaction failed waits before
+	// it is tried again, and how often a failed Redis bump is retried
 	// (default 1s).
 	RetryDelay time.Duration
 	// AnalyzeEvery is how many applied events make the projector refresh
@@ -88,30 +85,22 @@ func (c ProjectorConfig) withDefaults() ProjectorConfig {
 }
 
 // ProjectorStats counts what a projector did since it was made.
-type ProjectorStats struct {
-	// Applied events, including those fetched to fill a gap.
-	Applied uint64
-	// Skipped deliveries of events the tables already had.
-	Skipped uint64
-	// LastSeq is the last sequence this projector committed.
-	LastSeq uint64
-}
+type ProjectorStats = projection.Stats
 
-// Projector applies the RULES stream to the tables. Each batch of events is
-// one transaction that also moves projection_state('rules'), under that
-// row's lock, so an event is applied exactly once however often it is
-// delivered and however many projectors run. Events are applied strictly in
-// stream order: when a delivery skips sequences (a restart while another
-// instance still held them), the missing events are read from the stream
-// directly.
+// Projector applies the RULES stream to the tables with a
+// projection.Runner: each batch of events is one transaction that also
+// moves projection_state('rules'), under that row's lock, so an event is
+// applied exactly once however often it is delivered and however many
+// projectors run, strictly in stream order. After each commit it announces
+// the projection's progress (see FollowProgress) and bumps the version key
+// in Redis.
 type Projector struct {
 	js     jetstream.JetStream
 	pool   *pgxpool.Pool
 	cfg    ProjectorConfig
 	log    *slog.Logger
-	stream jetstream.Stream
+	runner *projection.Runner
 
-	applied, skipped, lastSeq atomic.Uint64
 	// redisWant is the sequence the version key should hold; redisKick
 	// wakes bumpLoop, which sets it.
 	redisWant atomic.Uint64
@@ -119,251 +108,88 @@ type Projector struct {
 	// analyzedAt is the applied count at the last ANALYZE (see analyze).
 	analyzedAt atomic.Uint64
 
-	initMu sync.Mutex // guards stream
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu        sync.Mutex
+	stopRedis context.CancelFunc
+	redisDone chan struct{}
 }
 
 // NewProjector returns a projector; Start runs it.
 func NewProjector(js jetstream.JetStream, pool *pgxpool.Pool, cfg ProjectorConfig) *Projector {
 	cfg = cfg.withDefaults()
-	return &Projector{js: js, pool: pool, cfg: cfg, log: cfg.Logger.With(slog.String("projector", cfg.Durable)),
+	p := &Projector{js: js, pool: pool, cfg: cfg, log: cfg.Logger.With(slog.String("projector", cfg.Durable)),
 		redisKick: make(chan struct{}, 1)}
+	p.runner = projection.New(js, pool, projection.Config{
+		Feed:        p.feed(),
+		Durable:     cfg.Durable,
+		Description: "applies rule events to PostgreSQL",
+		Begin: func(tx pgx.Tx) projection.Applier {
+			return &applier{q: queries.New(tx), log: p.log, users: map[string]bool{}}
+		},
+		Committed: func(ctx context.Context, last uint64) {
+			p.announce(ctx, last)
+			p.analyze(ctx)
+		},
+		BatchSize: cfg.BatchSize,
+		AckWait:   cfg.AckWait,
+		// A failed batch is tried again every RetryDelay, as long as it
+		// takes.
+		RetryDelay:    cfg.RetryDelay,
+		MaxRetryDelay: cfg.RetryDelay,
+		What:          "rule projection",
+		Logger:        p.log,
+	})
+	return p
+}
+
+func (p *Projector) feed() projection.Feed {
+	return projection.Feed{Name: projectionName, Stream: p.cfg.Stream, Filter: streams.RulesAll}
 }
 
 // Stats returns the projector's counters.
-func (p *Projector) Stats() ProjectorStats {
-	return ProjectorStats{Applied: p.applied.Load(), Skipped: p.skipped.Load(), LastSeq: p.lastSeq.Load()}
-}
+func (p *Projector) Stats() ProjectorStats { return p.runner.Stats() }
 
 // Start makes sure of the durable consumer and starts applying events in
 // the background until Stop or until ctx ends. A new durable consumer
 // starts after the projection's last sequence. Setting up is retried while
-// NATS answers with transient errors (a cluster electing its leaders);
-// once running, missing heartbeats and disconnections are logged and
-// survived, and a durable consumer that disappears (deleted, or lost with
-// its node) is set up again from the projection's last sequence.
+// NATS answers with transient errors (a cluster electing its leaders) or
+// PostgreSQL cannot tell the projection's position; once running, fetch
+// errors are logged and survived, and a durable consumer that disappears
+// (deleted, or lost with its node) is set up again from the projection's
+// last sequence.
 func (p *Projector) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.done != nil {
-		return errors.New("projector already started")
-	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, cancel)
-	msgs := make(chan jetstream.Msg, 2*p.cfg.BatchSize)
-	cc, err := p.subscribe(ctx, rctx, msgs)
-	if err != nil {
-		stop()
-		cancel()
+	if err := p.runner.Start(ctx); err != nil {
 		return err
 	}
-	p.cancel, p.done = cancel, make(chan struct{})
-	go func() {
-		defer close(p.done)
-		defer stop()
-		var wg sync.WaitGroup
-		if p.cfg.Redis != nil {
-			wg.Go(func() { p.bumpLoop(rctx) })
-		}
-		wg.Go(func() { p.run(rctx, msgs) })
-		p.supervise(rctx, cc, msgs)
-		wg.Wait()
-	}()
-	return nil
-}
-
-// subscribe sets up the durable consumer and consumes it into msgs until
-// rctx ends, retrying transient failures until ctx ends.
-func (p *Projector) subscribe(ctx, rctx context.Context, msgs chan<- jetstream.Msg) (jetstream.ConsumeContext, error) {
-	var cc jetstream.ConsumeContext
-	err := streams.Retry(ctx, p.log, "rules consumer "+p.cfg.Stream+"/"+p.cfg.Durable, func(ctx context.Context) error {
-		if err := p.init(ctx); err != nil {
-			return err
-		}
-		last, err := projected(ctx, queries.New(p.pool))
-		if err != nil {
-			return err
-		}
-		cons, err := p.consumer(ctx, last)
-		if err != nil {
-			return err
-		}
-		cc, err = cons.Consume(func(m jetstream.Msg) {
-			select {
-			case msgs <- m:
-			case <-rctx.Done():
-			}
-		},
-			jetstream.PullMaxMessages(p.cfg.BatchSize),
-			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-				p.log.Warn("rules consumer", slog.Any("error", err))
-			}))
-		if err != nil {
-			return fmt.Errorf("consume %s/%s: %w", p.cfg.Stream, p.cfg.Durable, err)
-		}
-		return nil
-	})
-	return cc, err
-}
-
-// supervise stops consuming when ctx ends, and consumes again when the
-// consumption stops by itself (its durable consumer was deleted).
-func (p *Projector) supervise(ctx context.Context, cc jetstream.ConsumeContext, msgs chan<- jetstream.Msg) {
-	for {
-		select {
-		case <-ctx.Done():
-			cc.Stop()
-			return
-		case <-cc.Closed():
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		p.log.Warn("rules consumer stopped by the server; setting it up again")
-		for {
-			next, err := p.subscribe(ctx, ctx, msgs)
-			if err == nil {
-				cc = next
-				break
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			p.log.Error("setting up the rules consumer failed; trying again", slog.Any("error", err))
-			if !streams.Sleep(ctx, streams.DefaultBackoff.Max) {
-				return
-			}
-		}
+	if p.cfg.Redis != nil && p.stopRedis == nil {
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stop := context.AfterFunc(ctx, cancel)
+		done := make(chan struct{})
+		p.stopRedis, p.redisDone = func() { stop(); cancel() }, done
+		go func() {
+			defer close(done)
+			p.bumpLoop(rctx)
+		}()
 	}
+	return nil
 }
 
 // Stop stops the projector and waits for its current batch. Events it
 // received but did not apply are redelivered later; their successors are
-// not held up, they fetch them (see Projector).
+// not held up, they fetch them (see projection.Runner).
 func (p *Projector) Stop() {
+	if err := p.runner.Stop(); err != nil {
+		p.log.Error("rule projection stopped", slog.Any("error", err))
+	}
 	p.mu.Lock()
-	cancel, done := p.cancel, p.done
+	stop, done := p.stopRedis, p.redisDone
+	p.stopRedis, p.redisDone = nil, nil
 	p.mu.Unlock()
-	if cancel == nil {
-		return
+	if stop != nil {
+		stop()
+		<-done
 	}
-	cancel()
-	<-done
-	p.mu.Lock()
-	p.cancel, p.done = nil, nil
-	p.mu.Unlock()
-}
-
-// init looks up the stream and makes sure projection_state has the row
-// every transaction locks.
-func (p *Projector) init(ctx context.Context) error {
-	p.initMu.Lock()
-	defer p.initMu.Unlock()
-	if p.stream == nil {
-		s, err := p.js.Stream(ctx, p.cfg.Stream)
-		if err != nil {
-			return fmt.Errorf("rules stream %s: %w", p.cfg.Stream, err)
-		}
-		p.stream = s
-	}
-	return dbErr("init projection state", queries.New(p.pool).ProjectionInit(ctx, projectionName))
-}
-
-func (p *Projector) consumer(ctx context.Context, last uint64) (jetstream.Consumer, error) {
-	cons, err := p.js.Consumer(ctx, p.cfg.Stream, p.cfg.Durable)
-	if err == nil {
-		return cons, nil
-	}
-	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, fmt.Errorf("consumer %s/%s: %w", p.cfg.Stream, p.cfg.Durable, err)
-	}
-	cfg := jetstream.ConsumerConfig{
-		Durable:       p.cfg.Durable,
-		Description:   "applies rule events to PostgreSQL",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       p.cfg.AckWait,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		FilterSubject: streams.RulesAll,
-	}
-	if last > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, last+1
-	}
-	cons, err = p.js.CreateConsumer(ctx, p.cfg.Stream, cfg)
-	if errors.Is(err, jetstream.ErrConsumerExists) {
-		// Another instance made it first.
-		cons, err = p.js.Consumer(ctx, p.cfg.Stream, p.cfg.Durable)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create consumer %s/%s: %w", p.cfg.Stream, p.cfg.Durable, err)
-	}
-	return cons, nil
-}
-
-// run applies what arrives: the first event at once, with whatever else is
-// already waiting, up to BatchSize.
-func (p *Projector) run(ctx context.Context, msgs <-chan jetstream.Msg) {
-	batch := make([]jetstream.Msg, 0, p.cfg.BatchSize)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m := <-msgs:
-			batch = append(batch, m)
-		}
-	fill:
-		for len(batch) < p.cfg.BatchSize {
-			select {
-			case m := <-msgs:
-				batch = append(batch, m)
-			default:
-				break fill
-			}
-		}
-		p.handle(ctx, batch)
-		clear(batch)
-		batch = batch[:0]
-	}
-}
-
-func (p *Projector) handle(ctx context.Context, batch []jetstream.Msg) {
-	seqOf := func(m jetstream.Msg) uint64 {
-		md, err := m.Metadata()
-		if err != nil {
-			return 0
-		}
-		return md.Sequence.Stream
-	}
-	slices.SortFunc(batch, func(a, b jetstream.Msg) int {
-		return cmp.Compare(seqOf(a), seqOf(b))
-	})
-	evs := make([]streamEvent, 0, len(batch))
-	for _, m := range batch {
-		if seq := seqOf(m); seq > 0 {
-			evs = append(evs, streamEvent{seq: seq, subject: m.Subject(), header: m.Headers(), data: m.Data()})
-		}
-	}
-	// Stop lets the batch in hand finish rather than leave a commit whose
-	// outcome is unknown; AckWait bounds it, as redelivery would follow.
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.AckWait)
-	defer cancel()
-	last, err := p.applyBatch(bctx, evs)
-	if err != nil {
-		if len(evs) > 0 {
-			p.log.Error("apply rule events; they will be redelivered", slog.Any("error", err),
-				slog.Uint64("first_seq", evs[0].seq), slog.Int("events", len(evs)))
-		}
-		for _, m := range batch {
-			_ = m.NakWithDelay(p.cfg.RetryDelay)
-		}
-		return
-	}
-	for _, m := range batch {
-		_ = m.Ack()
-	}
-	p.announce(ctx, last)
-	p.analyze(ctx)
 }
 
 // analyze runs ANALYZE on the projection's tables once AnalyzeEvery
@@ -373,7 +199,7 @@ func (p *Projector) handle(ctx context.Context, batch []jetstream.Msg) {
 // rule instead of using the version index: 35 ms instead of 1 ms at 100k
 // rules. It takes about 0.1 s at that size.
 func (p *Projector) analyze(ctx context.Context) {
-	n := p.applied.Load()
+	n := p.runner.Stats().Applied
 	if n-p.analyzedAt.Load() < uint64(p.cfg.AnalyzeEvery) {
 		return
 	}
@@ -388,12 +214,6 @@ func (p *Projector) analyze(ctx context.Context) {
 // announce tells the command side and the consumers that the projection
 // reached last: at once on NATS, and through Redis in the background.
 func (p *Projector) announce(_ context.Context, last uint64) {
-	for {
-		cur := p.lastSeq.Load()
-		if last <= cur || p.lastSeq.CompareAndSwap(cur, last) {
-			break
-		}
-	}
 	if nc := p.js.Conn(); nc != nil {
 		if err := nc.Publish(p.cfg.ProgressSubject, strconv.AppendUint(nil, last, 10)); err != nil {
 			p.log.Warn("announce projection progress", slog.Any("error", err))
@@ -483,76 +303,4 @@ func (p *Projector) setVersion(ctx context.Context, last, ceiling uint64) error 
 	defer cancel()
 	return bumpVersion.Exec(ctx, p.cfg.Redis, []string{VersionKey(p.cfg.RedisPrefix)},
 		[]string{strconv.FormatUint(last, 10), strconv.FormatUint(ceiling, 10)}).Error()
-}
-
-// streamEvent is a stored event as the projector sees it.
-type streamEvent struct {
-	seq     uint64
-	subject string
-	header  nats.Header
-	data    []byte
-}
-
-// applyBatch applies the events (sorted by sequence) in one transaction
-// and returns the projection's sequence after it.
-func (p *Projector) applyBatch(ctx context.Context, evs []streamEvent) (uint64, error) {
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	q := queries.New(tx)
-	start, err := q.ProjectionGetForUpdate(ctx, projectionName)
-	if err != nil {
-		return 0, dbErr("lock projection state", err)
-	}
-	a := applier{q: q, log: p.log, users: map[string]bool{}}
-	last := uint64(start)
-	var applied, skipped uint64
-	for _, ev := range evs {
-		if ev.seq <= last {
-			skipped++
-			continue
-		}
-		for last+1 < ev.seq {
-			ok, err := p.fillGap(ctx, &a, last+1)
-			if err != nil {
-				return 0, err
-			}
-			if ok {
-				applied++
-			}
-			last++
-		}
-		if err := a.apply(ctx, ev); err != nil {
-			return 0, err
-		}
-		applied++
-		last = ev.seq
-	}
-	if last > uint64(start) {
-		if _, err := q.ProjectionSet(ctx, projectionName, int64(last)); err != nil {
-			return 0, dbErr("advance projection state", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
-	}
-	p.applied.Add(applied)
-	p.skipped.Add(skipped)
-	return last, nil
-}
-
-// fillGap applies event seq read straight from the stream; a deleted
-// message is passed over (false).
-func (p *Projector) fillGap(ctx context.Context, a *applier, seq uint64) (bool, error) {
-	raw, err := p.stream.GetMsg(ctx, seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read rule event %d: %w", seq, err)
-	}
-	err = a.apply(ctx, streamEvent{seq: seq, subject: raw.Subject, header: raw.Header, data: raw.Data})
-	return err == nil, err
 }

@@ -7,106 +7,42 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fmn-project/fmn/projection"
 	"github.com/fmn-project/fmn/queries"
-	"github.com/fmn-project/fmn/streams"
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func (p *Projector) streamEnd(ctx context.Context) (uint64, error) {
-	info, err := p.stream.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("rules stream info: %w", err)
-	}
-	return info.State.LastSeq, nil
-}
-
 // Rebuild empties the rule tables and applies the whole RULES stream again,
-// in one transaction that holds the projection's lock: projectors wait
-// meanwhile, readers see the old tables until it commits. It returns the
-// sequence the tables then stand at, and running projectors go on from
-// there. The Redis version key is set to it, also when it holds a number
-// the stream never reached (a Redis kept while the stream was wiped).
+// in one transaction that holds the projection's lock (projection.Rebuild):
+// projectors wait meanwhile, readers see the old tables until it commits.
+// It returns the sequence the tables then stand at, and running projectors
+// go on from there. The Redis version key is set to it, also when it holds
+// a number the stream never reached (a Redis kept while the stream was
+// wiped).
 func (p *Projector) Rebuild(ctx context.Context) (uint64, error) {
-	if err := p.init(ctx); err != nil {
-		return 0, err
-	}
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	q := queries.New(tx)
-	if _, err := q.ProjectionGetForUpdate(ctx, projectionName); err != nil {
-		return 0, dbErr("lock projection state", err)
-	}
-	// Read the end under the lock: what a projector applies from now on
-	// comes after it.
-	end, err := p.streamEnd(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if err := q.ProjectionReset(ctx, projectionName); err != nil {
-		return 0, dbErr("reset projection state", err)
-	}
-	if err := q.TombstoneDeleteAll(ctx); err != nil {
-		return 0, dbErr("delete tombstones", err)
-	}
-	if err := q.RuleDeleteAll(ctx); err != nil {
-		return 0, dbErr("delete rules", err)
-	}
-	if err := q.UserDeleteAll(ctx); err != nil {
-		return 0, dbErr("delete users", err)
-	}
-
-	var last, applied uint64
 	began := time.Now()
-	if end > 0 {
-		oc, err := p.js.OrderedConsumer(ctx, p.cfg.Stream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{streams.RulesAll},
-			DeliverPolicy:  jetstream.DeliverAllPolicy,
-		})
-		if err != nil {
-			return 0, fmt.Errorf("read rules stream: %w", err)
-		}
-		it, err := oc.Messages(jetstream.PullMaxMessages(p.cfg.BatchSize))
-		if err != nil {
-			return 0, fmt.Errorf("read rules stream: %w", err)
-		}
-		defer it.Stop()
-		a := applier{q: q, log: p.log, users: map[string]bool{}}
-		for {
-			m, err := it.Next(jetstream.NextContext(ctx))
-			if err != nil {
-				return 0, fmt.Errorf("read rules stream: %w", err)
+	done, err := projection.Rebuild(ctx, p.js, p.pool, []projection.Target{{
+		Feed: p.feed(),
+		Clear: func(ctx context.Context, tx pgx.Tx, _ jetstream.StreamState) (projection.Applier, error) {
+			q := queries.New(tx)
+			if err := q.TombstoneDeleteAll(ctx); err != nil {
+				return nil, dbErr("delete tombstones", err)
 			}
-			md, err := m.Metadata()
-			if err != nil {
-				return 0, fmt.Errorf("read rules stream: %w", err)
+			if err := q.RuleDeleteAll(ctx); err != nil {
+				return nil, dbErr("delete rules", err)
 			}
-			if md.Sequence.Stream > end {
-				break
+			if err := q.UserDeleteAll(ctx); err != nil {
+				return nil, dbErr("delete users", err)
 			}
-			if err := a.apply(ctx, streamEvent{seq: md.Sequence.Stream, subject: m.Subject(), header: m.Headers(), data: m.Data()}); err != nil {
-				return 0, err
-			}
-			last = md.Sequence.Stream
-			applied++
-			// The stream's last message may have been deleted: then
-			// nothing is pending after the last one there is.
-			if last == end || md.NumPending == 0 {
-				break
-			}
-		}
+			return &applier{q: q, log: p.log, users: map[string]bool{}}, nil
+		},
+	}}, nil)
+	if err != nil {
+		return 0, err
 	}
-	if last > 0 {
-		if _, err := q.ProjectionSet(ctx, projectionName, int64(last)); err != nil {
-			return 0, dbErr("set projection state", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
-	}
-	p.log.Info("rebuilt rule projection", slog.Uint64("last_seq", last), slog.Uint64("events", applied),
+	last := done[0].LastSeq
+	p.log.Info("rebuilt rule projection", slog.Uint64("last_seq", last), slog.Uint64("events", done[0].Messages),
 		slog.Duration("took", time.Since(began)))
 	// Fresh planner statistics, so the consumers' incremental reloads use the
 	// version index at once instead of scanning until autovacuum runs.
@@ -126,4 +62,16 @@ func (p *Projector) Rebuild(ctx context.Context) (uint64, error) {
 		return last, fmt.Errorf("set rules version in Redis: %w", err)
 	}
 	return last, nil
+}
+
+func (p *Projector) streamEnd(ctx context.Context) (uint64, error) {
+	st, err := p.js.Stream(ctx, p.cfg.Stream)
+	if err != nil {
+		return 0, fmt.Errorf("rules stream %s: %w", p.cfg.Stream, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("rules stream info: %w", err)
+	}
+	return info.State.LastSeq, nil
 }

@@ -1,13 +1,22 @@
 package rulelog_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
-	"github.com/fmn-project/fmn/queries"
+	"github.com/fmn-project/fmn/fmntest"
+	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/rulelog"
+	"github.com/fmn-project/fmn/stats"
+	"github.com/fmn-project/fmn/streams"
 )
 
+// TestGeneratedLastWeek: rule_generated is written by its one owner, the
+// statistics projection, from the notifications on NOTIFY; the store reads
+// generated_last_week from it.
 func TestGeneratedLastWeek(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
@@ -20,20 +29,21 @@ func TestGeneratedLastWeek(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
+	var times []time.Time
 	for _, at := range []time.Time{now, now.Add(-time.Minute), now.Add(-48 * time.Hour)} {
-		if err := b.store.AddGenerated(b.ctx, r.ID, at, 2); err != nil {
-			t.Fatal(err)
-		}
+		times = append(times, at, at)
 	}
-	// What the statistics projector writes: rows of one hour add up.
+	// Notifications of one hour add up.
+	times = append(times, now, now, now, now)
+	// Older than a week: left out, and dropped by the retention.
 	old := now.Add(-30 * 24 * time.Hour)
-	if err := queries.New(b.pg.Pool).GeneratedAddMany(b.ctx, queries.GeneratedAddManyParams{
-		RuleIds: []int64{r.ID, r.ID, r.ID},
-		Buckets: []time.Time{now, now, old},
-		Counts:  []int64{1, 3, 100},
-	}); err != nil {
-		t.Fatal(err)
+	for range 100 {
+		times = append(times, old)
 	}
+	p := stats.NewProjector(b.nats.JS, b.pg.Pool, b.nats.Streams, testLogger(t))
+	publishGenerated(t, b, r.ID, times)
+	projectStats(t, b, p)
+
 	got, err := b.store.Rule(b.ctx, r.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -45,11 +55,58 @@ func TestGeneratedLastWeek(t *testing.T) {
 	if err != nil || len(list) != 2 || list[0].GeneratedLastWeek != 10 || list[1].ID != other.ID || list[1].GeneratedLastWeek != 0 {
 		t.Fatalf("user rules: %+v, %v", list, err)
 	}
-	n, err := b.store.DeleteGeneratedBefore(b.ctx, now.Add(-7*24*time.Hour))
-	if err != nil || n != 1 {
-		t.Fatalf("retention deleted %d buckets (%v), want 1", n, err)
+	p.Retention = 7 * 24 * time.Hour
+	if _, err := p.Expire(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, b.ctx, b.pg.Pool, `SELECT count(*) FROM rule_generated WHERE bucket < now() - interval '7 days'`); n != 0 {
+		t.Fatalf("%d buckets older than the retention left", n)
+	}
+	if got, err := b.store.Rule(b.ctx, r.ID); err != nil || got.GeneratedLastWeek != 10 {
+		t.Fatalf("after the retention: generated_last_week %d (%v), want 10", got.GeneratedLastWeek, err)
 	}
 	if c := count(t, b.ctx, b.pg.Pool, `SELECT count(*) FROM rule_generated WHERE bucket <> date_trunc('hour', bucket, 'UTC')`); c != 0 {
 		t.Fatalf("%d buckets are not whole UTC hours", c)
+	}
+}
+
+// publishGenerated publishes a notification of rule on NOTIFY for each
+// time, created then.
+func publishGenerated(t *testing.T, b *bundle, rule int64, times []time.Time) {
+	t.Helper()
+	for i, at := range times {
+		data, err := json.Marshal(notification.Notification{ID: fmt.Sprintf("n%d", i), Protocol: "email",
+			User: "alice", App: "bodhi", RuleIDs: []int64{rule}, CreatedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.nats.JS.Publish(b.ctx, streams.NotifySubject("email"), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// projectStats runs the statistics projection until it has counted every
+// notification on NOTIFY.
+func projectStats(t *testing.T, b *bundle, p *stats.Projector) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(b.ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	st, err := b.nats.JS.Stream(b.ctx, b.nats.Streams.Notify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := int(info.State.LastSeq)
+	fmntest.Eventually(t, 10*time.Second, "the statistics count every notification", func() bool {
+		return count(t, b.ctx, b.pg.Pool, `SELECT coalesce(max(last_seq), 0) FROM projection_state WHERE name = '`+stats.ProjectionName+`'`) == end
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -7,37 +7,31 @@
 //   - EVENTS (delivery outcomes, events.delivery.<channel>) → delivery
 //     attempts sent, retried and dead per channel and hour (delivery_stats).
 //
-// Each message is applied exactly once: every batch is one transaction that
-// also moves the feed's projection_state row, under that row's lock, and a
-// feed's position means "every message of the feed up to here is counted":
-// messages are applied in stream order, a batch is held and retried until
-// it commits (see settle), and a batch that skips sequences (another
-// instance, or an earlier run, still holds them) first reads the missing
-// messages from the stream (see fill).
+// Each message is applied exactly once, in stream order, by a
+// projection.Runner per feed: every batch is one transaction that also
+// moves the feed's projection_state row, and a feed's position means
+// "every message of the feed up to here is counted".
 // Rebuild recomputes everything from what the streams still hold; Reader is
 // the query side, for the CLI and the admin API.
 package stats
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/fmn-project/fmn/notification"
+	"github.com/fmn-project/fmn/projection"
 	"github.com/fmn-project/fmn/queries"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -55,7 +49,8 @@ const (
 	DimChannel = "channel"
 )
 
-// Projector runs both feeds and the retention of old buckets.
+// Projector runs both feeds, each with a projection.Runner, and the
+// retention of old buckets.
 type Projector struct {
 	js      jetstream.JetStream
 	pool    *pgxpool.Pool
@@ -67,7 +62,8 @@ type Projector struct {
 	// Batch is the most messages applied in one transaction.
 	Batch int
 	// AckWait of the durable consumers (default 1 min); a batch held
-	// longer (see settle) is kept from redelivery with progress notes.
+	// longer (see projection.Config) is kept from redelivery with progress
+	// notes.
 	AckWait time.Duration
 	// RetryDelay is the first wait after a batch failed to apply (default
 	// 250 ms); it doubles on each failure up to MaxRetryDelay (default
@@ -100,52 +96,44 @@ func NewProjector(js jetstream.JetStream, pool *pgxpool.Pool, sc streams.Config,
 
 // feed is one stream projected into the tables.
 type feed struct {
-	name    string // projection_state row
-	stream  string
-	filter  string
+	projection.Feed
 	durable string
 	// deleteFrom clears the feed's buckets from a time on (rebuild).
 	deleteFrom func(ctx context.Context, q *queries.Queries, since time.Time) error
 	// add counts one stored message.
-	add func(c *counts, r record)
-}
-
-// record is a stored message as the feeds see it.
-type record struct {
-	seq     uint64
-	subject string
-	header  nats.Header
-	data    []byte
-	stamp   time.Time // stream timestamp
+	add func(c *counts, m projection.Msg)
 }
 
 func (p *Projector) feeds() []feed {
 	return []feed{
-		{name: ProjectionName, stream: p.streams.Notify, filter: streams.NotifyAll, durable: p.Durable,
+		{Feed: projection.Feed{Name: ProjectionName, Stream: p.streams.Notify, Filter: streams.NotifyAll}, durable: p.Durable,
 			deleteFrom: func(ctx context.Context, q *queries.Queries, since time.Time) error {
-				if err := q.GeneratedDeleteFrom(ctx, since); err != nil {
+				if err := q.RuleGeneratedDeleteFrom(ctx, since); err != nil {
 					return err
 				}
 				return q.GeneratedStatsDeleteFrom(ctx, since)
 			},
-			add: func(c *counts, r record) { c.addNotification(r, p.log) }},
-		{name: DeliveriesProjectionName, stream: p.streams.Events, filter: streams.EventsDeliveryPfx + ">", durable: p.Durable + "-deliveries",
+			add: func(c *counts, m projection.Msg) { c.addNotification(m, p.log) }},
+		{Feed: projection.Feed{Name: DeliveriesProjectionName, Stream: p.streams.Events, Filter: streams.EventsDeliveryPfx + ">"}, durable: p.Durable + "-deliveries",
 			deleteFrom: func(ctx context.Context, q *queries.Queries, since time.Time) error {
 				return q.DeliveryStatsDeleteFrom(ctx, since)
 			},
-			add: func(c *counts, r record) { c.addDelivery(r, p.log) }},
+			add: func(c *counts, m projection.Msg) { c.addDelivery(m, p.log) }},
 	}
 }
 
 // Run applies NOTIFY and EVENTS until ctx ends, and drops expired buckets.
+// A feed whose setup keeps failing or whose connection is closed stops
+// Run with an error.
 func (p *Projector) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	for _, f := range p.feeds() {
+		r := projection.New(p.js, p.pool, p.runnerConfig(f))
 		wg.Go(func() {
-			if err := p.runFeed(ctx, f); err != nil {
-				cancel(fmt.Errorf("statistics of %s: %w", f.stream, err))
+			if err := r.Run(ctx); err != nil {
+				cancel(fmt.Errorf("statistics of %s: %w", f.Stream, err))
 			}
 		})
 	}
@@ -159,295 +147,43 @@ func (p *Projector) Run(ctx context.Context) error {
 	return nil
 }
 
-// runFeed applies one feed until ctx ends. Setting up its consumer is
-// retried while NATS answers with transient errors; fetch errors that
-// heal by themselves (timeouts, missing heartbeats, a node stalled or
-// electing) are logged and retried with backoff. It returns an error only
-// for what does not: a consumer deleted under it, a closed connection.
-func (p *Projector) runFeed(ctx context.Context, f feed) error {
-	log := p.log.With("feed", f.name)
-	cons, err := streams.EnsureConsumer(ctx, p.js, f.stream, jetstream.ConsumerConfig{
+func (p *Projector) runnerConfig(f feed) projection.Config {
+	cfg := projection.Config{
+		Feed:          f.Feed,
 		Durable:       f.durable,
 		Description:   "fmn statistics projection",
-		FilterSubject: f.filter,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       p.ackWait(),
-		MaxAckPending: 4 * p.Batch,
-	}, log)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("stats consumer: %w", err)
+		Begin:         func(tx pgx.Tx) projection.Applier { return &batch{q: queries.New(tx), c: newCounts(), add: f.add} },
+		BatchSize:     p.Batch,
+		AckWait:       p.AckWait,
+		RetryDelay:    p.RetryDelay,
+		MaxRetryDelay: p.MaxRetryDelay,
+		LogEvery:      p.LogEvery,
+		What:          "statistics projection",
+		Logger:        p.log,
 	}
-	st, err := p.js.Stream(ctx, f.stream)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("stats stream: %w", err)
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = time.Minute
 	}
-	failures := 0
-	for ctx.Err() == nil {
-		msgs, err := p.fetch(ctx, cons)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if streams.IsGone(err) {
-				return fmt.Errorf("stats consumer %s on %s: %w", f.durable, f.stream, err)
-			}
-			failures++
-			wait := streams.DefaultBackoff.Delay(failures)
-			log.Warn("fetching for the statistics failed; retrying", "err", err, "failures", failures, "retry_in", wait.Round(time.Millisecond))
-			streams.Sleep(ctx, wait)
-			continue
-		}
-		failures = 0
-		if len(msgs) == 0 {
-			continue
-		}
-		recs := make([]record, 0, len(msgs))
-		for _, m := range msgs {
-			md, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			recs = append(recs, record{seq: md.Sequence.Stream, subject: m.Subject(), header: m.Headers(), data: m.Data(), stamp: md.Timestamp})
-		}
-		if p.crash != nil && p.crash(f.name, "fetched") {
-			return nil
-		}
-		if !p.settle(ctx, f, st, msgs, recs) {
-			return nil
-		}
-		if p.crash != nil && p.crash(f.name, "applied") {
-			return nil
-		}
-		for _, m := range msgs {
-			_ = m.Ack()
-		}
+	if p.crash != nil {
+		cfg.Crash = func(stage string) bool { return p.crash(f.Name, stage) }
 	}
+	return cfg
+}
+
+// batch counts the messages of one transaction and writes the counts at
+// the end.
+type batch struct {
+	q   *queries.Queries
+	c   *counts
+	add func(c *counts, m projection.Msg)
+}
+
+func (b *batch) Apply(_ context.Context, m projection.Msg) error {
+	b.add(b.c, m)
 	return nil
 }
 
-func (p *Projector) ackWait() time.Duration {
-	if p.AckWait <= 0 {
-		return time.Minute
-	}
-	return p.AckWait
-}
-
-// settle applies a batch, and while that fails (PostgreSQL is down, say)
-// waits with a growing delay and tries again, fetching nothing else
-// meanwhile: no later batch is applied before this one, which would then
-// have to be read back from the stream (see fill). It keeps the messages
-// from being redelivered while it holds them. It logs the failure once,
-// then at most once per LogEvery, and the recovery once. It returns false
-// when ctx ends before the batch is applied.
-func (p *Projector) settle(ctx context.Context, f feed, st jetstream.Stream, msgs []jetstream.Msg, recs []record) bool {
-	delay := p.RetryDelay
-	if delay <= 0 {
-		delay = 250 * time.Millisecond
-	}
-	maxDelay := max(p.MaxRetryDelay, delay)
-	logEvery := p.LogEvery
-	if logEvery <= 0 {
-		logEvery = time.Minute
-	}
-	var (
-		since, logged time.Time
-		touched       = time.Now()
-		failures      int
-	)
-	for {
-		// A transaction that hangs (an unreachable server) is abandoned
-		// and tried again; if it did commit, the retry skips what it
-		// applied.
-		actx, cancel := context.WithTimeout(ctx, p.ackWait())
-		more, err := p.apply(actx, f, st, recs)
-		cancel()
-		now := time.Now()
-		if more {
-			// A long gap, filled in steps: that is progress.
-			continue
-		}
-		if err == nil {
-			if failures > 0 {
-				p.log.Info("statistics projection recovered", "feed", f.name,
-					"after", now.Sub(since).Round(time.Millisecond), "retries", failures)
-			}
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		failures++
-		switch {
-		case failures == 1:
-			since, logged = now, now
-			p.log.Warn("statistics projection cannot apply its batch; holding it and retrying with backoff",
-				"feed", f.name, "err", err, "first_seq", firstSeq(recs), "messages", len(recs), "max_delay", maxDelay)
-		case now.Sub(logged) >= logEvery:
-			logged = now
-			p.log.Warn("statistics projection still failing", "feed", f.name, "err", err,
-				"for", now.Sub(since).Round(time.Second), "retries", failures-1)
-		}
-		// Wait between half and all of delay, so that instances do not
-		// retry in step.
-		wait := delay/2 + rand.N(delay/2+1)
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(wait):
-		}
-		delay = min(2*delay, maxDelay)
-		if time.Since(touched) >= p.ackWait()/3 {
-			touched = time.Now()
-			for _, m := range msgs {
-				_ = m.InProgress()
-			}
-		}
-	}
-}
-
-func firstSeq(recs []record) uint64 {
-	if len(recs) == 0 {
-		return 0
-	}
-	return slices.MinFunc(recs, func(a, b record) int { return cmp.Compare(a.seq, b.seq) }).seq
-}
-
-// fetch returns what is pending, up to a batch, or else waits up to a
-// second for one message. A batch that ends with an error returns what
-// arrived before it, if anything.
-func (p *Projector) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
-	batch, err := cons.FetchNoWait(p.Batch)
-	if err != nil {
-		return nil, err
-	}
-	msgs, err := collect(batch)
-	if len(msgs) > 0 || (err != nil && !errors.Is(err, nats.ErrTimeout)) {
-		return msgs, nonEmpty(msgs, err)
-	}
-	batch, err = cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
-	if err != nil {
-		return nil, err
-	}
-	msgs, err = collect(batch)
-	return msgs, nonEmpty(msgs, err)
-}
-
-// nonEmpty drops a batch's error when messages arrived before it: they are
-// applied, and the next fetch meets the error again if it lasts.
-func nonEmpty(msgs []jetstream.Msg, err error) error {
-	if len(msgs) > 0 || errors.Is(err, nats.ErrTimeout) {
-		return nil
-	}
-	return err
-}
-
-func collect(b jetstream.MessageBatch) ([]jetstream.Msg, error) {
-	var out []jetstream.Msg
-	for m := range b.Messages() {
-		out = append(out, m)
-	}
-	return out, b.Error()
-}
-
-// apply counts a batch in one transaction that also moves the feed's
-// position, in stream order: what the position already covers is skipped
-// (a redelivery), and messages of the feed between the position and the
-// batch are read from the stream and counted first (see fill). The
-// position therefore always means that every message of the feed up to it
-// was counted, once. A fill is bounded by fillLimit messages per
-// transaction: when it reaches the bound, apply commits what it counted so
-// far and says there is more (call it again).
-func (p *Projector) apply(ctx context.Context, f feed, st jetstream.Stream, recs []record) (more bool, err error) {
-	slices.SortFunc(recs, func(a, b record) int { return cmp.Compare(a.seq, b.seq) })
-	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		more = false
-		q := queries.New(tx)
-		if err := q.ProjectionInit(ctx, f.name); err != nil {
-			return err
-		}
-		stored, err := q.ProjectionGetForUpdate(ctx, f.name)
-		if err != nil {
-			return err
-		}
-		c := newCounts()
-		last := uint64(stored)
-		budget := p.fillLimit()
-		for _, r := range recs {
-			if r.seq <= last {
-				continue
-			}
-			if r.seq > last+1 {
-				last, err = p.fill(ctx, f, st, c, last, r.seq, &budget)
-				if err != nil {
-					return err
-				}
-				if last+1 < r.seq {
-					more = true
-					break
-				}
-			}
-			f.add(c, r)
-			last = r.seq
-		}
-		if last == uint64(stored) {
-			return nil
-		}
-		if err := c.write(ctx, q); err != nil {
-			return err
-		}
-		n, err := q.ProjectionSet(ctx, f.name, int64(last))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return errors.New("statistics projection moved concurrently")
-		}
-		return nil
-	})
-	return more && err == nil, err
-}
-
-// fillLimit is the most messages one transaction reads from the stream to
-// fill gaps.
-func (p *Projector) fillLimit() int {
-	return 10 * max(p.Batch, 100)
-}
-
-// fill counts the feed's messages stored after sequence after and before
-// sequence before, read from the stream: they were delivered elsewhere
-// (another instance, or a run that stopped before applying them), and
-// their redelivery, later, will be skipped. It counts at most *budget
-// messages, and returns the sequence up to which the feed is counted:
-// before-1 when it read them all. The streams read here do not allow
-// direct gets, so the stream leader answers, which has every message
-// before one that was delivered.
-func (p *Projector) fill(ctx context.Context, f feed, st jetstream.Stream, c *counts, after, before uint64, budget *int) (uint64, error) {
-	for seq := after + 1; seq < before; {
-		if *budget <= 0 {
-			return seq - 1, nil
-		}
-		raw, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(f.filter))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
-		}
-		if err != nil {
-			return 0, fmt.Errorf("read %s from %d: %w", f.stream, seq, err)
-		}
-		if raw.Sequence >= before {
-			break
-		}
-		f.add(c, record{seq: raw.Sequence, subject: raw.Subject, header: raw.Header, data: raw.Data, stamp: raw.Time})
-		*budget--
-		seq = raw.Sequence + 1
-	}
-	return before - 1, nil
-}
+func (b *batch) Flush(ctx context.Context) error { return b.c.write(ctx, b.q) }
 
 func (p *Projector) runRetention(ctx context.Context) {
 	every := p.RetentionEvery
@@ -484,7 +220,7 @@ func (p *Projector) Expire(ctx context.Context) (int64, error) {
 		q := queries.New(tx)
 		total = 0
 		for _, del := range []func(context.Context, time.Time) (int64, error){
-			q.GeneratedDeleteBefore, q.GeneratedStatsDeleteBefore, q.DeliveryStatsDeleteBefore,
+			q.RuleGeneratedDeleteBefore, q.GeneratedStatsDeleteBefore, q.DeliveryStatsDeleteBefore,
 		} {
 			n, err := del(ctx, before)
 			if err != nil {
@@ -526,20 +262,20 @@ func newCounts() *counts {
 	return &counts{rules: map[ruleKey]int64{}, generated: map[dimKey]int64{}, deliveries: map[deliveryKey]int64{}}
 }
 
-func (c *counts) addNotification(r record, log *slog.Logger) {
+func (c *counts) addNotification(r projection.Msg, log *slog.Logger) {
 	// A notification published again by an operator was counted when it
 	// was generated; its delivery attempts count like any other.
-	if r.header.Get(streams.HeaderResendRun) != "" {
+	if r.Header.Get(streams.HeaderResendRun) != "" {
 		return
 	}
 	var n notification.Notification
-	if err := json.Unmarshal(r.data, &n); err != nil {
-		log.Warn("undecodable notification not counted", "seq", r.seq, "err", err)
+	if err := json.Unmarshal(r.Data, &n); err != nil {
+		log.Warn("undecodable notification not counted", "seq", r.Seq, "err", err)
 		return
 	}
 	at := n.CreatedAt
 	if at.IsZero() {
-		at = r.stamp
+		at = r.Time
 	}
 	hour := at.UTC().Truncate(time.Hour)
 	if hour.Before(c.from) {
@@ -550,22 +286,22 @@ func (c *counts) addNotification(r record, log *slog.Logger) {
 	}
 	channel := n.Protocol
 	if channel == "" {
-		channel = strings.TrimPrefix(r.subject, streams.NotifyPrefix)
+		channel = strings.TrimPrefix(r.Subject, streams.NotifyPrefix)
 	}
 	c.generated[dimKey{DimUser, n.User, hour}]++
 	c.generated[dimKey{DimApp, n.App, hour}]++
 	c.generated[dimKey{DimChannel, channel, hour}]++
 }
 
-func (c *counts) addDelivery(r record, log *slog.Logger) {
+func (c *counts) addDelivery(r projection.Msg, log *slog.Logger) {
 	var e senders.DeliveryEvent
-	if err := json.Unmarshal(r.data, &e); err != nil || e.Result == "" {
-		log.Warn("undecodable delivery event not counted", "seq", r.seq, "err", err)
+	if err := json.Unmarshal(r.Data, &e); err != nil || e.Result == "" {
+		log.Warn("undecodable delivery event not counted", "seq", r.Seq, "err", err)
 		return
 	}
 	at := e.Time
 	if at.IsZero() {
-		at = r.stamp
+		at = r.Time
 	}
 	hour := at.UTC().Truncate(time.Hour)
 	if hour.Before(c.from) {
@@ -573,20 +309,20 @@ func (c *counts) addDelivery(r record, log *slog.Logger) {
 	}
 	channel := e.Channel
 	if channel == "" {
-		channel = strings.TrimPrefix(r.subject, streams.EventsDeliveryPfx)
+		channel = strings.TrimPrefix(r.Subject, streams.EventsDeliveryPfx)
 	}
 	c.deliveries[deliveryKey{channel, string(e.Result), hour}]++
 }
 
 func (c *counts) write(ctx context.Context, q *queries.Queries) error {
 	if len(c.rules) > 0 {
-		arg := queries.GeneratedAddManyParams{}
+		arg := queries.RuleGeneratedAddManyParams{}
 		for k, n := range c.rules {
 			arg.RuleIds = append(arg.RuleIds, k.rule)
 			arg.Buckets = append(arg.Buckets, k.hour)
 			arg.Counts = append(arg.Counts, n)
 		}
-		if err := q.GeneratedAddMany(ctx, arg); err != nil {
+		if err := q.RuleGeneratedAddMany(ctx, arg); err != nil {
 			return fmt.Errorf("count generated per rule: %w", err)
 		}
 	}

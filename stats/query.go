@@ -149,7 +149,7 @@ func (rd *Reader) Top(ctx context.Context, dim string, r Range, limit int) ([]Co
 // first; a notification produced by several rules counts for each.
 func (rd *Reader) TopRules(ctx context.Context, r Range, limit int) ([]RuleCount, error) {
 	since, until := r.bounds(rd.now())
-	rows, err := rd.q.GeneratedTopRules(ctx, queries.GeneratedTopRulesParams{Since: since, Until: until, MaxRows: maxRows(limit)})
+	rows, err := rd.q.RuleGeneratedTop(ctx, queries.RuleGeneratedTopParams{Since: since, Until: until, MaxRows: maxRows(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("statistics per rule: %w", err)
 	}
@@ -184,7 +184,7 @@ func (rd *Reader) Hourly(ctx context.Context, dim, key string, r Range) ([]HourC
 // RuleHourly returns one rule's notifications per hour over r.
 func (rd *Reader) RuleHourly(ctx context.Context, ruleID int64, r Range) ([]HourCount, error) {
 	since, until := r.bounds(rd.now())
-	rows, err := rd.q.GeneratedRuleHourly(ctx, queries.GeneratedRuleHourlyParams{RuleID: ruleID, Since: since, Until: until})
+	rows, err := rd.q.RuleGeneratedHourly(ctx, queries.RuleGeneratedHourlyParams{RuleID: ruleID, Since: since, Until: until})
 	if err != nil {
 		return nil, fmt.Errorf("statistics of rule %d: %w", ruleID, err)
 	}
