@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/cors"
 )
 
 // reqInfo travels with a request so that the outer middleware learns what
@@ -39,6 +40,13 @@ func requestID(ctx context.Context) string {
 // middleware wraps the API mux with, from the outside in: request id,
 // access log and metrics, CORS, and the body size limit.
 func (s *Server) middleware(next http.Handler) http.Handler {
+	limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+	cors := newCORS(s.cfg.CORSOrigins)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &reqInfo{id: cleanRequestID(r.Header.Get("X-Request-ID")), route: "unmatched"}
@@ -70,13 +78,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				slog.Duration("duration", d), slog.String("user", ri.user),
 				slog.String("remote", r.RemoteAddr))
 		}()
-		if s.cors(rw, r) {
+		if cors != nil && r.Header.Get("Origin") != "" {
+			cors.ServeHTTP(rw, r, limited)
 			return
 		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(rw, r.Body, s.cfg.MaxBodyBytes)
-		}
-		next.ServeHTTP(rw, r)
+		limited(rw, r)
 	})
 }
 
@@ -94,34 +100,23 @@ func cleanRequestID(v string) string {
 	return v
 }
 
-// cors adds the CORS headers for an allowed origin and answers preflight
-// requests; it returns true when it has answered.
-func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" || len(s.cfg.CORSOrigins) == 0 {
-		return false
+// newCORS answers preflight requests and adds the CORS headers for the
+// origins allowed ("*": any), nil when none is.
+func newCORS(origins []string) *cors.Cors {
+	if len(origins) == 0 {
+		return nil
 	}
-	w.Header().Add("Vary", "Origin")
-	allowed := slices.Contains(s.cfg.CORSOrigins, "*") || slices.Contains(s.cfg.CORSOrigins, origin)
-	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
-	if !allowed {
-		if preflight {
-			w.WriteHeader(http.StatusNoContent)
-			return true
-		}
-		return false
-	}
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Expose-Headers", "ETag, Link, Location, Retry-After, X-Request-ID, WWW-Authenticate")
-	if preflight {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, If-None-Match, X-Request-ID")
-		h.Set("Access-Control-Max-Age", "600")
-		w.WriteHeader(http.StatusNoContent)
-		return true
-	}
-	return false
+	anyOrigin := slices.Contains(origins, "*")
+	return cors.New(cors.Options{
+		// A function, so that the allowed origin is echoed (never "*") and
+		// compared exactly as configured.
+		AllowOriginFunc:      func(origin string) bool { return anyOrigin || slices.Contains(origins, origin) },
+		AllowedMethods:       []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+		AllowedHeaders:       []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"},
+		ExposedHeaders:       []string{"ETag", "Link", "Location", "Retry-After", "X-Request-ID", "WWW-Authenticate"},
+		MaxAge:               600,
+		OptionsSuccessStatus: http.StatusNoContent,
+	})
 }
 
 type statusWriter struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/fmn-project/fmn/bridge"
 	"github.com/fmn-project/fmn/config"
 	"github.com/fmn-project/fmn/fmntest"
+	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
@@ -112,7 +113,7 @@ func setupSystem(t *testing.T) *e2e {
 
 	conn, err := amqp.Dial(amqpURL())
 	if err != nil {
-		t.Fatalf("RabbitMQ at %s: %v (start it with scripts/services.sh rabbitmq)", config.Redact(amqpURL()), err)
+		t.Fatalf("RabbitMQ at %s: %v (start it with scripts/services.sh rabbitmq)", redact.URL(amqpURL()), err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	e.ch, err = conn.Channel()

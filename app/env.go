@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/fmn-project/fmn"
 	"github.com/fmn-project/fmn/config"
+	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -163,7 +162,7 @@ func (e *Env) ConnectDB(ctx context.Context, create bool) error {
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
 		return fmt.Errorf("FMN_DATABASE_URL: cannot reach PostgreSQL at %s: %s (start it with scripts/services.sh postgres)",
-			config.Redact(e.Cfg.DatabaseURL), pgErrText(err))
+			redact.URL(e.Cfg.DatabaseURL), pgErrText(err))
 	}
 	e.DB = pool
 	e.closers = append(e.closers, pool.Close)
@@ -212,7 +211,7 @@ func ensureDatabase(ctx context.Context, dsn string) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name
 		return fmt.Errorf("FMN_DATABASE_URL: cannot reach PostgreSQL at %s: %s (start it with scripts/services.sh postgres)",
-			config.Redact(dsn), pgErrText(err))
+			redact.URL(dsn), pgErrText(err))
 	}
 	name := cfg.Database
 	admin := cfg.Copy()
@@ -230,15 +229,4 @@ func ensureDatabase(ctx context.Context, dsn string) error {
 
 // pgErrText is an error's text with any connection string's password
 // removed (pgx may quote the DSN).
-func pgErrText(err error) string {
-	s := err.Error()
-	for _, f := range strings.Fields(s) {
-		f = strings.Trim(f, `"'(),:`)
-		if u, perr := url.Parse(f); perr == nil && u.User != nil {
-			if _, ok := u.User.Password(); ok {
-				s = strings.ReplaceAll(s, f, config.Redact(f))
-			}
-		}
-	}
-	return s
-}
+func pgErrText(err error) string { return redact.Text(err.Error()) }

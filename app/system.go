@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/fmn-project/fmn/config"
+	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/senders"
@@ -163,13 +164,13 @@ func (p *process) connect(ctx context.Context, needs needs) error {
 	if needs&needRedis != 0 {
 		ropt, err := rueidis.ParseURL(cfg.RedisURL)
 		if err != nil {
-			return fmt.Errorf("FMN_REDIS_URL: %s", config.Redact(err.Error()))
+			return fmt.Errorf("FMN_REDIS_URL: %s", redact.Text(err.Error(), redact.URLSecrets(cfg.RedisURL)...))
 		}
 		p.wake = rulelog.NotifyVersion(&ropt, cfg.RedisPrefix)
 		p.svcInv = svccache.Hook(&ropt)
 		client, err := rueidis.NewClient(ropt)
 		if err != nil {
-			return fmt.Errorf("FMN_REDIS_URL: cannot reach Redis at %s: %v (start it with scripts/services.sh redis)", config.Redact(cfg.RedisURL), err)
+			return fmt.Errorf("FMN_REDIS_URL: cannot reach Redis at %s: %v (start it with scripts/services.sh redis)", redact.URL(cfg.RedisURL), err)
 		}
 		env.OnClose(client.Close)
 		p.sys.Redis = client

@@ -29,6 +29,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fmn-project/fmn/bus"
+	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -58,7 +59,7 @@ func Run(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &bridge{cfg: cfg, js: js, log: log.With("component", "bridge"), red: newRedactor(cfg.URL)}
+	b := &bridge{cfg: cfg, js: js, log: log.With("component", "bridge"), secrets: redact.URLSecrets(cfg.URL)}
 	b.maxPayload = int(js.Conn().MaxPayload())
 	b.checkStreams(ctx)
 
@@ -77,7 +78,7 @@ func Run(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logg
 			backoff = cfg.ReconnectMin
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
-		b.log.Warn("AMQP connection lost, reconnecting", "broker", RedactURL(cfg.URL), "err", err, "retry_in", wait.Round(time.Millisecond))
+		b.log.Warn("AMQP connection lost, reconnecting", "broker", redact.URL(cfg.URL), "err", err, "retry_in", wait.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return nil
@@ -102,11 +103,16 @@ func (b *bridge) checkStreams(ctx context.Context) {
 	}
 }
 
+// scrub removes the broker URL's password from err's text: the AMQP
+// client and net/url quote the URL they were given in some errors. The
+// result does not wrap err: test what the error is before scrubbing it.
+func (b *bridge) scrub(err error) error { return redact.Error(err, b.secrets...) }
+
 type bridge struct {
 	cfg        Config
 	js         jetstream.JetStream
 	log        *slog.Logger
-	red        redactor
+	secrets    []string // the forms of the broker URL's password
 	maxPayload int
 
 	everConnected atomic.Bool
@@ -130,29 +136,29 @@ func (b *bridge) session(ctx context.Context) (connected bool, err error) {
 	if err != nil {
 		var ae *amqp.Error
 		if errors.As(err, &ae) && ae.Code == amqp.AccessRefused {
-			return false, fmt.Errorf("%w at %s: %v", errRefused, RedactURL(b.cfg.URL), b.red.err(err))
+			return false, fmt.Errorf("%w at %s: %v", errRefused, redact.URL(b.cfg.URL), b.scrub(err))
 		}
-		return false, fmt.Errorf("connect to %s: %w", RedactURL(b.cfg.URL), b.red.err(err))
+		return false, fmt.Errorf("connect to %s: %w", redact.URL(b.cfg.URL), b.scrub(err))
 	}
 	defer conn.Close()
 	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
 
 	ch, err := conn.Channel()
 	if err != nil {
-		return false, fmt.Errorf("open channel: %w", b.red.err(err))
+		return false, fmt.Errorf("open channel: %w", b.scrub(err))
 	}
 	if err := b.declare(ch); err != nil {
 		return false, err
 	}
 	if err := ch.Qos(b.cfg.Prefetch, 0, false); err != nil {
-		return false, fmt.Errorf("set prefetch: %w", b.red.err(err))
+		return false, fmt.Errorf("set prefetch: %w", b.scrub(err))
 	}
 	deliveries, err := ch.Consume(b.cfg.Queue, "", false, false, false, false, nil)
 	if err != nil {
-		return false, fmt.Errorf("consume %s: %w", b.cfg.Queue, b.red.err(err))
+		return false, fmt.Errorf("consume %s: %w", b.cfg.Queue, b.scrub(err))
 	}
 	b.everConnected.Store(true)
-	b.log.Info("bridging", "broker", RedactURL(b.cfg.URL), "exchange", b.cfg.Exchange, "queue", b.cfg.Queue, "keys", b.cfg.BindingKeys)
+	b.log.Info("bridging", "broker", redact.URL(b.cfg.URL), "exchange", b.cfg.Exchange, "queue", b.cfg.Queue, "keys", b.cfg.BindingKeys)
 	return true, b.pump(ctx, ch, deliveries, connClosed)
 }
 
@@ -164,14 +170,14 @@ func (b *bridge) declare(ch *amqp.Channel) error {
 		err = ch.ExchangeDeclare(b.cfg.Exchange, amqp.ExchangeTopic, true, false, false, false, nil)
 	}
 	if err != nil {
-		return fmt.Errorf("declare exchange %s: %w", b.cfg.Exchange, b.red.err(err))
+		return fmt.Errorf("declare exchange %s: %w", b.cfg.Exchange, b.scrub(err))
 	}
 	if _, err := ch.QueueDeclare(b.cfg.Queue, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("declare queue %s: %w", b.cfg.Queue, b.red.err(err))
+		return fmt.Errorf("declare queue %s: %w", b.cfg.Queue, b.scrub(err))
 	}
 	for _, k := range b.cfg.BindingKeys {
 		if err := ch.QueueBind(b.cfg.Queue, k, b.cfg.Exchange, false, nil); err != nil {
-			return fmt.Errorf("bind %s to %s with %q: %w", b.cfg.Queue, b.cfg.Exchange, k, b.red.err(err))
+			return fmt.Errorf("bind %s to %s with %q: %w", b.cfg.Queue, b.cfg.Exchange, k, b.scrub(err))
 		}
 	}
 	return nil
@@ -206,7 +212,7 @@ func (b *bridge) pump(ctx context.Context, ch *amqp.Channel, deliveries <-chan a
 			if !ok || e == nil {
 				return errors.New("connection closed")
 			}
-			return b.red.err(e)
+			return b.scrub(e)
 		case d, ok := <-deliveries:
 			if !ok {
 				return errors.New("delivery channel closed")
@@ -249,7 +255,7 @@ func (b *bridge) acker(ch *amqp.Channel, window <-chan inflight, done chan<- str
 		}
 		if err := ch.Ack(last, true); err != nil {
 			// The channel is gone: RabbitMQ redelivers, JetStream deduplicates.
-			b.log.Debug("ack failed", "err", b.red.err(err))
+			b.log.Debug("ack failed", "err", b.scrub(err))
 		}
 		pending = 0
 	}
@@ -260,7 +266,7 @@ func (b *bridge) acker(ch *amqp.Channel, window <-chan inflight, done chan<- str
 		} else {
 			flush()
 			if err := ch.Nack(in.tag, false, true); err != nil {
-				b.log.Debug("nack failed", "err", b.red.err(err))
+				b.log.Debug("nack failed", "err", b.scrub(err))
 			}
 		}
 		if len(window) == 0 || pending >= b.cfg.Prefetch/4+1 {

@@ -315,7 +315,7 @@ func TestUnreachableBrokerRetries(t *testing.T) {
 	if strings.Contains(logs.String(), "T0pS3cret") {
 		t.Errorf("password leaked in logs:\n%s", logs)
 	}
-	if !strings.Contains(logs.String(), "fmn:xxxxx@127.0.0.1") {
+	if !strings.Contains(logs.String(), "fmn:<secret>@127.0.0.1") {
 		t.Errorf("logs should name the broker with the password redacted:\n%s", logs)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/bus"
+	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/fmn-project/fmn/wire"
 )
 
@@ -95,7 +96,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: scheme must be amqp or amqps, got %q", EnvURL, u.Scheme))
 		}
 		if u.Hostname() == "" {
-			errs = append(errs, fmt.Errorf("%s: no host in %s", EnvURL, RedactURL(c.URL)))
+			errs = append(errs, fmt.Errorf("%s: no host in %s", EnvURL, redact.URL(c.URL)))
 		}
 	}
 	if c.Exchange == "" {
@@ -130,59 +131,5 @@ func (c Config) Validate() error {
 // String describes the configuration with the password redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("amqp bridge %s exchange=%s queue=%s keys=%v prefetch=%d",
-		RedactURL(c.URL), c.Exchange, c.Queue, c.BindingKeys, c.Prefetch)
-}
-
-// RedactURL returns the URL with its password replaced by xxxxx.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<invalid URL>"
-	}
-	return u.Redacted()
-}
-
-// redactor removes a URL's secrets from error texts: the AMQP client and
-// net/url quote the URL they were given in some errors.
-type redactor struct {
-	raw, redacted string
-	secrets       []string
-}
-
-func newRedactor(raw string) redactor {
-	r := redactor{raw: raw, redacted: RedactURL(raw)}
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			r.secrets = append(r.secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
-			if _, enc, ok := strings.Cut(u.User.String(), ":"); ok {
-				r.secrets = append(r.secrets, enc)
-			}
-		}
-	} else if at := strings.LastIndexByte(raw, '@'); at > 0 {
-		// Unparseable: hide everything between the scheme and the host.
-		if i := strings.Index(raw, "://"); i >= 0 && i+3 < at {
-			r.secrets = append(r.secrets, raw[i+3:at])
-		}
-	}
-	return r
-}
-
-func (r redactor) text(s string) string {
-	s = strings.ReplaceAll(s, r.raw, r.redacted)
-	for _, sec := range r.secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "xxxxx")
-		}
-	}
-	return s
-}
-
-// err returns err with the secrets removed from its text. It does not
-// wrap the original, which would let errors.Unwrap reach the secret: test
-// what the error is before redacting it.
-func (r redactor) err(err error) error {
-	if err == nil {
-		return nil
-	}
-	return errors.New(r.text(err.Error()))
+		redact.URL(c.URL), c.Exchange, c.Queue, c.BindingKeys, c.Prefetch)
 }

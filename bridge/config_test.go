@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fmn-project/fmn/internal/redact"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -56,16 +57,16 @@ func TestConfigValidate(t *testing.T) {
 func TestRedaction(t *testing.T) {
 	t.Parallel()
 	c := Config{URL: "amqp://fmn:p%40ss:w0rd@broker.example:5671/vh"}.WithDefaults()
-	if s := c.String(); strings.Contains(s, "w0rd") || !strings.Contains(s, "fmn:xxxxx@broker.example") {
+	if s := c.String(); strings.Contains(s, "w0rd") || !strings.Contains(s, "fmn:<secret>@broker.example") {
 		t.Errorf("String() = %q", s)
 	}
-	r := newRedactor(c.URL)
-	err := r.err(errors.New(`dial "amqp://fmn:p%40ss:w0rd@broker.example:5671/vh": password p@ss:w0rd refused`))
+	b := &bridge{secrets: redact.URLSecrets(c.URL)}
+	err := b.scrub(errors.New(`dial "amqp://fmn:p%40ss:w0rd@broker.example:5671/vh": password p@ss:w0rd refused`))
 	if strings.Contains(err.Error(), "w0rd") {
 		t.Errorf("redacted error %q", err)
 	}
-	if RedactURL("::bad") != "<invalid URL>" {
-		t.Error("an invalid URL must not be echoed")
+	if s := (Config{URL: "::bad:w0rd"}).String(); strings.Contains(s, "w0rd") {
+		t.Errorf("an invalid URL must not be echoed: %q", s)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fmn-project/fmn/bridge"
 	"github.com/fmn-project/fmn/fmntest"
+	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/nats-io/nats.go/jetstream"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -55,7 +56,7 @@ func setup(t *testing.T, url string) *bundle {
 	}
 	conn, err := amqp.Dial(url)
 	if err != nil {
-		t.Fatalf("RabbitMQ at %s: %v (start it with scripts/services.sh)", bridge.RedactURL(url), err)
+		t.Fatalf("RabbitMQ at %s: %v (start it with scripts/services.sh)", redact.URL(url), err)
 	}
 	conn.Close()
 	t.Cleanup(func() {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -364,12 +363,4 @@ func sortedUnique(s []string) []string {
 	}
 	slices.Sort(s)
 	return slices.Compact(s)
-}
-
-// intText formats an integer for summaries.
-func intText(v Value) string {
-	if n, ok := v.Int(); ok {
-		return strconv.FormatInt(n, 10)
-	}
-	return v.Text()
 }

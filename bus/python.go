@@ -424,37 +424,6 @@ func PyJSONString(b *strings.Builder, s string) {
 	b.WriteByte('"')
 }
 
-// PyTitle is Python's str.title(): the first letter of each run of
-// letters upper-cased, the rest lower-cased.
-func PyTitle(s string) string {
-	var b strings.Builder
-	prev := false
-	for _, r := range s {
-		if unicode.IsLetter(r) {
-			if prev {
-				b.WriteRune(unicode.ToLower(r))
-			} else {
-				b.WriteRune(unicode.ToTitle(r))
-			}
-			prev = true
-			continue
-		}
-		prev = false
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// PyCapitalize is Python's str.capitalize(): the first character
-// upper-cased, the rest lower-cased.
-func PyCapitalize(s string) string {
-	r, n := utf8.DecodeRuneInString(s)
-	if n == 0 {
-		return s
-	}
-	return string(unicode.ToTitle(r)) + strings.ToLower(s[n:])
-}
-
 // ValueOf wraps JSON text as a Value (for values built by extractors, such
 // as a header map). The text must be valid JSON.
 func ValueOf(raw []byte) Value { return Value{raw: raw} }

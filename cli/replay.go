@@ -21,6 +21,7 @@ import (
 	"github.com/fmn-project/fmn/bus"
 
 	"github.com/fmn-project/fmn/config"
+	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/replay"
 	"github.com/fmn-project/fmn/rulelog"
@@ -229,12 +230,12 @@ func cmdReplayBus(ctx context.Context, args []string, stdin io.Reader, stdout, s
 func replayLookups(ctx context.Context, env *app.Env, cfg config.Config) (rules.Lookups, error) {
 	ropt, err := rueidis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("FMN_REDIS_URL: %s", config.Redact(err.Error()))
+		return nil, fmt.Errorf("FMN_REDIS_URL: %s", redact.Text(err.Error(), redact.URLSecrets(cfg.RedisURL)...))
 	}
 	inv := svccache.Hook(&ropt)
 	client, err := rueidis.NewClient(ropt)
 	if err != nil {
-		return nil, fmt.Errorf("FMN_REDIS_URL: cannot reach Redis at %s: %v", config.Redact(cfg.RedisURL), err)
+		return nil, fmt.Errorf("FMN_REDIS_URL: cannot reach Redis at %s: %v", redact.URL(cfg.RedisURL), err)
 	}
 	env.OnClose(client.Close)
 	dir, err := app.NewDirectory(ctx, cfg, client, inv, env.Log)

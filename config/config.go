@@ -656,18 +656,3 @@ func parseDuration(v string) (time.Duration, error) {
 	}
 	return d, nil
 }
-
-// Redact replaces the password of a URL with <secret>, for logs.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<unparsable URL>"
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return strings.Replace(u.String(), "xxxxx", "<secret>", 1)
-		}
-	}
-	return u.String()
-}

@@ -151,14 +151,6 @@ func TestBadConfigurationNamesEverySetting(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	t.Parallel()
-	got := Redact("smtp://bot:hunter2@mail.example.org:587")
-	if strings.Contains(got, "hunter2") || !strings.Contains(got, "bot:") {
-		t.Errorf("Redact = %q", got)
-	}
-}
-
 func TestAuthSettings(t *testing.T) {
 	t.Parallel()
 	cfg, err := load(t, nil, nil)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
@@ -75,20 +76,8 @@ func NATSURLs(v string) []string {
 func RedactNATSURL(v string) string {
 	urls := NATSURLs(v)
 	for i, raw := range urls {
-		u, err := url.Parse(raw)
-		if err != nil {
-			urls[i] = "<unparsable URL>"
-			continue
-		}
-		if u.User != nil {
-			if _, ok := u.User.Password(); ok {
-				urls[i] = Redact(raw)
-			} else {
-				// nats://TOKEN@host: the user part is a secret token.
-				u.User = url.User("xxxxx")
-				urls[i] = strings.Replace(u.String(), "xxxxx", "<secret>", 1)
-			}
-		}
+		// nats://TOKEN@host: a user part without a password is a token.
+		urls[i] = redact.TokenURL(raw)
 	}
 	return strings.Join(urls, ",")
 }

@@ -64,16 +64,6 @@ func (f *Server) SetUser(name string, rec map[string]any) {
 	f.users[name] = rec
 }
 
-// DeleteUser removes an account (and its memberships).
-func (f *Server) DeleteUser(name string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.users, name)
-	for g, ms := range f.members {
-		f.members[g] = slices.DeleteFunc(ms, func(m string) bool { return m == name })
-	}
-}
-
 // AddMember makes user a member of group (creating the group).
 func (f *Server) AddMember(group, user string) {
 	f.mu.Lock()
@@ -81,13 +71,6 @@ func (f *Server) AddMember(group, user string) {
 	if !slices.Contains(f.members[group], user) {
 		f.members[group] = append(f.members[group], user)
 	}
-}
-
-// RemoveMember removes user from group.
-func (f *Server) RemoveMember(group, user string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.members[group] = slices.DeleteFunc(f.members[group], func(m string) bool { return m == user })
 }
 
 // Fail makes every request answer status (0: answer normally again).

@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -478,7 +479,7 @@ func (p *Provider) LoginAt(ctx context.Context, issuer, clientID, secret, userna
 	}
 	code := loc.Query().Get("code")
 	if code == "" || loc.Query().Get("state") != "st8" {
-		return Tokens{}, fmt.Errorf("callback without code or with the wrong state: %s", loc.Redacted())
+		return Tokens{}, fmt.Errorf("callback without code or with the wrong state: %s", redact.Of(loc))
 	}
 	// 3. The code exchange.
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {RedirectURI}, "code_verifier": {verifier}}

@@ -154,22 +154,6 @@ func ArtifactType(namespace string) (string, bool) {
 	return "", false
 }
 
-// Namespaces are dist-git's namespaces of the artifact type t, the one
-// dist-git uses first.
-func Namespaces(t string) []string {
-	switch t {
-	case rules.ArtifactRPMs:
-		return []string{"rpms"}
-	case rules.ArtifactContainers:
-		return []string{"container", "containers"}
-	case rules.ArtifactModules:
-		return []string{"modules"}
-	case rules.ArtifactFlatpaks:
-		return []string{"flatpaks"}
-	}
-	return nil
-}
-
 // Project returns the project namespace/name. ErrNotFound when there is
 // none.
 func (c *Client) Project(ctx context.Context, namespace, name string) (Project, error) {

@@ -59,10 +59,11 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, user string, aft
 			return nil
 		}
 		sent = ev.Seq
-		bw.WriteString("id: ")
-		bw.WriteString(strconv.FormatUint(ev.Seq, 10))
-		bw.WriteString("\ndata: ")
-		bw.Write(ev.Data)
+		// A bufio.Writer keeps its first error: the last write returns it.
+		_, _ = bw.WriteString("id: ")
+		_, _ = bw.WriteString(strconv.FormatUint(ev.Seq, 10))
+		_, _ = bw.WriteString("\ndata: ")
+		_, _ = bw.Write(ev.Data)
 		_, err := bw.WriteString("\n\n")
 		return err
 	}
@@ -117,7 +118,7 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, user string, aft
 				return err
 			}
 		case <-tick.C:
-			bw.WriteString(": heartbeat\n\n")
+			_, _ = bw.WriteString(": heartbeat\n\n") // flush returns its error
 			if err := flush(); err != nil {
 				return err
 			}

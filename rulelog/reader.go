@@ -162,35 +162,3 @@ func NotifyVersion(opt *rueidis.ClientOption, prefix string) <-chan struct{} {
 	}
 	return ch
 }
-
-// Watch calls fn with the version now and after every change, until ctx
-// ends. wake comes from NotifyVersion on the options of r's client; each
-// read re-arms Redis' tracking of the key. A failed read is retried every
-// second.
-func (r *Reader) Watch(ctx context.Context, wake <-chan struct{}, fn func(version uint64)) error {
-	var last uint64
-	first := true
-	retry := time.NewTimer(0)
-	retry.Stop()
-	defer retry.Stop()
-	for {
-		v, err := r.Version(ctx)
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			r.Logger.WarnContext(ctx, "read rules version", slog.Any("error", err))
-			retry.Reset(time.Second)
-		case first || v != last:
-			first, last = false, v
-			fn(v)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-wake:
-		case <-retry.C:
-		}
-	}
-}

@@ -4,18 +4,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+
+	"github.com/fmn-project/fmn/internal/redact"
 )
 
 // Secret is a string that never prints: fmt, slog and encoders all show
 // "<secret>". Every sender's passwords and tokens have this type.
 type Secret string
 
-func (Secret) String() string                { return "<secret>" }
-func (Secret) GoString() string              { return `"<secret>"` }
-func (Secret) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte("<secret>")) }
-func (Secret) LogValue() slog.Value          { return slog.StringValue("<secret>") }
-func (Secret) MarshalText() ([]byte, error)  { return []byte("<secret>"), nil }
+func (Secret) String() string                { return redact.Mark }
+func (Secret) GoString() string              { return `"` + redact.Mark + `"` }
+func (Secret) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(redact.Mark)) }
+func (Secret) LogValue() slog.Value          { return slog.StringValue(redact.Mark) }
+func (Secret) MarshalText() ([]byte, error)  { return []byte(redact.Mark), nil }
 
 // Scrub removes every non-empty form in secrets (a password, its base64
 // forms, a token) from err's text: a peer may echo what it was sent. The
@@ -26,12 +27,7 @@ func Scrub(err error, secrets ...string) error {
 		return err
 	}
 	text := err.Error()
-	clean := text
-	for _, s := range secrets {
-		if s != "" {
-			clean = strings.ReplaceAll(clean, s, "<secret>")
-		}
-	}
+	clean := redact.Text(text, secrets...)
 	if clean == text {
 		return err
 	}

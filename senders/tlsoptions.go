@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net/url"
-	"strings"
 )
 
 // TLSOptions are the TLS settings every sender's URL carries, as the
@@ -65,15 +64,4 @@ func (o TLSOptions) ClientConfig() *tls.Config {
 		InsecureSkipVerify: o.InsecureSkipVerify, //nolint:gosec // opt-in, for development
 		MinVersion:         tls.VersionTLS12,
 	}
-}
-
-// RedactedURL is u as a string for logs, with ":<secret>" in place of a
-// password when hasPassword (url.UserPassword would percent-encode the
-// angle brackets, so u must carry the user name only).
-func RedactedURL(u *url.URL, hasPassword bool) string {
-	s := u.String()
-	if hasPassword {
-		s = strings.Replace(s, "@", ":<secret>@", 1)
-	}
-	return s
 }

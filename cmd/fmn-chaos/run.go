@@ -23,7 +23,7 @@ func (h *harness) runTrial(ctx context.Context, t trial) (res result) {
 	if err != nil {
 		res.err = fmt.Errorf("starting the system: %w", err)
 		if s != nil {
-			res.notes = append(s.notes, s.exits()...)
+			res.notes = slices.Concat(s.notes, s.exits())
 		}
 		return res
 	}

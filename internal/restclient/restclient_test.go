@@ -104,10 +104,10 @@ func TestGetJSON(t *testing.T) {
 			if tc.want != nil && !errors.Is(err, tc.want) {
 				t.Errorf("error %v, want %v", err, tc.want)
 			}
-			if errors.Is(err, restclient.ErrUnavailable) != (tc.want == restclient.ErrUnavailable) {
+			if errors.Is(err, restclient.ErrUnavailable) != errors.Is(tc.want, restclient.ErrUnavailable) {
 				t.Errorf("error %v: unavailable %v", err, errors.Is(err, restclient.ErrUnavailable))
 			}
-			if errors.Is(err, restclient.ErrNotFound) != (tc.want == restclient.ErrNotFound) {
+			if errors.Is(err, restclient.ErrNotFound) != errors.Is(tc.want, restclient.ErrNotFound) {
 				t.Errorf("error %v: not found %v", err, errors.Is(err, restclient.ErrNotFound))
 			}
 		})

@@ -3,7 +3,6 @@ package email
 import (
 	"errors"
 	"fmt"
-	"github.com/fmn-project/fmn/senders"
 	"net"
 	"net/mail"
 	"net/url"
@@ -11,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fmn-project/fmn/internal/redact"
+	"github.com/fmn-project/fmn/senders"
 )
 
 // StartTLS is the STARTTLS policy of a plain smtp:// connection.
@@ -264,6 +266,9 @@ func (c Config) String() string {
 	}
 	if c.Username != "" {
 		u.User = url.User(c.Username)
+		if c.Password != "" {
+			u.User = url.UserPassword(c.Username, redact.Mark)
+		}
 	}
 	q := url.Values{}
 	if c.StartTLS != "" && !c.ImplicitTLS {
@@ -271,5 +276,5 @@ func (c Config) String() string {
 	}
 	c.TLSOptions.Encode(q, c.Host)
 	u.RawQuery = q.Encode()
-	return senders.RedactedURL(&u, c.Password != "")
+	return redact.Of(&u)
 }

@@ -3,12 +3,14 @@ package irc
 import (
 	"errors"
 	"fmt"
-	"github.com/fmn-project/fmn/senders"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fmn-project/fmn/internal/redact"
+	"github.com/fmn-project/fmn/senders"
 )
 
 // Secret is a string that never prints (see senders.Secret).
@@ -320,6 +322,9 @@ func (c Config) String() string {
 	}
 	if c.Nick != "" {
 		u.User = url.User(c.Nick)
+		if c.Password != "" {
+			u.User = url.UserPassword(c.Nick, redact.Mark)
+		}
 	}
 	q := url.Values{}
 	if c.Account != "" && c.Account != c.Nick {
@@ -331,7 +336,7 @@ func (c Config) String() string {
 	}
 	c.TLSOptions.Encode(q, c.Host)
 	u.RawQuery = q.Encode()
-	return senders.RedactedURL(&u, c.Password != "")
+	return redact.Of(&u)
 }
 
 // validNick accepts what IRC servers accept in a nick: no spaces or

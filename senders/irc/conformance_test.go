@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/senderstest"
 )
@@ -38,10 +37,8 @@ func TestConformance(t *testing.T) {
 			},
 			Recipient:        "alice",
 			UnknownRecipient: "ghost",
-			Notification: func(id, address, text string) *notification.Notification {
-				return sample(id, address, text)
-			},
-			Received: func(t *testing.T) []string { return texts(alice.received()) },
+			Notification:     sample,
+			Received:         func(t *testing.T) []string { return texts(alice.received()) },
 			Break: func(t *testing.T) func() {
 				g.shut()
 				return g.open

@@ -144,16 +144,9 @@ func TestFailover(t *testing.T) {
 	d := startIRCd(t, ircdOptions{})
 	alice := d.connectClient(t, "alice")
 	ircURL := d.url(true, botNick, botPass, "rate=50&burst=20&connect_wait=2s")
-	ctx := fmntest.Context(t)
 	lc := childLease
 	lc.Key = irc.LeaseKey
-	holder := func() string {
-		h, err := lease.Current(ctx, n.JS, lc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
+	holder := func() string { return senderstest.LeaseHolder(t, n.JS, lc) }
 
 	a := startChild(t, "A", n.URL, ircURL)
 	fmntest.Eventually(t, 10*time.Second, "A holds the lease", func() bool { return holder() == "A" })

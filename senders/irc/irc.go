@@ -588,7 +588,7 @@ func (c *conn) register() error {
 	cfg := c.s.cfg
 	addr := cfg.Addr()
 	_ = c.nc.SetReadDeadline(time.Now().Add(cfg.RegisterTimeout))
-	defer c.nc.SetReadDeadline(time.Time{})
+	defer func() { _ = c.nc.SetReadDeadline(time.Time{}) }()
 
 	useSASL := cfg.Password != "" && cfg.SASL == SASLPlain
 	send := func(line string) error {

@@ -253,7 +253,7 @@ func Acquire(ctx context.Context, js jetstream.JetStream, cfg Config, logger *sl
 	defer cancel()
 	var updates <-chan jetstream.KeyValueEntry
 	if w, err := kv.Watch(wctx, cfg.Key, jetstream.UpdatesOnly(), jetstream.MetaOnly()); err == nil {
-		defer w.Stop()
+		defer func() { _ = w.Stop() }()
 		updates = w.Updates()
 	}
 
@@ -317,19 +317,6 @@ func Holder(ctx context.Context, kv jetstream.KeyValue, key string) (string, err
 		return "", fmt.Errorf("lease %s: unreadable value: %w", key, err)
 	}
 	return v.Holder, nil
-}
-
-// Current reads who holds the lease of cfg ("" when nobody does).
-func Current(ctx context.Context, js jetstream.JetStream, cfg Config) (string, error) {
-	cfg = cfg.WithDefaults()
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return Holder(ctx, kv, cfg.Key)
 }
 
 // margin is how long before the server-side expiry the holder gives up:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/senders/lease"
+	"github.com/fmn-project/fmn/senders/senderstest"
 )
 
 // config is a short lease, so that expiry takes a second.
@@ -49,11 +50,7 @@ func acquire(t *testing.T, js jetstream.JetStream, cfg lease.Config) *lease.Leas
 
 func holder(t *testing.T, js jetstream.JetStream) string {
 	t.Helper()
-	h, err := lease.Current(fmntest.Context(t), js, config(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return senderstest.LeaseHolder(t, js, config(""))
 }
 
 func TestExclusive(t *testing.T) {

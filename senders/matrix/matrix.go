@@ -348,7 +348,7 @@ func (s *Sender) checkUser(ctx context.Context, user string) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound:
-		return senders.Permanent(fmt.Errorf("Matrix user %s does not exist: %w", user, err))
+		return senders.Permanent(fmt.Errorf("Matrix user %s does not exist: %w", user, err)) //nolint:staticcheck // ST1005: a name
 	case errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized:
 		return fmt.Errorf("looking up Matrix user %s: %w", user, err)
 	}

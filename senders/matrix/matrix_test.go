@@ -95,10 +95,8 @@ func TestConformance(t *testing.T) {
 			Secrets:          []string{b.bot.Token, wrong},
 			Recipient:        b.rcpt.ID,
 			UnknownRecipient: "@nobody-" + fmntest.RandomID() + ":localhost",
-			Notification: func(id, address, text string) *notification.Notification {
-				return sample(id, address, text)
-			},
-			Received: func(t *testing.T) []string { return bodies(b.rcpt.received(t), b.bot.ID) },
+			Notification:     sample,
+			Received:         func(t *testing.T) []string { return bodies(b.rcpt.received(t), b.bot.ID) },
 			Break: func(t *testing.T) func() {
 				b.proxy.setBroken(true)
 				return func() { b.proxy.setBroken(false) }

@@ -19,6 +19,7 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/senders"
+	"github.com/fmn-project/fmn/senders/lease"
 	"github.com/fmn-project/fmn/wire"
 )
 
@@ -197,4 +198,19 @@ func NoSecret(t testing.TB, secret, where, text string) {
 	if strings.Contains(text, secret) {
 		t.Errorf("%s holds the secret %q:\n%s", where, secret, text)
 	}
+}
+
+// LeaseHolder reads who holds the lease of cfg ("" when nobody does).
+func LeaseHolder(t testing.TB, js jetstream.JetStream, cfg lease.Config) string {
+	t.Helper()
+	ctx := fmntest.Context(t)
+	kv, _, err := lease.Bucket(ctx, js, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := lease.Holder(ctx, kv, cfg.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

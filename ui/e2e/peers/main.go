@@ -60,6 +60,12 @@ type Peers struct {
 func main() {
 	log.SetPrefix("peers: ")
 	log.SetFlags(0)
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -69,7 +75,7 @@ func main() {
 	var err error
 	p.DatabaseURL, p.Schema, err = freshSchema(ctx)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer dropSchema(p.Schema)
 	p.RedisURL, p.RedisPrefix = fmntest.RedisURL(), "e2e:"+fmntest.RandomID()+":"
@@ -81,7 +87,7 @@ func main() {
 	seed(fas, dg)
 
 	if err := json.NewEncoder(os.Stdout).Encode(p); err != nil {
-		log.Fatal(err)
+		return err
 	}
 	done := make(chan struct{})
 	go func() {
@@ -92,6 +98,7 @@ func main() {
 	case <-ctx.Done():
 	case <-done:
 	}
+	return nil
 }
 
 // seed gives the accounts of devoidc's users (fmn dev's login provider)
