@@ -120,7 +120,6 @@ func BenchmarkPreview(b *testing.B) {
 	t0 := time.Now()
 	publishMessages(b, bd.ctx, bd.nats.JS, msgs)
 	b.Logf("published %d messages (mean body %d bytes) in %s", n, size/n, time.Since(t0).Round(time.Millisecond))
-	msgs = nil
 	owner := w.users[0]
 	email := []rules.Destination{{Protocol: "email", Address: owner + "@example.org"}}
 	params := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }

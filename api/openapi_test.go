@@ -155,7 +155,7 @@ func TestOpenAPI(t *testing.T) {
 			if !okResp {
 				t.Errorf("%s: no success response", key)
 			}
-			if sec != nil && len(sec) == 1 {
+			if len(sec) == 1 {
 				if _, ok := resps["401"]; !ok {
 					t.Errorf("%s: requires a token but documents no 401", key)
 				}

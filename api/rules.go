@@ -23,11 +23,6 @@ type userPath struct {
 	Username string `path:"username" maxLength:"255" doc:"The rules' owner: must be you." example:"alice"`
 }
 
-type rulePath struct {
-	Username string `path:"username" maxLength:"255" doc:"The rule's owner: must be you." example:"alice"`
-	ID       int64  `path:"id" minimum:"1" doc:"The rule's id." example:"12"`
-}
-
 type ruleList struct {
 	Body []Rule
 }
@@ -247,14 +242,19 @@ func (s *Server) checkDestinations(ctx context.Context, id auth.Identity, owner 
 		return s.accountsError(ctx, err, "Your destinations")
 	}
 	var details []error
+	first := ""
 	for _, l := range fresh {
 		d := r.GenerationRules[l.g].Destinations[l.d]
 		if containsDest(own, d) {
 			continue
 		}
+		msg := fmt.Sprintf("%s address %q is not one of yours; yours are: %s", d.Protocol, d.Address, describe(own))
+		if first == "" {
+			first = msg
+		}
 		details = append(details, &huma.ErrorDetail{
 			Location: fmt.Sprintf("body.generation_rules[%d].destinations[%d].address", l.g, l.d),
-			Message:  fmt.Sprintf("%s address %q is not one of yours; yours are: %s", d.Protocol, d.Address, describe(own)),
+			Message:  msg,
 			Value:    d.Address,
 		})
 	}
@@ -262,7 +262,7 @@ func (s *Server) checkDestinations(ctx context.Context, id auth.Identity, owner 
 		return nil
 	}
 	return huma.Error422UnprocessableEntity(
-		"A rule may only send to your own addresses (your account's emails and chat nicks): "+details[0].(*huma.ErrorDetail).Message, details...)
+		"A rule may only send to your own addresses (your account's emails and chat nicks): "+first, details...)
 }
 
 // containsDest reports whether d is one of list: the same protocol and the

@@ -29,7 +29,7 @@ import (
 
 func TestMain(m *testing.M) {
 	// The example OP logs every request through slog's default logger.
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	slog.SetDefault(slog.New(slog.DiscardHandler))
 	os.Exit(m.Run())
 }
 
@@ -98,7 +98,7 @@ func setup(t testing.TB, o setupOpts) *bundle {
 	log := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	b.proj = rulelog.NewProjector(b.nats.JS, b.pg.Pool, rulelog.ProjectorConfig{
 		Stream: b.nats.Streams.Rules, Redis: b.redis, RedisPrefix: b.prefix,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if !o.noProjector {
 		if err := b.proj.Start(b.ctx); err != nil {

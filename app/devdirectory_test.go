@@ -28,7 +28,7 @@ func TestDevServesTheLoginUsersAccounts(t *testing.T) {
 	go func() {
 		done <- app.RunSystem(ctx, cfg, []string{"projector", "api"}, app.Options{Dev: true, Started: func(s *app.System) { started <- s }})
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); <-done }) //nolint:errcheck // stopped by cancel: how it ended is not under test
 	var sys *app.System
 	select {
 	case sys = <-started:

@@ -109,7 +109,7 @@ func setupSystem(t *testing.T) *e2e {
 	bcfg := bridge.Config{URL: amqpURL(), Exchange: e.exchange, Queue: "fmn-e2e-" + id}
 	bdone := make(chan error, 1)
 	go func() { bdone <- bridge.Run(ctx, bcfg, e.nats.JS, log.With("role", "bridge")) }()
-	t.Cleanup(func() { cancel(); <-bdone })
+	t.Cleanup(func() { cancel(); <-bdone }) //nolint:errcheck // stopped by cancel: how it ended is not under test
 
 	conn, err := amqp.Dial(amqpURL())
 	if err != nil {

@@ -112,7 +112,7 @@ func (e *e2e) mailsFor(t *testing.T, addr string) []receivedMail {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r io.Reader = msg.Body
+		r := msg.Body
 		if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
 			r = quotedprintable.NewReader(msg.Body)
 		}

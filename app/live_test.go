@@ -41,7 +41,7 @@ func TestLiveFeedRole(t *testing.T) {
 	}
 	boot := func(roles ...string) *app.System {
 		t.Helper()
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		log := slog.New(slog.DiscardHandler)
 		started := make(chan *app.System, 1)
 		done := make(chan error, 1)
 		rctx, cancel := context.WithCancel(ctx)

@@ -3,7 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"io"
+	"errors"
 	"log/slog"
 	"slices"
 	"testing"
@@ -38,7 +38,7 @@ func TestSystemFollowsAccountsAndOwnership(t *testing.T) {
 	cfg.RedisURL, cfg.RedisPrefix = fmntest.RedisURL(), fmntest.RedisPrefix(t)
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.FASJSONURL, cfg.DistGitURL = fas.URL, dg.URL+"/"
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 
 	cmds, err := rulelog.NewCommands(ctx, n.JS, pg.Pool, rulelog.CommandsConfig{Stream: n.Streams.Rules})
 	if err != nil {
@@ -111,7 +111,7 @@ func TestSystemFollowsAccountsAndOwnership(t *testing.T) {
 		for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
 			raw, err := s.GetMsg(ctx, seq)
 			if err != nil {
-				if err == jetstream.ErrMsgNotFound {
+				if errors.Is(err, jetstream.ErrMsgNotFound) {
 					continue
 				}
 				t.Fatal(err)

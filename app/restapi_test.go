@@ -40,7 +40,7 @@ func TestAPIRole(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	started := make(chan *app.System, 1)
 	done := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)

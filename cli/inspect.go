@@ -46,7 +46,7 @@ func cmdInspect(_ context.Context, args []string, stdin io.Reader, stdout, stder
 	var errs []error
 	first := true
 	for _, name := range files {
-		var r io.Reader = stdin
+		r := stdin
 		if name != "-" {
 			f, err := os.Open(name)
 			if err != nil {

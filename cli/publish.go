@@ -38,7 +38,7 @@ func cmdPublish(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	var total bus.PublishStats
 	var errs []error
 	for _, name := range files {
-		var r io.Reader = stdin
+		r := stdin
 		if name != "-" {
 			f, err := os.Open(name)
 			if err != nil {

@@ -429,7 +429,6 @@ func definitions(cfg *Config) []setting {
 type flagValue struct {
 	s       *setting
 	setFlag bool
-	err     error
 }
 
 func (f *flagValue) String() string {

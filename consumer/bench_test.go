@@ -296,7 +296,6 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	nmsgs := len(msgs)
 	out("pre-published %d bus messages (avg body %d B) in %s; direct matching: %d notifications, %.1f%% of messages match",
 		nmsgs, res.MsgBytes/max(1, nmsgs), time.Since(t0).Round(time.Millisecond), total, 100*float64(matched)/float64(max(1, nmsgs)))
-	msgs = nil
 
 	// 3. The raw JetStream ceiling, same messages, same window: one
 	// republish per message as the issue defines it, and the matcher's own
@@ -312,7 +311,6 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	res.CeilingFanoutRate = measureCeilingFanout(tb, connect(tb, n.URL), raw, fanout, res.NoteBytes, sz.InFlight)
 	stopProf()
 	out("ceiling (matcher's fan-out, %.2f publishes/msg of %d B): %.0f msgs/s", float64(total)/float64(max(1, nmsgs)), res.NoteBytes, res.CeilingFanoutRate)
-	raw = nil
 	runtime.GC()
 
 	// 4. Matcher throughput on the backlog, with the rule sync running as
@@ -329,7 +327,7 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	tb.Cleanup(func() {
 		stopRun()
 		select {
-		case <-runErr:
+		case <-runErr: //nolint:errcheck // ended by stopRun: its error says only that
 		case <-time.After(30 * time.Second):
 			tb.Error("consumer did not stop")
 		}

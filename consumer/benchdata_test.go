@@ -536,7 +536,8 @@ func (w *benchWorld) bodhi() msgDraft {
 
 func (w *benchWorld) koji() msgDraft {
 	owner, name := w.msgUser(), w.pkg()
-	state, sev := 1, bus.SeverityInfo
+	var state int
+	sev := bus.SeverityInfo
 	switch x := w.rng.IntN(100); {
 	case x < 40:
 		state = 0

@@ -82,8 +82,8 @@ func measureCeilingFanout(tb testing.TB, nc *nats.Conn, msgs []*nats.Msg, fanout
 			for _, f := range p.fs {
 				select {
 				case <-f.Ok():
-				case <-f.Err():
-					failed = true
+				case err := <-f.Err():
+					failed = err != nil
 				}
 			}
 			if failed {

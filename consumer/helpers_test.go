@@ -306,15 +306,16 @@ func waitSettled(t testing.TB, ctx context.Context, n *fmntest.NATS, durable str
 			t.Fatal(err)
 		}
 		ci, err := consumerState(ctx, n.JS, n.Streams.Bus, durable)
-		if err == nil {
+		switch {
+		case err == nil:
 			if ci.NumPending == 0 && ci.NumAckPending == 0 && ci.Delivered.Stream >= si.State.LastSeq {
 				return
 			}
 			last = fmt.Sprintf("pending %d, ack pending %d, delivered up to %d of %d, redelivered %d",
 				ci.NumPending, ci.NumAckPending, ci.Delivered.Stream, si.State.LastSeq, ci.NumRedelivered)
-		} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		case !errors.Is(err, jetstream.ErrConsumerNotFound):
 			t.Fatal(err)
-		} else {
+		default:
 			last = "no consumer " + durable
 		}
 		if time.Now().After(deadline) {

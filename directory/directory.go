@@ -94,7 +94,6 @@ type Directory struct {
 	userGroups *svccache.Kind[[]string]
 	members    *svccache.Kind[[]string]
 	userSearch *svccache.Kind[[]string]
-	projects   *svccache.Kind[distgit.Project]
 	owned      *svccache.Kind[rules.ArtifactSet]
 	groupOwned *svccache.Kind[rules.ArtifactSet]
 	artSearch  *svccache.Kind[[]rules.FollowedArtifact]
@@ -170,16 +169,6 @@ func New(cfg Config) *Directory {
 				names = append(names, u.Username)
 			}
 			return names, nil
-		},
-	})
-	d.projects = svccache.NewKind(c, svccache.KindConfig[distgit.Project]{
-		Name: "dg:project", TTL: cfg.OwnershipTTL, NotFoundTTL: cfg.NotFoundTTL, NotFound: distgit.ErrNotFound,
-		Fetch: func(ctx context.Context, fullname string) (distgit.Project, error) {
-			if dg == nil {
-				return distgit.Project{}, ErrNotConfigured
-			}
-			ns, name, _ := strings.Cut(fullname, "/")
-			return dg.Project(ctx, ns, name)
 		},
 	})
 	setCodec := func(set rules.ArtifactSet) ([]byte, error) { return encodeSet(set), nil }
@@ -259,12 +248,6 @@ func (d *Directory) GroupOwnedArtifacts(ctx context.Context, group string) (rule
 		return rules.NewArtifactSet(), nil
 	}
 	return set, err
-}
-
-// ProjectAccess returns who has which access to the dist-git project
-// namespace/name.
-func (d *Directory) ProjectAccess(ctx context.Context, namespace, name string) (distgit.Project, error) {
-	return d.projects.Get(ctx, namespace+"/"+name)
 }
 
 // User returns the account record of name.

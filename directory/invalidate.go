@@ -101,12 +101,10 @@ func (d *Directory) Invalidate(ctx context.Context, topic string, body json.RawM
 			keys = append(keys, d.members.Key(m.Group))
 		}
 	default:
-		var project string
 		var ok bool
-		if ch, project, ok = d.accessChange(topic, body); !ok {
+		if ch, _, ok = d.accessChange(topic, body); !ok {
 			return Change{}, nil
 		}
-		keys = append(keys, d.projects.Key(project))
 		for _, u := range ch.Users {
 			keys = append(keys, d.owned.Key(u))
 		}

@@ -2,6 +2,7 @@ package preview
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -190,7 +191,7 @@ func TestRecentIndexMatchViews(t *testing.T) {
 	}
 	boom := fmt.Errorf("boom")
 	_, _, err = x.matchViews(context.Background(), candidateQuery{keys: []rules.Key{alice}, since: t0}, 3, func(*bus.Parsed, []rules.Match) ([]rules.Match, error) { return nil, boom })
-	if err != boom {
+	if !errors.Is(err, boom) {
 		t.Errorf("error %v", err)
 	}
 }

@@ -73,16 +73,6 @@ type BusMessage struct {
 	Explanations []rules.Explanation
 }
 
-// MatchedRules returns the ids of the rules that produced a notification.
-func (m *BusMessage) MatchedRules() []int64 {
-	var ids []int64
-	for _, x := range m.Matches {
-		ids = append(ids, x.RuleIDs...)
-	}
-	slices.Sort(ids)
-	return slices.Compact(ids)
-}
-
 // BusReport sums up a replay.
 type BusReport struct {
 	// Read is every message read from the stream; Selected those that

@@ -217,7 +217,7 @@ func (w *advisoryWorker) handle(ctx context.Context, msg jetstream.Msg) {
 		// Redelivered later; the DLQ drops the duplicate.
 		w.log.Warn("ack of an advisory failed", "seq", adv.StreamSeq, "err", err)
 	}
-	w.log.Error("notification dead-lettered", notificationID(o), "channel", channel, "seq", adv.StreamSeq,
+	w.log.Error("notification dead-lettered", "id", notificationID(o), "channel", channel, "seq", adv.StreamSeq,
 		"delivery", adv.Deliveries, "reason", o.Reason)
 	if w.opts.OnOutcome != nil {
 		w.opts.OnOutcome(o)

@@ -477,8 +477,8 @@ func (d *deliverer) retry(msg jetstream.Msg, o Outcome, reason string) {
 	}
 	// One line when failures start, reminders with counts, one when
 	// notifications go out again; each attempt at debug level.
-	d.failing.fail(o.Reason, notificationID(o), "seq", o.StreamSeq, "delivery", o.Delivery, "retry_in", o.RetryIn)
-	d.log.Debug("notification not sent, will retry", notificationID(o), "seq", o.StreamSeq,
+	d.failing.fail(o.Reason, "id", notificationID(o), "seq", o.StreamSeq, "delivery", o.Delivery, "retry_in", o.RetryIn)
+	d.log.Debug("notification not sent, will retry", "id", notificationID(o), "seq", o.StreamSeq,
 		"delivery", o.Delivery, "retry_in", o.RetryIn, "reason", o.Reason)
 	d.report(o)
 }
@@ -519,7 +519,7 @@ func (d *deliverer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetst
 	if err := msg.TermWithReason("dead-lettered"); err != nil {
 		d.log.Warn("term failed", "seq", o.StreamSeq, "err", err)
 	}
-	d.log.Error("notification dead-lettered", notificationID(o), "seq", o.StreamSeq, "delivery", o.Delivery, "reason", reason)
+	d.log.Error("notification dead-lettered", "id", notificationID(o), "seq", o.StreamSeq, "delivery", o.Delivery, "reason", reason)
 	d.report(o)
 }
 
@@ -539,7 +539,7 @@ func (d *deliverer) store(ctx context.Context, o Outcome) {
 			return
 		}
 		if attempt >= storeAttempts || ctx.Err() != nil {
-			d.log.Warn("delivery outcome not stored; statistics will miss it", notificationID(o), "seq", o.StreamSeq,
+			d.log.Warn("delivery outcome not stored; statistics will miss it", "id", notificationID(o), "seq", o.StreamSeq,
 				"delivery", o.Delivery, "attempts", attempt, "err", err)
 			return
 		}
@@ -567,11 +567,12 @@ func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }
 
-func notificationID(o Outcome) slog.Attr {
+// notificationID is the id of the outcome's notification, for logs ("" without one).
+func notificationID(o Outcome) string {
 	if o.Notification == nil {
-		return slog.String("id", "")
+		return ""
 	}
-	return slog.String("id", o.Notification.ID)
+	return o.Notification.ID
 }
 
 // maxReason bounds Fmn-Dead-Reason, a header: the dead letter carries the

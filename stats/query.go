@@ -32,11 +32,6 @@ type Range struct {
 	Until time.Time `json:"until,omitzero"`
 }
 
-// LastDays is the range of the last n days up to now.
-func LastDays(n int) Range {
-	return Range{Since: time.Now().Add(-time.Duration(n) * 24 * time.Hour)}
-}
-
 func (r Range) bounds(now time.Time) (since, until time.Time) {
 	since, until = r.Since, r.Until
 	if since.IsZero() {

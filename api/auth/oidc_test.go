@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -23,7 +22,7 @@ import (
 
 func TestMain(m *testing.M) {
 	// The example OP logs every request through slog's default logger.
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	slog.SetDefault(slog.New(slog.DiscardHandler))
 	m.Run()
 }
 
