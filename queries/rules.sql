@@ -85,3 +85,13 @@ SELECT
     (SELECT count(*) FROM users)::bigint AS users,
     (SELECT count(*) FROM rules WHERE NOT disabled)::bigint AS enabled_rules,
     (SELECT count(*) FROM rules WHERE disabled)::bigint AS disabled_rules;
+
+-- name: RuleListByIDs :many
+-- RuleListByIDs reads the rules of the given ids that exist (the FMN v3
+-- import checks which of its rules are there already).
+SELECT * FROM rules WHERE id = ANY(@rule_ids::bigint[]) ORDER BY id;
+
+-- name: RuleIDTaken :one
+-- RuleIDTaken: a rule has, or had, this id.
+SELECT (EXISTS (SELECT 1 FROM rules WHERE id = @id)
+    OR EXISTS (SELECT 1 FROM rule_tombstones WHERE rule_id = @id))::boolean AS taken;

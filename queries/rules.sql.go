@@ -94,6 +94,19 @@ func (q *Queries) RuleGet(ctx context.Context, id int64) (Rule, error) {
 	return i, err
 }
 
+const ruleIDTaken = `-- name: RuleIDTaken :one
+SELECT (EXISTS (SELECT 1 FROM rules WHERE id = $1)
+    OR EXISTS (SELECT 1 FROM rule_tombstones WHERE rule_id = $1))::boolean AS taken
+`
+
+// RuleIDTaken: a rule has, or had, this id.
+func (q *Queries) RuleIDTaken(ctx context.Context, id int64) (bool, error) {
+	row := q.db.QueryRow(ctx, ruleIDTaken, id)
+	var taken bool
+	err := row.Scan(&taken)
+	return taken, err
+}
+
 const ruleList = `-- name: RuleList :many
 SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules
 WHERE id > $1
@@ -113,6 +126,43 @@ type RuleListParams struct {
 // plans, generic ones too, walk the primary key from @after.
 func (q *Queries) RuleList(ctx context.Context, arg RuleListParams) ([]Rule, error) {
 	rows, err := q.db.Query(ctx, ruleList, arg.After, arg.Disabled, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Rule{}
+	for rows.Next() {
+		var i Rule
+		if err := rows.Scan(
+			&i.ID,
+			&i.Username,
+			&i.Name,
+			&i.Disabled,
+			&i.TrackingName,
+			&i.TrackingParams,
+			&i.GenerationRules,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const ruleListByIDs = `-- name: RuleListByIDs :many
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules WHERE id = ANY($1::bigint[]) ORDER BY id
+`
+
+// RuleListByIDs reads the rules of the given ids that exist (the FMN v3
+// import checks which of its rules are there already).
+func (q *Queries) RuleListByIDs(ctx context.Context, ruleIds []int64) ([]Rule, error) {
+	rows, err := q.db.Query(ctx, ruleListByIDs, ruleIds)
 	if err != nil {
 		return nil, err
 	}
