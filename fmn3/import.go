@@ -122,7 +122,7 @@ func (r Report) Print(w io.Writer) {
 	case len(r.Refused) == 0:
 		fmt.Fprintf(w, "nothing to import: every rule is in fmn already\n")
 	default:
-		fmt.Fprintf(w, "nothing to import\n")
+		fmt.Fprintf(w, "nothing to import: every rule fmn takes is in fmn already\n")
 	}
 	if r.Already > 0 {
 		fmt.Fprintf(w, "%d rules were imported before\n", r.Already)
