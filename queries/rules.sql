@@ -91,7 +91,15 @@ SELECT
 -- import checks which of its rules are there already).
 SELECT * FROM rules WHERE id = ANY(@rule_ids::bigint[]) ORDER BY id;
 
--- name: RuleIDTaken :one
--- RuleIDTaken: a rule has, or had, this id.
-SELECT (EXISTS (SELECT 1 FROM rules WHERE id = @id)
-    OR EXISTS (SELECT 1 FROM rule_tombstones WHERE rule_id = @id))::boolean AS taken;
+-- name: RuleInsertImported :execrows
+-- RuleInsertImported writes a rule whose creation event names its id (a
+-- rule imported from FMN v3), unless a rule has or had that id: it then
+-- writes nothing.
+INSERT INTO rules (
+    id, username, name, disabled, tracking_name, tracking_params,
+    generation_rules, version, created_at, updated_at
+)
+SELECT @id, @username, @name, @disabled, @tracking_name, @tracking_params,
+       @generation_rules, @version, @created_at, @updated_at
+WHERE NOT EXISTS (SELECT 1 FROM rule_tombstones WHERE rule_id = @id)
+ON CONFLICT (id) DO NOTHING;

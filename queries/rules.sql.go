@@ -94,17 +94,50 @@ func (q *Queries) RuleGet(ctx context.Context, id int64) (Rule, error) {
 	return i, err
 }
 
-const ruleIDTaken = `-- name: RuleIDTaken :one
-SELECT (EXISTS (SELECT 1 FROM rules WHERE id = $1)
-    OR EXISTS (SELECT 1 FROM rule_tombstones WHERE rule_id = $1))::boolean AS taken
+const ruleInsertImported = `-- name: RuleInsertImported :execrows
+INSERT INTO rules (
+    id, username, name, disabled, tracking_name, tracking_params,
+    generation_rules, version, created_at, updated_at
+)
+SELECT $1, $2, $3, $4, $5, $6,
+       $7, $8, $9, $10
+WHERE NOT EXISTS (SELECT 1 FROM rule_tombstones WHERE rule_id = $1)
+ON CONFLICT (id) DO NOTHING
 `
 
-// RuleIDTaken: a rule has, or had, this id.
-func (q *Queries) RuleIDTaken(ctx context.Context, id int64) (bool, error) {
-	row := q.db.QueryRow(ctx, ruleIDTaken, id)
-	var taken bool
-	err := row.Scan(&taken)
-	return taken, err
+type RuleInsertImportedParams struct {
+	ID              int64
+	Username        string
+	Name            string
+	Disabled        bool
+	TrackingName    string
+	TrackingParams  json.RawMessage
+	GenerationRules json.RawMessage
+	Version         int64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// RuleInsertImported writes a rule whose creation event names its id (a
+// rule imported from FMN v3), unless a rule has or had that id: it then
+// writes nothing.
+func (q *Queries) RuleInsertImported(ctx context.Context, arg RuleInsertImportedParams) (int64, error) {
+	result, err := q.db.Exec(ctx, ruleInsertImported,
+		arg.ID,
+		arg.Username,
+		arg.Name,
+		arg.Disabled,
+		arg.TrackingName,
+		arg.TrackingParams,
+		arg.GenerationRules,
+		arg.Version,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const ruleList = `-- name: RuleList :many

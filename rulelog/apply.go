@@ -42,28 +42,30 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 	var n int64
 	switch ev.Type {
 	case EventRuleCreated:
-		id := seq
-		if ev.RuleID != 0 {
-			// An imported rule keeps the id it had elsewhere, unless a rule
-			// has or had that id here: the importer checks before it
-			// appends, so only a hand-made event gets here.
-			taken, err := a.q.RuleIDTaken(ctx, ev.RuleID)
-			if err != nil {
-				return dbErr("check rule id", err)
-			}
-			if taken {
-				a.log.WarnContext(ctx, "skip rule.created: its rule id is taken", slog.Uint64("seq", se.Seq),
-					slog.String("user", ev.User), slog.Int64("rule_id", ev.RuleID))
-				return nil
-			}
-			id = ev.RuleID
-		}
 		params, gen, err := ruleColumns(ev.Rule)
 		if err != nil {
 			return err
 		}
+		if ev.RuleID != 0 {
+			// An imported rule keeps the id it had elsewhere, unless a rule
+			// has or had that id: the importer checks before it appends,
+			// so only a hand-made event is skipped here.
+			n, err := a.q.RuleInsertImported(ctx, queries.RuleInsertImportedParams{
+				ID: ev.RuleID, Username: ev.User, Name: ev.Rule.Name, Disabled: ev.Rule.Disabled,
+				TrackingName: ev.Rule.TrackingRule.Name, TrackingParams: params, GenerationRules: gen,
+				Version: seq, CreatedAt: ev.Time, UpdatedAt: ev.Time,
+			})
+			if err != nil {
+				return dbErr("insert imported rule", err)
+			}
+			if n == 0 {
+				a.log.WarnContext(ctx, "skip rule.created: its rule id is taken", slog.Uint64("seq", se.Seq),
+					slog.String("user", ev.User), slog.Int64("rule_id", ev.RuleID))
+			}
+			return nil
+		}
 		err = a.q.RuleUpsert(ctx, queries.RuleUpsertParams{
-			ID: id, Username: ev.User, Name: ev.Rule.Name, Disabled: ev.Rule.Disabled,
+			ID: seq, Username: ev.User, Name: ev.Rule.Name, Disabled: ev.Rule.Disabled,
 			TrackingName: ev.Rule.TrackingRule.Name, TrackingParams: params, GenerationRules: gen,
 			Version: seq, CreatedAt: ev.Time, UpdatedAt: ev.Time,
 		})
