@@ -3,6 +3,7 @@ package fmn3
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -55,7 +56,8 @@ func Convert(s Source) (rules.Rule, []string) {
 		r.GenerationRules = append(r.GenerationRules, gr)
 	}
 	if err := rules.Validate(&r); err != nil {
-		if ve, ok := err.(rules.ValidationErrors); ok {
+		var ve rules.ValidationErrors
+		if errors.As(err, &ve) {
 			for _, fe := range ve {
 				problems = append(problems, fe.Error())
 			}
