@@ -14,6 +14,7 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // bundle: an FMN v3 database (its schema from testdata/fmn3/schema.sql),
@@ -371,4 +372,63 @@ func streamInfo(t *testing.T, b *bundle) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.LastSeq
+}
+
+// TestImportCompletesInterrupted: a run that stopped after appending some
+// rules is completed by the next, which appends only the others.
+func TestImportCompletesInterrupted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for id := 1; id <= 5; id++ {
+		b.insert(t, fmnRule{id: id * 10, user: "alice", name: "r", disabled: id == 2, tracking: "users-followed", params: `["bob"]`,
+			gens: []fmnGen{{dests: [][2]string{email("alice@example.org")}}}})
+	}
+	snap, err := fmn3.Read(b.ctx, b.fmn3.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first run moved the stream past id 50 and appended rules 10 and
+	// 20, as Import appends them, then stopped.
+	st, err := b.nats.JS.Stream(b.ctx, b.nats.Streams.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(b.ctx, jetstream.WithPurgeSequence(51)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range snap.Rules[:2] {
+		r, problems := fmn3.Convert(s)
+		if len(problems) > 0 {
+			t.Fatal(problems)
+		}
+		body := r
+		body.ID = 0
+		msg, err := rulelog.Event{Type: rulelog.EventRuleCreated, User: "alice", RuleID: r.ID, Rule: &body, Actor: fmn3.Actor, Time: time.Now()}.Message()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.nats.JS.PublishMsg(b.ctx, msg, jetstream.WithMsgID(fmn3.MsgID(r.ID, body))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := fmn3.Import(b.ctx, fmn3.Config{JS: b.nats.JS, Stream: b.nats.Streams.Rules, DB: b.fmn.Pool}, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Imported != 3 || rep.Already != 2 || rep.AdvancedTo != 0 || rep.FirstID != 30 {
+		t.Errorf("second run: %+v", rep)
+	}
+	if last := streamInfo(t, b); last != 55 {
+		t.Errorf("RULES ends at %d, want 55: 2 + 3 events after 50", last)
+	}
+	for id := int64(10); id <= 50; id += 10 {
+		sr, err := b.store.Rule(b.ctx, id)
+		if err != nil {
+			t.Errorf("rule %d: %v", id, err)
+			continue
+		}
+		if sr.Disabled != (id == 20) {
+			t.Errorf("rule %d disabled = %v", id, sr.Disabled)
+		}
+	}
 }
