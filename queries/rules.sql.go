@@ -94,50 +94,74 @@ func (q *Queries) RuleGet(ctx context.Context, id int64) (Rule, error) {
 	return i, err
 }
 
-const ruleInsertImported = `-- name: RuleInsertImported :execrows
+const ruleInsertImported = `-- name: RuleInsertImported :many
 INSERT INTO rules (
     id, username, name, disabled, tracking_name, tracking_params,
     generation_rules, version, created_at, updated_at
 )
-SELECT $1, $2, $3, $4, $5, $6,
-       $7, $8, $9, $10
-WHERE NOT EXISTS (SELECT 1 FROM rule_tombstones WHERE rule_id = $1)
+SELECT t.id, t.username, t.name, t.disabled, t.tracking_name, t.tracking_params,
+       t.generation_rules, t.version, t.at, t.at
+FROM (
+    SELECT unnest($1::bigint[]) AS id,
+           unnest($2::text[]) AS username,
+           unnest($3::text[]) AS name,
+           unnest($4::boolean[]) AS disabled,
+           unnest($5::text[]) AS tracking_name,
+           unnest($6::jsonb[]) AS tracking_params,
+           unnest($7::jsonb[]) AS generation_rules,
+           unnest($8::bigint[]) AS version,
+           unnest($9::timestamptz[]) AS at
+) AS t
+WHERE NOT EXISTS (SELECT 1 FROM rule_tombstones WHERE rule_id = t.id)
+ORDER BY t.version
 ON CONFLICT (id) DO NOTHING
+RETURNING id
 `
 
 type RuleInsertImportedParams struct {
-	ID              int64
-	Username        string
-	Name            string
-	Disabled        bool
-	TrackingName    string
-	TrackingParams  json.RawMessage
-	GenerationRules json.RawMessage
-	Version         int64
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	Ids             []int64
+	Usernames       []string
+	Names           []string
+	Disabled        []bool
+	TrackingNames   []string
+	TrackingParams  []json.RawMessage
+	GenerationRules []json.RawMessage
+	Versions        []int64
+	Times           []time.Time
 }
 
-// RuleInsertImported writes a rule whose creation event names its id (a
-// rule imported from FMN v3), unless a rule has or had that id: it then
-// writes nothing.
-func (q *Queries) RuleInsertImported(ctx context.Context, arg RuleInsertImportedParams) (int64, error) {
-	result, err := q.db.Exec(ctx, ruleInsertImported,
-		arg.ID,
-		arg.Username,
-		arg.Name,
+// RuleInsertImported writes rules whose creation events name their ids
+// (rules imported from FMN v3), in event order, except those whose id a
+// rule has or had (a rule, a tombstone, or an earlier row of the same
+// call): it returns the ids it wrote.
+func (q *Queries) RuleInsertImported(ctx context.Context, arg RuleInsertImportedParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, ruleInsertImported,
+		arg.Ids,
+		arg.Usernames,
+		arg.Names,
 		arg.Disabled,
-		arg.TrackingName,
+		arg.TrackingNames,
 		arg.TrackingParams,
 		arg.GenerationRules,
-		arg.Version,
-		arg.CreatedAt,
-		arg.UpdatedAt,
+		arg.Versions,
+		arg.Times,
 	)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const ruleList = `-- name: RuleList :many

@@ -64,6 +64,19 @@ func TestImportedRuleID(t *testing.T) {
 			t.Error("a deleted rule's id was created again")
 		}
 	})
+	t.Run("a rebuild gives the same rules", func(t *testing.T) {
+		kept := validRule("kept")
+		appendEv(rulelog.Event{Type: rulelog.EventRuleCreated, User: "bob", RuleID: 9001, Rule: &kept})
+		if _, err := b.proj.Rebuild(b.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.store.Rule(b.ctx, 9000); err == nil {
+			t.Error("rule 9000 is back after a rebuild")
+		}
+		if got, err := b.store.Rule(b.ctx, 9001); err != nil || got.User.Name != "bob" || got.Name != "kept" {
+			t.Errorf("rule 9001 after a rebuild: %+v, %v", got, err)
+		}
+	})
 }
 
 func validRule(name string) rules.Rule {
