@@ -23,7 +23,7 @@ type applier struct {
 // importedRules are creations of rules that keep the id they had
 // elsewhere (rule.created with a RuleID), written in one statement.
 type importedRules struct {
-	p    queries.RuleInsertImportedParams
+	p queries.RuleInsertImportedParams
 }
 
 func (ir *importedRules) add(ev Event, seq int64, params, gen []byte) {
