@@ -83,6 +83,9 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	rep.Print(stdout)
+	if rep.Blocked != "" {
+		return errors.New("the import would fail (see above)")
+	}
 	if !dryRun {
 		fmt.Fprintf(stdout, "done in %s\n", time.Since(start).Round(time.Millisecond))
 	}

@@ -93,6 +93,8 @@ type Report struct {
 	AdvancedTo uint64
 	// FirstID and LastID span the ids of the imported rules.
 	FirstID, LastID int64
+	// Blocked says, in a dry run, why the import would fail.
+	Blocked string
 }
 
 // Print writes the report for people.
@@ -134,6 +136,9 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "%d rules refused (listed above)\n", len(r.Refused))
 	}
 	fmt.Fprintf(w, "%s %d hourly counts of generated notifications\n", would("statistics hold", "would add to the statistics"), r.GeneratedHours)
+	if r.Blocked != "" {
+		fmt.Fprintf(w, "but the import would fail: %s\n", r.Blocked)
+	}
 }
 
 // Import appends the rules of snap to the RULES stream, one rule.created
@@ -251,9 +256,14 @@ func Import(ctx context.Context, cfg Config, snap *Snapshot) (Report, error) {
 	// New rules must never take an FMN id: their ids are stream sequences.
 	if len(todo) > 0 && info.State.LastSeq < uint64(maxID) {
 		if info.State.Msgs > 0 {
-			return rep, fmt.Errorf("the RULES stream %s holds %d events up to sequence %d, below FMN's highest rule id %d: "+
+			err := fmt.Errorf("the RULES stream %s holds %d events up to sequence %d, below FMN's highest rule id %d: "+
 				"a rule created in fmn would take the id of an FMN rule. Import into an fmn whose RULES stream is empty "+
 				"(before users change rules in it), or ask for help to move the stream", cfg.Stream, info.State.Msgs, info.State.LastSeq, maxID)
+			if cfg.DryRun {
+				rep.Blocked = err.Error()
+				return rep, nil
+			}
+			return rep, err
 		}
 		rep.AdvancedTo = uint64(maxID) + 1
 		if !cfg.DryRun {

@@ -303,6 +303,10 @@ func TestImportRefusesStreamBelowFMNIds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rep, err := fmn3.Import(b.ctx, fmn3.Config{JS: b.nats.JS, Stream: b.nats.Streams.Rules, DB: b.fmn.Pool, DryRun: true}, snap)
+	if err != nil || !strings.Contains(rep.Blocked, "below FMN's highest rule id 500") {
+		t.Errorf("dry run into a used stream: %+v, %v", rep, err)
+	}
 	_, err = fmn3.Import(b.ctx, fmn3.Config{JS: b.nats.JS, Stream: b.nats.Streams.Rules, DB: b.fmn.Pool}, snap)
 	if err == nil || !strings.Contains(err.Error(), "below FMN's highest rule id 500") {
 		t.Fatalf("import into a used stream: %v", err)
