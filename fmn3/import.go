@@ -16,6 +16,7 @@ import (
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/stats"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -84,7 +85,11 @@ type Report struct {
 	// Already were there from an earlier run; Deleted were imported
 	// earlier and deleted in fmn since (they stay deleted).
 	Already, Deleted int
-	Refused          []Refused
+	// UsersAdded are FMN users without a rule to import whom fmn did not
+	// know: their record keeps fmn's default rules from them, as they
+	// had chosen their rules in FMN (perhaps none).
+	UsersAdded int
+	Refused    []Refused
 	// GeneratedHours is how many (rule, hour) counts of FMN's generated
 	// table the statistics hold.
 	GeneratedHours int
@@ -121,10 +126,14 @@ func (r Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "; %d without a name are named after their tracking rule", r.Unnamed)
 		}
 		fmt.Fprintln(w)
+	case r.UsersAdded > 0:
 	case len(r.Refused) == 0:
 		fmt.Fprintf(w, "nothing to import: every rule is in fmn already\n")
 	default:
 		fmt.Fprintf(w, "nothing to import: every rule fmn takes is in fmn already\n")
+	}
+	if r.UsersAdded > 0 {
+		fmt.Fprintf(w, "%s %d users without rules to import (fmn gives them no default rules)\n", would("recorded", "would record"), r.UsersAdded)
 	}
 	if r.Already > 0 {
 		fmt.Fprintf(w, "%d rules were imported before\n", r.Already)
@@ -241,6 +250,31 @@ func Import(ctx context.Context, cfg Config, snap *Snapshot) (Report, error) {
 		}
 	}
 	slices.SortFunc(rep.Refused, func(a, b Refused) int { return int(a.ID - b.ID) })
+	withRules := map[string]bool{}
+	for _, r := range todo {
+		withRules[r.User.Name] = true
+	}
+	var maybe []string
+	for _, u := range snap.UserNames {
+		if !withRules[u] {
+			maybe = append(maybe, u)
+		}
+	}
+	known, err := q.UserListByNames(ctx, maybe)
+	if err != nil {
+		return rep, fmt.Errorf("read fmn's users: %w", err)
+	}
+	isKnown := make(map[string]bool, len(known))
+	for _, u := range known {
+		isKnown[u] = true
+	}
+	var newUsers []string
+	for _, u := range maybe {
+		if !isKnown[u] {
+			newUsers = append(newUsers, u)
+		}
+	}
+	rep.UsersAdded = len(newUsers)
 	rep.Imported = len(todo)
 	if len(todo) > 0 {
 		rep.FirstID, rep.LastID = todo[0].ID, todo[len(todo)-1].ID
@@ -254,7 +288,7 @@ func Import(ctx context.Context, cfg Config, snap *Snapshot) (Report, error) {
 	rep.GeneratedHours = len(counts)
 
 	// New rules must never take an FMN id: their ids are stream sequences.
-	if len(todo) > 0 && info.State.LastSeq < uint64(maxID) {
+	if len(todo)+len(newUsers) > 0 && info.State.LastSeq < uint64(maxID) {
 		if info.State.Msgs > 0 {
 			err := fmt.Errorf("the RULES stream %s holds %d events up to sequence %d, below FMN's highest rule id %d: "+
 				"a rule created in fmn would take the id of an FMN rule. Import into an fmn whose RULES stream is empty "+
@@ -283,14 +317,14 @@ func Import(ctx context.Context, cfg Config, snap *Snapshot) (Report, error) {
 		return rep, nil
 	}
 
-	last, err := appendAll(ctx, cfg, todo)
+	last, err := appendAll(ctx, cfg, todo, newUsers)
 	if err != nil {
 		return rep, err
 	}
 	if err := waitProjected(ctx, cfg, store, last); err != nil {
 		return rep, fmt.Errorf("the events are appended, %w", err)
 	}
-	if len(todo) > 0 {
+	if len(todo)+len(newUsers) > 0 {
 		fmt.Fprintf(cfg.Out, "the rules projection has applied them\n")
 	}
 	if err := stats.Import(ctx, cfg.DB, counts); err != nil {
@@ -299,33 +333,54 @@ func Import(ctx context.Context, cfg Config, snap *Snapshot) (Report, error) {
 	return rep, nil
 }
 
-// appendAll appends one rule.created event per rule, pipelined, and
-// returns the sequence of the last.
-func appendAll(ctx context.Context, cfg Config, todo []rules.Rule) (uint64, error) {
+// appendAll appends one rule.created event per rule, then one
+// user.created per user, pipelined, and returns the sequence of the last.
+func appendAll(ctx context.Context, cfg Config, todo []rules.Rule, users []string) (uint64, error) {
+	type pending struct {
+		f    jetstream.PubAckFuture
+		user bool
+	}
 	var (
-		last    uint64
-		pending []jetstream.PubAckFuture
-		start   = time.Now()
-		done    int
+		last  uint64
+		queue []pending
+		start = time.Now()
+		done  int
+		total = len(todo) + len(users)
 	)
 	settle := func(keep int) error {
-		for len(pending) > keep {
-			f := pending[0]
+		for len(queue) > keep {
+			p := queue[0]
 			select {
-			case ack := <-f.Ok():
+			case ack := <-p.f.Ok():
 				last = max(last, ack.Sequence)
-			case err := <-f.Err():
-				return fmt.Errorf("append rule.created after %d of %d rules: %w (run the import again to complete it)", done, len(todo), err)
+			case err := <-p.f.Err():
+				// A user with events already is known: nothing to add.
+				var apiErr *jetstream.APIError
+				if !p.user || !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence {
+					return fmt.Errorf("append after %d of %d events: %w (run the import again to complete it)", done, total, err)
+				}
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			pending = pending[1:]
+			queue = queue[1:]
 			done++
 			if done%cfg.ProgressEvery == 0 {
-				fmt.Fprintf(cfg.Out, "appended %d of %d rules (%.0f/s)\n", done, len(todo), float64(done)/time.Since(start).Seconds())
+				fmt.Fprintf(cfg.Out, "appended %d of %d rules (%.0f/s)\n", min(done, len(todo)), len(todo), float64(done)/time.Since(start).Seconds())
 			}
 		}
 		return nil
+	}
+	publish := func(ev rulelog.Event, user bool, opts ...jetstream.PublishOpt) error {
+		msg, err := ev.Message()
+		if err != nil {
+			return err
+		}
+		f, err := cfg.JS.PublishMsgAsync(msg, opts...)
+		if err != nil {
+			return fmt.Errorf("append %s of %s: %w (run the import again to complete it)", ev.Type, ev.User, err)
+		}
+		queue = append(queue, pending{f: f, user: user})
+		return settle(cfg.Window)
 	}
 	now := cfg.Now().UTC().Truncate(time.Microsecond)
 	for _, r := range todo {
@@ -333,24 +388,22 @@ func appendAll(ctx context.Context, cfg Config, todo []rules.Rule) (uint64, erro
 		body := r
 		body.ID, body.GeneratedLastWeek = 0, 0
 		ev := rulelog.Event{Type: rulelog.EventRuleCreated, User: user, RuleID: id, Rule: &body, Actor: Actor, Time: now}
-		msg, err := ev.Message()
-		if err != nil {
+		if err := publish(ev, false, jetstream.WithMsgID(MsgID(id, body))); err != nil {
 			return 0, err
 		}
-		f, err := cfg.JS.PublishMsgAsync(msg, jetstream.WithMsgID(MsgID(id, body)))
-		if err != nil {
-			return 0, fmt.Errorf("append rule.created of rule %d: %w (run the import again to complete it)", id, err)
-		}
-		pending = append(pending, f)
-		if err := settle(cfg.Window); err != nil {
+	}
+	for _, u := range users {
+		// As rulelog's EnsureUser: only as the user's first event.
+		ev := rulelog.Event{Type: rulelog.EventUserCreated, User: u, Actor: Actor, Time: now}
+		if err := publish(ev, true, jetstream.WithMsgID("user.created."+wire.EncodeToken(u)), jetstream.WithExpectLastSequencePerSubject(0)); err != nil {
 			return 0, err
 		}
 	}
 	if err := settle(0); err != nil {
 		return 0, err
 	}
-	if len(todo) > 0 {
-		fmt.Fprintf(cfg.Out, "appended %d rules in %s\n", len(todo), time.Since(start).Round(time.Millisecond))
+	if total > 0 {
+		fmt.Fprintf(cfg.Out, "appended %d rules and %d users in %s\n", len(todo), len(users), time.Since(start).Round(time.Millisecond))
 	}
 	return last, nil
 }

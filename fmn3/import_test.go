@@ -134,6 +134,9 @@ func TestImport(t *testing.T) {
 		fmnRule{id: 33, user: "dave", name: "Bad email", tracking: "users-followed", params: `["bob"]`,
 			gens: []fmnGen{{dests: [][2]string{email("not an address")}}}},
 	)
+	// erin deleted every rule in FMN: fmn must know her, so that it gives
+	// her no default rules.
+	b.exec(t, `INSERT INTO users (name) VALUES ('erin')`)
 	now := time.Now().UTC()
 	b.exec(t, `INSERT INTO generated (rule_id, "when", count) VALUES (3, $1, 5), (3, $1, 3), (3, $2, 2), (7, $1, 1)`,
 		now.Add(-2*time.Hour).Truncate(time.Hour).Add(time.Minute), now.Add(-30*24*time.Hour))
@@ -185,7 +188,7 @@ func TestImport(t *testing.T) {
 		var out bytes.Buffer
 		rep.Print(&out)
 		t.Log(out.String())
-		if rep.Imported != len(want) || rep.Disabled != 1 || rep.Unnamed != 2 || rep.AdvancedTo != 41 {
+		if rep.Imported != len(want) || rep.Disabled != 1 || rep.Unnamed != 2 || rep.AdvancedTo != 41 || rep.UsersAdded != 1 {
 			t.Errorf("dry run: %+v", rep)
 		}
 		checkRefused(t, rep, refused, out.String())
@@ -212,8 +215,11 @@ func TestImport(t *testing.T) {
 		var out bytes.Buffer
 		rep.Print(&out)
 		t.Log(progress.String() + out.String())
-		if rep.Imported != len(want) || rep.Already != 0 || rep.GeneratedHours != 3 {
+		if rep.Imported != len(want) || rep.Already != 0 || rep.GeneratedHours != 3 || rep.UsersAdded != 1 {
 			t.Errorf("import: %+v", rep)
+		}
+		if _, err := b.store.User(b.ctx, "erin"); err != nil {
+			t.Errorf("FMN user without rules: %v", err)
 		}
 		if !strings.Contains(progress.String(), "appended 4 of 6 rules") {
 			t.Errorf("no progress lines:\n%s", progress.String())

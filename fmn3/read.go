@@ -67,6 +67,8 @@ type Snapshot struct {
 	Rules     []Source
 	Generated []Generated
 	Users     int
+	// UserNames are every FMN v3 user, with rules or without.
+	UserNames []string
 }
 
 // Read reads every rule of an FMN v3 database, in one repeatable-read
@@ -78,12 +80,18 @@ func Read(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	s := &Snapshot{}
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&s.Users); err != nil {
+	var user string
+	rows, _ := tx.Query(ctx, `SELECT name FROM users ORDER BY id`)
+	if _, err := pgx.ForEachRow(rows, []any{&user}, func() error {
+		s.UserNames = append(s.UserNames, user)
+		return nil
+	}); err != nil {
 		return nil, readErr("users", err)
 	}
+	s.Users = len(s.UserNames)
 
 	byID := map[int64]int{}
-	rows, _ := tx.Query(ctx, `SELECT r.id, u.name, r.name, r.disabled
+	rows, _ = tx.Query(ctx, `SELECT r.id, u.name, r.name, r.disabled
 		FROM rules r JOIN users u ON u.id = r.user_id ORDER BY r.id`)
 	var src Source
 	_, err = pgx.ForEachRow(rows, []any{&src.ID, &src.User, &src.Name, &src.Disabled}, func() error {
