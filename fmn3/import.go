@@ -86,8 +86,9 @@ type Report struct {
 	// earlier and deleted in fmn since (they stay deleted).
 	Already, Deleted int
 	// UsersAdded are FMN users without a rule to import whom fmn did not
-	// know: their record keeps fmn's default rules from them, as they
-	// had chosen their rules in FMN (perhaps none).
+	// know: with their record they are not new users to fmn (default
+	// rules are for those), as they had chosen their rules in FMN
+	// (perhaps none).
 	UsersAdded int
 	Refused    []Refused
 	// GeneratedHours is how many (rule, hour) counts of FMN's generated
@@ -133,7 +134,7 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "nothing to import: every rule fmn takes is in fmn already\n")
 	}
 	if r.UsersAdded > 0 {
-		fmt.Fprintf(w, "%s %d users without rules to import (fmn gives them no default rules)\n", would("recorded", "would record"), r.UsersAdded)
+		fmt.Fprintf(w, "%s %d users without rules to import (so they are not new users to fmn)\n", would("recorded", "would record"), r.UsersAdded)
 	}
 	if r.Already > 0 {
 		fmt.Fprintf(w, "%d rules were imported before\n", r.Already)
