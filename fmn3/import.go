@@ -424,6 +424,7 @@ func waitProjected(ctx context.Context, cfg Config, store *rulelog.Store, seq ui
 	var (
 		at      uint64
 		movedAt = time.Now()
+		saidAt  = time.Now()
 	)
 	for {
 		cur, err := store.Projected(ctx)
@@ -435,6 +436,10 @@ func waitProjected(ctx context.Context, cfg Config, store *rulelog.Store, seq ui
 		}
 		if cur != at {
 			at, movedAt = cur, time.Now()
+		}
+		if time.Since(saidAt) >= 5*time.Second {
+			fmt.Fprintf(cfg.Out, "waiting for the rules projection: at sequence %d, the last event is %d\n", cur, seq)
+			saidAt = time.Now()
 		}
 		if time.Since(movedAt) > cfg.ProjectionStall {
 			return fmt.Errorf("the rules projection is at %d of %d and has not moved for %s: is fmn's projector running (fmn serve --roles projector, or fmn dev)?",
