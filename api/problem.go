@@ -1,7 +1,9 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -20,9 +22,45 @@ type ErrorModel struct {
 	Type     string              `json:"type,omitempty" format:"uri" default:"about:blank" doc:"A URI reference to human-readable documentation for the error."`
 	Title    string              `json:"title,omitempty" example:"Bad Request" doc:"A short, human-readable summary of the problem type."`
 	Status   int                 `json:"status,omitempty" example:"400" doc:"HTTP status code"`
-	Detail   any                 `json:"detail,omitempty" doc:"What went wrong: a sentence; for a validation error (422 with errors) FMN's (FastAPI's) list of {loc, msg, type, input}, one per problem."`
+	Detail   ProblemDetail       `json:"detail,omitzero" required:"false" doc:"What went wrong: a sentence; for a validation error (422 with errors) FMN's (FastAPI's) list of {loc, msg, type, input}, one per problem."`
 	Instance string              `json:"instance,omitempty" format:"uri" doc:"A URI reference that identifies the specific occurrence of the problem."`
 	Errors   []*huma.ErrorDetail `json:"errors,omitempty" doc:"The individual problems: location (e.g. body.generation_rules[0].destinations[0].address), message, value."`
+}
+
+// ProblemDetail is a problem's detail: Text, or FMN's List when set.
+type ProblemDetail struct {
+	Text string
+	List []FMNErrorDetail
+}
+
+// IsZero lets omitempty drop an empty detail.
+func (d ProblemDetail) IsZero() bool { return d.Text == "" && d.List == nil }
+
+// MarshalJSON writes the list or the text.
+func (d ProblemDetail) MarshalJSON() ([]byte, error) {
+	if d.List != nil {
+		return json.Marshal(d.List)
+	}
+	return json.Marshal(d.Text)
+}
+
+// UnmarshalJSON reads either form.
+func (d *ProblemDetail) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '[' {
+		return json.Unmarshal(b, &d.List)
+	}
+	return json.Unmarshal(b, &d.Text)
+}
+
+// Schema documents both forms.
+func (d ProblemDetail) Schema(r huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		Description: "What went wrong: a sentence; for a validation error (422 with errors) FMN's (FastAPI's) list of {loc, msg, type, input}, one per problem.",
+		OneOf: []*huma.Schema{
+			{Type: huma.TypeString},
+			{Type: huma.TypeArray, Items: r.Schema(reflect.TypeFor[FMNErrorDetail](), true, "FMNErrorDetail")},
+		},
+	}
 }
 
 // FMNErrorDetail is one entry of FMN's (FastAPI's) validation detail.
@@ -30,13 +68,13 @@ type FMNErrorDetail struct {
 	Loc   []any  `json:"loc" doc:"Where: \"body\", \"path\", \"query\" or \"header\", then field names and list indexes."`
 	Msg   string `json:"msg"`
 	Type  string `json:"type" doc:"FastAPI's error type: missing, extra_forbidden, string_type, literal_error, value_error, …"`
-	Input any    `json:"input,omitempty"`
+	Input any    `json:"input,omitempty" doc:"The offending value, when there is one."`
 }
 
 // Error is the detail sentence (or the first problem).
 func (e *ErrorModel) Error() string {
-	if s, ok := e.Detail.(string); ok {
-		return s
+	if e.Detail.List == nil {
+		return e.Detail.Text
 	}
 	if len(e.Errors) > 0 {
 		return e.Errors[0].Message
@@ -57,7 +95,7 @@ func (e *ErrorModel) ContentType(ct string) string {
 
 // newError replaces huma.NewError (see init).
 func newError(status int, msg string, errs ...error) huma.StatusError {
-	e := &ErrorModel{Status: status, Title: http.StatusText(status)}
+	e := &ErrorModel{Status: status, Title: http.StatusText(status), Detail: ProblemDetail{}}
 	for _, err := range errs {
 		if err == nil {
 			continue
@@ -73,12 +111,10 @@ func newError(status int, msg string, errs ...error) huma.StatusError {
 		for i, d := range e.Errors {
 			list[i] = fmnDetail(d)
 		}
-		e.Detail = list
+		e.Detail.List = list
 		return e
 	}
-	if msg != "" {
-		e.Detail = msg
-	}
+	e.Detail.Text = msg
 	return e
 }
 

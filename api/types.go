@@ -34,9 +34,9 @@ type NewRule struct {
 	TrackingRule    TrackingRule     `json:"tracking_rule"`
 	GenerationRules []GenerationRule `json:"generation_rules" maxItems:"20" doc:"Each generation rule whose filters all pass yields one notification per destination."`
 
-	ID                *int64    `json:"id,omitempty" readOnly:"true" doc:"Ignored (FMN clients send the rule they read)."`
-	User              *User     `json:"user,omitempty" readOnly:"true" doc:"Ignored: the owner is the user of the path."`
-	GeneratedLastWeek *int64    `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
+	ID                *int64 `json:"id,omitempty" readOnly:"true" doc:"Ignored (FMN clients send the rule they read)."`
+	User              *User  `json:"user,omitempty" readOnly:"true" doc:"Ignored: the owner is the user of the path."`
+	GeneratedLastWeek *int64 `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
 }
 
 // TrackingRule decides whether a rule fires.
