@@ -138,7 +138,7 @@ func (h *PreviewHandlers) preview(ctx context.Context, in *previewInput) (*previ
 		check.GenerationRules = append(check.GenerationRules, gr)
 	}
 	if err := rules.Validate(&check); err != nil {
-		return nil, validationError(err)
+		return nil, validationError(err, in.Body)
 	}
 	release, refused := h.s.limiter.acquire(id.Username)
 	if refused != nil {

@@ -147,7 +147,7 @@ func (h *RuleHandlers) create(ctx context.Context, in *createRuleInput) (*ruleOn
 	}
 	r := in.Body.toRule()
 	if err := rules.Validate(&r); err != nil {
-		return nil, validationError(err)
+		return nil, validationError(err, in.Body)
 	}
 	if err := h.s.checkDestinations(ctx, id, in.Username, r, nil); err != nil {
 		return nil, err
@@ -174,7 +174,7 @@ func (h *RuleHandlers) update(ctx context.Context, in *updateRuleInput) (*ruleOn
 	}
 	r := in.Body.toRule()
 	if err := rules.Validate(&r); err != nil {
-		return nil, validationError(err)
+		return nil, validationError(err, in.Body)
 	}
 	// Destinations the rule has already were checked when they were added
 	// (or set by an admin): only new ones need the account service.

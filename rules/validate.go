@@ -388,8 +388,7 @@ func (v *validator) artifactType(loc, s string) {
 
 func (v *validator) generationRules(grs []GenerationRule) {
 	// None at all is accepted, as FMN does: such a rule notifies nobody.
-	switch {
-	case len(grs) > MaxGenerationRules:
+	if len(grs) > MaxGenerationRules {
 		v.add("generation_rules", "too many generation rules (%d; at most %d)", len(grs), MaxGenerationRules)
 		return
 	}
@@ -403,8 +402,7 @@ func (v *validator) generationRules(grs []GenerationRule) {
 func (v *validator) destinations(loc string, ds []Destination) {
 	// No destination is accepted, as FMN does: the generation rule sends
 	// nothing.
-	switch {
-	case len(ds) > MaxDestinations:
+	if len(ds) > MaxDestinations {
 		v.add(loc, "too many destinations (%d; at most %d)", len(ds), MaxDestinations)
 		return
 	}
