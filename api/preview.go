@@ -66,7 +66,7 @@ type PreviewHandlers struct{ s *Server }
 
 // PreviewRule is a draft rule in the create shape, with a window start.
 type PreviewRule struct {
-	Name            *string                 `json:"name,omitempty" maxLength:"255" doc:"Ignored (a draft may have none yet)."`
+	Name            *string                 `json:"name,omitempty" nullable:"true" maxLength:"255" doc:"Ignored (a draft may have none yet)."`
 	Disabled        bool                    `json:"disabled,omitempty" doc:"Ignored: the preview runs the rule as enabled."`
 	TrackingRule    TrackingRule            `json:"tracking_rule"`
 	GenerationRules []PreviewGenerationRule `json:"generation_rules" maxItems:"20"`

@@ -29,7 +29,7 @@ type Rule struct {
 
 // NewRule is the body of a rule creation or replacement.
 type NewRule struct {
-	Name            *string          `json:"name,omitempty" maxLength:"255" doc:"Optional (null or missing: no name)." example:"My packages"`
+	Name            *string          `json:"name,omitempty" nullable:"true" maxLength:"255" doc:"Optional (null or missing: no name)." example:"My packages"`
 	Disabled        bool             `json:"disabled,omitempty" doc:"Create the rule disabled, or disable it (default false)."`
 	TrackingRule    TrackingRule     `json:"tracking_rule"`
 	GenerationRules []GenerationRule `json:"generation_rules" maxItems:"20" doc:"Each generation rule whose filters all pass yields one notification per destination."`
