@@ -54,7 +54,7 @@ lint: golangci-lint ## gofmt -l must be empty; go.mod tidy (go mod tidy -diff); 
 	 echo "lint: $(GO) mod tidy -diff"; \
 	 $(GO) mod tidy -diff || { echo "lint: go.mod/go.sum are not tidy: run go mod tidy"; rc=1; }; \
 	 echo "lint: golangci-lint run $(PKGS)"; \
-	 $(GOLANGCI_LINT) run $(PKGS) || rc=1; \
+	 $(GOLANGCI_LINT) run --allow-serial-runners $(PKGS) || rc=1; \
 	 if [ $$rc = 0 ]; then echo "lint: ok"; else echo "lint: FAILED"; fi; \
 	 exit $$rc
 

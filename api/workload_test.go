@@ -188,7 +188,10 @@ func publishMessages(tb testing.TB, ctx context.Context, js jetstream.JetStream,
 			tb.Fatal(err)
 		}
 		futs = append(futs, f)
-		if len(futs) == 4096 {
+		// At most 1024 unacknowledged: nats.go refuses more than 4000
+		// outstanding async publishes by default ("stalled with too many
+		// outstanding async published messages").
+		if len(futs) == 1024 {
 			waitAcks(tb, ctx, futs)
 			futs = futs[:0]
 		}

@@ -16,7 +16,7 @@ import (
 func cmdPublish(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var quiet bool
 	cfg, fs, err := flags("publish", config.Connection, args, stderr,
-		"  fmn publish message.json\n  fmn publish messages.jsonl more.jsonl\n  datagrepper-export | fmn publish -\n  FMN_NATS_URL=nats://127.0.0.1:4244 fmn publish testdata/bodhi-comment.json\n",
+		"  fmn publish message.json\n  fmn publish messages.jsonl more.jsonl\n  datagrepper-export | fmn publish -\n  FMN_NATS_URL=nats://127.0.0.1:4244 fmn publish testdata/sample-message.json\n",
 		func(fs *flag.FlagSet) { fs.BoolVar(&quiet, "q", false, "print nothing but errors") })
 	if err != nil {
 		return err
