@@ -255,6 +255,12 @@ func TestFMNCompat(t *testing.T) {
 					t.Errorf("edited %s", r.body)
 				}
 			}},
+		{fmn: "test_edit_user_rule (a user object with its name only, as FMN's model allows)", user: "alice", method: "PUT", path: "/users/alice/rules/{darule}", status: 200,
+			body: func(t *testing.T) any {
+				m := readRule(t)
+				m["user"] = map[string]any{"name": "alice"}
+				return m
+			}},
 		{fmn: "test_edit_user_rule[wrong-user]", user: "alice", method: "PUT", path: "/users/bob/rules/{disabled}", status: 403,
 			body: func(t *testing.T) any { return readRule(t) }, check: detailIsText},
 

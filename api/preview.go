@@ -72,9 +72,9 @@ type PreviewRule struct {
 	GenerationRules []PreviewGenerationRule `json:"generation_rules" maxItems:"20"`
 	Since           *time.Time              `json:"since,omitempty" doc:"Start of the window (RFC 3339). Default one hour ago; a start further back than the limit (24 hours by default) is moved up to it."`
 
-	ID                *int64 `json:"id,omitempty" readOnly:"true" doc:"Ignored."`
-	User              *User  `json:"user,omitempty" readOnly:"true" doc:"Ignored: the preview runs as you."`
-	GeneratedLastWeek *int64 `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
+	ID                *int64  `json:"id,omitempty" readOnly:"true" doc:"Ignored."`
+	User              *UserIn `json:"user,omitempty" readOnly:"true" doc:"Ignored: the preview runs as you."`
+	GeneratedLastWeek *int64  `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
 }
 
 // PreviewGenerationRule is a generation rule whose destinations may be

@@ -34,9 +34,9 @@ type NewRule struct {
 	TrackingRule    TrackingRule     `json:"tracking_rule"`
 	GenerationRules []GenerationRule `json:"generation_rules" maxItems:"20" doc:"Each generation rule whose filters all pass yields one notification per destination."`
 
-	ID                *int64 `json:"id,omitempty" readOnly:"true" doc:"Ignored (FMN clients send the rule they read)."`
-	User              *User  `json:"user,omitempty" readOnly:"true" doc:"Ignored: the owner is the user of the path."`
-	GeneratedLastWeek *int64 `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
+	ID                *int64  `json:"id,omitempty" readOnly:"true" doc:"Ignored (FMN clients send the rule they read)."`
+	User              *UserIn `json:"user,omitempty" readOnly:"true" doc:"Ignored: the owner is the user of the path."`
+	GeneratedLastWeek *int64  `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
 }
 
 // TrackingRule decides whether a rule fires.
@@ -80,6 +80,14 @@ type User struct {
 	ID      *int64 `json:"id" doc:"The user's id: the RULES stream sequence of the event that first recorded them. Null for a user recorded before fmn kept ids, until the projection is rebuilt." example:"3"`
 	Name    string `json:"name" example:"alice"`
 	IsAdmin bool   `json:"is_admin" doc:"Whether the user is an admin: the logged-in user's own status in /users/me; false elsewhere, as in FMN (its database does not know)."`
+}
+
+// UserIn is a user object a client sends back inside a rule (ignored):
+// every field optional, as FMN's model has them.
+type UserIn struct {
+	ID      *int64 `json:"id,omitempty" nullable:"true"`
+	Name    string `json:"name,omitempty"`
+	IsAdmin bool   `json:"is_admin,omitempty"`
 }
 
 // AdminUser is a user known to fmn: FMN's User (is_admin always false, as

@@ -627,7 +627,7 @@ export interface components {
             name?: string | null;
             tracking_rule: components["schemas"]["TrackingRule"];
             /** @description Ignored: the owner is the user of the path. */
-            readonly user?: components["schemas"]["User"];
+            readonly user?: components["schemas"]["UserIn"];
         };
         PreviewGenerationRule: {
             destinations?: components["schemas"]["Destination"][] | null;
@@ -721,7 +721,7 @@ export interface components {
             since?: string;
             tracking_rule: components["schemas"]["TrackingRule"];
             /** @description Ignored: the preview runs as you. */
-            readonly user?: components["schemas"]["User"];
+            readonly user?: components["schemas"]["UserIn"];
         };
         Rule: {
             /** @description A disabled rule sends nothing. */
@@ -922,6 +922,12 @@ export interface components {
             is_admin: boolean;
             /** @example alice */
             name: string;
+        };
+        UserIn: {
+            /** Format: int64 */
+            id?: number | null;
+            is_admin?: boolean;
+            name?: string;
         };
     };
     responses: never;
