@@ -1,6 +1,6 @@
 // Package cli is fmn's command line: the commands that start roles (dev,
 // serve, bridge) and the operators' and admins' commands (publish,
-// inspect, rules, replay, dlq, stats, migrate, version). Each command binds
+// inspect, rules, import, replay, dlq, stats, migrate, version). Each command binds
 // only the settings it uses (config.Bind with its groups), so that
 // `fmn CMD -h` lists those, with examples. The roles themselves are booted
 // by package app; cmd/fmn is a thin shell around Main.
@@ -32,6 +32,7 @@ Usage:
   fmn dlq list|show|retry|drop  work the dead letters
   fmn stats [VIEW]              statistics for admins (tables, or --json)
   fmn rules add|list|show|delete  manage rules from the command line
+  fmn import fmn3 --from URL    import the rules of a running FMN v3 (its PostgreSQL), keeping their ids
   fmn migrate                   apply the database schema
   fmn version                   print the version
 
@@ -70,6 +71,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = cmdMigrate(ctx, rest, stdout, stderr)
 	case "rules":
 		err = cmdRules(ctx, rest, stdin, stdout, stderr)
+	case "import":
+		err = cmdImport(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "fmn", app.VersionString())
 		return 0

@@ -29,6 +29,7 @@ func TestCommandHelp(t *testing.T) {
 		{[]string{"dlq", "list"}, []string{"-nats-url", "-stream-dlq", "-channel"}, append([]string{"-database-url", "-redis-url"}, roleOnly...)},
 		{[]string{"stats"}, []string{"-database-url", "-nats-url", "-stats-retention", "-since"}, append([]string{"-redis-url"}, roleOnly...)},
 		{[]string{"migrate"}, []string{"-database-url", "-log-level"}, append([]string{"-nats-url", "-redis-url"}, roleOnly...)},
+		{[]string{"import", "fmn3"}, []string{"-from", "-dry-run", "-nats-url", "-database-url", "-stream-rules"}, append([]string{"-redis-url", "-amqp-url", "-stream-replicas"}, roleOnly...)},
 	} {
 		name := strings.Join(c.args, " ")
 		t.Run(name, func(t *testing.T) {
@@ -67,5 +68,16 @@ func TestUnusedSettingFlagsAccepted(t *testing.T) {
 	code, _, errs := runCLI(t, "", "publish", "--database-url", "postgres://db.example.org/fmn", "--smtp-url", "gopher://not-checked", "--stream-allow-downscale", "x.json")
 	if code != 1 || !strings.Contains(errs, "FMN_NATS_URL: must be set") {
 		t.Errorf("exit %d: %s", code, errs)
+	}
+}
+
+// fmn import fmn3 says what it needs before it connects to anything.
+func TestImportFMN3Usage(t *testing.T) {
+	t.Parallel()
+	if code, _, errs := runCLI(t, "", "import"); code != 2 || !strings.Contains(errs, "fmn import fmn3 --from") {
+		t.Errorf("fmn import: exit %d: %s", code, errs)
+	}
+	if code, _, errs := runCLI(t, "", "import", "fmn3", "--nats-url", "nats://127.0.0.1:1"); code != 1 || !strings.Contains(errs, "--from: the FMN v3 database's URL is required") {
+		t.Errorf("fmn import fmn3 without --from: exit %d: %s", code, errs)
 	}
 }

@@ -165,6 +165,13 @@ func RedisURL() string {
 // the test ends.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
+	return StartPostgresWith(t, fmn.Schema)
+}
+
+// StartPostgresWith creates a fresh schema with the tables ddl creates
+// (another system's, say FMN v3's) and drops it when the test ends.
+func StartPostgresWith(t testing.TB, ddl string) *Postgres {
+	t.Helper()
 	ctx := Context(t)
 	schema := "t_" + RandomID()
 	admin, err := pgx.Connect(ctx, DatabaseURL())
@@ -194,7 +201,7 @@ func StartPostgres(t testing.TB) *Postgres {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := pool.Exec(ctx, fmn.Schema); err != nil {
+	if _, err := pool.Exec(ctx, ddl); err != nil {
 		t.Fatalf("apply schema: %v", err)
 	}
 	return &Postgres{URL: u.String(), Schema: schema, Pool: pool}

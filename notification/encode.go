@@ -30,6 +30,7 @@ type fieldSpec struct {
 
 func notificationLayoutMatches() bool {
 	str, i64, in, tm := reflect.TypeFor[string](), reflect.TypeFor[int64](), reflect.TypeFor[int](), reflect.TypeFor[time.Time]()
+	strs := reflect.TypeFor[[]string]()
 	return layoutIs(reflect.TypeFor[Notification](), []fieldSpec{
 		{"ID", `json:"id"`, str},
 		{"MessageID", `json:"message_id"`, str},
@@ -46,6 +47,7 @@ func notificationLayoutMatches() bool {
 		{"Text", `json:"text,omitempty"`, str},
 		{"URL", `json:"url,omitempty"`, str},
 		{"CreatedAt", `json:"created_at"`, tm},
+		{"Meta", `json:"meta,omitempty"`, reflect.TypeFor[*Meta]()},
 		{"Email", `json:"email,omitempty"`, reflect.TypeFor[*Email]()},
 		{"Line", `json:"line,omitempty"`, str},
 	}) && layoutIs(reflect.TypeFor[Email](), []fieldSpec{
@@ -53,8 +55,23 @@ func notificationLayoutMatches() bool {
 		{"Body", `json:"body"`, str},
 		{"Headers", `json:"headers"`, reflect.TypeFor[map[string]string]()},
 		{"PatchURL", `json:"patch_url,omitempty"`, str},
+	}) && layoutIs(reflect.TypeFor[Meta](), []fieldSpec{
+		{"Agent", `json:"agent,omitempty"`, str},
+		{"Usernames", `json:"usernames,omitempty"`, strs},
+		{"Groups", `json:"groups,omitempty"`, strs},
+		{"Packages", `json:"packages,omitempty"`, strs},
+		{"Containers", `json:"containers,omitempty"`, strs},
+		{"Modules", `json:"modules,omitempty"`, strs},
+		{"Flatpaks", `json:"flatpaks,omitempty"`, strs},
+		{"NumUsernames", `json:"num_usernames,omitempty"`, in},
+		{"NumGroups", `json:"num_groups,omitempty"`, in},
+		{"NumPackages", `json:"num_packages,omitempty"`, in},
+		{"NumContainers", `json:"num_containers,omitempty"`, in},
+		{"NumModules", `json:"num_modules,omitempty"`, in},
+		{"NumFlatpaks", `json:"num_flatpaks,omitempty"`, in},
 	}) && !reflect.PointerTo(reflect.TypeFor[Notification]()).Implements(reflect.TypeFor[json.Marshaler]()) &&
-		!reflect.PointerTo(reflect.TypeFor[Email]()).Implements(reflect.TypeFor[json.Marshaler]())
+		!reflect.PointerTo(reflect.TypeFor[Email]()).Implements(reflect.TypeFor[json.Marshaler]()) &&
+		!reflect.PointerTo(reflect.TypeFor[Meta]()).Implements(reflect.TypeFor[json.Marshaler]())
 }
 
 func layoutIs(t reflect.Type, want []fieldSpec) bool {
@@ -83,6 +100,17 @@ func Marshal(n *Notification) ([]byte, error) {
 		size += len(e.Subject) + len(e.Body) + len(e.PatchURL) + 6*len(e.Headers)
 		for k, v := range e.Headers {
 			size += len(k) + len(v)
+		}
+	}
+	if m := n.Meta; m != nil {
+		size += 12 + len(m.Agent)
+		for _, l := range [...][]string{m.Usernames, m.Groups, m.Packages, m.Containers, m.Modules, m.Flatpaks} {
+			if len(l) > 0 {
+				size += 40 + 3*len(l) // key, count and quotes
+				for _, s := range l {
+					size += len(s)
+				}
+			}
 		}
 	}
 	size += size/4 + 320 // room for escapes: JSON dumps in texts are full of quotes
@@ -138,6 +166,9 @@ func appendNotification(b []byte, n *Notification) []byte {
 	b = append(b, `,"created_at":"`...)
 	b = n.CreatedAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
+	if n.Meta != nil {
+		b = appendMeta(b, n.Meta)
+	}
 	if e := n.Email; e != nil {
 		b = append(b, `,"email":{"subject":`...)
 		b = appendJSONString(b, e.Subject)
@@ -174,6 +205,55 @@ func appendNotification(b []byte, n *Notification) []byte {
 	if n.Line != "" {
 		b = append(b, `,"line":`...)
 		b = appendJSONString(b, n.Line)
+	}
+	return append(b, '}')
+}
+
+func appendMeta(b []byte, m *Meta) []byte {
+	b = append(b, `,"meta":{`...)
+	start := len(b)
+	sep := func(b []byte) []byte {
+		if len(b) > start {
+			b = append(b, ',')
+		}
+		return b
+	}
+	if m.Agent != "" {
+		b = append(b, `"agent":`...)
+		b = appendJSONString(b, m.Agent)
+	}
+	lists := [...]struct {
+		key   string
+		names []string
+	}{
+		{`"usernames":[`, m.Usernames}, {`"groups":[`, m.Groups}, {`"packages":[`, m.Packages},
+		{`"containers":[`, m.Containers}, {`"modules":[`, m.Modules}, {`"flatpaks":[`, m.Flatpaks},
+	}
+	for _, l := range lists {
+		if len(l.names) == 0 {
+			continue
+		}
+		b = append(sep(b), l.key...)
+		for i, s := range l.names {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s)
+		}
+		b = append(b, ']')
+	}
+	nums := [...]struct {
+		key string
+		n   int
+	}{
+		{`"num_usernames":`, m.NumUsernames}, {`"num_groups":`, m.NumGroups}, {`"num_packages":`, m.NumPackages},
+		{`"num_containers":`, m.NumContainers}, {`"num_modules":`, m.NumModules}, {`"num_flatpaks":`, m.NumFlatpaks},
+	}
+	for _, x := range nums {
+		if x.n != 0 {
+			b = append(sep(b), x.key...)
+			b = strconv.AppendInt(b, int64(x.n), 10)
+		}
 	}
 	return append(b, '}')
 }

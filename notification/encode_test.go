@@ -128,6 +128,15 @@ func TestMarshalMatchesJSON(t *testing.T) {
 		h[string(rune('a'+i))+"-Header"] = "v"
 	}
 	checkSame(t, &Notification{RuleIDs: []int64{-1, 0, 1 << 62}, Severity: -5, Email: &Email{Subject: "s", Body: "b", Headers: h}})
+	checkSame(t, &Notification{Meta: &Meta{}})
+	checkSame(t, &Notification{Meta: &Meta{Usernames: []string{}, NumFlatpaks: -1}})
+	checkSame(t, &Notification{Meta: &Meta{NumUsernames: 1, NumGroups: 2, NumPackages: 3, NumContainers: 4, NumModules: 5, NumFlatpaks: 6}})
+	checkSame(t, &Notification{Meta: &Meta{Modules: []string{"m"}}, Email: &Email{}})
+	checkSame(t, &Notification{Meta: &Meta{Agent: tricky[2], Usernames: tricky, Groups: tricky, Packages: tricky, Containers: tricky, Modules: tricky, Flatpaks: tricky, NumPackages: 1 << 40}})
+	for i, s := range tricky {
+		p := &bus.Parsed{ID: s, Agent: s, Usernames: tricky[:i], Packages: tricky[i:], Groups: []string{s}, Flatpaks: []string{s, s}}
+		checkSame(t, Render(p, s, encDests[0], nil, encSite, encNow))
+	}
 	checkSame(t, &Notification{Email: &Email{Subject: "s", Body: "b", PatchURL: "https://src.example.org/rpms/x/c/1.patch?a=<b>&c"}})
 }
 

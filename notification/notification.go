@@ -26,6 +26,8 @@ type Notification struct {
 	URL       string    `json:"url,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 
+	// Meta is set for protocol email, whose metadata headers carry it.
+	Meta *Meta `json:"meta,omitempty"`
 	// Email is set for protocol email.
 	Email *Email `json:"email,omitempty"`
 	// Line is the one-line form for IRC and Matrix.
@@ -49,3 +51,24 @@ type Email struct {
 // SignatureSeparator starts the footer of every email body ("-- " on a
 // line of its own, RFC 3676), the place where a patch goes before.
 const SignatureSeparator = "\n\n-- \n"
+
+// Meta is what the bus message is about, for the email headers people
+// filter on (as the old FMN's X-Fedmsg-* headers): the agent and, of each
+// kind of name, at most MaxMetaNames, sorted. A Num field holds the full
+// number of names of its kind when the list was cut, and is 0 otherwise.
+// Every value is one line of at most MaxMetaName characters.
+type Meta struct {
+	Agent         string   `json:"agent,omitempty"`
+	Usernames     []string `json:"usernames,omitempty"`
+	Groups        []string `json:"groups,omitempty"`
+	Packages      []string `json:"packages,omitempty"`
+	Containers    []string `json:"containers,omitempty"`
+	Modules       []string `json:"modules,omitempty"`
+	Flatpaks      []string `json:"flatpaks,omitempty"`
+	NumUsernames  int      `json:"num_usernames,omitempty"`
+	NumGroups     int      `json:"num_groups,omitempty"`
+	NumPackages   int      `json:"num_packages,omitempty"`
+	NumContainers int      `json:"num_containers,omitempty"`
+	NumModules    int      `json:"num_modules,omitempty"`
+	NumFlatpaks   int      `json:"num_flatpaks,omitempty"`
+}

@@ -172,6 +172,7 @@ func Render(p *bus.Parsed, user string, dest rules.Destination, ruleIDs []int64,
 	if app := headerValue(p.App); app != "" {
 		headers[HeaderApp] = app
 	}
+	n.Meta = newMeta(p)
 	n.Email = &Email{
 		Subject: headerValue(title),
 		Body:    body.String(),

@@ -227,6 +227,7 @@ func TestRenderFields(t *testing.T) {
 		Text:      "Works for me.\nKarma +1",
 		URL:       "https://bodhi.fedoraproject.org/updates/FEDORA-2024-abc",
 		CreatedAt: now,
+		Meta:      &notification.Meta{Agent: "bob"},
 		Email:     n.Email, // checked by TestRenderEmail
 	}
 	if !reflect.DeepEqual(n, want) {

@@ -49,3 +49,17 @@ DELETE FROM rule_generated WHERE bucket < @before;
 -- name: RuleGeneratedDeleteFrom :exec
 -- RuleGeneratedDeleteFrom drops buckets from a time on (rebuild).
 DELETE FROM rule_generated WHERE bucket >= @since;
+
+-- name: RuleGeneratedImport :exec
+-- RuleGeneratedImport writes counts of another system's history (FMN v3's
+-- generated table), one row per (rule, hour). Running it again with the
+-- same counts changes nothing: a bucket keeps the larger of its count and
+-- the imported one.
+INSERT INTO rule_generated (rule_id, bucket, count)
+SELECT t.rule_id, t.bucket, t.n
+FROM (
+    SELECT unnest(@rule_ids::bigint[]) AS rule_id,
+           unnest(@buckets::timestamptz[]) AS bucket,
+           unnest(@counts::bigint[]) AS n
+) AS t
+ON CONFLICT (rule_id, bucket) DO UPDATE SET count = GREATEST(rule_generated.count, EXCLUDED.count);

@@ -99,6 +99,32 @@ func (q *Queries) RuleGeneratedHourly(ctx context.Context, arg RuleGeneratedHour
 	return items, nil
 }
 
+const ruleGeneratedImport = `-- name: RuleGeneratedImport :exec
+INSERT INTO rule_generated (rule_id, bucket, count)
+SELECT t.rule_id, t.bucket, t.n
+FROM (
+    SELECT unnest($1::bigint[]) AS rule_id,
+           unnest($2::timestamptz[]) AS bucket,
+           unnest($3::bigint[]) AS n
+) AS t
+ON CONFLICT (rule_id, bucket) DO UPDATE SET count = GREATEST(rule_generated.count, EXCLUDED.count)
+`
+
+type RuleGeneratedImportParams struct {
+	RuleIds []int64
+	Buckets []time.Time
+	Counts  []int64
+}
+
+// RuleGeneratedImport writes counts of another system's history (FMN v3's
+// generated table), one row per (rule, hour). Running it again with the
+// same counts changes nothing: a bucket keeps the larger of its count and
+// the imported one.
+func (q *Queries) RuleGeneratedImport(ctx context.Context, arg RuleGeneratedImportParams) error {
+	_, err := q.db.Exec(ctx, ruleGeneratedImport, arg.RuleIds, arg.Buckets, arg.Counts)
+	return err
+}
+
 const ruleGeneratedSince = `-- name: RuleGeneratedSince :many
 SELECT rule_id, sum(count)::bigint AS total
 FROM rule_generated

@@ -28,6 +28,31 @@ func (q *Queries) TombstoneDeleteAll(ctx context.Context) error {
 	return err
 }
 
+const tombstoneListByIDs = `-- name: TombstoneListByIDs :many
+SELECT rule_id FROM rule_tombstones WHERE rule_id = ANY($1::bigint[]) ORDER BY rule_id
+`
+
+// TombstoneListByIDs says which of the given rule ids were deleted.
+func (q *Queries) TombstoneListByIDs(ctx context.Context, ruleIds []int64) ([]int64, error) {
+	rows, err := q.db.Query(ctx, tombstoneListByIDs, ruleIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var rule_id int64
+		if err := rows.Scan(&rule_id); err != nil {
+			return nil, err
+		}
+		items = append(items, rule_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const tombstoneListSince = `-- name: TombstoneListSince :many
 SELECT rule_id FROM rule_tombstones WHERE version > $1 ORDER BY version
 `

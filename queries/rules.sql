@@ -85,3 +85,35 @@ SELECT
     (SELECT count(*) FROM users)::bigint AS users,
     (SELECT count(*) FROM rules WHERE NOT disabled)::bigint AS enabled_rules,
     (SELECT count(*) FROM rules WHERE disabled)::bigint AS disabled_rules;
+
+-- name: RuleListByIDs :many
+-- RuleListByIDs reads the rules of the given ids that exist (the FMN v3
+-- import checks which of its rules are there already).
+SELECT * FROM rules WHERE id = ANY(@rule_ids::bigint[]) ORDER BY id;
+
+-- name: RuleInsertImported :many
+-- RuleInsertImported writes rules whose creation events name their ids
+-- (rules imported from FMN v3), in event order, except those whose id a
+-- rule has or had (a rule, a tombstone, or an earlier row of the same
+-- call): it returns the ids it wrote.
+INSERT INTO rules (
+    id, username, name, disabled, tracking_name, tracking_params,
+    generation_rules, version, created_at, updated_at
+)
+SELECT t.id, t.username, t.name, t.disabled, t.tracking_name, t.tracking_params,
+       t.generation_rules, t.version, t.at, t.at
+FROM (
+    SELECT unnest(@ids::bigint[]) AS id,
+           unnest(@usernames::text[]) AS username,
+           unnest(@names::text[]) AS name,
+           unnest(@disabled::boolean[]) AS disabled,
+           unnest(@tracking_names::text[]) AS tracking_name,
+           unnest(@tracking_params::jsonb[]) AS tracking_params,
+           unnest(@generation_rules::jsonb[]) AS generation_rules,
+           unnest(@versions::bigint[]) AS version,
+           unnest(@times::timestamptz[]) AS at
+) AS t
+WHERE NOT EXISTS (SELECT 1 FROM rule_tombstones WHERE rule_id = t.id)
+ORDER BY t.version
+ON CONFLICT (id) DO NOTHING
+RETURNING id;

@@ -94,6 +94,76 @@ func (q *Queries) RuleGet(ctx context.Context, id int64) (Rule, error) {
 	return i, err
 }
 
+const ruleInsertImported = `-- name: RuleInsertImported :many
+INSERT INTO rules (
+    id, username, name, disabled, tracking_name, tracking_params,
+    generation_rules, version, created_at, updated_at
+)
+SELECT t.id, t.username, t.name, t.disabled, t.tracking_name, t.tracking_params,
+       t.generation_rules, t.version, t.at, t.at
+FROM (
+    SELECT unnest($1::bigint[]) AS id,
+           unnest($2::text[]) AS username,
+           unnest($3::text[]) AS name,
+           unnest($4::boolean[]) AS disabled,
+           unnest($5::text[]) AS tracking_name,
+           unnest($6::jsonb[]) AS tracking_params,
+           unnest($7::jsonb[]) AS generation_rules,
+           unnest($8::bigint[]) AS version,
+           unnest($9::timestamptz[]) AS at
+) AS t
+WHERE NOT EXISTS (SELECT 1 FROM rule_tombstones WHERE rule_id = t.id)
+ORDER BY t.version
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+`
+
+type RuleInsertImportedParams struct {
+	Ids             []int64
+	Usernames       []string
+	Names           []string
+	Disabled        []bool
+	TrackingNames   []string
+	TrackingParams  []json.RawMessage
+	GenerationRules []json.RawMessage
+	Versions        []int64
+	Times           []time.Time
+}
+
+// RuleInsertImported writes rules whose creation events name their ids
+// (rules imported from FMN v3), in event order, except those whose id a
+// rule has or had (a rule, a tombstone, or an earlier row of the same
+// call): it returns the ids it wrote.
+func (q *Queries) RuleInsertImported(ctx context.Context, arg RuleInsertImportedParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, ruleInsertImported,
+		arg.Ids,
+		arg.Usernames,
+		arg.Names,
+		arg.Disabled,
+		arg.TrackingNames,
+		arg.TrackingParams,
+		arg.GenerationRules,
+		arg.Versions,
+		arg.Times,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ruleList = `-- name: RuleList :many
 SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules
 WHERE id > $1
@@ -113,6 +183,43 @@ type RuleListParams struct {
 // plans, generic ones too, walk the primary key from @after.
 func (q *Queries) RuleList(ctx context.Context, arg RuleListParams) ([]Rule, error) {
 	rows, err := q.db.Query(ctx, ruleList, arg.After, arg.Disabled, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Rule{}
+	for rows.Next() {
+		var i Rule
+		if err := rows.Scan(
+			&i.ID,
+			&i.Username,
+			&i.Name,
+			&i.Disabled,
+			&i.TrackingName,
+			&i.TrackingParams,
+			&i.GenerationRules,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const ruleListByIDs = `-- name: RuleListByIDs :many
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules WHERE id = ANY($1::bigint[]) ORDER BY id
+`
+
+// RuleListByIDs reads the rules of the given ids that exist (the FMN v3
+// import checks which of its rules are there already).
+func (q *Queries) RuleListByIDs(ctx context.Context, ruleIds []int64) ([]Rule, error) {
+	rows, err := q.db.Query(ctx, ruleListByIDs, ruleIds)
 	if err != nil {
 		return nil, err
 	}

@@ -19,3 +19,7 @@ LIMIT @max_rows;
 
 -- name: UserDeleteAll :exec
 DELETE FROM users;
+
+-- name: UserListByNames :many
+-- UserListByNames says which of the given users fmn knows.
+SELECT name FROM users WHERE name = ANY(@names::text[]) ORDER BY name;

@@ -76,6 +76,31 @@ func (q *Queries) UserIDs(ctx context.Context, names []string) ([]UserIDsRow, er
 	return items, nil
 }
 
+const userListByNames = `-- name: UserListByNames :many
+SELECT name FROM users WHERE name = ANY($1::text[]) ORDER BY name
+`
+
+// UserListByNames says which of the given users fmn knows.
+func (q *Queries) UserListByNames(ctx context.Context, names []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, userListByNames, names)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		items = append(items, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const userSearch = `-- name: UserSearch :many
 SELECT name, created_at, id FROM users
 WHERE name ILIKE '%' || $1::text || '%'

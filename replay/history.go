@@ -109,7 +109,7 @@ func (h History) Events(ctx context.Context, user string, ruleID int64, until ti
 		var before *rules.Rule
 		switch ev.Type {
 		case rulelog.EventRuleCreated:
-			e.RuleID = int64(e.Seq)
+			e.RuleID = ev.CreatedID(e.Seq)
 			r := *ev.Rule
 			r.ID, r.User = e.RuleID, rules.User{Name: user}
 			state[e.RuleID] = &r

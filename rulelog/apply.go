@@ -16,6 +16,56 @@ type applier struct {
 	log *slog.Logger
 	// users ensured in this transaction.
 	users map[string]bool
+	// importing gathers the creations of imported rules not written yet.
+	importing importedRules
+}
+
+// importedRules are creations of rules that keep the id they had
+// elsewhere (rule.created with a RuleID), written in one statement.
+type importedRules struct {
+	p queries.RuleInsertImportedParams
+}
+
+func (ir *importedRules) add(ev Event, seq int64, params, gen []byte) {
+	ir.p.Ids = append(ir.p.Ids, ev.RuleID)
+	ir.p.Usernames = append(ir.p.Usernames, ev.User)
+	ir.p.Names = append(ir.p.Names, ev.Rule.Name)
+	ir.p.Disabled = append(ir.p.Disabled, ev.Rule.Disabled)
+	ir.p.TrackingNames = append(ir.p.TrackingNames, ev.Rule.TrackingRule.Name)
+	ir.p.TrackingParams = append(ir.p.TrackingParams, params)
+	ir.p.GenerationRules = append(ir.p.GenerationRules, gen)
+	ir.p.Versions = append(ir.p.Versions, seq)
+	ir.p.Times = append(ir.p.Times, ev.Time)
+}
+
+// flushImported writes the gathered imported rules, except those whose id
+// a rule has or had: the importer checks before it appends, so only a
+// hand-made event is skipped, with a warning.
+func (a *applier) flushImported(ctx context.Context) error {
+	ir := &a.importing
+	if len(ir.p.Ids) == 0 {
+		return nil
+	}
+	written, err := a.q.RuleInsertImported(ctx, ir.p)
+	if err != nil {
+		return dbErr("insert imported rules", err)
+	}
+	if len(written) < len(ir.p.Ids) {
+		done := make(map[int64]int, len(written))
+		for _, id := range written {
+			done[id]++
+		}
+		for i, id := range ir.p.Ids {
+			if done[id] > 0 {
+				done[id]--
+				continue
+			}
+			a.log.WarnContext(ctx, "skip rule.created: its rule id is taken", slog.Int64("seq", ir.p.Versions[i]),
+				slog.String("user", ir.p.Usernames[i]), slog.Int64("rule_id", id))
+		}
+	}
+	*ir = importedRules{}
+	return nil
 }
 
 // apply writes one event. Events that cannot be decoded are logged and
@@ -33,6 +83,12 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		return nil
 	}
 	seq := int64(se.Seq)
+	if ev.Type != EventRuleCreated || ev.RuleID == 0 {
+		// What an event does depends on the events before it.
+		if err := a.flushImported(ctx); err != nil {
+			return err
+		}
+	}
 	if !a.users[ev.User] && (ev.Type == EventRuleCreated || ev.Type == EventUserCreated) {
 		// The user's id is the sequence of the event that records them:
 		// the same on every rebuild.
@@ -47,6 +103,13 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		params, gen, err := ruleColumns(ev.Rule)
 		if err != nil {
 			return err
+		}
+		if ev.RuleID != 0 {
+			// An imported rule keeps the id it had elsewhere. An import
+			// appends thousands of these in a row: they are written
+			// together, before any other event and at Flush.
+			a.importing.add(ev, seq, params, gen)
+			return nil
 		}
 		err = a.q.RuleUpsert(ctx, queries.RuleUpsertParams{
 			ID: seq, Username: ev.User, Name: ev.Rule.Name, Disabled: ev.Rule.Disabled,
@@ -96,5 +159,6 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 	return nil
 }
 
-// Flush has nothing to do: Apply writes as it goes.
-func (a *applier) Flush(context.Context) error { return nil }
+// Flush writes the imported rules gathered; Apply writes everything else
+// as it goes.
+func (a *applier) Flush(ctx context.Context) error { return a.flushImported(ctx) }

@@ -23,7 +23,9 @@ import (
 
 // Event types. The type is in the body and in the header wire.HeaderEvent.
 const (
-	// EventRuleCreated carries the full rule; its id is the event's sequence.
+	// EventRuleCreated carries the full rule; its id is the event's
+	// sequence, or RuleID when the event sets it (a rule imported from FMN
+	// v3 keeps its id: see ImportedRuleID).
 	EventRuleCreated = "rule.created"
 	// EventRuleUpdated carries the full rule that replaces rule RuleID.
 	EventRuleUpdated = "rule.updated"
@@ -49,8 +51,9 @@ type Event struct {
 	Type string `json:"type"`
 	// User owns the rules; the subject is authoritative when they differ.
 	User string `json:"user"`
-	// RuleID names the rule for every type but created (whose id is its own
-	// sequence) and user.created.
+	// RuleID names the rule for every type but user.created. A created
+	// event without it makes a rule whose id is the event's own sequence;
+	// with it (an imported rule), a rule of that id.
 	RuleID int64 `json:"rule_id,omitempty"`
 	// Rule is the full rule for created and updated.
 	Rule *rules.Rule `json:"rule,omitempty"`
@@ -110,4 +113,13 @@ func DecodeEvent(subject string, header nats.Header, data []byte) (Event, error)
 		return e, fmt.Errorf("%w %q on %s", ErrUnknownEvent, e.Type, subject)
 	}
 	return e, nil
+}
+
+// CreatedID is the id of the rule a rule.created event stored at seq
+// makes: its RuleID when set (an imported rule), else seq.
+func (e Event) CreatedID(seq uint64) int64 {
+	if e.RuleID != 0 {
+		return e.RuleID
+	}
+	return int64(seq)
 }

@@ -32,7 +32,8 @@ func recipient(address string) (string, error) {
 }
 
 // compose renders the whole message: headers (non-ASCII ones as RFC 2047
-// encoded words, long ones folded) and the body as quoted-printable UTF-8,
+// encoded words, long ones folded; the rendered ones, then the metadata
+// headers of n.Meta) and the body as quoted-printable UTF-8,
 // which passes any relay, 8BITMIME or not. It returns the names of headers
 // from Email.Headers that were dropped because they are not valid header
 // names.
@@ -74,6 +75,10 @@ func compose(from mail.Address, to string, n *notification.Notification, now tim
 		default:
 			writeHeader(&b, k, textWords(k, e.Headers[k])...)
 		}
+	}
+	// The metadata headers, for filtering: repeated headers, one name each.
+	for _, h := range n.Meta.Headers() {
+		writeHeader(&b, h.Name, textWords(h.Name, h.Value)...)
 	}
 	writeHeader(&b, "MIME-Version", "1.0")
 	writeHeader(&b, "Content-Type", "text/plain;", "charset=utf-8")

@@ -126,6 +126,34 @@ func TestCompose(t *testing.T) {
 		}
 	})
 
+	t.Run("MetadataHeaders", func(t *testing.T) {
+		t.Parallel()
+		n := &notification.Notification{ID: "n-1", Email: &notification.Email{Subject: "s"}}
+		msg, _, err := composeSimple(n)
+		if err != nil || strings.Contains(string(msg), "X-Fedora-Messaging-Num-Packages") {
+			t.Errorf("a notification without Meta (from before it) got metadata headers (%v):\n%s", err, msg)
+		}
+		n.Meta = &notification.Meta{Agent: "Zoë", Packages: []string{"a", "b\r\nBcc: x@example.org"}, NumPackages: 12}
+		msg, _, err = composeSimple(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := mail.ReadMessage(bytes.NewReader(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := parsed.Header
+		if got, _ := dec.DecodeHeader(h.Get("X-Fedora-Messaging-Agent")); got != "Zoë" {
+			t.Errorf("agent %q", got)
+		}
+		if got := h["X-Fedora-Messaging-Package"]; len(got) != 2 || got[0] != "a" || got[1] != "b Bcc: x@example.org" || h.Get("Bcc") != "" {
+			t.Errorf("packages %q, Bcc %q", got, h.Get("Bcc"))
+		}
+		if got := h.Get("X-Fedora-Messaging-Num-Packages"); got != "12" {
+			t.Errorf("Num-Packages %q", got)
+		}
+	})
+
 	t.Run("InvalidUTF8", func(t *testing.T) {
 		t.Parallel()
 		n := &notification.Notification{ID: "x", Email: &notification.Email{Subject: "\xff"}}
