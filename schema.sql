@@ -13,6 +13,13 @@ CREATE TABLE IF NOT EXISTS users (
     name       text PRIMARY KEY,
     created_at timestamptz NOT NULL
 );
+-- A user's id (FMN's User.id) is the RULES stream sequence of the event
+-- that first recorded them: unique, stable across rebuilds, no
+-- coordination. Rows projected before the column existed have none until
+-- `fmn replay rules --rebuild`; the API shows null then, as FMN's model
+-- allows.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS id bigint;
+CREATE UNIQUE INDEX IF NOT EXISTS users_id ON users (id);
 
 -- One row per live rule. id is the RULES stream sequence of its creation
 -- event; version the sequence of its last event (the ETag).

@@ -140,7 +140,7 @@ func (h *AdminHandlers) users(ctx context.Context, in *adminUsersInput) (*adminU
 	}
 	out := make([]AdminUser, len(users))
 	for i, u := range users {
-		out[i] = AdminUser{Name: u.Name, CreatedAt: u.CreatedAt}
+		out[i] = AdminUser{ID: u.ID, Name: u.Name, CreatedAt: u.CreatedAt}
 	}
 	return &adminUsersOutput{Body: out}, nil
 }

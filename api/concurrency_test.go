@@ -42,8 +42,8 @@ func TestConcurrency(t *testing.T) {
 			}
 			var got api.Rule
 			b.do(t, "alice", http.MethodGet, path, nil).json(t, &got)
-			if got.Name != fmt.Sprintf("client %d", won) {
-				t.Errorf("round %d: rule is %q, the winner was client %d", round, got.Name, won)
+			if got.Name == nil || *got.Name != fmt.Sprintf("client %d", won) {
+				t.Errorf("round %d: rule is %q, the winner was client %d", round, str(got.Name), won)
 			}
 		}
 	})

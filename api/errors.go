@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,19 +23,21 @@ func unavailable(msg string, errs ...error) error {
 }
 
 // validationError maps rules.Validate's errors to a 422 whose details point
-// into the request body, as huma's own validation does.
-func validationError(err error) error {
+// into the request body, as huma's own validation does; body (the request
+// body, or nil) gives each detail its offending value.
+func validationError(err error, body any) error {
 	var ve rules.ValidationErrors
 	if !errors.As(err, &ve) {
 		return huma.Error422UnprocessableEntity("The rule is not valid: " + err.Error())
 	}
+	doc := asJSON(body)
 	details := make([]error, len(ve))
 	for i, fe := range ve {
 		loc := "body"
 		if fe.Location != "" {
 			loc += "." + fe.Location
 		}
-		details[i] = &huma.ErrorDetail{Location: loc, Message: fe.Message}
+		details[i] = &huma.ErrorDetail{Location: loc, Message: fe.Message, Value: valueAt(doc, fe.Location)}
 	}
 	msg := "The rule is not valid: " + ve[0].Message
 	if len(ve) > 1 {
@@ -48,7 +51,7 @@ func validationError(err error) error {
 func (s *Server) commandError(ctx context.Context, err error, user string, ruleID int64) error {
 	switch {
 	case errors.Is(err, rulelog.ErrInvalid):
-		return validationError(err)
+		return validationError(err, nil)
 	case errors.Is(err, rulelog.ErrNotFound):
 		return huma.Error404NotFound(fmt.Sprintf("%s has no rule %d", user, ruleID))
 	case errors.Is(err, rulelog.ErrPreconditionFailed):
@@ -86,4 +89,50 @@ func (s *Server) readError(ctx context.Context, err error, what string) error {
 	}
 	s.log.ErrorContext(ctx, "read failed", slog.String("what", what), slog.Any("error", err))
 	return unavailable("The rule store is unavailable: try again later.")
+}
+
+// asJSON is v as generic JSON (nil when v is nil or does not encode).
+func asJSON(v any) any {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var out any
+	if json.Unmarshal(b, &out) != nil {
+		return nil
+	}
+	return out
+}
+
+// valueAt is the scalar at loc ("generation_rules[0].destinations[1].address")
+// in doc, or nil: only strings and numbers are echoed, not whole objects.
+func valueAt(doc any, loc string) any {
+	if doc == nil || loc == "" {
+		return nil
+	}
+	cur := doc
+	for _, step := range fmnLoc(loc) {
+		switch k := step.(type) {
+		case string:
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return nil
+			}
+			cur = m[k]
+		case int:
+			l, ok := cur.([]any)
+			if !ok || k < 0 || k >= len(l) {
+				return nil
+			}
+			cur = l[k]
+		}
+	}
+	switch cur.(type) {
+	case string, float64, bool:
+		return cur
+	}
+	return nil
 }

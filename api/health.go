@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,27 +48,34 @@ type Ops struct {
 	Registry *prometheus.Registry
 }
 
-// Register adds /healthz/live, /healthz/ready and /metrics to mux.
+// Register adds /healthz/live, /healthz/ready (also at FMN's
+// /api/v1/healthz/…) and /metrics to mux.
 func (o *Ops) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz/live", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
 	mux.HandleFunc("GET /healthz/ready", o.ready)
+	// FMN's paths and answers: {"detail": "OK"}, or on failure a detail
+	// naming what is not ready (503 where FMN says 500: not ready is a
+	// temporary unavailability).
+	mux.HandleFunc("GET "+Prefix+"/healthz/live", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"detail":"OK"}` + "\n"))
+	})
+	mux.HandleFunc("GET "+Prefix+"/healthz/ready", o.readyFMN)
 	if o.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
 	}
 }
 
-func (o *Ops) ready(w http.ResponseWriter, r *http.Request) {
+// readiness runs the checks: the status, each check's text, and the
+// failures as one sentence.
+func (o *Ops) readiness(r *http.Request) (code int, checks map[string]string, failed string) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	type result struct {
-		Status string            `json:"status"`
-		Checks map[string]string `json:"checks"`
-	}
-	res := result{Status: "ok", Checks: map[string]string{}}
-	code := http.StatusOK
+	checks = map[string]string{}
+	code = http.StatusOK
 	// The checks run side by side: one slow dependency costs its own
 	// time, not the sum.
 	texts := make([]string, len(o.Checks))
@@ -77,12 +85,41 @@ func (o *Ops) ready(w http.ResponseWriter, r *http.Request) {
 		wg.Go(func() { texts[i], oks[i] = c.run(ctx) })
 	}
 	wg.Wait()
+	var fails []string
 	for i, c := range o.Checks {
-		res.Checks[c.Name] = texts[i]
+		checks[c.Name] = texts[i]
 		if !oks[i] {
-			res.Status = "unavailable"
 			code = http.StatusServiceUnavailable
+			fails = append(fails, c.Name+": "+texts[i])
 		}
+	}
+	return code, checks, strings.Join(fails, "; ")
+}
+
+func (o *Ops) ready(w http.ResponseWriter, r *http.Request) {
+	type result struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	code, checks, _ := o.readiness(r)
+	res := result{Status: "ok", Checks: checks}
+	if code != http.StatusOK {
+		res.Status = "unavailable"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(res)
+}
+
+// readyFMN is readiness in FMN's form: {"detail": "OK"} or the failures.
+func (o *Ops) readyFMN(w http.ResponseWriter, r *http.Request) {
+	code, checks, failed := o.readiness(r)
+	res := struct {
+		Detail string            `json:"detail"`
+		Checks map[string]string `json:"checks"`
+	}{Detail: "OK", Checks: checks}
+	if code != http.StatusOK {
+		res.Detail = "Not ready: " + failed
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

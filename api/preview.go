@@ -1,11 +1,9 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -68,15 +66,15 @@ type PreviewHandlers struct{ s *Server }
 
 // PreviewRule is a draft rule in the create shape, with a window start.
 type PreviewRule struct {
-	Name            string                  `json:"name,omitempty" maxLength:"255" doc:"Ignored (a draft may have none yet)."`
+	Name            *string                 `json:"name,omitempty" nullable:"true" maxLength:"255" doc:"Ignored (a draft may have none yet)."`
 	Disabled        bool                    `json:"disabled,omitempty" doc:"Ignored: the preview runs the rule as enabled."`
 	TrackingRule    TrackingRule            `json:"tracking_rule"`
-	GenerationRules []PreviewGenerationRule `json:"generation_rules" minItems:"1" maxItems:"20"`
+	GenerationRules []PreviewGenerationRule `json:"generation_rules" maxItems:"20"`
 	Since           *time.Time              `json:"since,omitempty" doc:"Start of the window (RFC 3339). Default one hour ago; a start further back than the limit (24 hours by default) is moved up to it."`
 
-	ID                *int64    `json:"id,omitempty" readOnly:"true" doc:"Ignored."`
-	User              *RuleUser `json:"user,omitempty" readOnly:"true" doc:"Ignored: the preview runs as you."`
-	GeneratedLastWeek *int64    `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
+	ID                *int64  `json:"id,omitempty" readOnly:"true" doc:"Ignored."`
+	User              *UserIn `json:"user,omitempty" readOnly:"true" doc:"Ignored: the preview runs as you."`
+	GeneratedLastWeek *int64  `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
 }
 
 // PreviewGenerationRule is a generation rule whose destinations may be
@@ -126,7 +124,7 @@ func (h *PreviewHandlers) preview(ctx context.Context, in *previewInput) (*previ
 	}
 	// Validate as a rule: placeholders stand in for what a draft may lack.
 	r := rules.Rule{
-		Name:         cmp.Or(strings.TrimSpace(in.Body.Name), "preview"),
+		Name:         "preview",
 		User:         rules.User{Name: id.Username},
 		TrackingRule: rules.TrackingRule{Name: in.Body.TrackingRule.Name, Params: normParams(in.Body.TrackingRule.Params)},
 	}
@@ -140,7 +138,7 @@ func (h *PreviewHandlers) preview(ctx context.Context, in *previewInput) (*previ
 		check.GenerationRules = append(check.GenerationRules, gr)
 	}
 	if err := rules.Validate(&check); err != nil {
-		return nil, validationError(err)
+		return nil, validationError(err, in.Body)
 	}
 	release, refused := h.s.limiter.acquire(id.Username)
 	if refused != nil {

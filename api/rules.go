@@ -86,8 +86,13 @@ func (h *RuleHandlers) Register(api huma.API) {
 	huma.Register(api, o, h.update)
 
 	o = op("delete-user-rule", http.MethodDelete, "/users/{username}/rules/{id}", "Delete one of your rules",
-		"Deletes the rule. With If-Match, only if the rule still has that version (412 otherwise).", "users/rules")
-	o.DefaultStatus = http.StatusNoContent
+		"Deletes the rule and answers 200 with the body null, as FMN does. With If-Match, only if the rule still has "+
+			"that version (412 otherwise).", "users/rules")
+	o.DefaultStatus = http.StatusOK
+	o.Responses = map[string]*huma.Response{"200": {
+		Description: "The rule is deleted; the body is null (FMN's answer).",
+		Content:     map[string]*huma.MediaType{"application/json": {Schema: &huma.Schema{Type: "null"}}},
+	}}
 	o.Errors = append(o.Errors, http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound,
 		http.StatusPreconditionFailed, http.StatusConflict)
 	huma.Register(api, o, h.delete)
@@ -142,7 +147,7 @@ func (h *RuleHandlers) create(ctx context.Context, in *createRuleInput) (*ruleOn
 	}
 	r := in.Body.toRule()
 	if err := rules.Validate(&r); err != nil {
-		return nil, validationError(err)
+		return nil, validationError(err, in.Body)
 	}
 	if err := h.s.checkDestinations(ctx, id, in.Username, r, nil); err != nil {
 		return nil, err
@@ -169,7 +174,7 @@ func (h *RuleHandlers) update(ctx context.Context, in *updateRuleInput) (*ruleOn
 	}
 	r := in.Body.toRule()
 	if err := rules.Validate(&r); err != nil {
-		return nil, validationError(err)
+		return nil, validationError(err, in.Body)
 	}
 	// Destinations the rule has already were checked when they were added
 	// (or set by an admin): only new ones need the account service.
@@ -191,7 +196,13 @@ func (h *RuleHandlers) update(ctx context.Context, in *updateRuleInput) (*ruleOn
 	return &ruleOne{ETag: etag(sr.Version), Body: ruleOut(sr)}, nil
 }
 
-func (h *RuleHandlers) delete(ctx context.Context, in *deleteRuleInput) (*struct{}, error) {
+// deleted is FMN's answer to a deletion: 200 and the JSON null.
+type deleted struct {
+	ContentType string `header:"Content-Type"`
+	Body        []byte
+}
+
+func (h *RuleHandlers) delete(ctx context.Context, in *deleteRuleInput) (*deleted, error) {
 	id, err := mustOwn(ctx, in.Username, "delete")
 	if err != nil {
 		return nil, err
@@ -203,7 +214,7 @@ func (h *RuleHandlers) delete(ctx context.Context, in *deleteRuleInput) (*struct
 	if err := h.s.cmds.Delete(ctx, in.Username, in.ID, ifMatch, h.s.meta(ctx, id)); err != nil {
 		return nil, h.s.commandError(ctx, err, in.Username, in.ID)
 	}
-	return nil, nil
+	return &deleted{ContentType: "application/json", Body: []byte("null")}, nil
 }
 
 func (s *Server) meta(ctx context.Context, id auth.Identity) rulelog.Meta {

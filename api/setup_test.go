@@ -169,15 +169,50 @@ func (r response) json(t testing.TB, v any) {
 	}
 }
 
-// problem is an RFC 9457 body with huma's details.
+// problem is an RFC 9457 body with huma's details. Detail is the detail
+// sentence or, for a validation error, the msgs of FMN's detail list
+// (FMNDetail) joined by "; ".
 type problem struct {
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"-"`
+	FMNDetail []struct {
+		Loc   []any  `json:"loc"`
+		Msg   string `json:"msg"`
+		Type  string `json:"type"`
+		Input any    `json:"input"`
+	} `json:"-"`
 	Errors []struct {
 		Location string `json:"location"`
 		Message  string `json:"message"`
 	} `json:"errors"`
+}
+
+func (p *problem) UnmarshalJSON(b []byte) error {
+	type plain problem
+	var raw struct {
+		plain
+		Detail json.RawMessage `json:"detail"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*p = problem(raw.plain)
+	if len(raw.Detail) == 0 || raw.Detail[0] != '[' {
+		if len(raw.Detail) > 0 {
+			return json.Unmarshal(raw.Detail, &p.Detail)
+		}
+		return nil
+	}
+	if err := json.Unmarshal(raw.Detail, &p.FMNDetail); err != nil {
+		return err
+	}
+	msgs := make([]string, len(p.FMNDetail))
+	for i, d := range p.FMNDetail {
+		msgs[i] = d.Msg
+	}
+	p.Detail = strings.Join(msgs, "; ")
+	return nil
 }
 
 func (r response) problem(t testing.TB) problem {
@@ -388,4 +423,12 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
+}
+
+// str reads an optional string ("" for null).
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

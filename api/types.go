@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/fmn-project/fmn/rulelog"
@@ -18,29 +19,24 @@ import (
 // Rule is a rule as the API returns it.
 type Rule struct {
 	ID                int64            `json:"id" doc:"The rule's id: the RULES stream sequence of its creation event." example:"12"`
-	Name              string           `json:"name" example:"My packages"`
+	Name              *string          `json:"name" doc:"The rule's name; null when it has none." example:"My packages"`
 	Disabled          bool             `json:"disabled" doc:"A disabled rule sends nothing."`
-	User              RuleUser         `json:"user"`
+	User              User             `json:"user"`
 	TrackingRule      TrackingRule     `json:"tracking_rule"`
 	GenerationRules   []GenerationRule `json:"generation_rules"`
 	GeneratedLastWeek int64            `json:"generated_last_week" doc:"Notifications the rule generated in the last 7 days."`
 }
 
-// RuleUser names a rule's owner.
-type RuleUser struct {
-	Name string `json:"name" example:"alice"`
-}
-
 // NewRule is the body of a rule creation or replacement.
 type NewRule struct {
-	Name            string           `json:"name" minLength:"1" maxLength:"255" example:"My packages"`
+	Name            *string          `json:"name,omitempty" nullable:"true" maxLength:"255" doc:"Optional (null or missing: no name)." example:"My packages"`
 	Disabled        bool             `json:"disabled,omitempty" doc:"Create the rule disabled, or disable it (default false)."`
 	TrackingRule    TrackingRule     `json:"tracking_rule"`
-	GenerationRules []GenerationRule `json:"generation_rules" minItems:"1" maxItems:"20" doc:"Each generation rule whose filters all pass yields one notification per destination."`
+	GenerationRules []GenerationRule `json:"generation_rules" maxItems:"20" doc:"Each generation rule whose filters all pass yields one notification per destination."`
 
-	ID                *int64    `json:"id,omitempty" readOnly:"true" doc:"Ignored (FMN clients send the rule they read)."`
-	User              *RuleUser `json:"user,omitempty" readOnly:"true" doc:"Ignored: the owner is the user of the path."`
-	GeneratedLastWeek *int64    `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
+	ID                *int64  `json:"id,omitempty" readOnly:"true" doc:"Ignored (FMN clients send the rule they read)."`
+	User              *UserIn `json:"user,omitempty" readOnly:"true" doc:"Ignored: the owner is the user of the path."`
+	GeneratedLastWeek *int64  `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
 }
 
 // TrackingRule decides whether a rule fires.
@@ -51,8 +47,8 @@ type TrackingRule struct {
 
 // GenerationRule yields notifications when its filters pass.
 type GenerationRule struct {
-	ID           *int64        `json:"id,omitempty" readOnly:"true" doc:"Ignored (FMN's database id)."`
-	Destinations []Destination `json:"destinations" minItems:"1" maxItems:"20" doc:"Where to send: your own addresses (see /users/{username}/destinations)."`
+	ID           *int64        `json:"id,omitempty" readOnly:"true" doc:"The generation rule's id: the rule's id times 32 plus its index, so the one at an index keeps its id when the rule changes, as in FMN. Ignored on input."`
+	Destinations []Destination `json:"destinations" maxItems:"20" doc:"Where to send: your own addresses (see /users/{username}/destinations)."`
 	Filters      Filters       `json:"filters" required:"false" doc:"All must pass; a missing or empty filter passes."`
 }
 
@@ -78,15 +74,28 @@ type RulePatch struct {
 	Disabled *bool `json:"disabled,omitempty" doc:"Disable (true) or enable (false) the rule."`
 }
 
-// User is the logged-in user (FMN's User).
+// User is FMN's User: the logged-in user, a rule's owner, an admin's view
+// of a user.
 type User struct {
+	ID      *int64 `json:"id" doc:"The user's id: the RULES stream sequence of the event that first recorded them. Null for a user recorded before fmn kept ids, until the projection is rebuilt." example:"3"`
 	Name    string `json:"name" example:"alice"`
-	IsAdmin bool   `json:"is_admin"`
+	IsAdmin bool   `json:"is_admin" doc:"Whether the user is an admin: the logged-in user's own status in /users/me; false elsewhere, as in FMN (its database does not know)."`
 }
 
-// AdminUser is a user known to fmn.
+// UserIn is a user object a client sends back inside a rule (ignored):
+// every field optional, as FMN's model has them.
+type UserIn struct {
+	ID      *int64 `json:"id,omitempty" nullable:"true"`
+	Name    string `json:"name,omitempty"`
+	IsAdmin bool   `json:"is_admin,omitempty"`
+}
+
+// AdminUser is a user known to fmn: FMN's User (is_admin always false, as
+// FMN answers it here) and when fmn first saw them.
 type AdminUser struct {
+	ID        *int64    `json:"id" doc:"The user's id (see /users/me)." example:"3"`
 	Name      string    `json:"name" example:"alice"`
+	IsAdmin   bool      `json:"is_admin" doc:"Always false here, as in FMN."`
 	CreatedAt time.Time `json:"created_at" doc:"When fmn first saw the user."`
 }
 
@@ -99,8 +108,12 @@ type Artifact struct {
 // toRule turns a request body into the rule model, with every filter list
 // present (FMN echoes [] for a filter nobody set).
 func (n *NewRule) toRule() rules.Rule {
+	name := ""
+	if n.Name != nil && strings.TrimSpace(*n.Name) != "" {
+		name = *n.Name
+	}
 	r := rules.Rule{
-		Name:            n.Name,
+		Name:            name,
 		Disabled:        n.Disabled,
 		TrackingRule:    rules.TrackingRule{Name: n.TrackingRule.Name, Params: normParams(n.TrackingRule.Params)},
 		GenerationRules: make([]rules.GenerationRule, len(n.GenerationRules)),
@@ -148,11 +161,15 @@ func nonNil(s []string) []string {
 
 // ruleOut is a stored rule as the API shows it.
 func ruleOut(sr rulelog.StoredRule) Rule {
+	var name *string
+	if sr.Name != "" {
+		name = &sr.Name
+	}
 	r := Rule{
 		ID:                sr.ID,
-		Name:              sr.Name,
+		Name:              name,
 		Disabled:          sr.Disabled,
-		User:              RuleUser{Name: sr.User.Name},
+		User:              User{ID: sr.UserID, Name: sr.User.Name},
 		TrackingRule:      TrackingRule{Name: sr.TrackingRule.Name, Params: normParams(sr.TrackingRule.Params)},
 		GenerationRules:   make([]GenerationRule, len(sr.GenerationRules)),
 		GeneratedLastWeek: sr.GeneratedLastWeek,
@@ -162,7 +179,9 @@ func ruleOut(sr rulelog.StoredRule) Rule {
 		for j, d := range g.Destinations {
 			dests[j] = Destination(d)
 		}
+		gid := rules.GenerationRuleID(sr.ID, i)
 		r.GenerationRules[i] = GenerationRule{
+			ID:           &gid,
 			Destinations: dests,
 			Filters: Filters{
 				Applications:         nonNil(g.Filters.Applications),

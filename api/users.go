@@ -31,7 +31,7 @@ type destinationsOutput struct{ Body []Destination }
 // Register adds the operations.
 func (h *UserHandlers) Register(api huma.API) {
 	huma.Register(api, op("get-me", http.MethodGet, "/users/me", "Who you are",
-		"Your username and whether you are an admin. The first call records you as a user of fmn.", "users"), h.me)
+		"FMN's user object: your id, username and whether you are an admin. The first call records you as a user of fmn.", "users"), h.me)
 
 	o := op("search-users", http.MethodGet, "/users", "Search usernames",
 		"Usernames of the account service that contain the search; without a search, only yours.", "users")
@@ -65,7 +65,15 @@ func (h *UserHandlers) me(ctx context.Context, _ *struct{}) (*meOutput, error) {
 		h.s.log.ErrorContext(ctx, "record user", slog.String("user", id.Username), slog.Any("error", err))
 		return nil, unavailable("Cannot record you as a user right now: try again later.")
 	}
-	return &meOutput{Body: User{Name: id.Username, IsAdmin: id.Admin}}, nil
+	me := User{Name: id.Username, IsAdmin: id.Admin}
+	// The id comes from the projection; a record still on its way (the
+	// projection lagging) shows null until the next call.
+	if u, err := h.s.store.User(ctx, id.Username); err == nil {
+		me.ID = u.ID
+	} else if !errors.Is(err, rulelog.ErrNotFound) {
+		return nil, h.s.readError(ctx, err, "user")
+	}
+	return &meOutput{Body: me}, nil
 }
 
 func (h *UserHandlers) search(ctx context.Context, in *searchInput) (*namesOutput, error) {

@@ -95,7 +95,11 @@ func cmdRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tTRACKING\tDISABLED\tLAST WEEK")
 		for _, r := range list {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%d\n", r.ID, r.Name, r.TrackingRule.Name, r.Disabled, r.GeneratedLastWeek)
+			name := r.Name
+			if name == "" {
+				name = "(unnamed rule)" // a name is optional, as in FMN
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%d\n", r.ID, name, r.TrackingRule.Name, r.Disabled, r.GeneratedLastWeek)
 		}
 		return tw.Flush()
 	case "show":

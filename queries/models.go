@@ -55,4 +55,5 @@ type RuleTombstone struct {
 type User struct {
 	Name      string
 	CreatedAt time.Time
+	ID        *int64
 }

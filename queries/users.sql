@@ -1,6 +1,10 @@
 -- name: UserEnsure :exec
-INSERT INTO users (name, created_at) VALUES ($1, $2)
+INSERT INTO users (name, created_at, id) VALUES ($1, $2, $3)
 ON CONFLICT (name) DO NOTHING;
+
+-- name: UserIDs :many
+-- UserIDs gives the ids of the named users (FMN's User.id in a rule).
+SELECT name, id FROM users WHERE name = ANY(@names::text[]);
 
 -- name: UserGet :one
 SELECT * FROM users WHERE name = $1;

@@ -20,24 +20,60 @@ func (q *Queries) UserDeleteAll(ctx context.Context) error {
 }
 
 const userEnsure = `-- name: UserEnsure :exec
-INSERT INTO users (name, created_at) VALUES ($1, $2)
+INSERT INTO users (name, created_at, id) VALUES ($1, $2, $3)
 ON CONFLICT (name) DO NOTHING
 `
 
-func (q *Queries) UserEnsure(ctx context.Context, name string, createdAt time.Time) error {
-	_, err := q.db.Exec(ctx, userEnsure, name, createdAt)
+type UserEnsureParams struct {
+	Name      string
+	CreatedAt time.Time
+	ID        *int64
+}
+
+func (q *Queries) UserEnsure(ctx context.Context, arg UserEnsureParams) error {
+	_, err := q.db.Exec(ctx, userEnsure, arg.Name, arg.CreatedAt, arg.ID)
 	return err
 }
 
 const userGet = `-- name: UserGet :one
-SELECT name, created_at FROM users WHERE name = $1
+SELECT name, created_at, id FROM users WHERE name = $1
 `
 
 func (q *Queries) UserGet(ctx context.Context, name string) (User, error) {
 	row := q.db.QueryRow(ctx, userGet, name)
 	var i User
-	err := row.Scan(&i.Name, &i.CreatedAt)
+	err := row.Scan(&i.Name, &i.CreatedAt, &i.ID)
 	return i, err
+}
+
+const userIDs = `-- name: UserIDs :many
+SELECT name, id FROM users WHERE name = ANY($1::text[])
+`
+
+type UserIDsRow struct {
+	Name string
+	ID   *int64
+}
+
+// UserIDs gives the ids of the named users (FMN's User.id in a rule).
+func (q *Queries) UserIDs(ctx context.Context, names []string) ([]UserIDsRow, error) {
+	rows, err := q.db.Query(ctx, userIDs, names)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []UserIDsRow{}
+	for rows.Next() {
+		var i UserIDsRow
+		if err := rows.Scan(&i.Name, &i.ID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const userListByNames = `-- name: UserListByNames :many
@@ -66,7 +102,7 @@ func (q *Queries) UserListByNames(ctx context.Context, names []string) ([]string
 }
 
 const userSearch = `-- name: UserSearch :many
-SELECT name, created_at FROM users
+SELECT name, created_at, id FROM users
 WHERE name ILIKE '%' || $1::text || '%'
 ORDER BY name
 LIMIT $2
@@ -83,7 +119,7 @@ func (q *Queries) UserSearch(ctx context.Context, pattern string, maxRows int32)
 	items := []User{}
 	for rows.Next() {
 		var i User
-		if err := rows.Scan(&i.Name, &i.CreatedAt); err != nil {
+		if err := rows.Scan(&i.Name, &i.CreatedAt, &i.ID); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

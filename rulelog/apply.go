@@ -90,7 +90,9 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		}
 	}
 	if !a.users[ev.User] && (ev.Type == EventRuleCreated || ev.Type == EventUserCreated) {
-		if err := a.q.UserEnsure(ctx, ev.User, ev.Time); err != nil {
+		// The user's id is the sequence of the event that records them:
+		// the same on every rebuild.
+		if err := a.q.UserEnsure(ctx, queries.UserEnsureParams{Name: ev.User, CreatedAt: ev.Time, ID: &seq}); err != nil {
 			return dbErr("ensure user", err)
 		}
 		a.users[ev.User] = true

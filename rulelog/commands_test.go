@@ -123,7 +123,8 @@ func TestCommands(t *testing.T) {
 	t.Run("ValidationErrors", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, setupOpts{})
-		bad := rule("alice", "")
+		bad := rule("alice", "bad")
+		bad.GenerationRules[0].Filters.Severities = []string{"fatal"}
 		bad.GenerationRules[0].Destinations[0].Address = "not-an-address"
 		_, err := b.cmds.Create(b.ctx, "alice", bad, rulelog.Meta{})
 		var verrs rules.ValidationErrors

@@ -48,6 +48,8 @@ const generatedWindow = 7 * 24 * time.Hour
 // Marshalled to JSON it is exactly the rule of FMN's API.
 type StoredRule struct {
 	rules.Rule
+	// UserID is the owner's id (User.ID): nil when not known.
+	UserID    *int64    `json:"-"`
 	Version   uint64    `json:"-"`
 	CreatedAt time.Time `json:"-"`
 	UpdatedAt time.Time `json:"-"`
@@ -57,6 +59,10 @@ type StoredRule struct {
 type User struct {
 	Name      string
 	CreatedAt time.Time
+	// ID is the RULES stream sequence of the event that first recorded the
+	// user (FMN's User.id); nil for a row projected before fmn kept ids,
+	// until a rebuild.
+	ID *int64
 }
 
 // RuleFilter selects rules in Store.Rules; nil fields match everything.
@@ -94,6 +100,9 @@ func (s *Store) Rule(ctx context.Context, id int64) (StoredRule, error) {
 	}
 	list := []StoredRule{r}
 	if err := s.fillGenerated(ctx, list); err != nil {
+		return StoredRule{}, err
+	}
+	if err := s.fillUserIDs(ctx, list); err != nil {
 		return StoredRule{}, err
 	}
 	return list[0], nil
@@ -187,7 +196,37 @@ func (s *Store) rulesFromRows(ctx context.Context, rows []queries.Rule) ([]Store
 	if err := s.fillGenerated(ctx, list); err != nil {
 		return nil, err
 	}
+	if err := s.fillUserIDs(ctx, list); err != nil {
+		return nil, err
+	}
 	return list, nil
+}
+
+// fillUserIDs sets each rule's UserID from the users table.
+func (s *Store) fillUserIDs(ctx context.Context, list []StoredRule) error {
+	var names []string
+	seen := map[string]bool{}
+	for _, r := range list {
+		if !seen[r.User.Name] {
+			seen[r.User.Name] = true
+			names = append(names, r.User.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	rows, err := s.q.UserIDs(ctx, names)
+	if err != nil {
+		return dbErr("user ids", err)
+	}
+	byName := make(map[string]*int64, len(rows))
+	for _, row := range rows {
+		byName[row.Name] = row.ID
+	}
+	for i := range list {
+		list[i].UserID = byName[list[i].User.Name]
+	}
+	return nil
 }
 
 func (s *Store) fillGenerated(ctx context.Context, list []StoredRule) error {

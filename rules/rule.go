@@ -82,3 +82,17 @@ type FollowedArtifact struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
 }
+
+// GenerationRuleIDStride spaces the generation rule ids of two rules:
+// larger than MaxGenerationRules.
+const GenerationRuleIDStride = 32
+
+// GenerationRuleID is the id of the i-th generation rule of rule ruleID
+// (FMN's GenerationRule.id). It is derived, never stored: unique (rule ids
+// are unique and i < GenerationRuleIDStride), the same after a rebuild of
+// the projection, and positional as FMN's are: FMN's update overwrites
+// the generation rule at each index in place, so the one at index i keeps
+// its id whatever its content becomes.
+func GenerationRuleID(ruleID int64, i int) int64 {
+	return ruleID*GenerationRuleIDStride + int64(i)
+}

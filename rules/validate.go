@@ -80,9 +80,8 @@ func (e ValidationErrors) Error() string {
 // must be the owner's username, checked here when r.User.Name is set.
 func Validate(r *Rule) error {
 	v := &validator{owner: r.User.Name}
-	if v.text("name", "name", r.Name, MaxNameLen) && strings.TrimSpace(r.Name) == "" {
-		v.add("name", "the rule needs a name")
-	}
+	// A name is optional (FMN since #805): an empty one is no name.
+	v.text("name", "name", r.Name, MaxNameLen)
 	v.tracking(&r.TrackingRule)
 	v.generationRules(r.GenerationRules)
 	if v.dropped > 0 {
@@ -388,11 +387,8 @@ func (v *validator) artifactType(loc, s string) {
 }
 
 func (v *validator) generationRules(grs []GenerationRule) {
-	switch {
-	case len(grs) == 0:
-		v.add("generation_rules", "the rule needs at least one generation rule (destinations and filters)")
-		return
-	case len(grs) > MaxGenerationRules:
+	// None at all is accepted, as FMN does: such a rule notifies nobody.
+	if len(grs) > MaxGenerationRules {
 		v.add("generation_rules", "too many generation rules (%d; at most %d)", len(grs), MaxGenerationRules)
 		return
 	}
@@ -404,11 +400,9 @@ func (v *validator) generationRules(grs []GenerationRule) {
 }
 
 func (v *validator) destinations(loc string, ds []Destination) {
-	switch {
-	case len(ds) == 0:
-		v.add(loc, "a generation rule needs at least one destination")
-		return
-	case len(ds) > MaxDestinations:
+	// No destination is accepted, as FMN does: the generation rule sends
+	// nothing.
+	if len(ds) > MaxDestinations {
 		v.add(loc, "too many destinations (%d; at most %d)", len(ds), MaxDestinations)
 		return
 	}

@@ -148,10 +148,6 @@ func TestValidateRefuses(t *testing.T) {
 		want []rules.FieldError
 	}{
 		// Name.
-		{"empty name", func(r *rules.Rule) { r.Name = "" },
-			[]rules.FieldError{{"name", "the rule needs a name"}}},
-		{"blank name", func(r *rules.Rule) { r.Name = "   " },
-			[]rules.FieldError{{"name", "the rule needs a name"}}},
 		{"name with a tab", func(r *rules.Rule) { r.Name = " \t " },
 			[]rules.FieldError{{"name", `name " \t " contains a control character (U+0009)`}}},
 		{"oversize name", func(r *rules.Rule) { r.Name = strings.Repeat("n", rules.MaxNameLen+1) },
@@ -243,13 +239,9 @@ func TestValidateRefuses(t *testing.T) {
 			[]rules.FieldError{{"tracking_rule.params", "related-events takes no params (it follows your own username); send null or leave params out"}}},
 
 		// Generation rules and destinations.
-		{"no generation rules", func(r *rules.Rule) { r.GenerationRules = nil },
-			[]rules.FieldError{{"generation_rules", "the rule needs at least one generation rule (destinations and filters)"}}},
 		{"too many generation rules", func(r *rules.Rule) {
 			r.GenerationRules = slices.Repeat(r.GenerationRules, rules.MaxGenerationRules+1)
 		}, []rules.FieldError{{"generation_rules", "too many generation rules (21; at most 20)"}}},
-		{"no destinations", func(r *rules.Rule) { r.GenerationRules[0].Destinations = nil },
-			[]rules.FieldError{{"generation_rules[0].destinations", "a generation rule needs at least one destination"}}},
 		{"too many destinations", func(r *rules.Rule) {
 			r.GenerationRules[0].Destinations = slices.Repeat([]rules.Destination{aliceMail}, rules.MaxDestinations+1)
 		}, []rules.FieldError{{"generation_rules[0].destinations", "too many destinations (21; at most 20)"}}},
@@ -340,7 +332,6 @@ func TestValidateRefuses(t *testing.T) {
 				Filters:      rules.Filters{Severities: []string{"fatal"}},
 			})
 		}, []rules.FieldError{
-			{"name", "the rule needs a name"},
 			{"tracking_rule.params[0]", "username must not be empty"},
 			{"generation_rules[1].destinations[0].address", `Matrix address "alice" should be in the form @username:server.tld`},
 			{"generation_rules[1].filters.severities[0]", `unknown severity "fatal"; valid ones: debug, info, warning, error`},
@@ -360,6 +351,25 @@ func TestValidateRefuses(t *testing.T) {
 				t.Errorf("Validate found:\n%s\nwant:\n%s", fieldErrors(got), fieldErrors(tt.want))
 			}
 		})
+	}
+}
+
+// TestValidateAcceptsWhatFMNAccepts: no name (FMN #805), no generation
+// rules, a generation rule without destinations or filters.
+func TestValidateAcceptsWhatFMNAccepts(t *testing.T) {
+	t.Parallel()
+	for name, mod := range map[string]func(r *rules.Rule){
+		"empty name":          func(r *rules.Rule) { r.Name = "" },
+		"blank name":          func(r *rules.Rule) { r.Name = "   " },
+		"no generation rules": func(r *rules.Rule) { r.GenerationRules = nil },
+		"no destinations":     func(r *rules.Rule) { r.GenerationRules[0].Destinations = nil },
+		"no filters":          func(r *rules.Rule) { r.GenerationRules[0].Filters = rules.Filters{} },
+	} {
+		r := validRule()
+		mod(r)
+		if err := rules.Validate(r); err != nil {
+			t.Errorf("%s: Validate = %v, want nil", name, err)
+		}
 	}
 }
 

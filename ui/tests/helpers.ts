@@ -13,7 +13,7 @@ export const json = (status: number, body: unknown, headers: Record<string, stri
     headers: { 'Content-Type': status >= 400 ? 'application/problem+json' : 'application/json', ...headers },
   })
 
-export function fakeSession(routes: Record<string, Handler>, user = { name: 'alice', is_admin: false }) {
+export function fakeSession(routes: Record<string, Handler>, user: { id: number | null; name: string; is_admin: boolean } = { id: 3, name: 'alice', is_admin: false }) {
   const requests: { method: string; path: string; body: unknown; headers: Headers }[] = []
   const fetchFn = async (req: Request) => {
     const url = new URL(req.url)

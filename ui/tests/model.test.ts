@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest'
 import type { Rule } from '../src/api/client'
 import {
   addressProblem, describeDestinations, describeTracking, draftFromRule, draftToNewRule, emptyDraft, previewable,
-  setTracking, tokenToArtifact, validateDraft,
+  ruleLabel, setTracking, tokenToArtifact, validateDraft,
 } from '../src/rules/model'
 
 const rule = (tracking_rule: Rule['tracking_rule']): Rule => ({
   id: 12,
   name: 'My packages',
   disabled: false,
-  user: { name: 'alice' },
+  user: { id: 3, name: 'alice', is_admin: false },
   tracking_rule,
   generation_rules: [{
     destinations: [{ protocol: 'email', address: 'alice@example.org' }],
@@ -73,6 +73,15 @@ describe('validateDraft', () => {
     d.name = 'x'
     expect(validateDraft(d)).toEqual({ fields: {}, general: [] })
   })
+  it('accepts a draft without a name (FMN since #805), sent as null', () => {
+    const d = emptyDraft('alice', [{ protocol: 'email', address: 'alice@example.org' }])
+    d.name = '  '
+    expect(validateDraft(d)).toEqual({ fields: {}, general: [] })
+    expect(draftToNewRule(d).name).toBeNull()
+    expect(draftFromRule({ ...draftToNewRule(d), name: null }).name).toBe('')
+    expect(ruleLabel({ name: null })).toBe('(unnamed rule)')
+    expect(ruleLabel({ name: 'Mine' })).toBe('Mine')
+  })
   it('names the fields that are wrong, with the API’s keys', () => {
     const d = emptyDraft('alice')
     d.tracking = 'artifacts-followed'
@@ -84,7 +93,6 @@ describe('validateDraft', () => {
       'generation_rules.0.destinations.0.address',
       'generation_rules.0.filters.topic',
       'generation_rules.1.destinations',
-      'name',
       'tracking_rule.params',
     ])
     expect(fe.fields['generation_rules.0.destinations.0.address'][0]).toMatch('@username:server.tld')

@@ -46,6 +46,31 @@ describe('problemToFieldErrors', () => {
     expect(fe2.general).toEqual(['path.id: expected integer', 'unexpected EOF'])
   })
 
+  it('reads FMN\'s detail list: alone (an FMN server) and beside errors (fmn)', () => {
+    const fmn = problemToFieldErrors({
+      title: 'Unprocessable Entity',
+      status: 422,
+      detail: [
+        { loc: ['body', 'generation_rules', 0, 'destinations', 0, 'address'], msg: 'Value error, The Matrix address \'x\' should be in the form @username:server.tld', type: 'value_error' },
+        { loc: ['body', 'tracking_rule'], msg: 'Field required', type: 'missing' },
+        { loc: ['query', 'limit'], msg: 'Input should be a valid integer', type: 'int_parsing' },
+      ],
+    })
+    expect(fmn.fields).toEqual({
+      'generation_rules.0.destinations.0.address': ['Value error, The Matrix address \'x\' should be in the form @username:server.tld'],
+      tracking_rule: ['Field required'],
+    })
+    expect(fmn.general).toEqual(['Input should be a valid integer'])
+    const both = problemToFieldErrors({
+      title: 'Unprocessable Entity',
+      status: 422,
+      detail: [{ loc: ['body', 'name'], msg: 'too long', type: 'value_error' }],
+      errors: [{ location: 'body.name', message: 'too long' }],
+    })
+    expect(both.fields).toEqual({ name: ['too long'] })
+    expect(both.general).toEqual(['Unprocessable Entity'])
+  })
+
   it('says something useful for a non-problem answer', () => {
     expect(problemToFieldErrors(undefined, 502).general).toEqual(['The server answered 502.'])
     expect(problemToFieldErrors('oops').general).toEqual(['The server could not be reached.'])

@@ -17,7 +17,7 @@ const aliceRule: Rule = {
   id: 7,
   name: 'My packages',
   disabled: false,
-  user: { name: 'alice' },
+  user: { id: 3, name: 'alice', is_admin: false },
   tracking_rule: { name: 'artifacts-owned', params: ['alice'] },
   generation_rules: [{ destinations: [{ protocol: 'email', address: 'alice@example.org' }], filters: { applications: [], excluded_applications: [], severities: [], topic: null, my_actions: false } }],
   generated_last_week: 4,
@@ -29,7 +29,7 @@ const common: Record<string, Handler> = {
   'GET /applications': () => json(200, ['koji', 'bodhi']),
 }
 
-async function mountAt(path: string, routes: Record<string, Handler>, user = { name: 'alice', is_admin: false }) {
+async function mountAt(path: string, routes: Record<string, Handler>, user: { id: number | null; name: string; is_admin: boolean } = { id: 3, name: 'alice', is_admin: false }) {
   const fake = fakeSession({ ...common, ...routes }, user)
   const router = createRouter({
     history: createMemoryHistory(),
@@ -123,10 +123,31 @@ describe('new rule page', () => {
   it('does not send a draft the API would refuse, and says why', async () => {
     const { w, requests } = await mountAt('/rules/new', { 'POST /rule-preview': () => json(200, { notifications: [] }) })
     cleanup = () => w.unmount()
+    await w.find('#f-name').setValue('n'.repeat(201))
     await w.find('form').trigger('submit')
     await flush()
-    expect(w.find('#f-name-error').text()).toBe('Error: Give the rule a name.')
+    expect(w.find('#f-name-error').text()).toBe('Error: Keep the name under 200 characters.')
     expect(requests.some((r) => r.path === '/users/alice/rules')).toBe(false)
+  })
+
+  it('creates a rule without a name (null, as FMN), shown as "(unnamed rule)"', async () => {
+    let created: { name?: unknown } | undefined
+    const { w, router } = await mountAt('/rules/new', {
+      'POST /rule-preview': () => json(200, { notifications: [] }),
+      'POST /users/alice/rules': (_req, body) => {
+        created = body as { name?: unknown }
+        return json(200, { ...aliceRule, id: 8, name: null })
+      },
+      'GET /users/alice/rules': () => json(200, [{ ...aliceRule, id: 8, name: null }]),
+    })
+    cleanup = () => w.unmount()
+    await w.find('form').trigger('submit')
+    await flush()
+    expect(created?.name).toBeNull()
+    expect(router.currentRoute.value.fullPath).toBe('/?saved=(unnamed+rule)')
+    await flush()
+    expect(w.find('tbody tr th').text()).toBe('(unnamed rule)')
+    expect(w.find('button[aria-label="Delete (unnamed rule)"]').exists()).toBe(true)
   })
 })
 
@@ -160,7 +181,7 @@ describe('edit rule page', () => {
     expect(document.activeElement).toBe(w.find('.error-summary').element)
   })
 
-  for (const user of [{ name: 'alice', is_admin: false }, { name: 'alice', is_admin: true }]) {
+  for (const user of [{ id: 3, name: 'alice', is_admin: false }, { id: 3, name: 'alice', is_admin: true }]) {
     it(`shows ${user.is_admin ? 'an admin' : 'a user'} the rule’s notifications per day from its own statistics`, async () => {
       const today = new Date()
       const day = (daysAgo: number) =>
@@ -216,7 +237,7 @@ describe('rules list', () => {
       },
       'DELETE /users/alice/rules/7': () => {
         calls.push('DELETE')
-        return new Response(null, { status: 204 })
+        return json(200, null) // FMN's answer
       },
     })
     cleanup = () => w.unmount()
@@ -240,7 +261,7 @@ describe('rules list', () => {
 })
 
 describe('admin rules', () => {
-  const admin = { name: 'admin', is_admin: true }
+  const admin = { id: 1, name: 'admin', is_admin: true }
   const queryOf = (path: string) => Object.fromEntries(new URLSearchParams(path.split('?')[1] ?? ''))
   const ruleLists = (requests: { method: string; path: string }[]) =>
     requests.filter((r) => r.method === 'GET' && r.path.startsWith('/admin/rules')).map((r) => queryOf(r.path))
@@ -254,7 +275,7 @@ describe('admin rules', () => {
       id: i + 1,
       name: `Rule ${i + 1}`,
       disabled: (i + 1) % 3 === 0,
-      user: { name: (i + 1) % 2 ? 'alice' : 'bob' },
+      user: { id: (i + 1) % 2 ? 3 : 4, name: (i + 1) % 2 ? 'alice' : 'bob', is_admin: false },
     }))
     return (req: Request) => {
       const q = new URL(req.url).searchParams
@@ -415,7 +436,7 @@ describe('statistics page', () => {
         'GET /admin/stats/users': () => json(200, [{ key: 'alice', total: 9 }]),
         'GET /admin/stats/applications': () => json(200, null),
       },
-      { name: 'root', is_admin: true },
+      { id: 1, name: 'root', is_admin: true },
     )
     cleanup = () => w.unmount()
     expect(w.findAll('.stat-grid dd').map((d) => d.text())).toEqual(['12', '3 of 5', '7', '1'])

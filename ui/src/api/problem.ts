@@ -41,14 +41,28 @@ export function problemToFieldErrors(problem: unknown, status?: number): FieldEr
     return out
   }
   const errs = problem.errors ?? []
+  // FMN's (FastAPI's) validation detail: [{loc: ['body', 'generation_rules', 0, ...], msg, type}].
+  // fmn sends it alongside errors; an FMN server sends only it.
+  const fmnList = Array.isArray(problem.detail) ? (problem.detail as { loc?: (string | number)[]; msg?: string }[]) : []
+  if (errs.length === 0) {
+    for (const d of fmnList) {
+      const msg = (d.msg ?? 'is not valid').trim()
+      const loc = (d.loc ?? []).map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('')
+      const key = fieldKey(loc)
+      if (key) (out.fields[key] ??= []).push(msg)
+      else out.general.push(msg)
+    }
+  }
   for (const e of errs) {
     const msg = (e.message ?? 'is not valid').trim()
     const key = fieldKey(e.location)
     if (key) (out.fields[key] ??= []).push(msg)
     else out.general.push(e.location && e.location !== 'body' ? `${e.location}: ${msg}` : msg)
   }
-  const summary = problem.detail || problem.title
-  if (summary && (errs.length === 0 || out.general.length === 0)) out.general.unshift(summary)
+  // The detail is a sentence, except in a validation error (FMN's list above).
+  const summary = (typeof problem.detail === 'string' && problem.detail) || problem.title
+  const listed = errs.length > 0 || fmnList.length > 0
+  if (summary && (!listed || out.general.length === 0)) out.general.unshift(summary)
   if (!out.general.length && !Object.keys(out.fields).length) {
     out.general.push(`The server answered ${problem.status ?? status ?? 'with an error'}.`)
   }

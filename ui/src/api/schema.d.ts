@@ -444,7 +444,7 @@ export interface paths {
         post?: never;
         /**
          * Delete one of your rules
-         * @description Deletes the rule. With If-Match, only if the rule still has that version (412 otherwise).
+         * @description Deletes the rule and answers 200 with the body null, as FMN does. With If-Match, only if the rule still has that version (412 otherwise).
          */
         delete: operations["delete-user-rule"];
         options?: never;
@@ -481,7 +481,7 @@ export interface paths {
         };
         /**
          * Who you are
-         * @description Your username and whether you are an admin. The first call records you as a user of fmn.
+         * @description FMN's user object: your id, username and whether you are an admin. The first call records you as a user of fmn.
          */
         get: operations["get-me"];
         put?: never;
@@ -502,6 +502,14 @@ export interface components {
              * @description When fmn first saw the user.
              */
             created_at: string;
+            /**
+             * Format: int64
+             * @description The user's id (see /users/me).
+             * @example 3
+             */
+            id: number | null;
+            /** @description Always false here, as in FMN. */
+            is_admin: boolean;
             /** @example alice */
             name: string;
         };
@@ -535,17 +543,13 @@ export interface components {
             value?: unknown;
         };
         ErrorModel: {
-            /**
-             * @description A human-readable explanation specific to this occurrence of the problem.
-             * @example Property foo is required but is missing.
-             */
-            detail?: string;
-            /** @description Optional list of individual error details */
+            /** @description What went wrong: a sentence; for a validation error (422 with errors) FMN's (FastAPI's) list of {loc, msg, type, input}, one per problem. */
+            detail?: string | components["schemas"]["FMNErrorDetail"][];
+            /** @description The individual problems: location (e.g. body.generation_rules[0].destinations[0].address), message, value. */
             errors?: components["schemas"]["ErrorDetail"][] | null;
             /**
              * Format: uri
              * @description A URI reference that identifies the specific occurrence of the problem.
-             * @example https://example.com/error-log/abc123
              */
             instance?: string;
             /**
@@ -555,7 +559,7 @@ export interface components {
              */
             status?: number;
             /**
-             * @description A short, human-readable summary of the problem type. This value should not change between occurrences of the error.
+             * @description A short, human-readable summary of the problem type.
              * @example Bad Request
              */
             title?: string;
@@ -563,7 +567,6 @@ export interface components {
              * Format: uri
              * @description A URI reference to human-readable documentation for the error.
              * @default about:blank
-             * @example https://example.com/errors/example
              */
             type: string;
         };
@@ -582,6 +585,15 @@ export interface components {
              */
             topic?: string | null;
         };
+        FMNErrorDetail: {
+            /** @description The offending value, when there is one. */
+            input?: unknown;
+            /** @description Where: "body", "path", "query" or "header", then field names and list indexes. */
+            loc: unknown[] | null;
+            msg: string;
+            /** @description FastAPI's error type: missing, extra_forbidden, string_type, literal_error, value_error, … */
+            type: string;
+        };
         GenerationRule: {
             /** @description Where to send: your own addresses (see /users/{username}/destinations). */
             destinations: components["schemas"]["Destination"][] | null;
@@ -589,7 +601,7 @@ export interface components {
             filters?: components["schemas"]["Filters"];
             /**
              * Format: int64
-             * @description Ignored (FMN's database id).
+             * @description The generation rule's id: the rule's id times 32 plus its index, so the one at an index keeps its id when the rule changes, as in FMN. Ignored on input.
              */
             readonly id?: number;
         };
@@ -608,11 +620,14 @@ export interface components {
              * @description Ignored (FMN clients send the rule they read).
              */
             readonly id?: number;
-            /** @example My packages */
-            name: string;
+            /**
+             * @description Optional (null or missing: no name).
+             * @example My packages
+             */
+            name?: string | null;
             tracking_rule: components["schemas"]["TrackingRule"];
             /** @description Ignored: the owner is the user of the path. */
-            readonly user?: components["schemas"]["RuleUser"];
+            readonly user?: components["schemas"]["UserIn"];
         };
         PreviewGenerationRule: {
             destinations?: components["schemas"]["Destination"][] | null;
@@ -698,7 +713,7 @@ export interface components {
              */
             readonly id?: number;
             /** @description Ignored (a draft may have none yet). */
-            name?: string;
+            name?: string | null;
             /**
              * Format: date-time
              * @description Start of the window (RFC 3339). Default one hour ago; a start further back than the limit (24 hours by default) is moved up to it.
@@ -706,7 +721,7 @@ export interface components {
             since?: string;
             tracking_rule: components["schemas"]["TrackingRule"];
             /** @description Ignored: the preview runs as you. */
-            readonly user?: components["schemas"]["RuleUser"];
+            readonly user?: components["schemas"]["UserIn"];
         };
         Rule: {
             /** @description A disabled rule sends nothing. */
@@ -723,10 +738,13 @@ export interface components {
              * @example 12
              */
             id: number;
-            /** @example My packages */
-            name: string;
+            /**
+             * @description The rule's name; null when it has none.
+             * @example My packages
+             */
+            name: string | null;
             tracking_rule: components["schemas"]["TrackingRule"];
-            user: components["schemas"]["RuleUser"];
+            user: components["schemas"]["User"];
         };
         RulePatch: {
             /** @description Disable (true) or enable (false) the rule. */
@@ -763,10 +781,6 @@ export interface components {
              * @example 3
              */
             total: number;
-        };
-        RuleUser: {
-            /** @example alice */
-            name: string;
         };
         StatsActivity: {
             /**
@@ -898,9 +912,22 @@ export interface components {
             params?: unknown;
         };
         User: {
+            /**
+             * Format: int64
+             * @description The user's id: the RULES stream sequence of the event that first recorded them. Null for a user recorded before fmn kept ids, until the projection is rebuilt.
+             * @example 3
+             */
+            id: number | null;
+            /** @description Whether the user is an admin: the logged-in user's own status in /users/me; false elsewhere, as in FMN (its database does not know). */
             is_admin: boolean;
             /** @example alice */
             name: string;
+        };
+        UserIn: {
+            /** Format: int64 */
+            id?: number | null;
+            is_admin?: boolean;
+            name?: string;
         };
     };
     responses: never;
@@ -2711,12 +2738,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description No Content */
-            204: {
+            /** @description The rule is deleted; the body is null (FMN's answer). */
+            200: {
                 headers: {
+                    "Content-Type"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": null;
+                };
             };
             /** @description Bad Request */
             400: {

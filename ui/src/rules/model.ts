@@ -66,7 +66,7 @@ export function draftFromRule(rule: Rule | NewRule): RuleDraft {
   const tr = rule.tracking_rule
   const params = (tr.params ?? []) as unknown[]
   const d: RuleDraft = {
-    name: rule.name,
+    name: rule.name ?? '',
     disabled: !!rule.disabled,
     tracking: tr.name,
     users: [],
@@ -113,7 +113,8 @@ export function draftToNewRule(d: RuleDraft): RuleBody {
       tracking_rule = { name: d.tracking, params: [...d.users] }
   }
   return {
-    name: d.name.trim(),
+    // A name is optional (FMN since #805): none is null.
+    name: d.name.trim() || null,
     disabled: d.disabled,
     tracking_rule,
     generation_rules: d.generation_rules.map((g) => ({
@@ -164,8 +165,7 @@ export function addressProblem(protocol: string, address: string): string | null
 export function validateDraft(d: RuleDraft): FieldErrors {
   const errs = noErrors()
   const add = (k: string, m: string) => (errs.fields[k] ??= []).push(m)
-  if (!d.name.trim()) add('name', 'Give the rule a name.')
-  else if (d.name.length > 200) add('name', 'Keep the name under 200 characters.')
+  if (d.name.length > 200) add('name', 'Keep the name under 200 characters.')
   const kind = trackingInfo(d.tracking)?.param
   if (kind === 'users' && d.users.length === 0) add('tracking_rule.params', d.tracking === 'users-followed' ? 'Choose at least one person to follow.' : 'Choose at least one owner.')
   if (kind === 'groups' && d.groups.length === 0) add('tracking_rule.params', 'Choose at least one group.')
@@ -183,6 +183,11 @@ export function validateDraft(d: RuleDraft): FieldErrors {
     if (t && (t.split('[').length !== t.split(']').length)) add(`${p}.filters.topic`, 'Close every [ with a ].')
   })
   return errs
+}
+
+/** How a rule is named in lists and messages: its name, or "(unnamed rule)". */
+export function ruleLabel(rule: { name?: string | null }): string {
+  return rule.name?.trim() || '(unnamed rule)'
 }
 
 /** Whether the draft has what a preview needs (a tracking rule with its params). */
