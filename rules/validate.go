@@ -387,8 +387,13 @@ func (v *validator) artifactType(loc, s string) {
 }
 
 func (v *validator) generationRules(grs []GenerationRule) {
-	// None at all is accepted, as FMN does: such a rule notifies nobody.
-	if len(grs) > MaxGenerationRules {
+	// At least one (DESIGN's contract: a rule has one or more generation
+	// rules); a generation rule may have no destinations (FMN accepts it).
+	switch {
+	case len(grs) == 0:
+		v.add("generation_rules", "the rule needs at least one generation rule (destinations and filters)")
+		return
+	case len(grs) > MaxGenerationRules:
 		v.add("generation_rules", "too many generation rules (%d; at most %d)", len(grs), MaxGenerationRules)
 		return
 	}

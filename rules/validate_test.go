@@ -354,22 +354,27 @@ func TestValidateRefuses(t *testing.T) {
 	}
 }
 
-// TestValidateAcceptsWhatFMNAccepts: no name (FMN #805), no generation
-// rules, a generation rule without destinations or filters.
+// TestValidateAcceptsWhatFMNAccepts: no name (FMN #805), a generation rule
+// without destinations or filters. A rule without generation rules, which
+// FMN's models allow, stays refused: fmn's contract is one or more.
 func TestValidateAcceptsWhatFMNAccepts(t *testing.T) {
 	t.Parallel()
 	for name, mod := range map[string]func(r *rules.Rule){
-		"empty name":          func(r *rules.Rule) { r.Name = "" },
-		"blank name":          func(r *rules.Rule) { r.Name = "   " },
-		"no generation rules": func(r *rules.Rule) { r.GenerationRules = nil },
-		"no destinations":     func(r *rules.Rule) { r.GenerationRules[0].Destinations = nil },
-		"no filters":          func(r *rules.Rule) { r.GenerationRules[0].Filters = rules.Filters{} },
+		"empty name":      func(r *rules.Rule) { r.Name = "" },
+		"blank name":      func(r *rules.Rule) { r.Name = "   " },
+		"no destinations": func(r *rules.Rule) { r.GenerationRules[0].Destinations = nil },
+		"no filters":      func(r *rules.Rule) { r.GenerationRules[0].Filters = rules.Filters{} },
 	} {
 		r := validRule()
 		mod(r)
 		if err := rules.Validate(r); err != nil {
 			t.Errorf("%s: Validate = %v, want nil", name, err)
 		}
+	}
+	r := validRule()
+	r.GenerationRules = nil
+	if err := rules.Validate(r); err == nil || !strings.Contains(err.Error(), "at least one generation rule") {
+		t.Errorf("no generation rules: Validate = %v, want the contract's refusal", err)
 	}
 }
 
