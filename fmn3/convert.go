@@ -17,7 +17,7 @@ var filterNames = []string{"applications", "excluded_applications", "severities"
 // with fmn's validation (rules.Validate), as an admin's rule: any
 // well-formed address is taken, as FMN took it. It returns the reasons a
 // rule cannot be taken, every one of them, or none. A rule without a
-// name gets its tracking rule's name (fmn's rules need one).
+// name stays without one, as in FMN.
 func Convert(s Source) (rules.Rule, []string) {
 	r := rules.Rule{ID: s.ID, User: rules.User{Name: s.User}, Disabled: s.Disabled}
 	var problems []string
@@ -32,8 +32,6 @@ func Convert(s Source) (rules.Rule, []string) {
 	}
 	if s.Name != nil && strings.TrimSpace(*s.Name) != "" {
 		r.Name = *s.Name
-	} else if s.Tracking != nil {
-		r.Name = s.Tracking.Name
 	}
 	r.GenerationRules = make([]rules.GenerationRule, 0, len(s.Generation))
 	for i, g := range s.Generation {

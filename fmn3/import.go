@@ -80,7 +80,7 @@ type Report struct {
 	// Read is how many rules of how many users the FMN v3 database holds.
 	Read, Users int
 	// Imported rules were appended by this run (Disabled of them disabled);
-	// Unnamed of them had no name and got their tracking rule's.
+	// Unnamed of them have no name (kept so, as in FMN).
 	Imported, Disabled, Unnamed int
 	// Already were there from an earlier run; Deleted were imported
 	// earlier and deleted in fmn since (they stay deleted).
@@ -124,7 +124,7 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "%s %d rules (%d disabled), keeping their ids (%d to %d)", would("imported", "would import"),
 			r.Imported, r.Disabled, r.FirstID, r.LastID)
 		if r.Unnamed > 0 {
-			fmt.Fprintf(w, "; %d without a name are named after their tracking rule", r.Unnamed)
+			fmt.Fprintf(w, "; %d without a name (kept unnamed, as in FMN)", r.Unnamed)
 		}
 		fmt.Fprintln(w)
 	case r.UsersAdded > 0:

@@ -145,7 +145,7 @@ func TestImport(t *testing.T) {
 		3: `{"id":3,"name":"My packages","disabled":false,"user":{"name":"alice"},"tracking_rule":{"name":"artifacts-owned","params":["alice"]},
 			"generation_rules":[{"destinations":[{"protocol":"email","address":"alice@example.org"}],
 			"filters":{"applications":[],"excluded_applications":[],"severities":[],"topic":null,"my_actions":false}}],"generated_last_week":8}`,
-		7: `{"id":7,"name":"related-events","disabled":false,"user":{"name":"alice"},"tracking_rule":{"name":"related-events","params":null},
+		7: `{"id":7,"name":"","disabled":false,"user":{"name":"alice"},"tracking_rule":{"name":"related-events","params":null},
 			"generation_rules":[
 			{"destinations":[{"protocol":"email","address":"alice@example.org"},{"protocol":"irc","address":"alice"}],
 			 "filters":{"applications":["bodhi","koji"],"excluded_applications":[],"severities":["warning","error"],"topic":null,"my_actions":false}},
@@ -162,7 +162,7 @@ func TestImport(t *testing.T) {
 		21: `{"id":21,"name":"People","disabled":false,"user":{"name":"carol"},"tracking_rule":{"name":"users-followed","params":["alice","bob"]},
 			"generation_rules":[{"destinations":[{"protocol":"matrix","address":"@carol:example.org"}],
 			"filters":{"applications":[],"excluded_applications":[],"severities":[],"topic":null,"my_actions":false}}],"generated_last_week":0}`,
-		40: `{"id":40,"name":"related-events","disabled":false,"user":{"name":"dave"},"tracking_rule":{"name":"related-events","params":null},
+		40: `{"id":40,"name":"","disabled":false,"user":{"name":"dave"},"tracking_rule":{"name":"related-events","params":null},
 			"generation_rules":[{"destinations":[{"protocol":"email","address":"dave@example.org"}],
 			"filters":{"applications":[],"excluded_applications":[],"severities":[],"topic":null,"my_actions":false}}],"generated_last_week":0}`,
 	}
