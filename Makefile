@@ -45,6 +45,8 @@ generate: ## regenerate sqlc code (sqlc generate, from tools/sqlc)
 
 check-generated: ## fail if committed sqlc code is stale (sqlc diff)
 	@$(SQLC) diff || { echo "check-generated: the generated code in queries/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
+	@# sqlc diff does not see a generated file left behind by a deleted query file.
+	@for f in queries/*.sql.go; do [ -f "$${f%.go}" ] || { echo "check-generated: $$f is left over from a deleted $${f%.go}: remove it" >&2; exit 1; }; done
 
 lint: golangci-lint ## gofmt -l must be empty; go.mod tidy (go mod tidy -diff); golangci-lint run (.golangci.yml; includes go vet)
 	@rc=0; echo "lint: gofmt -l"; \
