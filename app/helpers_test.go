@@ -1,15 +1,13 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
-	"slices"
-	"strings"
 	"testing"
 
-	"github.com/fmn-project/fmn/cli"
+	"github.com/fmn-project/fmn/cli/clitest"
+
 	"github.com/fmn-project/fmn/config"
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/rulelog"
@@ -26,40 +24,21 @@ type ops struct {
 	cmds  *rulelog.Commands
 	flags []string
 	cfg   config.Config
+	s     *clitest.Ops
 }
 
-// setupOps prepares the services; with projector, a rule projector runs
-// (without Redis: tests that run the consumer let the system's projector
-// do it, as the consumer follows the version the projector puts in Redis).
+// setupOps prepares the services (clitest.Start) under the tests' short
+// field names.
 func setupOps(t *testing.T, projector bool) *ops {
 	t.Helper()
-	o := &ops{ctx: fmntest.Context(t), nats: fmntest.StartNATS(t), pg: fmntest.StartPostgres(t)}
-	prefix := fmntest.RedisPrefix(t)
-	o.flags = []string{"--nats-url", o.nats.URL, "--database-url", o.pg.URL, "--redis-url", fmntest.RedisURL(), "--redis-prefix", prefix}
-	o.cfg = config.Defaults()
-	o.cfg.NATSURL, o.cfg.DatabaseURL, o.cfg.RedisURL, o.cfg.RedisPrefix = o.nats.URL, o.pg.URL, fmntest.RedisURL(), prefix
-	o.cfg.HTTPAddr = "127.0.0.1:0"
-	if projector {
-		p := rulelog.NewProjector(o.nats.JS, o.pg.Pool, rulelog.ProjectorConfig{Stream: o.nats.Streams.Rules})
-		if err := p.Start(o.ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Stop)
-	}
-	cmds, err := rulelog.NewCommands(o.ctx, o.nats.JS, o.pg.Pool, rulelog.CommandsConfig{Stream: o.nats.Streams.Rules})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cmds.Close)
-	o.cmds = cmds
-	return o
+	s := clitest.Start(t, projector)
+	return &ops{s: s, ctx: s.Ctx, nats: s.NATS, pg: s.PG, cmds: s.Cmds, flags: s.Flags, cfg: s.Cfg}
 }
 
 // run runs fmn with the test's flags after the command words.
 func (o *ops) run(t *testing.T, stdin string, words []string, extra ...string) (int, string, string) {
 	t.Helper()
-	args := append(slices.Clone(words), o.flags...)
-	return runCLI(t, stdin, append(args, extra...)...)
+	return o.s.Run(t, stdin, words, extra...)
 }
 
 func mailRule(name string, tr rules.TrackingRule, f rules.Filters, dests ...rules.Destination) rules.Rule {
@@ -79,7 +58,5 @@ func quietLog(t *testing.T) *slog.Logger {
 // runCLI runs fmn's command line, as the roles' tests drive it.
 func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := cli.Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
-	return code, out.String(), errb.String()
+	return clitest.Run(t, stdin, args...)
 }

@@ -283,27 +283,5 @@ func groundTruth(t *testing.T, all []rules.Rule, msgs []*nats.Msg) figures {
 // systemStarted is ops.system handing over the running System.
 func (o *ops) systemStarted(t *testing.T, smtpSrv *fmntest.SMTPServer, so *senders.Options, sysc chan<- *app.System, roles ...string) {
 	t.Helper()
-	cfg := o.cfg
-	cfg.SMTPURL = smtpSrv.URL() + "?ca_file=" + smtpSrv.CAFile(t)
-	cfg.MailFrom = "notifications@example.org"
-	ctx, cancel := context.WithCancel(o.ctx)
-	done := make(chan error, 1)
-	started := make(chan struct{})
-	go func() {
-		done <- app.RunSystem(ctx, cfg, roles, app.Options{Log: quietLog(t), SenderOptions: so,
-			Started: func(s *app.System) { sysc <- s; close(started) }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunSystem: %v", err)
-		}
-	})
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("system did not start: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("system did not start within 20s")
-	}
+	o.s.SystemStarted(t, quietLog(t), smtpSrv, so, sysc, roles...)
 }

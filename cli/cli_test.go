@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fmn-project/fmn/cli/clitest"
+
 	"github.com/fmn-project/fmn/app"
 	"github.com/fmn-project/fmn/cli"
 	"github.com/fmn-project/fmn/fmntest"
@@ -16,9 +18,7 @@ import (
 
 func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := cli.Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
-	return code, out.String(), errb.String()
+	return clitest.Run(t, stdin, args...)
 }
 
 func TestCLIUsageAndErrors(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fmn-project/fmn/cli/clitest"
+
 	"github.com/emersion/go-smtp"
 	"github.com/fmn-project/fmn/app"
 	"github.com/fmn-project/fmn/bus"
@@ -38,40 +40,21 @@ type ops struct {
 	cmds  *rulelog.Commands
 	flags []string
 	cfg   config.Config
+	s     *clitest.Ops
 }
 
-// setupOps prepares the services; with projector, a rule projector runs
-// (without Redis: tests that run the consumer let the system's projector
-// do it, as the consumer follows the version the projector puts in Redis).
+// setupOps prepares the services (clitest.Start) under the tests' short
+// field names.
 func setupOps(t *testing.T, projector bool) *ops {
 	t.Helper()
-	o := &ops{ctx: fmntest.Context(t), nats: fmntest.StartNATS(t), pg: fmntest.StartPostgres(t)}
-	prefix := fmntest.RedisPrefix(t)
-	o.flags = []string{"--nats-url", o.nats.URL, "--database-url", o.pg.URL, "--redis-url", fmntest.RedisURL(), "--redis-prefix", prefix}
-	o.cfg = config.Defaults()
-	o.cfg.NATSURL, o.cfg.DatabaseURL, o.cfg.RedisURL, o.cfg.RedisPrefix = o.nats.URL, o.pg.URL, fmntest.RedisURL(), prefix
-	o.cfg.HTTPAddr = "127.0.0.1:0"
-	if projector {
-		p := rulelog.NewProjector(o.nats.JS, o.pg.Pool, rulelog.ProjectorConfig{Stream: o.nats.Streams.Rules})
-		if err := p.Start(o.ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Stop)
-	}
-	cmds, err := rulelog.NewCommands(o.ctx, o.nats.JS, o.pg.Pool, rulelog.CommandsConfig{Stream: o.nats.Streams.Rules})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cmds.Close)
-	o.cmds = cmds
-	return o
+	s := clitest.Start(t, projector)
+	return &ops{s: s, ctx: s.Ctx, nats: s.NATS, pg: s.PG, cmds: s.Cmds, flags: s.Flags, cfg: s.Cfg}
 }
 
 // run runs fmn with the test's flags after the command words.
 func (o *ops) run(t *testing.T, stdin string, words []string, extra ...string) (int, string, string) {
 	t.Helper()
-	args := append(slices.Clone(words), o.flags...)
-	return runCLI(t, stdin, append(args, extra...)...)
+	return o.s.Run(t, stdin, words, extra...)
 }
 
 func (o *ops) rule(t *testing.T, user string, r rules.Rule) int64 {
@@ -430,29 +413,7 @@ func TestDLQDropCLI(t *testing.T) {
 // systemStarted is ops.system handing over the running System.
 func (o *ops) systemStarted(t *testing.T, smtpSrv *fmntest.SMTPServer, so *senders.Options, sysc chan<- *app.System, roles ...string) {
 	t.Helper()
-	cfg := o.cfg
-	cfg.SMTPURL = smtpSrv.URL() + "?ca_file=" + smtpSrv.CAFile(t)
-	cfg.MailFrom = "notifications@example.org"
-	ctx, cancel := context.WithCancel(o.ctx)
-	done := make(chan error, 1)
-	started := make(chan struct{})
-	go func() {
-		done <- app.RunSystem(ctx, cfg, roles, app.Options{Log: quietLog(t), SenderOptions: so,
-			Started: func(s *app.System) { sysc <- s; close(started) }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunSystem: %v", err)
-		}
-	})
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("system did not start: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("system did not start within 20s")
-	}
+	o.s.SystemStarted(t, quietLog(t), smtpSrv, so, sysc, roles...)
 }
 
 type testWriter struct{ t *testing.T }
