@@ -17,8 +17,8 @@ import (
 
 // Bounds of a digest (contract).
 const (
-	MinDigestAge   = 60      // seconds
-	MaxDigestAge   = 604800  // seconds: one week
+	MinDigestAge   = 60     // seconds
+	MaxDigestAge   = 604800 // seconds: one week
 	MinDigestCount = 2
 	MaxDigestCount = 1000
 )
