@@ -386,6 +386,7 @@ func definitions(cfg *Config) []setting {
 	str("stream-notify", "FMN_STREAM_NOTIFY", "name of the notification stream", false, &cfg.Streams.Notify)
 	str("stream-dlq", "FMN_STREAM_DLQ", "name of the dead-letter stream", false, &cfg.Streams.DLQ)
 	str("stream-events", "FMN_STREAM_EVENTS", "name of the stream of delivery outcomes", false, &cfg.Streams.Events)
+	str("stream-digest", "FMN_STREAM_DIGEST", "name of the stream of notifications held for digests", false, &cfg.Streams.Digest)
 	group = StreamSetup
 	integer("stream-replicas", "FMN_STREAM_REPLICAS", "replicas of every stream (3 on a cluster); an existing stream with more keeps them unless FMN_STREAM_ALLOW_DOWNSCALE", &cfg.Streams.Replicas)
 	boolean("stream-allow-downscale", "FMN_STREAM_ALLOW_DOWNSCALE", "let a server lower the replicas of existing streams to FMN_STREAM_REPLICAS", &cfg.Streams.AllowDownscale)

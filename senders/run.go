@@ -39,6 +39,11 @@ type Outcome struct {
 	Reason string
 	// Duration is the time spent in Sender.Send.
 	Duration time.Duration
+	// Digest is the number of notifications of a digest (0 for one
+	// notification); then Notification is the digest, StreamSeq and
+	// DigestLastSeq the DIGEST sequences of its first and last one.
+	Digest        int
+	DigestLastSeq uint64
 }
 
 // DefaultBackOff is the retry schedule when Options.BackOff is empty: with

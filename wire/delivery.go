@@ -18,6 +18,9 @@ const (
 	// Never stored on EVENTS: the earlier delivery's outcome is the one
 	// stored.
 	Skipped DeliveryResult = "skipped"
+	// Held: kept for the destination's digest (stream DIGEST); the digest,
+	// once sent, is one Sent event of its own.
+	Held DeliveryResult = "held"
 )
 
 // DeliveryEvent is the outcome of one delivery attempt as stored on the
@@ -43,6 +46,12 @@ type DeliveryEvent struct {
 	// RetryInMS is the delay before the next attempt (retry only).
 	RetryInMS  int64   `json:"retry_in_ms,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
+	// Digest is the number of notifications a digest delivered (0 for a
+	// single notification). A digest's NotificationID is the digest's id,
+	// StreamSeq and DigestLastSeq the DIGEST sequences of its first and
+	// last notification.
+	Digest        int    `json:"digest,omitempty"`
+	DigestLastSeq uint64 `json:"digest_last_seq,omitempty"`
 	// Time is when the attempt ended.
 	Time time.Time `json:"time"`
 }
@@ -50,5 +59,8 @@ type DeliveryEvent struct {
 // DeliveryEventID is the Nats-Msg-Id of the event of one attempt: the same
 // attempt reported twice is stored once.
 func DeliveryEventID(e DeliveryEvent) string {
+	if e.Digest > 0 {
+		return fmt.Sprintf("delivery:%s:digest:%d:%d:%d", e.Channel, e.StreamSeq, e.DigestLastSeq, e.Delivery)
+	}
 	return fmt.Sprintf("delivery:%s:%d:%d", e.Channel, e.StreamSeq, e.Delivery)
 }
