@@ -21,6 +21,9 @@ const (
 	// Held: kept for the destination's digest (stream DIGEST); the digest,
 	// once sent, is one Sent event of its own.
 	Held DeliveryResult = "held"
+	// Dropped: not sent because the destination is paused (counted, never
+	// sent later).
+	Dropped DeliveryResult = "dropped"
 )
 
 // DeliveryEvent is the outcome of one delivery attempt as stored on the
