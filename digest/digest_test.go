@@ -76,7 +76,7 @@ func outcomes(o *[]senders.Outcome) func(senders.Outcome) {
 
 const relayUser, relayPass = "notifier", "c0rrect-Horse-battery"
 
-func emailSender(t *testing.T, r *fmntest.SMTPServer) *email.Sender {
+func emailSender(t testing.TB, r *fmntest.SMTPServer) *email.Sender {
 	t.Helper()
 	cfg, err := email.NewConfig("smtp://"+relayUser+":"+relayPass+"@"+r.Addr(), "Fedora Notifications <notifications@fmn.example.org>")
 	if err != nil {
