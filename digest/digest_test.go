@@ -22,6 +22,7 @@ import (
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/email"
+	"github.com/fmn-project/fmn/senders/senderstest"
 	"github.com/fmn-project/fmn/wire"
 )
 
@@ -356,4 +357,45 @@ func TestRunFlushesOnItsOwn(t *testing.T) {
 	hold(t, n, held("1", "run@example.org"))
 	hold(t, n, held("2", "run@example.org"))
 	fmntest.Eventually(t, 10*time.Second, "digest sent", func() bool { return len(r.Mails()) == 1 })
+}
+
+// TestSenderHoldsForTheDigest: senders.Run, told the settings, holds what
+// goes to a digest destination (acked on NOTIFY once held), drops what
+// goes to a paused one and sends the rest; the flusher then sends the
+// digest. Outcomes: each notification once (held, dropped or sent), and
+// the digest one delivery.
+func TestSenderHoldsForTheDigest(t *testing.T) {
+	t.Parallel()
+	n := fmntest.StartNATS(t)
+	r := fmntest.StartSMTP(t, relayUser, relayPass)
+	src := &settings{}
+	src.set(delivery.Setting{Protocol: "email", Address: "dg@example.org", Digest: every(3600, 3)})
+	src.set(delivery.Setting{Protocol: "email", Address: "off@example.org", Paused: true})
+	s := emailSender(t, r)
+	opts := senderstest.FastOptions(3)
+	opts.Settings = src
+	opts.Hold = func(ctx context.Context, x *notification.Notification, data []byte) error {
+		return digest.Hold(ctx, n.JS, n.Streams, email.Channel, x, data)
+	}
+	out := senderstest.Start(t, n, s, opts, nil)
+	for _, id := range []string{"1", "2", "3"} {
+		senderstest.Publish(t, n, email.Channel, held(id, "dg@example.org"))
+	}
+	senderstest.Publish(t, n, email.Channel, held("4", "now@example.org"))
+	senderstest.Publish(t, n, email.Channel, held("5", "off@example.org"))
+	senderstest.Settled(t, n, email.Channel)
+	if out.Count(wire.Held) != 3 || out.Count(wire.Sent) != 1 || out.Count(wire.Dropped) != 1 {
+		t.Fatalf("outcomes %+v", out.All())
+	}
+	if len(r.Mails()) != 1 || len(mails(t, r, "now@example.org")) != 1 || heldCount(t, n) != 3 {
+		t.Fatalf("mails %d, held %d", len(r.Mails()), heldCount(t, n))
+	}
+	var c clock
+	f := digest.New(n.JS, n.Streams, s, src, senders.NewKVSentLog(n.JS, senders.KVSentLogConfig{}), site(), c.opts(), nil)
+	if rd := flush(t, f); rd.Digests != 1 || rd.Notifications != 3 {
+		t.Fatalf("round %+v", rd)
+	}
+	if dm := mails(t, r, "dg@example.org"); len(dm) != 1 || dm[0].subject != "[fmn] 3 notifications" {
+		t.Fatalf("digest mails %+v", dm)
+	}
 }

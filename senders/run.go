@@ -15,13 +15,15 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/fmn-project/fmn/wire"
 )
 
 // Outcome describes one delivery attempt, for statistics: its Result is
-// one of wire's (Sent, Retry, Dead, Skipped: see wire.DeliveryResult), and
+// one of wire's (Sent, Retry, Dead, Skipped, Held, Dropped: see
+// wire.DeliveryResult), and
 // OutcomePublisher stores it on EVENTS as a wire.DeliveryEvent (EventOf).
 type Outcome struct {
 	Channel string
@@ -97,6 +99,17 @@ type Options struct {
 	// Breaker is the circuit breaker on the peer (default: a new one with
 	// the default BreakerConfig). Pass one to read its Status.
 	Breaker *Breaker
+	// Settings, when set, is asked for the setting of each
+	// notification's destination before it is sent: a paused
+	// destination's notification is dropped (result Dropped), one whose
+	// user asked for digests is handed to Hold (result Held) and acked
+	// once Hold returns. A lookup that fails is retried like a failed
+	// send.
+	Settings delivery.Source
+	// Hold keeps a notification, whose NOTIFY message data is data, for
+	// its destination's digest, and returns once it is stored (see
+	// package digest). Required with Settings.
+	Hold func(ctx context.Context, n *notification.Notification, data []byte) error
 	// LogEvery is how often a failure that goes on is logged again
 	// (default 30s): failed attempts, fetch errors and an open circuit
 	// each log one line when they start, a reminder with counts at most
@@ -153,6 +166,9 @@ func (o Options) Validate() error {
 	}
 	if o.DrainTimeout < 0 {
 		errs = append(errs, fmt.Errorf("sender drain timeout must not be negative, got %s", o.DrainTimeout))
+	}
+	if o.Settings != nil && o.Hold == nil {
+		errs = append(errs, errors.New("sender delivery settings need a place to hold notifications for digests"))
 	}
 	if o.LogEvery < 0 {
 		errs = append(errs, fmt.Errorf("sender log interval must not be negative, got %s", o.LogEvery))
@@ -355,6 +371,12 @@ func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) (attempted bo
 		return false, nil
 	}
 
+	if d.opts.Settings != nil && n.User != "" {
+		if done := d.applySetting(ctx, msg, o); done {
+			return false, nil
+		}
+	}
+
 	start := time.Now()
 	err = d.send(ctx, msg, &n)
 	o.Duration = time.Since(start)
@@ -400,6 +422,45 @@ func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) (attempted bo
 		d.retry(msg, o, err.Error())
 	}
 	return true, err
+}
+
+// applySetting applies the destination's delivery setting: a paused
+// destination's notification is dropped, one with a digest held. It
+// reports whether the notification is settled (dropped, held, or to be
+// retried because the setting could not be read or the hold failed);
+// false means send it now.
+func (d *deliverer) applySetting(ctx context.Context, msg jetstream.Msg, o Outcome) bool {
+	n := o.Notification
+	set, err := d.opts.Settings.Lookup(ctx, n.User, d.channel, n.Address)
+	if err != nil {
+		d.retry(msg, o, "delivery setting not known: "+err.Error())
+		return true
+	}
+	switch {
+	case set.Paused:
+		o.Result, o.Reason = wire.Dropped, "destination paused"
+	case set.Digest != nil:
+		hctx, cancel := settleContext(ctx)
+		defer cancel()
+		if err := d.opts.Hold(hctx, n, msg.Data()); err != nil {
+			d.retry(msg, o, err.Error())
+			return true
+		}
+		o.Result = wire.Held
+	default:
+		return false
+	}
+	actx, cancel := settleContext(ctx)
+	defer cancel()
+	d.store(actx, o)
+	if err := msg.DoubleAck(actx); err != nil {
+		// Redelivered: dropped again, or held again (the hold's
+		// Nats-Msg-Id keeps it once).
+		d.log.Warn("ack of a notification not sent now failed", "id", n.ID, "seq", o.StreamSeq, "result", o.Result, "err", err)
+	}
+	d.log.Debug("notification not sent now", "id", n.ID, "seq", o.StreamSeq, "result", o.Result)
+	d.report(o)
+	return true
 }
 
 // alreadySent settles a redelivery whose notification an earlier delivery
