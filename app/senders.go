@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/fmn-project/fmn/config"
+	"github.com/fmn-project/fmn/digest"
+	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/email"
 	"github.com/fmn-project/fmn/senders/irc"
 	"github.com/fmn-project/fmn/senders/lease"
 	"github.com/fmn-project/fmn/senders/matrix"
+	"github.com/fmn-project/fmn/wire"
 )
 
 // senderConfigs are the configurations of a process's sender roles. A nil
@@ -88,6 +92,21 @@ func (p *process) startSenders() error {
 	if so.SentLog == nil {
 		so.SentLog = senders.NewKVSentLog(env.JS, senders.KVSentLogConfig{Replicas: cfg.Streams.Replicas})
 	}
+	// The delivery settings (pause, digests) of every destination, in
+	// memory, reloaded when the rules projection moves.
+	src := rulelog.NewDeliverySource(rulelog.NewReader(env.DB, p.sys.Redis, cfg.RedisPrefix), log.With("role", "delivery-settings"))
+	sub, err := rulelog.FollowProgress(env.NC, wire.RulesProgressSubject, src.Noted)
+	if err != nil {
+		return fmt.Errorf("delivery settings: follow the rules projection: %w", err)
+	}
+	p.stops = append(p.stops, func() { _ = sub.Unsubscribe() })
+	wake := p.wake
+	p.run("delivery-settings", func(ctx context.Context) error { src.Run(ctx, wake, 500*time.Millisecond); return nil })
+	so.Settings = src
+	so.Hold = digest.Holder(env.JS, cfg.Streams)
+	so.Alongside = digest.Alongside(env.JS, cfg.Streams, src,
+		senders.NewKVSentLog(env.JS, senders.KVSentLogConfig{Replicas: cfg.Streams.Replicas}), p.site,
+		digest.Options{Every: cfg.DigestEvery}, lease.Config{Replicas: cfg.Streams.Replicas}, log)
 	p.senderOpts = *so
 	p.senderMetrics = newSenderMetrics(p.reg)
 	// Dead-letters what a sender consumer gave up on under an operator's

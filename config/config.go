@@ -110,6 +110,10 @@ type Config struct {
 	// SenderEmailWorkers is how many emails one sender-email process
 	// sends at once (default 4).
 	SenderEmailWorkers int
+	// DigestEvery is how often held notifications are looked at for
+	// digests that are due (default 10s): a digest goes out at most this
+	// late.
+	DigestEvery time.Duration
 	// PreviewMaxConcurrent bounds the rule previews one API process runs
 	// at once (default 8), PreviewMaxPerUser those of one user (default 2);
 	// more get 429 with Retry-After.
@@ -154,6 +158,7 @@ func Defaults() Config {
 		ConsumerMaxAckPending: 20000,
 		ConsumerInFlight:      4096,
 		SenderEmailWorkers:    4,
+		DigestEvery:           10 * time.Second,
 		PreviewMaxConcurrent:  8,
 		PreviewMaxPerUser:     2,
 		SSEMaxPerUser:         8,
@@ -416,6 +421,7 @@ func definitions(cfg *Config) []setting {
 	integer("consumer-max-ack-pending", "FMN_CONSUMER_MAX_ACK_PENDING", "unacked bus messages across all matcher instances", &cfg.ConsumerMaxAckPending)
 	integer("consumer-in-flight", "FMN_CONSUMER_IN_FLIGHT", "bus messages between fetch and ack in one matcher instance", &cfg.ConsumerInFlight)
 	group = Email
+	dur("digest-every", "FMN_DIGEST_EVERY", "how often senders look for digests that are due", &cfg.DigestEvery)
 	integer("sender-email-workers", "FMN_SENDER_EMAIL_WORKERS", "emails one sender-email process sends at once", &cfg.SenderEmailWorkers)
 	group = API
 	integer("preview-max-concurrent", "FMN_PREVIEW_MAX_CONCURRENT", "rule previews one API process runs at once (more get 429)", &cfg.PreviewMaxConcurrent)
@@ -613,6 +619,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("FMN_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.DigestEvery < 100*time.Millisecond || c.DigestEvery > time.Minute {
+		bad("FMN_DIGEST_EVERY", "must be 100ms to 1m, got %s", c.DigestEvery)
 	}
 	if c.SenderEmailWorkers < 1 || c.SenderEmailWorkers > 256 {
 		bad("FMN_SENDER_EMAIL_WORKERS", "must be 1 to 256, got %d", c.SenderEmailWorkers)

@@ -38,6 +38,7 @@ import (
 	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/senders"
+	"github.com/fmn-project/fmn/senders/lease"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/fmn-project/fmn/wire"
 )
@@ -55,12 +56,44 @@ func Hold(ctx context.Context, js jetstream.JetStream, sc streams.Config, channe
 	return nil
 }
 
+// Holder is Hold as a senders.Options.Hold.
+func Holder(js jetstream.JetStream, sc streams.Config) func(context.Context, string, *notification.Notification, []byte) error {
+	return func(ctx context.Context, channel string, n *notification.Notification, data []byte) error {
+		return Hold(ctx, js, sc, channel, n, data)
+	}
+}
+
+// Alongside returns a senders.Options.Alongside that flushes the digests
+// of the sender's channel, with its outcome hooks, while this process
+// holds the lease LeaseKey(channel) (lc's other fields apply): one
+// process per channel flushes, another takes over within seconds when it
+// dies.
+func Alongside(js jetstream.JetStream, sc streams.Config, src delivery.Source, marks Marks, site notification.Site,
+	opts Options, lc lease.Config, logger *slog.Logger) func(context.Context, senders.Sender, senders.Options) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return func(ctx context.Context, s senders.Sender, so senders.Options) error {
+		opts := opts
+		opts.StoreOutcome, opts.OnOutcome = so.StoreOutcome, so.OnOutcome
+		lc := lc
+		lc.Key = LeaseKey(s.Channel())
+		log := logger.With("role", "digest-"+s.Channel())
+		return lease.Run(ctx, js, lc, log, func(ctx context.Context) error {
+			return New(js, sc, s, src, marks, site, opts, log).Run(ctx)
+		})
+	}
+}
+
 // Marks remembers which digests were sent: senders.KVSentLog is one.
 type Marks interface {
 	MarkSent(ctx context.Context, channel string, seq uint64, id string) error
 	// SentID is the id marked at (channel, seq), "" for none.
 	SentID(ctx context.Context, channel string, seq uint64) (string, error)
 }
+
+// drainTimeout is how long a send may go on once the flusher is stopped.
+const drainTimeout = 10 * time.Second
 
 // Options tunes a Flusher; zero fields take the defaults named.
 type Options struct {
@@ -396,8 +429,21 @@ func (f *Flusher) deliver(ctx context.Context, st jetstream.Stream, subj string,
 	d := notification.Digest(id, ns, f.site, now)
 	o := senders.Outcome{Channel: f.channel, Notification: d, StreamSeq: first, DigestLastSeq: last,
 		Digest: len(ns), Delivery: uint64(f.failing[subj].n + 1)}
+	// A send under way when ctx ends gets a moment to finish: cut off,
+	// it would be sent again.
+	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		select {
+		case <-sendCtx.Done():
+		case <-time.After(drainTimeout):
+			cancel()
+		}
+	})
 	start := time.Now()
-	err := f.s.Send(ctx, d)
+	err := f.s.Send(sendCtx, d)
+	stop()
+	cancel()
+	ctx = context.WithoutCancel(ctx) // what follows settles what was sent
 	o.Duration = time.Since(start)
 	switch {
 	case err == nil:

@@ -374,9 +374,7 @@ func TestSenderHoldsForTheDigest(t *testing.T) {
 	s := emailSender(t, r)
 	opts := senderstest.FastOptions(3)
 	opts.Settings = src
-	opts.Hold = func(ctx context.Context, x *notification.Notification, data []byte) error {
-		return digest.Hold(ctx, n.JS, n.Streams, email.Channel, x, data)
-	}
+	opts.Hold = digest.Holder(n.JS, n.Streams)
 	out := senderstest.Start(t, n, s, opts, nil)
 	for _, id := range []string{"1", "2", "3"} {
 		senderstest.Publish(t, n, email.Channel, held(id, "dg@example.org"))

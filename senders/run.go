@@ -106,10 +106,15 @@ type Options struct {
 	// once Hold returns. A lookup that fails is retried like a failed
 	// send.
 	Settings delivery.Source
-	// Hold keeps a notification, whose NOTIFY message data is data, for
-	// its destination's digest, and returns once it is stored (see
-	// package digest). Required with Settings.
-	Hold func(ctx context.Context, n *notification.Notification, data []byte) error
+	// Hold keeps a notification of channel, whose NOTIFY message data is
+	// data, for its destination's digest, and returns once it is stored
+	// (see package digest). Required with Settings.
+	Hold func(ctx context.Context, channel string, n *notification.Notification, data []byte) error
+	// Alongside, when set, runs next to the delivery with the same
+	// sender and these options, from when Run has set up its consumer
+	// until it returns: the digest flusher (see package digest). It must
+	// return when ctx ends; an error it returns is logged.
+	Alongside func(ctx context.Context, s Sender, o Options) error
 	// LogEvery is how often a failure that goes on is logged again
 	// (default 30s): failed attempts, fetch errors and an open circuit
 	// each log one line when they start, a reminder with counts at most
@@ -267,6 +272,13 @@ func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, s Sende
 	var wg sync.WaitGroup
 	prober, _ := s.(Prober)
 	wg.Go(func() { br.run(ctx, prober, logger, opts.LogEvery) })
+	if opts.Alongside != nil {
+		wg.Go(func() {
+			if err := opts.Alongside(ctx, s, opts); err != nil && ctx.Err() == nil {
+				logger.Error("running next to the sender failed", "err", err)
+			}
+		})
+	}
 	for range opts.Workers {
 		wg.Go(func() {
 			if err := d.work(ctx, cons); err != nil {
@@ -442,7 +454,7 @@ func (d *deliverer) applySetting(ctx context.Context, msg jetstream.Msg, o Outco
 	case set.Digest != nil:
 		hctx, cancel := settleContext(ctx)
 		defer cancel()
-		if err := d.opts.Hold(hctx, n, msg.Data()); err != nil {
+		if err := d.opts.Hold(hctx, d.channel, n, msg.Data()); err != nil {
 			d.retry(msg, o, err.Error())
 			return true
 		}
