@@ -325,8 +325,12 @@ func (f *Flusher) flushBatch(ctx context.Context, st jetstream.Stream, subjects 
 		return fmt.Errorf("reading held notifications: %w", err)
 	}
 	bySubject := make(map[string][]held, len(subjects))
+	// Read until the last message stored before the round began, or
+	// until nothing is left; a fetch is left as soon as that is reached
+	// rather than waiting for its batch to fill (the ordered consumer is
+	// ephemeral and is dropped).
 	for done := false; !done; {
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			return fmt.Errorf("reading held notifications: %w", err)
 		}
@@ -339,12 +343,16 @@ func (f *Flusher) flushBatch(ctx context.Context, st jetstream.Stream, subjects 
 			}
 			if md.Sequence.Stream > last {
 				done = true
-				continue
+				break
 			}
 			bySubject[m.Subject()] = append(bySubject[m.Subject()], held{seq: md.Sequence.Stream, data: m.Data(), hdr: m.Headers()})
 			if md.NumPending == 0 || md.Sequence.Stream == last {
 				done = true
+				break
 			}
+		}
+		if done {
+			break
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 			return fmt.Errorf("reading held notifications: %w", err)
