@@ -33,8 +33,8 @@ const (
 	needDirectory
 	// needSenders is what the senders of a process share: delivery
 	// outcomes stored on EVENTS, the sent log, their metrics, the
-	// capture of MAX_DELIVERIES advisories, and the delivery settings
-	// (from PostgreSQL, hence needDB and needRedis) with the digests.
+	// capture of MAX_DELIVERIES advisories, and the users' delivery
+	// settings (from the rules projection: PostgreSQL and Redis).
 	needSenders
 )
 

@@ -108,7 +108,7 @@ type Options struct {
 	BackOff []time.Duration
 	// StoreOutcome and OnOutcome are as in senders.Options: a digest sent
 	// or dead-lettered is one outcome; each notification dropped because
-	// its destination is paused is one (result wire.Dropped).
+	// its destination is paused is one (result wire.Paused).
 	StoreOutcome func(context.Context, senders.Outcome) error
 	OnOutcome    func(senders.Outcome)
 	// Now is the clock (default time.Now).
@@ -425,7 +425,7 @@ func (f *Flusher) deliver(ctx context.Context, st jetstream.Stream, subj string,
 	now := f.opts.Now()
 	if set.Paused || len(ns) == 0 {
 		for i, n := range ns {
-			f.store(ctx, senders.Outcome{Channel: f.channel, Result: wire.Dropped, Notification: n,
+			f.store(ctx, senders.Outcome{Channel: f.channel, Result: wire.Paused, Notification: n,
 				StreamSeq: hs[i].seq, DigestLastSeq: hs[i].seq, Digest: 1, Delivery: 1,
 				Reason: "destination paused"})
 		}

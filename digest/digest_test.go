@@ -324,7 +324,7 @@ func TestPausedDropsAndOffFlushes(t *testing.T) {
 	}
 	dropped := 0
 	for _, o := range got {
-		if o.Result == wire.Dropped {
+		if o.Result == wire.Paused {
 			dropped++
 			if e := senders.EventOf(o, time.Now()); wire.DeliveryEventID(e) == "" || e.NotificationID == "" {
 				t.Errorf("dropped event %+v", e)
@@ -382,7 +382,7 @@ func TestSenderHoldsForTheDigest(t *testing.T) {
 	senderstest.Publish(t, n, email.Channel, held("4", "now@example.org"))
 	senderstest.Publish(t, n, email.Channel, held("5", "off@example.org"))
 	senderstest.Settled(t, n, email.Channel)
-	if out.Count(wire.Held) != 3 || out.Count(wire.Sent) != 1 || out.Count(wire.Dropped) != 1 {
+	if out.Count(wire.Held) != 3 || out.Count(wire.Sent) != 1 || out.Count(wire.Paused) != 1 {
 		t.Fatalf("outcomes %+v", out.All())
 	}
 	if len(r.Mails()) != 1 || len(mails(t, r, "now@example.org")) != 1 || heldCount(t, n) != 3 {

@@ -22,7 +22,7 @@ import (
 )
 
 // Outcome describes one delivery attempt, for statistics: its Result is
-// one of wire's (Sent, Retry, Dead, Skipped, Held, Dropped: see
+// one of wire's (Sent, Retry, Dead, Skipped, Paused, Held: see
 // wire.DeliveryResult), and
 // OutcomePublisher stores it on EVENTS as a wire.DeliveryEvent (EventOf).
 type Outcome struct {
@@ -99,16 +99,17 @@ type Options struct {
 	// Breaker is the circuit breaker on the peer (default: a new one with
 	// the default BreakerConfig). Pass one to read its Status.
 	Breaker *Breaker
-	// Settings, when set, is asked for the setting of each
-	// notification's destination before it is sent: a paused
-	// destination's notification is dropped (result Dropped), one whose
-	// user asked for digests is handed to Hold (result Held) and acked
-	// once Hold returns. A lookup that fails is retried like a failed
-	// send.
+	// Settings, when set, is asked for the delivery setting of each
+	// notification's destination before it is sent: a paused destination's
+	// notification is acknowledged without sending (result Paused). A
+	// lookup that fails is a transient failure: the notification is retried.
+	// A destination with a digest has its notification handed to Hold
+	// (result Held) and acked once Hold returns; without Hold it is sent
+	// at once. Nil: every destination has the defaults.
 	Settings delivery.Source
 	// Hold keeps a notification of channel, whose NOTIFY message data is
 	// data, for its destination's digest, and returns once it is stored
-	// (see package digest). Required with Settings.
+	// (see package digest).
 	Hold func(ctx context.Context, channel string, n *notification.Notification, data []byte) error
 	// Alongside, when set, runs next to the delivery with the same
 	// sender and these options, from when Run has set up its consumer
@@ -171,9 +172,6 @@ func (o Options) Validate() error {
 	}
 	if o.DrainTimeout < 0 {
 		errs = append(errs, fmt.Errorf("sender drain timeout must not be negative, got %s", o.DrainTimeout))
-	}
-	if o.Settings != nil && o.Hold == nil {
-		errs = append(errs, errors.New("sender delivery settings need a place to hold notifications for digests"))
 	}
 	if o.LogEvery < 0 {
 		errs = append(errs, fmt.Errorf("sender log interval must not be negative, got %s", o.LogEvery))
@@ -383,8 +381,19 @@ func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) (attempted bo
 		return false, nil
 	}
 
-	if d.opts.Settings != nil && n.User != "" {
-		if done := d.applySetting(ctx, msg, o); done {
+	if d.opts.Settings != nil {
+		set, err := d.opts.Settings.Lookup(ctx, n.User, d.channel, n.Address)
+		if err != nil {
+			// Never dropped on a guess: tried again after the backoff.
+			d.retry(msg, o, "delivery settings unavailable: "+err.Error())
+			return false, nil
+		}
+		if set.Paused {
+			d.paused(ctx, msg, o)
+			return false, nil
+		}
+		if set.Digest != nil && d.opts.Hold != nil {
+			d.hold(ctx, msg, o)
 			return false, nil
 		}
 	}
@@ -436,43 +445,25 @@ func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) (attempted bo
 	return true, err
 }
 
-// applySetting applies the destination's delivery setting: a paused
-// destination's notification is dropped, one with a digest held. It
-// reports whether the notification is settled (dropped, held, or to be
-// retried because the setting could not be read or the hold failed);
-// false means send it now.
-func (d *deliverer) applySetting(ctx context.Context, msg jetstream.Msg, o Outcome) bool {
+// hold settles a notification for a destination with a digest: stored
+// on DIGEST (Hold), its outcome stored, then acked. A failed hold is
+// retried like a failed send.
+func (d *deliverer) hold(ctx context.Context, msg jetstream.Msg, o Outcome) {
 	n := o.Notification
-	set, err := d.opts.Settings.Lookup(ctx, n.User, d.channel, n.Address)
-	if err != nil {
-		d.retry(msg, o, "delivery setting not known: "+err.Error())
-		return true
-	}
-	switch {
-	case set.Paused:
-		o.Result, o.Reason = wire.Dropped, "destination paused"
-	case set.Digest != nil:
-		hctx, cancel := settleContext(ctx)
-		defer cancel()
-		if err := d.opts.Hold(hctx, d.channel, n, msg.Data()); err != nil {
-			d.retry(msg, o, err.Error())
-			return true
-		}
-		o.Result = wire.Held
-	default:
-		return false
-	}
 	actx, cancel := settleContext(ctx)
 	defer cancel()
+	if err := d.opts.Hold(actx, d.channel, n, msg.Data()); err != nil {
+		d.retry(msg, o, err.Error())
+		return
+	}
+	o.Result = wire.Held
 	d.store(actx, o)
 	if err := msg.DoubleAck(actx); err != nil {
-		// Redelivered: dropped again, or held again (the hold's
-		// Nats-Msg-Id keeps it once).
-		d.log.Warn("ack of a notification not sent now failed", "id", n.ID, "seq", o.StreamSeq, "result", o.Result, "err", err)
+		// Redelivered, it is held again: the hold's Nats-Msg-Id keeps it once.
+		d.log.Warn("ack of a held notification failed", "id", n.ID, "seq", o.StreamSeq, "err", err)
 	}
-	d.log.Debug("notification not sent now", "id", n.ID, "seq", o.StreamSeq, "result", o.Result)
+	d.log.Debug("notification held for a digest", "id", n.ID, "seq", o.StreamSeq)
 	d.report(o)
-	return true
 }
 
 // alreadySent settles a redelivery whose notification an earlier delivery
@@ -501,6 +492,21 @@ func (d *deliverer) alreadySent(ctx context.Context, msg jetstream.Msg, o Outcom
 	o.Result = wire.Skipped
 	d.report(o)
 	return true
+}
+
+// paused settles a notification for a paused destination: its outcome is
+// stored (the statistics count it) and it is acked, not sent.
+func (d *deliverer) paused(ctx context.Context, msg jetstream.Msg, o Outcome) {
+	o.Result = wire.Paused
+	actx, cancel := settleContext(ctx)
+	defer cancel()
+	d.store(actx, o)
+	if err := msg.DoubleAck(actx); err != nil {
+		// Redelivered, it is dropped again while the pause lasts.
+		d.log.Warn("ack of a notification for a paused destination failed", "id", o.Notification.ID, "seq", o.StreamSeq, "err", err)
+	}
+	d.log.Debug("destination paused: notification dropped", "id", o.Notification.ID, "seq", o.StreamSeq, "user", o.Notification.User)
+	d.report(o)
 }
 
 // send calls the sender, keeping the message in progress while it runs and

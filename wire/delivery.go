@@ -18,12 +18,12 @@ const (
 	// Never stored on EVENTS: the earlier delivery's outcome is the one
 	// stored.
 	Skipped DeliveryResult = "skipped"
+	// Paused: the notification's destination is paused by its user
+	// (delivery.Setting.Paused): acknowledged without sending, and counted.
+	Paused DeliveryResult = "paused"
 	// Held: kept for the destination's digest (stream DIGEST); the digest,
 	// once sent, is one Sent event of its own.
 	Held DeliveryResult = "held"
-	// Dropped: not sent because the destination is paused (counted, never
-	// sent later).
-	Dropped DeliveryResult = "dropped"
 )
 
 // DeliveryEvent is the outcome of one delivery attempt as stored on the
@@ -49,10 +49,12 @@ type DeliveryEvent struct {
 	// RetryInMS is the delay before the next attempt (retry only).
 	RetryInMS  int64   `json:"retry_in_ms,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
-	// Digest is the number of notifications a digest delivered (0 for a
-	// single notification). A digest's NotificationID is the digest's id,
-	// StreamSeq and DigestLastSeq the DIGEST sequences of its first and
-	// last notification.
+	// Digest is the number of held notifications (stream DIGEST) the event
+	// is about: those a digest delivered, or 1 for a held notification
+	// dropped because its destination was paused meanwhile; 0 for a
+	// notification from NOTIFY. A digest's NotificationID is the digest's
+	// id; StreamSeq and DigestLastSeq are the DIGEST sequences of the
+	// first and last notification.
 	Digest        int    `json:"digest,omitempty"`
 	DigestLastSeq uint64 `json:"digest_last_seq,omitempty"`
 	// Time is when the attempt ended.
