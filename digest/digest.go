@@ -408,6 +408,7 @@ func (f *Flusher) deliver(ctx context.Context, st jetstream.Stream, subj string,
 	}
 
 	ns := make([]*notification.Notification, 0, len(hs))
+	seqs := make([]uint64, 0, len(hs))
 	var bad []held
 	for _, h := range hs {
 		n := new(notification.Notification)
@@ -415,7 +416,7 @@ func (f *Flusher) deliver(ctx context.Context, st jetstream.Stream, subj string,
 			bad = append(bad, h)
 			continue
 		}
-		ns = append(ns, n)
+		ns, seqs = append(ns, n), append(seqs, h.seq)
 	}
 	if len(bad) > 0 {
 		if err := f.deadLetter(ctx, subj, bad, "undecodable notification held for a digest"); err != nil {
@@ -426,7 +427,7 @@ func (f *Flusher) deliver(ctx context.Context, st jetstream.Stream, subj string,
 	if set.Paused || len(ns) == 0 {
 		for i, n := range ns {
 			f.store(ctx, senders.Outcome{Channel: f.channel, Result: wire.Paused, Notification: n,
-				StreamSeq: hs[i].seq, DigestLastSeq: hs[i].seq, Digest: 1, Delivery: 1,
+				StreamSeq: seqs[i], DigestLastSeq: seqs[i], Digest: 1, Delivery: 1,
 				Reason: "destination paused"})
 		}
 		r.Dropped += len(ns)
