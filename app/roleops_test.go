@@ -75,9 +75,12 @@ func metricValue(body string, parts ...string) (string, bool) {
 // circuit opens and readiness says so; when it is back, ready again.
 func TestSenderRoleOps(t *testing.T) {
 	t.Parallel()
-	n := fmntest.StartNATS(t)
+	// The senders read the delivery settings: PostgreSQL and Redis too.
+	o := setupOps(t, false)
+	n := o.nats
 	srv := fmntest.StartSMTP(t, "fmn-bot", "Sm7p-pa55word")
-	cfg := testConfig(t, n)
+	cfg := o.cfg
+	cfg.MailFrom = "notifications@example.org"
 	cfg.SMTPURL = srv.URL() + "?ca_file=" + srv.CAFile(t)
 	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.SenderEmailWorkers = 3
@@ -189,17 +192,6 @@ func TestProjectionRolesOps(t *testing.T) {
 		_, applied := metricValue(body, "fmn_projector_applied_total")
 		return rules && st && applied
 	})
-}
-
-// testConfig is a configuration on the test's NATS, for roles that need
-// nothing else.
-func testConfig(t *testing.T, n *fmntest.NATS) config.Config {
-	t.Helper()
-	cfg := config.Defaults()
-	cfg.NATSURL = n.URL
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.MailFrom = "notifications@example.org"
-	return cfg
 }
 
 // runRoles runs roles in-process until the test ends.
