@@ -7,7 +7,7 @@ import (
 )
 
 // startSenderIRC runs the sender-irc role: one IRC connection, held by
-// the one process that holds the lease.
+// the one process that holds the lease, which the bot answers on.
 func startSenderIRC(_ context.Context, p *process) error {
 	log := p.log.With("role", "sender-irc")
 	if p.senders.irc == nil {
@@ -17,8 +17,9 @@ func startSenderIRC(_ context.Context, p *process) error {
 	icfg := *p.senders.irc
 	lc, so := p.leasedSender("irc", irc.LeaseKey)
 	env, streams := p.env, p.cfg.Streams
+	answer := p.chatBot(p.pauser, log)
 	p.run("sender-irc", func(ctx context.Context) error {
-		return irc.Run(ctx, env.JS, streams, icfg, lc, so, log)
+		return irc.Run(ctx, env.JS, streams, icfg, lc, so, answer, log)
 	})
 	return nil
 }

@@ -43,8 +43,8 @@ var roles = []role{
 	{name: "consumer", needs: needDB | needRedis | needDirectory, start: startConsumer},
 	{name: "stats", needs: needDB, start: startStats},
 	{name: "sender-email", needs: needSenders, start: startSenderEmail},
-	{name: "sender-matrix", needs: needSenders, start: startSenderMatrix},
-	{name: "sender-irc", needs: needSenders, start: startSenderIRC},
+	{name: "sender-matrix", needs: needSenders | needDB | needRedis | needDirectory, start: startSenderMatrix},
+	{name: "sender-irc", needs: needSenders | needDB | needRedis | needDirectory, start: startSenderIRC},
 	{name: "api", needs: needDB | needRedis | needDirectory, start: startAPI},
 }
 

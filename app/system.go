@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/fmn-project/fmn/config"
+	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/rulelog"
@@ -41,6 +42,8 @@ type process struct {
 	// senderMetrics their metrics.
 	senderOpts    senders.Options
 	senderMetrics *senderMetrics
+	// pauser pauses destinations for the chat bot (nil: the bot is off).
+	pauser delivery.Pauser
 
 	// wake is woken by Redis when the rules version changes; svcInv
 	// carries Redis' invalidations of the service cache.
