@@ -7,7 +7,8 @@ import (
 )
 
 // startSenderMatrix runs the sender-matrix role: the bot writing to each
-// recipient's direct room, in the one process that holds the lease.
+// recipient's direct room, and answering commands there, in the one
+// process that holds the lease.
 func startSenderMatrix(_ context.Context, p *process) error {
 	log := p.log.With("role", "sender-matrix")
 	if p.senders.matrix == nil {
@@ -17,8 +18,9 @@ func startSenderMatrix(_ context.Context, p *process) error {
 	mcfg := *p.senders.matrix
 	lc, so := p.leasedSender("matrix", matrix.LeaseKey)
 	env, streams := p.env, p.cfg.Streams
+	answer := p.chatBot(p.pauser, log)
 	p.run("sender-matrix", func(ctx context.Context) error {
-		return matrix.Run(ctx, env.JS, streams, mcfg, lc, so, log)
+		return matrix.Run(ctx, env.JS, streams, mcfg, lc, so, answer, log)
 	})
 	return nil
 }
