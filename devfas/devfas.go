@@ -180,13 +180,6 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 		f.page(w, r, items)
 	case len(parts) == 3 && parts[0] == "v1" && parts[1] == "search" && parts[2] == "users":
 		q := r.URL.Query()
-		for key, term := range q {
-			// FASJSON's validation of search terms.
-			if key != "page_size" && key != "page_number" && len(term) > 0 && len(term[0]) < 3 {
-				writeJSON(w, http.StatusBadRequest, map[string]any{"code": 400, "message": "Search term must be at least 3 characters long."})
-				return
-			}
-		}
 		if size, _ := strconv.Atoi(q.Get("page_size")); size > 40 {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 400, "message": "Page size must be between 1 and 40 when searching."})
 			return
