@@ -14,15 +14,15 @@ import (
 // hostile text is cut and cleaned.
 func TestCommandWord(t *testing.T) {
 	for in, want := range map[string]string{
-		"help":                      "help",
-		"  STOP now":                "stop",
-		"!list":                     "list",
-		"":                          "",
-		" \t ":                      "",
-		"\x01VERSION\x01":           "version",
+		"help":                     "help",
+		"  STOP now":               "stop",
+		"!list":                    "list",
+		"":                         "",
+		" \t ":                     "",
+		"\x01VERSION\x01":          "version",
 		strings.Repeat("a", 10000): strings.Repeat("a", 64),
-		"st\x00op":                  "stop",
-		"\xff\xfestart":             "start",
+		"st\x00op":                 "stop",
+		"\xff\xfestart":            "start",
 	} {
 		if got := command(in); got != want {
 			t.Errorf("command(%q) = %q, want %q", in, got, want)

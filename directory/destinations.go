@@ -145,27 +145,7 @@ func SameChatAddress(a, b rules.Destination) bool {
 		return false
 	}
 	if a.Protocol == rules.ProtocolIRC {
-		return foldRFC1459(a.Address) == foldRFC1459(b.Address)
+		return rules.FoldIRCNick(a.Address) == rules.FoldIRCNick(b.Address)
 	}
 	return strings.EqualFold(a.Address, b.Address)
-}
-
-// foldRFC1459 is IRC's rfc1459 case mapping: ASCII letters, and []\~ are
-// the upper case of {}|^.
-func foldRFC1459(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'A' && r <= 'Z':
-			return r + 'a' - 'A'
-		case r == '[':
-			return '{'
-		case r == ']':
-			return '}'
-		case r == '\\':
-			return '|'
-		case r == '~':
-			return '^'
-		}
-		return r
-	}, s)
 }

@@ -481,7 +481,7 @@ func (c *conn) deliver(ctx context.Context, target, text string) error {
 // for confirmation: a 401 names only the nick, so two messages to one nick
 // in flight could not be told apart.
 func (c *conn) enqueue(ctx context.Context, target string) (*pending, error) {
-	key := foldRFC1459(target)
+	key := rules.FoldIRCNick(target)
 	for {
 		c.mu.Lock()
 		if c.over {
@@ -582,7 +582,7 @@ func (c *conn) confirmed(seq uint64) {
 func (c *conn) refused(nick string, err error) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p := c.targets[foldRFC1459(nick)]
+	p := c.targets[rules.FoldIRCNick(nick)]
 	if p == nil {
 		return false
 	}
@@ -897,11 +897,11 @@ func (c *conn) handle(m message) {
 		c.refused(m.Param(1), fmt.Errorf("IRC server %s refused the message to %q for now (%s %s)", addr, m.Param(1), m.Command, m.Trailing()))
 	case "NICK":
 		c.mu.Lock()
-		mine := foldRFC1459(m.Nick()) == foldRFC1459(c.nick)
+		mine := rules.FoldIRCNick(m.Nick()) == rules.FoldIRCNick(c.nick)
 		if mine {
 			c.nick = m.Trailing()
 		}
-		regained := mine && foldRFC1459(c.nick) == foldRFC1459(cfg.Nick)
+		regained := mine && rules.FoldIRCNick(c.nick) == rules.FoldIRCNick(cfg.Nick)
 		c.mu.Unlock()
 		if regained {
 			c.s.log.Info("regained the nick", "nick", cfg.Nick)
@@ -978,7 +978,7 @@ func (c *conn) keepalive() {
 			lines = append(lines, "PING :keepalive")
 		}
 		expired := !c.keepaliveAt.IsZero() && now.Sub(c.keepaliveAt) > cfg.PingTimeout
-		if foldRFC1459(c.nick) != foldRFC1459(cfg.Nick) {
+		if rules.FoldIRCNick(c.nick) != rules.FoldIRCNick(cfg.Nick) {
 			if !now.Before(c.regainAt) {
 				c.regainAt = now.Add(cfg.RegainInterval)
 				if c.account != "" {
@@ -1025,7 +1025,7 @@ func (c *conn) privmsg(m message) {
 	c.mu.Lock()
 	me, tagged := c.nick, c.accountTag
 	c.mu.Unlock()
-	if foldRFC1459(m.Param(0)) != foldRFC1459(me) || !validNick(nick) ||
+	if rules.FoldIRCNick(m.Param(0)) != rules.FoldIRCNick(me) || !validNick(nick) ||
 		strings.HasPrefix(text, "\x01") || !strings.Contains(m.Source, "!") {
 		return
 	}

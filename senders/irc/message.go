@@ -116,27 +116,6 @@ func (m message) Nick() string {
 	return n
 }
 
-// foldRFC1459 is the rfc1459 case mapping, which most servers use: besides
-// ASCII letters, []\~ are the upper case of {}|^.
-func foldRFC1459(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			b[i] = c + 'a' - 'A'
-		case c == '[':
-			b[i] = '{'
-		case c == ']':
-			b[i] = '}'
-		case c == '\\':
-			b[i] = '|'
-		case c == '~':
-			b[i] = '^'
-		}
-	}
-	return string(b)
-}
-
 // cleanText makes a notification's line one safe PRIVMSG text: line
 // breaks become spaces, NUL and the CTCP delimiter go, invalid UTF-8
 // becomes U+FFFD.
