@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/fmn-project/fmn/config"
-	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/internal/redact"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/rulelog"
@@ -42,13 +41,14 @@ type process struct {
 	// senderMetrics their metrics.
 	senderOpts    senders.Options
 	senderMetrics *senderMetrics
-	// pauser pauses destinations for the chat bot (nil: the bot is off).
-	pauser delivery.Pauser
 
 	// wake is woken by Redis when the rules version changes; svcInv
 	// carries Redis' invalidations of the service cache.
 	wake   <-chan struct{}
 	svcInv *svccache.Invalidations
+	// deliveryWake is woken by Redis when the rules version changes, for
+	// the senders' delivery settings (needSenders).
+	deliveryWake <-chan struct{}
 	// lags are the projections whose lag the metrics export.
 	lags []lagItem
 
@@ -121,7 +121,7 @@ func RunSystem(ctx context.Context, cfg config.Config, roleNames []string, opts 
 		}
 	}
 	if needs&needSenders != 0 {
-		if err := p.startSenders(); err != nil {
+		if err := p.startSenders(ctx); err != nil {
 			return err
 		}
 	}
@@ -170,6 +170,9 @@ func (p *process) connect(ctx context.Context, needs needs) error {
 			return fmt.Errorf("FMN_REDIS_URL: %s", redact.Text(err.Error(), redact.URLSecrets(cfg.RedisURL)...))
 		}
 		p.wake = rulelog.NotifyVersion(&ropt, cfg.RedisPrefix)
+		if needs&needSenders != 0 {
+			p.deliveryWake = rulelog.NotifyVersion(&ropt, cfg.RedisPrefix)
+		}
 		p.svcInv = svccache.Hook(&ropt)
 		client, err := rueidis.NewClient(ropt)
 		if err != nil {

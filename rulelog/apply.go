@@ -89,7 +89,7 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 			return err
 		}
 	}
-	if !a.users[ev.User] && (ev.Type == EventRuleCreated || ev.Type == EventUserCreated) {
+	if !a.users[ev.User] && (ev.Type == EventRuleCreated || ev.Type == EventUserCreated || ev.Type == EventDeliveryUpdated) {
 		// The user's id is the sequence of the event that records them:
 		// the same on every rebuild.
 		if err := a.q.UserEnsure(ctx, queries.UserEnsureParams{Name: ev.User, CreatedAt: ev.Time, ID: &seq}); err != nil {
@@ -149,6 +149,14 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		}
 	case EventUserCreated:
 		return nil
+	case EventDeliveryUpdated:
+		settings, err := settingsColumn(ev.Settings)
+		if err != nil {
+			return err
+		}
+		return dbErr("put delivery settings", a.q.DeliverySettingsPut(ctx, queries.DeliverySettingsPutParams{
+			Username: ev.User, Settings: settings, Version: seq, UpdatedAt: ev.Time,
+		}))
 	}
 	if n == 0 {
 		// The commands check before they append, so only a hand-made

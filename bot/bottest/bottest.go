@@ -1,15 +1,14 @@
 // Package bottest is the harness of the bot's tests on the real chat peers
 // (senders/irc, senders/matrix): a FASJSON test server behind a real
-// directory (Redis cache), rules in a real projection (NATS, PostgreSQL),
-// and the bot answering from them.
+// directory (Redis cache), rules and delivery settings in a real
+// projection (NATS, PostgreSQL), and the bot answering from them and
+// pausing through the rule commands.
 package bottest
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,18 +29,17 @@ const PublicURL = "https://fmn.example.org"
 
 // Env is one test's bot and what it answers from.
 type Env struct {
-	Ctx    context.Context
-	FAS    *fmntest.FASJSON
-	Ops    *clitest.Ops
-	Dir    *directory.Directory
-	Pauses *Pauses
-	Bot    *bot.Bot
+	Ctx context.Context
+	FAS *fmntest.FASJSON
+	Ops *clitest.Ops
+	Dir *directory.Directory
+	Bot *bot.Bot
 }
 
 // Start prepares an Env.
 func Start(t *testing.T) *Env {
 	t.Helper()
-	e := &Env{Ops: clitest.Start(t, true), FAS: fmntest.StartFASJSON(t), Pauses: &Pauses{}}
+	e := &Env{Ops: clitest.Start(t, true), FAS: fmntest.StartFASJSON(t)}
 	e.Ctx = e.Ops.Ctx
 	opt, err := rueidis.ParseURL(fmntest.RedisURL())
 	if err != nil {
@@ -62,7 +60,7 @@ func Start(t *testing.T) *Env {
 		Cache: svccache.New(e.Ctx, client, inv, svccache.Config{Prefix: fmntest.RedisPrefix(t) + "svc:"}),
 	})
 	e.Bot, err = bot.New(bot.Config{
-		Owners: e.Dir, Rules: rulelog.NewStore(e.Ops.PG.Pool), Pauser: e.Pauses,
+		Owners: e.Dir, Rules: e.Ops.Cmds.Store(), Pauser: e.Ops.Cmds,
 		PublicURL: PublicURL, Log: fmntest.Logger(t, -4),
 	})
 	if err != nil {
@@ -95,29 +93,19 @@ func (e *Env) AddRule(t *testing.T, user, name string, disabled bool, dests ...r
 	return sr.ID
 }
 
-// Pause is one SetPaused call.
-type Pause struct {
-	User, Protocol, Address string
-	Paused                  bool
-}
-
-// Pauses records the bot's pauses.
-type Pauses struct {
-	mu   sync.Mutex
-	list []Pause
-}
-
-// SetPaused records the call.
-func (p *Pauses) SetPaused(_ context.Context, user, protocol, address string, paused bool) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.list = append(p.list, Pause{user, protocol, address, paused})
-	return nil
-}
-
-// List is every call so far.
-func (p *Pauses) List() []Pause {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.list)
+// Paused lists user's paused destinations in the delivery settings
+// projection, as "protocol/address".
+func (e *Env) Paused(t *testing.T, user string) []string {
+	t.Helper()
+	ds, err := e.Ops.Cmds.Store().Delivery(e.Ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{}
+	for _, s := range ds.Settings {
+		if s.Paused {
+			out = append(out, s.Protocol+"/"+s.Address)
+		}
+	}
+	return out
 }

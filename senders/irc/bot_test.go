@@ -2,6 +2,7 @@ package irc_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,13 +57,16 @@ func TestBotCommands(t *testing.T) {
 	if got := say(alice, "stop", 1); !strings.HasPrefix(got[0], "Paused") {
 		t.Errorf("stop = %q", got)
 	}
+	if got := env.Paused(t, "alice"); !slices.Equal(got, []string{"irc/alice"}) {
+		t.Errorf("after stop, paused = %q, want irc/alice", got)
+	}
 	if got := say(alice, "START", 1); !strings.HasPrefix(got[0], "Resumed") {
 		t.Errorf("start = %q", got)
 	}
-	want := []bottest.Pause{{User: "alice", Protocol: "irc", Address: "alice", Paused: true}, {User: "alice", Protocol: "irc", Address: "alice", Paused: false}}
-	if got := env.Pauses.List(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("pauses = %+v, want %+v", got, want)
+	if got := env.Paused(t, "alice"); len(got) != 0 {
+		t.Errorf("after start, paused = %q, want none", got)
 	}
+	say(alice, "stop", 1) // stays paused for the refusals below
 
 	list := say(alice, "list", 2)
 	wantLine := fmt.Sprintf("#%d My updates on IRC %s/rules/%d", ircRule, bottest.PublicURL, ircRule)
@@ -91,8 +95,13 @@ func TestBotCommands(t *testing.T) {
 	if got := say(mallory, "list", 1); !strings.Contains(got[0], "not identified") {
 		t.Errorf("unidentified list = %q", got)
 	}
-	if n := len(env.Pauses.List()); n != 2 {
-		t.Errorf("refused commands paused something: %+v", env.Pauses.List())
+	if got := env.Paused(t, "alice"); !slices.Equal(got, []string{"irc/alice"}) {
+		t.Errorf("after the refusals, alice's paused = %q", got)
+	}
+	for _, u := range []string{"carol", "mallory"} {
+		if got := env.Paused(t, u); len(got) != 0 {
+			t.Errorf("a refused command paused %s's %q", u, got)
+		}
 	}
 
 	// A flood: 30 commands at once (what the server's receive queue
