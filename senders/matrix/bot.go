@@ -18,6 +18,14 @@ import (
 const syncFilter = `{"presence":{"types":[]},"account_data":{"types":[]},` +
 	`"room":{"timeline":{"types":["m.room.message"],"limit":50},"state":{"types":[]},"ephemeral":{"types":[]},"account_data":{"types":[]}}}`
 
+// firstSyncFilter is for the first /sync, which only needs the position
+// to follow from: no room at all, however many the bot is in.
+const firstSyncFilter = `{"presence":{"types":[]},"account_data":{"types":[]},"room":{"rooms":[]}}`
+
+// maxSyncFailures is how many /sync failures in a row make Listen start
+// again from the present (a reply it cannot read would fail forever).
+const maxSyncFailures = 5
+
 // syncResponse is the part of a /sync reply the bot reads.
 type syncResponse struct {
 	NextBatch string `json:"next_batch"`
@@ -58,11 +66,16 @@ type syncEvent struct {
 func (s *Sender) Listen(ctx context.Context, answer bot.Answerer) {
 	since := ""
 	delay := time.Second
+	failures := 0
 	for ctx.Err() == nil {
 		next, err := s.syncOnce(ctx, answer, since)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if failures++; failures >= maxSyncFailures && since != "" {
+				s.log.Warn("bot: /sync keeps failing, starting again from now; messages meanwhile are not answered", "failures", failures)
+				since, failures = "", 0
 			}
 			s.log.Warn("bot: /sync failed", "err", s.scrub(err), "retry_in", delay)
 			t := time.NewTimer(delay)
@@ -75,12 +88,13 @@ func (s *Sender) Listen(ctx context.Context, answer bot.Answerer) {
 			delay = min(2*delay, 30*time.Second)
 			continue
 		}
-		since, delay = next, time.Second
+		since, delay, failures = next, time.Second, 0
 	}
 }
 
 // syncOnce reads one /sync batch after since ("" for the first, whose
-// messages are history and left unanswered) and handles it.
+// rooms are left out: what was said before is not answered, and an
+// invite from before is not seen) and handles it.
 func (s *Sender) syncOnce(ctx context.Context, answer bot.Answerer, since string) (string, error) {
 	me, err := s.whoami(ctx)
 	if err != nil {
@@ -91,6 +105,7 @@ func (s *Sender) syncOnce(ctx context.Context, answer bot.Answerer, since string
 		q.Set("since", since)
 		q.Set("timeout", strconv.FormatInt((s.cfg.RequestTimeout/2).Milliseconds(), 10))
 	} else {
+		q.Set("filter", firstSyncFilter)
 		q.Set("timeout", "0")
 	}
 	var resp syncResponse
