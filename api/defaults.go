@@ -103,7 +103,7 @@ func (s *Server) defaultTemplates(ctx context.Context) (rulelog.DefaultRules, er
 		return d, err
 	}
 	d.Templates = []rules.Rule{}
-	if !s.cfg.DefaultRulesOff {
+	if s.cfg.ShippedDefaultRules {
 		d.Templates = rules.ShippedTemplates()
 	}
 	return d, nil

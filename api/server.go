@@ -88,10 +88,11 @@ type Config struct {
 	// the client address (FMN_TRUSTED_PROXIES; default none: the peer's
 	// address counts).
 	TrustedProxies []netip.Prefix
-	// DefaultRulesOff turns the shipped default rules off
-	// (FMN_DEFAULT_RULES=off): until an admin sets a list, new users get
-	// none.
-	DefaultRulesOff bool
+	// ShippedDefaultRules gives new users the shipped default rules
+	// (rules.ShippedTemplates) until an admin sets a list
+	// (FMN_DEFAULT_RULES=on, the default of fmn; false, the zero value:
+	// none until then).
+	ShippedDefaultRules bool
 	// Registry receives the API's metrics (nil: none).
 	Registry prometheus.Registerer
 	// Logger defaults to slog.Default(); access logs go to it at Info.
