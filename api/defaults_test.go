@@ -324,7 +324,7 @@ func TestDefaultRulesNotForImported(t *testing.T) {
 	snap := &fmn3.Snapshot{
 		Rules: []fmn3.Source{{
 			ID: 7, User: "alice", Name: &name,
-			Tracking: &fmn3.SourceTracking{Name: "related-events", Params: json.RawMessage("null")},
+			Tracking:   &fmn3.SourceTracking{Name: "related-events", Params: json.RawMessage("null")},
 			Generation: []fmn3.SourceGeneration{{ID: 1, Destinations: []fmn3.SourceDestination{{Protocol: "email", Address: "alice@example.org"}}}},
 		}},
 		Users: 2, UserNames: []string{"alice", "bob"},
