@@ -120,7 +120,7 @@ func (s *Server) defaultRulesFor(ctx context.Context, user string) ([]rules.Rule
 		return nil, err
 	}
 	var own []rules.Destination
-	if s.accounts != nil {
+	if s.accounts != nil && needAddresses(d.Templates) {
 		own, err = s.accounts.Destinations(ctx, user)
 		switch {
 		case errors.Is(err, ErrNoSuchAccount), errors.Is(err, ErrAccountsNotConfigured):
@@ -140,6 +140,21 @@ func (s *Server) defaultRulesFor(ctx context.Context, user string) ([]rules.Rule
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// needAddresses reports whether a template sends to a protocol whose
+// address comes from the user's account (any but the live feed).
+func needAddresses(templates []rules.Rule) bool {
+	for _, t := range templates {
+		for _, g := range t.GenerationRules {
+			for _, d := range g.Destinations {
+				if d.Protocol != rules.ProtocolSSE {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func (t *RuleTemplate) toRule() rules.Rule {

@@ -344,3 +344,25 @@ func TestDefaultRulesNotForImported(t *testing.T) {
 		t.Errorf("root got %d default rules, want 2", n)
 	}
 }
+
+// TestDefaultRulesAccountsDown: while the account service fails, a new
+// user is not recorded (GET /users/me says so with 503) rather than
+// recorded without their default rules; the next request records them,
+// with the rules.
+func TestDefaultRulesAccountsDown(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{shippedDefaults: true})
+	b.accounts.mu.Lock()
+	b.accounts.down = true
+	b.accounts.mu.Unlock()
+	expect(t, b.do(t, "alice", http.MethodGet, "/api/v1/users/me", nil), http.StatusServiceUnavailable)
+	if _, err := b.cmds.Store().User(b.ctx, "alice"); err == nil {
+		t.Fatal("alice was recorded while her addresses could not be read")
+	}
+	b.accounts.mu.Lock()
+	b.accounts.down = false
+	b.accounts.mu.Unlock()
+	if got := b.userRules(t, "alice"); len(got) != 2 {
+		t.Errorf("alice has %d rules once the account service is back, want 2", len(got))
+	}
+}
