@@ -2,6 +2,7 @@ package rules
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -95,8 +96,8 @@ func ValidateTemplate(t *Rule) error {
 		r.GenerationRules[gi].Destinations = ds
 	}
 	var errs ValidationErrors
-	if err := Validate(&r); err != nil {
-		errs = err.(ValidationErrors)
+	if err := Validate(&r); err != nil && !errors.As(err, &errs) {
+		return err
 	}
 	errs = append(errs, v.errs...)
 	if len(errs) == 0 {

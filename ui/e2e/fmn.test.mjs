@@ -404,7 +404,7 @@ describe('fmn web UI against a real fmn', () => {
       shots.push(await shot(page, 'admin-default-rules-error'))
       await editor.fill(JSON.stringify(templates, null, 2))
       await page.getByRole('button', { name: 'Save' }).click()
-      await page.getByText('Saved: new users get 1 default rule.').waitFor()
+      await page.getByRole('status').filter({ hasText: 'Saved: new users get 1 default rule.' }).waitFor()
       shots.push(await shot(page, 'admin-default-rules'))
       // Stored: a new page load reads it back.
       await page.reload()
