@@ -21,7 +21,7 @@ TEST_LOG   ?= test-artifacts/go-test.log
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT ?= bin/golangci-lint
 
-.PHONY: help build run generate check-generated lint golangci-lint services test bench ui clean
+.PHONY: help build run generate check-generated lint golangci-lint services test bench bench-nats-server ui clean
 .PHONY: peers-matrix chaos
 .PHONY: peers-irc
 .PHONY: ui-deps ui-test ui-e2e ui-auto ui-build-auto ui-deps-auto
@@ -101,6 +101,9 @@ chaos: ## fault suite: 3-node NATS cluster, each role a process, own PostgreSQL/
 
 bench: ## benchmarks in ./consumer/ (BENCH=regex BENCHTIME=1s BENCHPKGS=...)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(BENCHPKGS)
+
+bench-nats-server: ## bin/nats-server, the version fmn embeds, for FMN_BENCH_NATS_SERVER=bin/nats-server
+	$(GO) build -o bin/nats-server github.com/nats-io/nats-server/v2
 
 ui: ## build the web UI (npm ci && npm run build) if ui/package.json exists
 	@if [ -f ui/package.json ]; then cd ui && npm ci && npm run build; else echo "ui: no ui/package.json, skipping"; fi
