@@ -189,7 +189,8 @@ type pipelineResult struct {
 	MatcherRate   float64
 	MatcherCPU    float64
 	// MatcherGCShare is the share of the process's CPU the GC used
-	// (runtime/metrics: assists, dedicated mark workers, pauses).
+	// (runtime/metrics: assists, dedicated mark workers, pauses, of all
+	// but idle time).
 	MatcherGCShare float64
 	NotesRate      float64
 	Acked          int64
@@ -201,6 +202,9 @@ type pipelineResult struct {
 	CeilingRate        float64
 	CeilingFanoutRate  float64
 	CeilingConsumeRate float64
+	// CPU per message of the matcher and the ceilings: the load-proof
+	// comparison on a busy machine.
+	MatcherCPUPerMsg, CeilingCPU, CeilingFanoutCPU, CeilingConsumeCPU cpuPerMsg
 
 	// NATSWhere says whether the server is embedded or a process; a
 	// process's CPU over the matcher phase, in cores, is ServerCPU.
@@ -312,17 +316,17 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	// entries.
 	raw := readStream(tb, ctx, n.JS, n.Streams.Bus, nmsgs)
 	stopProf := startProfile(tb, suffix(sz.CPUProfile, ".consume"))
-	res.CeilingConsumeRate = measureCeilingFanout(tb, connect(tb, n.URL), raw, map[string]int{}, 0, sz.InFlight)
+	res.CeilingConsumeRate, res.CeilingConsumeCPU = measureCeilingFanout(tb, connect(tb, n.URL), raw, map[string]int{}, 0, sz.InFlight, n.serverCPUFunc())
 	stopProf()
-	out("ceiling (consume+ack, no publish): %.0f msgs/s", res.CeilingConsumeRate)
+	out("ceiling (consume+ack, no publish): %.0f msgs/s, %s", res.CeilingConsumeRate, res.CeilingConsumeCPU)
 	stopProf = startProfile(tb, suffix(sz.CPUProfile, ".ceiling"))
-	res.CeilingRate = measureCeiling(tb, connect(tb, n.URL), raw, sz.InFlight)
+	res.CeilingRate, res.CeilingCPU = measureCeilingFanout(tb, connect(tb, n.URL), raw, nil, 0, sz.InFlight, n.serverCPUFunc())
 	stopProf()
-	out("ceiling (1 republish/msg): %.0f msgs/s", res.CeilingRate)
+	out("ceiling (1 republish/msg): %.0f msgs/s, %s", res.CeilingRate, res.CeilingCPU)
 	stopProf = startProfile(tb, suffix(sz.CPUProfile, ".fanout"))
-	res.CeilingFanoutRate = measureCeilingFanout(tb, connect(tb, n.URL), raw, fanout, res.NoteBytes, sz.InFlight)
+	res.CeilingFanoutRate, res.CeilingFanoutCPU = measureCeilingFanout(tb, connect(tb, n.URL), raw, fanout, res.NoteBytes, sz.InFlight, n.serverCPUFunc())
 	stopProf()
-	out("ceiling (matcher's fan-out, %.2f publishes/msg of %d B): %.0f msgs/s", float64(total)/float64(max(1, nmsgs)), res.NoteBytes, res.CeilingFanoutRate)
+	out("ceiling (matcher's fan-out, %.2f publishes/msg of %d B): %.0f msgs/s, %s", float64(total)/float64(max(1, nmsgs)), res.NoteBytes, res.CeilingFanoutRate, res.CeilingFanoutCPU)
 	runtime.GC()
 
 	// 4. Matcher throughput on the backlog, with the rule sync running as
@@ -333,7 +337,8 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	c := New(connect(tb, n.URL), n.Streams, m, Config{InFlight: sz.InFlight}, log)
 	runErr := make(chan error, 1)
 	stopProf = startProfile(tb, sz.CPUProfile)
-	cpu0, gcCPU0, srvCPU0 := cpuTime(), gcCPU(), n.serverCPU()
+	cpu0, gcCPU0, busy0, srvCPU0 := cpuTime(), gcCPU(), busyCPU(), n.serverCPU()
+	meter := meterCPU(n.serverCPUFunc())
 	t0 = time.Now()
 	go func() { runErr <- c.Run(runCtx) }()
 	tb.Cleanup(func() {
@@ -348,8 +353,9 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	waitUntil(tb, 20*time.Minute, "the consumer acks the backlog", runErr, func() bool { return c.Stats.Acked.Load() >= int64(nmsgs) })
 	res.MatcherTime = time.Since(t0)
 	res.MatcherCPU = (cpuTime() - cpu0).Seconds() / res.MatcherTime.Seconds()
-	res.MatcherGCShare = (gcCPU() - gcCPU0).Seconds() / (cpuTime() - cpu0).Seconds()
+	res.MatcherGCShare = (gcCPU() - gcCPU0).Seconds() / (busyCPU() - busy0).Seconds()
 	res.ServerCPU = (n.serverCPU() - srvCPU0).Seconds() / res.MatcherTime.Seconds()
+	res.MatcherCPUPerMsg = meter(nmsgs)
 	stopProf()
 	res.Acked, res.Notifications = c.Stats.Acked.Load(), c.Stats.Notifications.Load()
 	res.DeadLetters, res.Retries = c.Stats.DeadLetters.Load(), c.Stats.Retries.Load()
@@ -365,8 +371,8 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	}
 	out("matcher: %d msgs in %s = %.0f msgs/s, %d notifications = %.0f notifications/s (NOTIFY holds %d); process CPU %.2f cores, %.0f%% of it GC",
 		res.Acked, res.MatcherTime.Round(time.Millisecond), res.MatcherRate, res.Notifications, res.NotesRate, res.NotifyStored, res.MatcherCPU, 100*res.MatcherGCShare)
-	out("matcher/ceiling = %.2f; matcher/(ceiling with the same fan-out) = %.2f; matcher/(consume+ack ceiling) = %.2f; separate nats-server CPU %.2f cores",
-		res.MatcherRate/res.CeilingRate, res.MatcherRate/res.CeilingFanoutRate, res.MatcherRate/res.CeilingConsumeRate, res.ServerCPU)
+	out("matcher/ceiling = %.2f; matcher/(ceiling with the same fan-out) = %.2f; matcher/(consume+ack ceiling) = %.2f; separate nats-server CPU %.2f cores; matcher %s",
+		res.MatcherRate/res.CeilingRate, res.MatcherRate/res.CeilingFanoutRate, res.MatcherRate/res.CeilingConsumeRate, res.ServerCPU, res.MatcherCPUPerMsg)
 
 	// Notifications as they are published, for the latency phases.
 	tap := startTap(tb, n.URL)
@@ -973,6 +979,19 @@ func gcCPU() time.Duration {
 	return time.Duration(sec * float64(time.Second))
 }
 
+// busyCPU is the CPU time the Go runtime estimates its Ps used so far (all
+// but idle): the same basis as gcCPU, which counts the wall time of GC
+// work; against getrusage the GC's share reads too high when the machine
+// is busy (a P waiting for a core still counts).
+func busyCPU() time.Duration {
+	sample := []metrics.Sample{{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindFloat64 || sample[1].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration((sample[0].Value.Float64() - sample[1].Value.Float64()) * float64(time.Second))
+}
+
 func heapAfterGC() uint64 {
 	runtime.GC()
 	runtime.GC()
@@ -1080,13 +1099,13 @@ func (r *pipelineResult) print(p func(string, ...any)) {
 		{"projector", fmt.Sprintf("%d events in %s = %.0f events/s %s", r.RuleEvents, r.ProjectorTime.Round(time.Millisecond), projRate, aim(projRate >= 20000, ">= 20,000 events/s"))},
 		{"matcher initial Sync", fmt.Sprintf("%s for %d rules; index heap %.1f MiB = %.0f B/rule %s", r.SyncTime.Round(time.Millisecond), r.RulesIndexed, mib(r.MatcherHeap), perRule, aim(perRule <= 512, "<= 512 B/rule"))},
 		{"messages matched", fmt.Sprintf("%.1f%% of messages; %.2f notifications/message (avg %d B each)", 100*float64(r.MatchedMsgs)/float64(max(1, sz.Messages)), fanout, r.NoteBytes)},
-		{"matcher BUS->NOTIFY", fmt.Sprintf("%.0f msgs/s, %.0f notifications/s (%d msgs in %s; process CPU %.2f cores, separate nats-server %.2f cores)", r.MatcherRate, r.NotesRate, r.Acked, r.MatcherTime.Round(time.Millisecond), r.MatcherCPU, r.ServerCPU)},
+		{"matcher BUS->NOTIFY", fmt.Sprintf("%.0f msgs/s, %.0f notifications/s (%d msgs in %s; process CPU %.2f cores, separate nats-server %.2f cores; %s)", r.MatcherRate, r.NotesRate, r.Acked, r.MatcherTime.Round(time.Millisecond), r.MatcherCPU, r.ServerCPU, r.MatcherCPUPerMsg)},
 		{"GC share of CPU", fmt.Sprintf("%.0f%% of the process's CPU %s", 100*r.MatcherGCShare, aim(r.MatcherGCShare <= 0.10, "<= 10%"))},
 		{"NOTIFY check", fmt.Sprintf("stream %d = consumer %d = direct %d; dead letters %d, retries %d", r.NotifyStored, r.Notifications, r.ExpectedNotes, r.DeadLetters, r.Retries)},
-		{"ceiling consume+ack", fmt.Sprintf("%.0f msgs/s (plain pull consumer, no publish); matcher/that %.2f %s", r.CeilingConsumeRate, r.MatcherRate/r.CeilingConsumeRate,
+		{"ceiling consume+ack", fmt.Sprintf("%.0f msgs/s (plain pull consumer, no publish; %s); matcher/that %.2f %s", r.CeilingConsumeRate, r.CeilingConsumeCPU, r.MatcherRate/r.CeilingConsumeRate,
 			aim(r.MatcherRate/r.CeilingConsumeRate >= 0.5, ">= 0.50 in the realistic mix")) + realisticNote()},
-		{"ceiling 1 republish/msg", fmt.Sprintf("%.0f msgs/s; matcher/that %.2f", r.CeilingRate, r.MatcherRate/r.CeilingRate)},
-		{"ceiling same fan-out", fmt.Sprintf("%.0f msgs/s (%.2f publishes/msg of %d B); matcher/that %.2f %s", r.CeilingFanoutRate, fanout, r.NoteBytes, r.MatcherRate/r.CeilingFanoutRate,
+		{"ceiling 1 republish/msg", fmt.Sprintf("%.0f msgs/s (%s); matcher/that %.2f", r.CeilingRate, r.CeilingCPU, r.MatcherRate/r.CeilingRate)},
+		{"ceiling same fan-out", fmt.Sprintf("%.0f msgs/s (%.2f publishes/msg of %d B; %s); matcher/that %.2f %s", r.CeilingFanoutRate, fanout, r.NoteBytes, r.CeilingFanoutCPU, r.MatcherRate/r.CeilingFanoutRate,
 			aim(r.MatcherRate/r.CeilingFanoutRate >= 0.8, ">= 0.80 in the worst case"))},
 		{"latency publish->NOTIFY", fmt.Sprintf("at %d msg/s (%.0f achieved) for %s: p50 %s, p99 %s, p99.9 %s, max %s (%d of %d notifications) %s",
 			sz.Rate, r.LatencyRate, sz.LatencyFor, pct(r.Latencies, 0.5), p99, pct(r.Latencies, 0.999), pct(r.Latencies, 1), len(r.Latencies), r.LatencyExpected,

@@ -43,7 +43,12 @@ func startBenchNATS(tb testing.TB) *benchNATS {
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-c", conf)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	logf, err := os.Create(filepath.Join(dir, "nats-server.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("FMN_BENCH_NATS_SERVER=%s: %v", bin, err)
 	}
@@ -83,6 +88,14 @@ func (n *benchNATS) where() string {
 		return "embedded in the benchmark process (FMN_BENCH_NATS_SERVER unset): process CPU is fmn's and the server's"
 	}
 	return fmt.Sprintf("separate nats-server process %d: process CPU is fmn's alone", n.pid)
+}
+
+// serverCPUFunc is serverCPU for meterCPU: nil when the server is embedded.
+func (n *benchNATS) serverCPUFunc() func() time.Duration {
+	if n.pid == 0 {
+		return nil
+	}
+	return n.serverCPU
 }
 
 // serverCPU is the CPU time the separate server process used so far (0
