@@ -415,6 +415,7 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 		var gc0 runtime.MemStats
 		runtime.ReadMemStats(&gc0)
 		stopTrace := startTrace(tb, os.Getenv("FMN_BENCH_TRACE"))
+		gcEnds := watchGC()
 		phase0 := time.Now()
 		acked0 := c.Stats.Acked.Load()
 		sent, took := pacedPublish(tb, connect(tb, n.URL), latMsgs, sz.Rate, pubAt)
@@ -432,6 +433,7 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 			time.Sleep(5 * time.Millisecond)
 		}
 		stopTrace()
+		gcAt := gcEnds()
 		tap.set(nil)
 		mu.Lock()
 		res.Latencies = slices.Clone(lats)
@@ -452,8 +454,12 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 			ws = append(ws, fmt.Sprintf("%s@%.2fs", w.lat.Round(100*time.Microsecond), time.Unix(0, w.pub).Sub(phase0).Seconds()))
 		}
 		mu.Unlock()
-		out("  during it: %d GC cycles, STW pauses total %s, max %s; slowest messages (latency@publish time): %s",
-			gc1.NumGC-gc0.NumGC, time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs).Round(time.Microsecond), maxPause.Round(time.Microsecond), strings.Join(ws, " "))
+		var gcs []string
+		for _, at := range gcAt {
+			gcs = append(gcs, fmt.Sprintf("%.2fs", at.Sub(phase0).Seconds()))
+		}
+		out("  during it: %d GC cycles (ended at %s), STW pauses total %s, max %s; slowest messages (latency@publish time): %s",
+			gc1.NumGC-gc0.NumGC, strings.Join(gcs, " "), time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs).Round(time.Microsecond), maxPause.Round(time.Microsecond), strings.Join(ws, " "))
 	}
 
 	// 6. Rule change to first match, with projector, RunSync (woken by
@@ -990,6 +996,42 @@ func busyCPU() time.Duration {
 		return 0
 	}
 	return time.Duration((sample[0].Value.Float64() - sample[1].Value.Float64()) * float64(time.Second))
+}
+
+// watchGC notes when GC cycles end (polling every millisecond), until the
+// returned function is called, which returns the times: a latency stall
+// that comes just before them is the GC's.
+func watchGC() func() []time.Time {
+	var (
+		at   []time.Time
+		quit = make(chan struct{})
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		sample := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+		metrics.Read(sample)
+		last := sample[0].Value.Uint64()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if n := sample[0].Value.Uint64(); n != last {
+				last = n
+				at = append(at, time.Now())
+			}
+		}
+	}()
+	return func() []time.Time {
+		close(quit)
+		<-done
+		return at
+	}
 }
 
 func heapAfterGC() uint64 {

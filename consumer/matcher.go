@@ -309,6 +309,10 @@ func (m *Matcher) sync(ctx context.Context, poll bool) error {
 		}
 		m.idx.Put(p.c, keys, p.unresolved != nil)
 	}
+	if !m.loaded.Load() {
+		// The initial load; later syncs change a few rules.
+		m.idx.Compact()
+	}
 	unresolved := len(m.idx.Unresolved())
 	m.mu.Unlock()
 	if version > since {
