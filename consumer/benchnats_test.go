@@ -19,7 +19,7 @@ import (
 
 // benchNATS is the benchmark's JetStream server: the embedded one of
 // fmntest, or, with FMN_BENCH_NATS_SERVER set to a nats-server binary
-// (`make bench-nats-server` builds the version fmn embeds), a separate
+// (`make nats-server` builds the version fmn embeds), a separate
 // process, so that the benchmark's CPU figures are fmn's alone and the
 // server's are measured apart.
 type benchNATS struct {

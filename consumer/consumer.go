@@ -231,9 +231,10 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 	now := time.Now().UTC()
 	notes, err := c.m.Match(context.Background(), p, now)
 	pd := pending{msg: msg, err: err}
-	if err != nil {
+	if err != nil || len(notes) == 0 {
 		return pd
 	}
+	pd.futures = make([]jetstream.PubAckFuture, 0, len(notes))
 	for _, n := range notes {
 		data, err := notification.Marshal(n)
 		if err != nil {
