@@ -42,7 +42,10 @@ func ID(messageID, protocol, address string) string {
 		h.Write(binary.AppendUvarint(buf[:0], uint64(len(s))))
 		h.Write([]byte(s))
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
+	var sum [sha256.Size]byte
+	var out [32]byte
+	hex.Encode(out[:], h.Sum(sum[:0])[:16])
+	return string(out[:])
 }
 
 // Header names of a rendered email. Message-ID keeps RFC 5322's spelling,
