@@ -19,22 +19,25 @@ import (
 // 200th (each of a rule created before), as a live stream has them. It
 // times a projector catching up from nothing, then a Rebuild, and checks
 // both give the same tables. Aim (issue 16): >= 20,000 events/s.
+// FMN_BENCH_PROJECTOR_BATCH sets the projector's BatchSize.
 //
 //	go test -run '^$' -bench BenchmarkProjector -benchtime 1x ./rulelog/
 func BenchmarkProjector(b *testing.B) {
-	n := 100_000
-	if s := os.Getenv("FMN_BENCH_RULE_EVENTS"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v <= 0 {
-			b.Fatalf("FMN_BENCH_RULE_EVENTS=%q: want a positive number", s)
+	n, batch := 100_000, 0
+	for name, v := range map[string]*int{"FMN_BENCH_RULE_EVENTS": &n, "FMN_BENCH_PROJECTOR_BATCH": &batch} {
+		if s := os.Getenv(name); s != "" {
+			x, err := strconv.Atoi(s)
+			if err != nil || x <= 0 {
+				b.Fatalf("%s=%q: want a positive number", name, s)
+			}
+			*v = x
 		}
-		n = v
 	}
 	for range b.N {
 		b.StopTimer()
 		bd := &bundle{ctx: fmntest.Context(b), nats: fmntest.StartNATS(b), pg: fmntest.StartPostgres(b), prefix: fmntest.RedisPrefix(b)}
 		publishEvents(b, bd, n)
-		proj := rulelog.NewProjector(bd.nats.JS, bd.pg.Pool, rulelog.ProjectorConfig{Stream: bd.nats.Streams.Rules, Logger: fmntest.Logger(b, 0)})
+		proj := rulelog.NewProjector(bd.nats.JS, bd.pg.Pool, rulelog.ProjectorConfig{Stream: bd.nats.Streams.Rules, BatchSize: batch, Logger: fmntest.Logger(b, 0)})
 		cpu0, t0 := cpuTime(), time.Now()
 		if err := proj.Start(bd.ctx); err != nil {
 			b.Fatal(err)
