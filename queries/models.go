@@ -39,6 +39,7 @@ type Rule struct {
 	Version         int64
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+	Origin          *string
 }
 
 type RuleGenerated struct {

@@ -38,13 +38,14 @@ LIMIT sqlc.narg('max_rows');
 -- name: RuleCreate :exec
 -- RuleCreate writes the rules of creation events (the projector gathers
 -- them), each as its event states it; an id already there is overwritten,
--- its created_at kept. The ids must differ.
+-- its created_at kept. The ids must differ. An empty origin is NULL (a
+-- rule a person made).
 INSERT INTO rules (
     id, username, name, disabled, tracking_name, tracking_params,
-    generation_rules, version, created_at, updated_at
+    generation_rules, version, created_at, updated_at, origin
 )
 SELECT t.id, t.username, t.name, t.disabled, t.tracking_name, t.tracking_params,
-       t.generation_rules, t.version, t.at, t.at
+       t.generation_rules, t.version, t.at, t.at, NULLIF(t.origin, '')
 FROM (
     SELECT unnest(@ids::bigint[]) AS id,
            unnest(@usernames::text[]) AS username,
@@ -54,7 +55,8 @@ FROM (
            unnest(@tracking_params::jsonb[]) AS tracking_params,
            unnest(@generation_rules::jsonb[]) AS generation_rules,
            unnest(@versions::bigint[]) AS version,
-           unnest(@times::timestamptz[]) AS at
+           unnest(@times::timestamptz[]) AS at,
+           unnest(@origins::text[]) AS origin
 ) AS t
 ORDER BY t.version
 ON CONFLICT (id) DO UPDATE SET
@@ -65,7 +67,8 @@ ON CONFLICT (id) DO UPDATE SET
     tracking_params  = EXCLUDED.tracking_params,
     generation_rules = EXCLUDED.generation_rules,
     version          = EXCLUDED.version,
-    updated_at       = EXCLUDED.updated_at;
+    updated_at       = EXCLUDED.updated_at,
+    origin           = EXCLUDED.origin;
 
 -- name: RuleUpdate :execrows
 -- RuleUpdate applies an update event to an existing rule of the user.

@@ -54,10 +54,10 @@ func (q *Queries) RuleCountByUser(ctx context.Context, username string) (int64, 
 const ruleCreate = `-- name: RuleCreate :exec
 INSERT INTO rules (
     id, username, name, disabled, tracking_name, tracking_params,
-    generation_rules, version, created_at, updated_at
+    generation_rules, version, created_at, updated_at, origin
 )
 SELECT t.id, t.username, t.name, t.disabled, t.tracking_name, t.tracking_params,
-       t.generation_rules, t.version, t.at, t.at
+       t.generation_rules, t.version, t.at, t.at, NULLIF(t.origin, '')
 FROM (
     SELECT unnest($1::bigint[]) AS id,
            unnest($2::text[]) AS username,
@@ -67,7 +67,8 @@ FROM (
            unnest($6::jsonb[]) AS tracking_params,
            unnest($7::jsonb[]) AS generation_rules,
            unnest($8::bigint[]) AS version,
-           unnest($9::timestamptz[]) AS at
+           unnest($9::timestamptz[]) AS at,
+           unnest($10::text[]) AS origin
 ) AS t
 ORDER BY t.version
 ON CONFLICT (id) DO UPDATE SET
@@ -78,7 +79,8 @@ ON CONFLICT (id) DO UPDATE SET
     tracking_params  = EXCLUDED.tracking_params,
     generation_rules = EXCLUDED.generation_rules,
     version          = EXCLUDED.version,
-    updated_at       = EXCLUDED.updated_at
+    updated_at       = EXCLUDED.updated_at,
+    origin           = EXCLUDED.origin
 `
 
 type RuleCreateParams struct {
@@ -91,11 +93,13 @@ type RuleCreateParams struct {
 	GenerationRules []json.RawMessage
 	Versions        []int64
 	Times           []time.Time
+	Origins         []string
 }
 
 // RuleCreate writes the rules of creation events (the projector gathers
 // them), each as its event states it; an id already there is overwritten,
-// its created_at kept. The ids must differ.
+// its created_at kept. The ids must differ. An empty origin is NULL (a
+// rule a person made).
 func (q *Queries) RuleCreate(ctx context.Context, arg RuleCreateParams) error {
 	_, err := q.db.Exec(ctx, ruleCreate,
 		arg.Ids,
@@ -107,6 +111,7 @@ func (q *Queries) RuleCreate(ctx context.Context, arg RuleCreateParams) error {
 		arg.GenerationRules,
 		arg.Versions,
 		arg.Times,
+		arg.Origins,
 	)
 	return err
 }
@@ -133,7 +138,7 @@ func (q *Queries) RuleDeleteAll(ctx context.Context) error {
 }
 
 const ruleGet = `-- name: RuleGet :one
-SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules WHERE id = $1
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at, origin FROM rules WHERE id = $1
 `
 
 func (q *Queries) RuleGet(ctx context.Context, id int64) (Rule, error) {
@@ -150,6 +155,7 @@ func (q *Queries) RuleGet(ctx context.Context, id int64) (Rule, error) {
 		&i.Version,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Origin,
 	)
 	return i, err
 }
@@ -225,7 +231,7 @@ func (q *Queries) RuleInsertImported(ctx context.Context, arg RuleInsertImported
 }
 
 const ruleList = `-- name: RuleList :many
-SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at, origin FROM rules
 WHERE id > $1
   AND ($2::boolean IS NULL OR disabled = $2)
 ORDER BY id
@@ -261,6 +267,7 @@ func (q *Queries) RuleList(ctx context.Context, arg RuleListParams) ([]Rule, err
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Origin,
 		); err != nil {
 			return nil, err
 		}
@@ -273,7 +280,7 @@ func (q *Queries) RuleList(ctx context.Context, arg RuleListParams) ([]Rule, err
 }
 
 const ruleListByIDs = `-- name: RuleListByIDs :many
-SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules WHERE id = ANY($1::bigint[]) ORDER BY id
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at, origin FROM rules WHERE id = ANY($1::bigint[]) ORDER BY id
 `
 
 // RuleListByIDs reads the rules of the given ids that exist (the FMN v3
@@ -298,6 +305,7 @@ func (q *Queries) RuleListByIDs(ctx context.Context, ruleIds []int64) ([]Rule, e
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Origin,
 		); err != nil {
 			return nil, err
 		}
@@ -310,7 +318,7 @@ func (q *Queries) RuleListByIDs(ctx context.Context, ruleIds []int64) ([]Rule, e
 }
 
 const ruleListByUser = `-- name: RuleListByUser :many
-SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules WHERE username = $1 ORDER BY id
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at, origin FROM rules WHERE username = $1 ORDER BY id
 `
 
 func (q *Queries) RuleListByUser(ctx context.Context, username string) ([]Rule, error) {
@@ -333,6 +341,7 @@ func (q *Queries) RuleListByUser(ctx context.Context, username string) ([]Rule, 
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Origin,
 		); err != nil {
 			return nil, err
 		}
@@ -345,7 +354,7 @@ func (q *Queries) RuleListByUser(ctx context.Context, username string) ([]Rule, 
 }
 
 const ruleListChangedSince = `-- name: RuleListChangedSince :many
-SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules WHERE version > $1 ORDER BY version
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at, origin FROM rules WHERE version > $1 ORDER BY version
 `
 
 // RuleListChangedSince is what a consumer reloads: every rule whose last
@@ -372,6 +381,7 @@ func (q *Queries) RuleListChangedSince(ctx context.Context, version int64) ([]Ru
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Origin,
 		); err != nil {
 			return nil, err
 		}
@@ -384,7 +394,7 @@ func (q *Queries) RuleListChangedSince(ctx context.Context, version int64) ([]Ru
 }
 
 const ruleListOfUser = `-- name: RuleListOfUser :many
-SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at, origin FROM rules
 WHERE username = $1
   AND id > $2
   AND ($3::boolean IS NULL OR disabled = $3)
@@ -427,6 +437,7 @@ func (q *Queries) RuleListOfUser(ctx context.Context, arg RuleListOfUserParams) 
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Origin,
 		); err != nil {
 			return nil, err
 		}

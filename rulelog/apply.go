@@ -29,6 +29,9 @@ type applier struct {
 	// a creation of the other kind writes them first.
 	created  ruleRows
 	imported bool
+	// origins are the origins of created when they are fmn's own ("" for
+	// none; imported rules have none).
+	origins []string
 }
 
 // maxGathered bounds what the applier holds before writing it (a rebuild
@@ -81,10 +84,16 @@ func (a *applier) flush(ctx context.Context) error {
 		return nil
 	}
 	if !a.imported {
-		if err := a.q.RuleCreate(ctx, queries.RuleCreateParams(a.created)); err != nil {
+		rr := &a.created
+		if err := a.q.RuleCreate(ctx, queries.RuleCreateParams{
+			Ids: rr.Ids, Usernames: rr.Usernames, Names: rr.Names, Disabled: rr.Disabled,
+			TrackingNames: rr.TrackingNames, TrackingParams: rr.TrackingParams, GenerationRules: rr.GenerationRules,
+			Versions: rr.Versions, Times: rr.Times, Origins: a.origins,
+		}); err != nil {
 			return dbErr("insert rules", err)
 		}
 		a.created.clear()
+		a.origins = a.origins[:0]
 		return nil
 	}
 	// Imported rules: all but those whose id a rule has or had. The
@@ -117,6 +126,11 @@ func (a *applier) flush(ctx context.Context) error {
 // passed over: the log is append-only, and one bad event must not stop
 // every later change.
 func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
+	if IsAdminSubject(se.Subject) {
+		// The admins' settings (the default rules) are read from the
+		// stream where they are needed; no table holds them.
+		return nil
+	}
 	ev, err := DecodeEvent(se.Subject, se.Header, se.Data)
 	if err != nil {
 		lvl := slog.LevelError
@@ -160,6 +174,9 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		}
 		a.imported = imported
 		a.created.add(id, ev, seq, params, gen)
+		if !imported {
+			a.origins = append(a.origins, ev.Rule.Origin)
+		}
 		return nil
 	case EventRuleUpdated:
 		params, gen, err := ruleColumns(ev.Rule)

@@ -210,7 +210,7 @@ func TestProjector(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := b.cmds.EnsureUser(b.ctx, "nobody-yet", rulelog.Meta{}); err != nil {
+		if err := b.cmds.EnsureUser(b.ctx, "nobody-yet", rulelog.Meta{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		end := streamLastSeq(t, b)

@@ -14,7 +14,15 @@ type Rule struct {
 	TrackingRule      TrackingRule     `json:"tracking_rule"`
 	GenerationRules   []GenerationRule `json:"generation_rules"`
 	GeneratedLastWeek int64            `json:"generated_last_week"`
+	// Origin says where a rule came from: OriginDefault for a rule made
+	// from an admin's template when its user was first seen, "" for a rule
+	// the user (or an admin) made. It is set at creation and kept by
+	// every later change.
+	Origin string `json:"origin,omitempty"`
 }
+
+// OriginDefault is the Origin of a default rule (see Template).
+const OriginDefault = "default"
 
 // User names the owner of a rule.
 type User struct {
