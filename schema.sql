@@ -85,3 +85,15 @@ CREATE TABLE IF NOT EXISTS delivery_stats (
     PRIMARY KEY (channel, result, bucket)
 );
 CREATE INDEX IF NOT EXISTS delivery_stats_bucket ON delivery_stats (bucket);
+
+-- A user's delivery settings (DESIGN "Delivery settings"): the list of
+-- non-default settings the user's last delivery.updated event carries (a
+-- JSON array of delivery.Setting), and that event's sequence (the ETag of
+-- GET /users/{u}/delivery). A user without a row has every destination at
+-- the defaults. Senders load the whole (small) table into memory.
+CREATE TABLE IF NOT EXISTS delivery_settings (
+    username text PRIMARY KEY,
+    settings jsonb NOT NULL DEFAULT '[]',
+    version  bigint NOT NULL,
+    updated_at timestamptz NOT NULL
+);

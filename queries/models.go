@@ -9,6 +9,13 @@ import (
 	"time"
 )
 
+type DeliverySetting struct {
+	Username  string
+	Settings  json.RawMessage
+	Version   int64
+	UpdatedAt time.Time
+}
+
 type DeliveryStat struct {
 	Channel string
 	Result  string

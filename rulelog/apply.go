@@ -144,20 +144,21 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 	seq := int64(se.Seq)
 	creation := ev.Type == EventRuleCreated || ev.Type == EventUserCreated
 	imported := ev.Type == EventRuleCreated && ev.RuleID != 0
-	// What an event does depends on the events before it: they are
-	// written first, unless both are creations of the same kind.
-	if !creation || (ev.Type == EventRuleCreated && imported != a.imported) || len(a.created.Ids)+len(a.newUsers.Names) >= maxGathered {
-		if err := a.flush(ctx); err != nil {
-			return err
-		}
-	}
-	if creation && !a.users[ev.User] {
+	if !a.users[ev.User] && (creation || ev.Type == EventDeliveryUpdated) {
 		// The user's id is the sequence of the event that records them:
 		// the same on every rebuild.
 		a.newUsers.Names = append(a.newUsers.Names, ev.User)
 		a.newUsers.Times = append(a.newUsers.Times, ev.Time)
 		a.newUsers.Ids = append(a.newUsers.Ids, seq)
 		a.users[ev.User] = true
+	}
+	// What an event does depends on the events before it (and on its
+	// user): they are written first, unless both are creations of the
+	// same kind.
+	if !creation || (ev.Type == EventRuleCreated && imported != a.imported) || len(a.created.Ids)+len(a.newUsers.Names) >= maxGathered {
+		if err := a.flush(ctx); err != nil {
+			return err
+		}
 	}
 	var n int64
 	switch ev.Type {
@@ -210,6 +211,14 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		}
 	case EventUserCreated:
 		return nil
+	case EventDeliveryUpdated:
+		settings, err := settingsColumn(ev.Settings)
+		if err != nil {
+			return err
+		}
+		return dbErr("put delivery settings", a.q.DeliverySettingsPut(ctx, queries.DeliverySettingsPutParams{
+			Username: ev.User, Settings: settings, Version: seq, UpdatedAt: ev.Time,
+		}))
 	}
 	if n == 0 {
 		// The commands check before they append, so only a hand-made

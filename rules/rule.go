@@ -104,3 +104,25 @@ const GenerationRuleIDStride = 32
 func GenerationRuleID(ruleID int64, i int) int64 {
 	return ruleID*GenerationRuleIDStride + int64(i)
 }
+
+// FoldIRCNick is IRC's rfc1459 case mapping, which most servers use: two
+// nicks are the same when their folds are equal. Besides ASCII letters,
+// []\~ are the upper case of {}|^.
+func FoldIRCNick(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		case c == '[':
+			b[i] = '{'
+		case c == ']':
+			b[i] = '}'
+		case c == '\\':
+			b[i] = '|'
+		case c == '~':
+			b[i] = '^'
+		}
+	}
+	return string(b)
+}
