@@ -21,7 +21,7 @@ TEST_LOG   ?= test-artifacts/go-test.log
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT ?= bin/golangci-lint
 
-.PHONY: help build run generate check-generated lint golangci-lint services test bench ui clean
+.PHONY: help build run generate check-generated lint golangci-lint services test bench nats-server ui clean
 .PHONY: peers-matrix chaos
 .PHONY: peers-irc
 .PHONY: ui-deps ui-test ui-e2e ui-auto ui-build-auto ui-deps-auto
@@ -93,14 +93,16 @@ test: services peers-matrix peers-irc check-generated lint ui-auto ## services (
 # The fault suite (README, "Fault suite"): not part of `make test` or CI.
 # CHAOS_ARGS passes flags, e.g. CHAOS_ARGS='-trials baseline,smtp-down -messages 2000'.
 CHAOS_ARGS ?=
-chaos: ## fault suite: 3-node NATS cluster, each role a process, own PostgreSQL/Redis, SMTP sink; ≤ 15 min
+chaos: nats-server ## fault suite: 3-node NATS cluster, each role a process, own PostgreSQL/Redis, SMTP sink; ≤ 15 min
 	$(GO) build -o $(BIN) ./cmd/fmn
-	$(GO) build -o bin/nats-server github.com/nats-io/nats-server/v2
 	$(GO) build -o bin/fmn-chaos ./cmd/fmn-chaos
 	./bin/fmn-chaos -fmn $(BIN) -nats-server bin/nats-server $(CHAOS_ARGS)
 
 bench: ## benchmarks in ./consumer/ (BENCH=regex BENCHTIME=1s BENCHPKGS=...)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(BENCHPKGS)
+
+nats-server: ## bin/nats-server, the version in go.mod (for make chaos, and FMN_BENCH_NATS_SERVER=bin/nats-server)
+	$(GO) build -o bin/nats-server github.com/nats-io/nats-server/v2
 
 ui: ## build the web UI (npm ci && npm run build) if ui/package.json exists
 	@if [ -f ui/package.json ]; then cd ui && npm ci && npm run build; else echo "ui: no ui/package.json, skipping"; fi

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -101,6 +102,37 @@ type pending struct {
 	msg     jetstream.Msg
 	futures []jetstream.PubAckFuture
 	err     error
+	// bufs hold the notifications' encodings: reused once every publish
+	// is acknowledged (see acker).
+	bufs []*[]byte
+}
+
+// notePool recycles the buffers notifications are encoded into: they are
+// most of what the matcher allocates, and so of its GC work.
+var notePool sync.Pool
+
+// maxPooled is the largest buffer kept for reuse.
+const maxPooled = 64 << 10
+
+func noteBuf() *[]byte {
+	if b, ok := notePool.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 4096)
+	return &b
+}
+
+// release gives the buffers back once no publish can read them again: a
+// publish that failed or timed out may still be retried by the client, so
+// only fully acknowledged ones are reused.
+func (p *pending) release() {
+	for _, b := range p.bufs {
+		if cap(*b) <= maxPooled {
+			*b = (*b)[:0]
+			notePool.Put(b)
+		}
+	}
+	p.bufs = nil
 }
 
 // Run consumes until ctx ends. Every message is acked only after all its
@@ -231,15 +263,19 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 	now := time.Now().UTC()
 	notes, err := c.m.Match(context.Background(), p, now)
 	pd := pending{msg: msg, err: err}
-	if err != nil {
+	if err != nil || len(notes) == 0 {
 		return pd
 	}
+	pd.futures = make([]jetstream.PubAckFuture, 0, len(notes))
+	pd.bufs = make([]*[]byte, 0, len(notes))
 	for _, n := range notes {
-		data, err := notification.Marshal(n)
+		buf := noteBuf()
+		data, err := notification.AppendMarshal((*buf)[:0], n)
 		if err != nil {
 			pd.err = err
 			return pd
 		}
+		*buf = data
 		out := &nats.Msg{Subject: notifySubject(n.Protocol, n.User), Header: nats.Header{wire.HeaderMsgID: {n.ID}}, Data: data}
 		f, err := js.PublishMsgAsync(out, publishStall)
 		if errors.Is(err, nats.ErrMaxPayload) {
@@ -257,6 +293,7 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 			return pd
 		}
 		pd.futures = append(pd.futures, f)
+		pd.bufs = append(pd.bufs, buf)
 	}
 	c.Stats.Notifications.Add(int64(len(notes)))
 	return pd
@@ -322,6 +359,7 @@ func (c *Consumer) acker(in <-chan pending) {
 			_ = p.msg.NakWithDelay(time.Second)
 			continue
 		}
+		p.release()
 		_ = p.msg.Ack()
 		c.Stats.Acked.Add(1)
 	}

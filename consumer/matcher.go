@@ -309,6 +309,10 @@ func (m *Matcher) sync(ctx context.Context, poll bool) error {
 		}
 		m.idx.Put(p.c, keys, p.unresolved != nil)
 	}
+	if !m.loaded.Load() {
+		// The initial load; later syncs change a few rules.
+		m.idx.Compact()
+	}
 	unresolved := len(m.idx.Unresolved())
 	m.mu.Unlock()
 	if version > since {
@@ -543,8 +547,9 @@ func (m *Matcher) Match(ctx context.Context, p *bus.Parsed, now time.Time) ([]*n
 		return nil, err
 	}
 	out := make([]*notification.Notification, 0, len(matches))
+	pr := notification.Prepare(p, m.site, now)
 	for _, g := range matches {
-		out = append(out, notification.Render(p, g.User, g.Destination, g.RuleIDs, m.site, now))
+		out = append(out, pr.Render(g.User, g.Destination, g.RuleIDs))
 	}
 	return out, nil
 }

@@ -117,6 +117,16 @@ func Marshal(n *Notification) ([]byte, error) {
 	return appendNotification(make([]byte, 0, size), n), nil
 }
 
+// AppendMarshal is Marshal appending to dst, for a caller that reuses
+// buffers.
+func AppendMarshal(dst []byte, n *Notification) ([]byte, error) {
+	if !fastEncoding || !jsonTime(n.SentAt) || !jsonTime(n.CreatedAt) {
+		data, err := json.Marshal(n)
+		return append(dst, data...), err
+	}
+	return appendNotification(dst, n), nil
+}
+
 func appendNotification(b []byte, n *Notification) []byte {
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, n.ID)

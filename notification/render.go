@@ -42,7 +42,10 @@ func ID(messageID, protocol, address string) string {
 		h.Write(binary.AppendUvarint(buf[:0], uint64(len(s))))
 		h.Write([]byte(s))
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
+	var sum [sha256.Size]byte
+	var out [32]byte
+	hex.Encode(out[:], h.Sum(sum[:0])[:16])
+	return string(out[:])
 }
 
 // Header names of a rendered email. Message-ID keeps RFC 5322's spelling,
@@ -83,7 +86,77 @@ const maxHeaderLen = 255
 // no URL, on one line: line breaks become spaces, other control characters
 // (such as IRC formatting codes) are dropped.
 func Render(p *bus.Parsed, user string, dest rules.Destination, ruleIDs []int64, site Site, now time.Time) *Notification {
+	return Prepare(p, site, now).Render(user, dest, ruleIDs)
+}
+
+// Prepared is a bus message readied for rendering (see Render): what its
+// notifications share is worked out once, however many destinations it
+// goes to. It is not safe for concurrent use.
+type Prepared struct {
+	p    *bus.Parsed
+	site Site
+	now  time.Time
+
+	sentAt                     time.Time
+	severity                   int
+	ptext, psummary, purl      string
+	summary, link, title       string
+	email                      bool // the email parts below are worked out
+	text, subject, patchURL    string
+	date, domain, topic, busID string
+	app                        string
+	meta                       Meta
+}
+
+// Prepare readies p for rendering its notifications with Render, at now.
+func Prepare(p *bus.Parsed, site Site, now time.Time) *Prepared {
 	p.Display() // a lazy parse left the texts for now
+	pr := &Prepared{p: p, site: site, now: now, sentAt: p.SentAt, severity: p.Severity}
+	if pr.sentAt.IsZero() {
+		pr.sentAt = now
+	}
+	if pr.severity == 0 {
+		pr.severity = bus.SeverityInfo // a missing severity header means info
+	}
+	// Bounded so one huge message cannot make a notification too large to
+	// store (NATS' payload limit) or to read.
+	pr.ptext = clip(p.DisplayText(), MaxText, "\n[… message truncated]")
+	pr.psummary = clip(p.Summary, MaxSummary, "…")
+	pr.purl = clip(p.URL, MaxURL, "")
+	pr.summary = strings.TrimSpace(oneLine(pr.psummary))
+	pr.link = strings.TrimSpace(oneLine(pr.purl))
+	pr.title = pr.summary
+	if app := strings.TrimSpace(oneLine(p.App)); app != "" {
+		pr.title = "[" + app + "] " + pr.summary
+	}
+	return pr
+}
+
+// prepareEmail works out the parts only emails have.
+func (pr *Prepared) prepareEmail() {
+	if pr.email {
+		return
+	}
+	pr.email = true
+	p := pr.p
+	pr.text = bodyText(pr.ptext)
+	if strings.TrimSpace(pr.text) == "" {
+		pr.text = pr.summary
+	}
+	pr.subject = headerValue(pr.title)
+	pr.date = pr.sentAt.Format(time.RFC1123Z)
+	pr.domain = messageIDDomain(pr.site.PublicURL)
+	pr.topic, pr.busID, pr.app = headerValue(p.Topic), headerValue(p.ID), headerValue(p.App)
+	pr.meta = *newMeta(p)
+	if u := strings.TrimSpace(p.PatchURL); u != "" && len(u) <= MaxURL {
+		pr.patchURL = u
+	}
+}
+
+// Render builds the notification of the prepared message for user's
+// destination dest, produced by the rules ruleIDs, as Render does.
+func (pr *Prepared) Render(user string, dest rules.Destination, ruleIDs []int64) *Notification {
+	p := pr.p
 	ids := slices.Clone(ruleIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
@@ -91,21 +164,6 @@ func Render(p *bus.Parsed, user string, dest rules.Destination, ruleIDs []int64,
 	if len(ids) > 0 {
 		ruleID = ids[0]
 	}
-	sentAt := p.SentAt
-	if sentAt.IsZero() {
-		sentAt = now
-	}
-	severity := p.Severity
-	if severity == 0 {
-		severity = bus.SeverityInfo // a missing severity header means info
-	}
-
-	// Bounded so one huge message cannot make a notification too large to
-	// store (NATS' payload limit) or to read.
-	ptext := clip(p.DisplayText(), MaxText, "\n[… message truncated]")
-	psummary := clip(p.Summary, MaxSummary, "…")
-	purl := clip(p.URL, MaxURL, "")
-
 	n := &Notification{
 		ID:        ID(p.ID, dest.Protocol, dest.Address),
 		MessageID: p.ID,
@@ -116,39 +174,30 @@ func Render(p *bus.Parsed, user string, dest rules.Destination, ruleIDs []int64,
 		RuleID:    ruleID,
 		RuleIDs:   ids,
 		App:       p.App,
-		Severity:  severity,
-		SentAt:    sentAt,
-		Summary:   psummary,
-		Text:      ptext,
-		URL:       purl,
-		CreatedAt: now,
-	}
-
-	summary := strings.TrimSpace(oneLine(psummary))
-	link := strings.TrimSpace(oneLine(purl))
-	title := summary
-	if app := strings.TrimSpace(oneLine(p.App)); app != "" {
-		title = "[" + app + "] " + summary
+		Severity:  pr.severity,
+		SentAt:    pr.sentAt,
+		Summary:   pr.psummary,
+		Text:      pr.ptext,
+		URL:       pr.purl,
+		CreatedAt: pr.now,
 	}
 
 	if dest.Protocol != rules.ProtocolEmail {
-		n.Line = strings.TrimSpace(title + " " + link)
+		n.Line = strings.TrimSpace(pr.title + " " + pr.link)
 		return n
 	}
 
+	pr.prepareEmail()
+	site := pr.site
 	ruleURL := site.RuleURL(ruleID)
 	if len(ids) == 0 {
 		ruleURL = strings.TrimRight(site.PublicURL, "/") + "/rules"
 	}
 	var body strings.Builder
-	text := bodyText(ptext)
-	if strings.TrimSpace(text) == "" {
-		text = summary
-	}
-	body.WriteString(text)
-	if link != "" {
+	body.WriteString(pr.text)
+	if pr.link != "" {
 		body.WriteString("\n")
-		body.WriteString(link)
+		body.WriteString(pr.link)
 	}
 	body.WriteString(SignatureSeparator + "Sent by ")
 	body.WriteString(oneLine(site.Name))
@@ -157,29 +206,28 @@ func Render(p *bus.Parsed, user string, dest rules.Destination, ruleIDs []int64,
 	body.WriteString("\n")
 
 	headers := map[string]string{
-		HeaderDate:            sentAt.Format(time.RFC1123Z),
-		HeaderMessageID:       "<" + n.ID + "@" + messageIDDomain(site.PublicURL) + ">",
+		HeaderDate:            pr.date,
+		HeaderMessageID:       "<" + n.ID + "@" + pr.domain + ">",
 		HeaderAutoSubmitted:   "auto-generated",
 		HeaderPrecedence:      "bulk",
 		HeaderListUnsubscribe: "<" + oneLine(ruleURL) + ">",
-		HeaderTopic:           headerValue(p.Topic),
-		HeaderBusMessageID:    headerValue(p.ID),
-		HeaderSeverity:        bus.SeverityName(severity),
+		HeaderTopic:           pr.topic,
+		HeaderBusMessageID:    pr.busID,
+		HeaderSeverity:        bus.SeverityName(pr.severity),
 	}
 	if len(ids) > 0 {
 		headers[HeaderRule] = strconv.FormatInt(ruleID, 10)
 	}
-	if app := headerValue(p.App); app != "" {
-		headers[HeaderApp] = app
+	if pr.app != "" {
+		headers[HeaderApp] = pr.app
 	}
-	n.Meta = newMeta(p)
+	meta := pr.meta // each notification its own (the lists are shared, read-only)
+	n.Meta = &meta
 	n.Email = &Email{
-		Subject: headerValue(title),
-		Body:    body.String(),
-		Headers: headers,
-	}
-	if u := strings.TrimSpace(p.PatchURL); u != "" && len(u) <= MaxURL {
-		n.Email.PatchURL = u
+		Subject:  pr.subject,
+		Body:     body.String(),
+		Headers:  headers,
+		PatchURL: pr.patchURL,
 	}
 	return n
 }

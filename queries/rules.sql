@@ -35,16 +35,30 @@ WHERE username = @username
 ORDER BY id
 LIMIT sqlc.narg('max_rows');
 
--- name: RuleUpsert :exec
--- RuleUpsert writes a rule as its creation or update event states it.
--- created_at is kept from the first write.
+-- name: RuleCreate :exec
+-- RuleCreate writes the rules of creation events (the projector gathers
+-- them), each as its event states it; an id already there is overwritten,
+-- its created_at kept. The ids must differ. An empty origin is NULL (a
+-- rule a person made).
 INSERT INTO rules (
     id, username, name, disabled, tracking_name, tracking_params,
     generation_rules, version, created_at, updated_at, origin
-) VALUES (
-    @id, @username, @name, @disabled, @tracking_name, @tracking_params,
-    @generation_rules, @version, @created_at, @updated_at, sqlc.narg('origin')
 )
+SELECT t.id, t.username, t.name, t.disabled, t.tracking_name, t.tracking_params,
+       t.generation_rules, t.version, t.at, t.at, NULLIF(t.origin, '')
+FROM (
+    SELECT unnest(@ids::bigint[]) AS id,
+           unnest(@usernames::text[]) AS username,
+           unnest(@names::text[]) AS name,
+           unnest(@disabled::boolean[]) AS disabled,
+           unnest(@tracking_names::text[]) AS tracking_name,
+           unnest(@tracking_params::jsonb[]) AS tracking_params,
+           unnest(@generation_rules::jsonb[]) AS generation_rules,
+           unnest(@versions::bigint[]) AS version,
+           unnest(@times::timestamptz[]) AS at,
+           unnest(@origins::text[]) AS origin
+) AS t
+ORDER BY t.version
 ON CONFLICT (id) DO UPDATE SET
     username         = EXCLUDED.username,
     name             = EXCLUDED.name,

@@ -51,6 +51,71 @@ func (q *Queries) RuleCountByUser(ctx context.Context, username string) (int64, 
 	return count, err
 }
 
+const ruleCreate = `-- name: RuleCreate :exec
+INSERT INTO rules (
+    id, username, name, disabled, tracking_name, tracking_params,
+    generation_rules, version, created_at, updated_at, origin
+)
+SELECT t.id, t.username, t.name, t.disabled, t.tracking_name, t.tracking_params,
+       t.generation_rules, t.version, t.at, t.at, NULLIF(t.origin, '')
+FROM (
+    SELECT unnest($1::bigint[]) AS id,
+           unnest($2::text[]) AS username,
+           unnest($3::text[]) AS name,
+           unnest($4::boolean[]) AS disabled,
+           unnest($5::text[]) AS tracking_name,
+           unnest($6::jsonb[]) AS tracking_params,
+           unnest($7::jsonb[]) AS generation_rules,
+           unnest($8::bigint[]) AS version,
+           unnest($9::timestamptz[]) AS at,
+           unnest($10::text[]) AS origin
+) AS t
+ORDER BY t.version
+ON CONFLICT (id) DO UPDATE SET
+    username         = EXCLUDED.username,
+    name             = EXCLUDED.name,
+    disabled         = EXCLUDED.disabled,
+    tracking_name    = EXCLUDED.tracking_name,
+    tracking_params  = EXCLUDED.tracking_params,
+    generation_rules = EXCLUDED.generation_rules,
+    version          = EXCLUDED.version,
+    updated_at       = EXCLUDED.updated_at,
+    origin           = EXCLUDED.origin
+`
+
+type RuleCreateParams struct {
+	Ids             []int64
+	Usernames       []string
+	Names           []string
+	Disabled        []bool
+	TrackingNames   []string
+	TrackingParams  []json.RawMessage
+	GenerationRules []json.RawMessage
+	Versions        []int64
+	Times           []time.Time
+	Origins         []string
+}
+
+// RuleCreate writes the rules of creation events (the projector gathers
+// them), each as its event states it; an id already there is overwritten,
+// its created_at kept. The ids must differ. An empty origin is NULL (a
+// rule a person made).
+func (q *Queries) RuleCreate(ctx context.Context, arg RuleCreateParams) error {
+	_, err := q.db.Exec(ctx, ruleCreate,
+		arg.Ids,
+		arg.Usernames,
+		arg.Names,
+		arg.Disabled,
+		arg.TrackingNames,
+		arg.TrackingParams,
+		arg.GenerationRules,
+		arg.Versions,
+		arg.Times,
+		arg.Origins,
+	)
+	return err
+}
+
 const ruleDelete = `-- name: RuleDelete :execrows
 DELETE FROM rules WHERE id = $1 AND username = $2
 `
@@ -450,57 +515,4 @@ func (q *Queries) RuleUpdate(ctx context.Context, arg RuleUpdateParams) (int64, 
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const ruleUpsert = `-- name: RuleUpsert :exec
-INSERT INTO rules (
-    id, username, name, disabled, tracking_name, tracking_params,
-    generation_rules, version, created_at, updated_at, origin
-) VALUES (
-    $1, $2, $3, $4, $5, $6,
-    $7, $8, $9, $10, $11
-)
-ON CONFLICT (id) DO UPDATE SET
-    username         = EXCLUDED.username,
-    name             = EXCLUDED.name,
-    disabled         = EXCLUDED.disabled,
-    tracking_name    = EXCLUDED.tracking_name,
-    tracking_params  = EXCLUDED.tracking_params,
-    generation_rules = EXCLUDED.generation_rules,
-    version          = EXCLUDED.version,
-    updated_at       = EXCLUDED.updated_at,
-    origin           = EXCLUDED.origin
-`
-
-type RuleUpsertParams struct {
-	ID              int64
-	Username        string
-	Name            string
-	Disabled        bool
-	TrackingName    string
-	TrackingParams  json.RawMessage
-	GenerationRules json.RawMessage
-	Version         int64
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	Origin          *string
-}
-
-// RuleUpsert writes a rule as its creation or update event states it.
-// created_at is kept from the first write.
-func (q *Queries) RuleUpsert(ctx context.Context, arg RuleUpsertParams) error {
-	_, err := q.db.Exec(ctx, ruleUpsert,
-		arg.ID,
-		arg.Username,
-		arg.Name,
-		arg.Disabled,
-		arg.TrackingName,
-		arg.TrackingParams,
-		arg.GenerationRules,
-		arg.Version,
-		arg.CreatedAt,
-		arg.UpdatedAt,
-		arg.Origin,
-	)
-	return err
 }

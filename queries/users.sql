@@ -1,5 +1,15 @@
 -- name: UserEnsure :exec
-INSERT INTO users (name, created_at, id) VALUES ($1, $2, $3)
+-- UserEnsure records the users not recorded yet, in the given order (the
+-- projector gathers them): a user keeps the first id given.
+INSERT INTO users (name, created_at, id)
+SELECT t.name, t.at, t.id
+FROM (
+    SELECT unnest(@names::text[]) AS name,
+           unnest(@times::timestamptz[]) AS at,
+           unnest(@ids::bigint[]) AS id,
+           generate_subscripts(@names::text[], 1) AS i
+) AS t
+ORDER BY t.i
 ON CONFLICT (name) DO NOTHING;
 
 -- name: UserIDs :many

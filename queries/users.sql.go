@@ -20,18 +20,28 @@ func (q *Queries) UserDeleteAll(ctx context.Context) error {
 }
 
 const userEnsure = `-- name: UserEnsure :exec
-INSERT INTO users (name, created_at, id) VALUES ($1, $2, $3)
+INSERT INTO users (name, created_at, id)
+SELECT t.name, t.at, t.id
+FROM (
+    SELECT unnest($1::text[]) AS name,
+           unnest($2::timestamptz[]) AS at,
+           unnest($3::bigint[]) AS id,
+           generate_subscripts($1::text[], 1) AS i
+) AS t
+ORDER BY t.i
 ON CONFLICT (name) DO NOTHING
 `
 
 type UserEnsureParams struct {
-	Name      string
-	CreatedAt time.Time
-	ID        *int64
+	Names []string
+	Times []time.Time
+	Ids   []int64
 }
 
+// UserEnsure records the users not recorded yet, in the given order (the
+// projector gathers them): a user keeps the first id given.
 func (q *Queries) UserEnsure(ctx context.Context, arg UserEnsureParams) error {
-	_, err := q.db.Exec(ctx, userEnsure, arg.Name, arg.CreatedAt, arg.ID)
+	_, err := q.db.Exec(ctx, userEnsure, arg.Names, arg.Times, arg.Ids)
 	return err
 }
 

@@ -2,70 +2,123 @@ package rulelog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/fmn-project/fmn/projection"
 	"github.com/fmn-project/fmn/queries"
-	"github.com/fmn-project/fmn/rules"
 )
 
 // applier applies events to the tables inside a transaction (a
-// projection.Applier).
+// projection.Applier). Creations (of rules and users) are gathered and
+// written together, a batch of them in one statement each, before any
+// other event, at Flush, and every maxGathered: what an event does depends
+// only on the events before it, and nothing reads the tables in between.
 type applier struct {
 	q   *queries.Queries
 	log *slog.Logger
-	// users ensured in this transaction.
+	// users ensured in this transaction, written or gathered.
 	users map[string]bool
-	// importing gathers the creations of imported rules not written yet.
-	importing importedRules
+	// newUsers gathers the users not written yet.
+	newUsers queries.UserEnsureParams
+	// created gathers the creations of rules not written yet; imported
+	// says whether they are imported ones (rule.created with a RuleID,
+	// keeping the id they had elsewhere) or fmn's own. One kind at a time:
+	// a creation of the other kind writes them first.
+	created  ruleRows
+	imported bool
+	// origins are the origins of created when they are fmn's own ("" for
+	// none; imported rules have none).
+	origins []string
 }
 
-// importedRules are creations of rules that keep the id they had
-// elsewhere (rule.created with a RuleID), written in one statement.
-type importedRules struct {
-	p queries.RuleInsertImportedParams
+// maxGathered bounds what the applier holds before writing it (a rebuild
+// applies the whole stream in one transaction).
+const maxGathered = 2000
+
+// ruleRows are rule creations as the set-based inserts take them
+// (queries.RuleCreateParams, queries.RuleInsertImportedParams).
+type ruleRows struct {
+	Ids             []int64
+	Usernames       []string
+	Names           []string
+	Disabled        []bool
+	TrackingNames   []string
+	TrackingParams  []json.RawMessage
+	GenerationRules []json.RawMessage
+	Versions        []int64
+	Times           []time.Time
 }
 
-func (ir *importedRules) add(ev Event, seq int64, params, gen []byte) {
-	ir.p.Ids = append(ir.p.Ids, ev.RuleID)
-	ir.p.Usernames = append(ir.p.Usernames, ev.User)
-	ir.p.Names = append(ir.p.Names, ev.Rule.Name)
-	ir.p.Disabled = append(ir.p.Disabled, ev.Rule.Disabled)
-	ir.p.TrackingNames = append(ir.p.TrackingNames, ev.Rule.TrackingRule.Name)
-	ir.p.TrackingParams = append(ir.p.TrackingParams, params)
-	ir.p.GenerationRules = append(ir.p.GenerationRules, gen)
-	ir.p.Versions = append(ir.p.Versions, seq)
-	ir.p.Times = append(ir.p.Times, ev.Time)
+func (rr *ruleRows) add(id int64, ev Event, seq int64, params, gen []byte) {
+	rr.Ids = append(rr.Ids, id)
+	rr.Usernames = append(rr.Usernames, ev.User)
+	rr.Names = append(rr.Names, ev.Rule.Name)
+	rr.Disabled = append(rr.Disabled, ev.Rule.Disabled)
+	rr.TrackingNames = append(rr.TrackingNames, ev.Rule.TrackingRule.Name)
+	rr.TrackingParams = append(rr.TrackingParams, params)
+	rr.GenerationRules = append(rr.GenerationRules, gen)
+	rr.Versions = append(rr.Versions, seq)
+	rr.Times = append(rr.Times, ev.Time)
 }
 
-// flushImported writes the gathered imported rules, except those whose id
-// a rule has or had: the importer checks before it appends, so only a
-// hand-made event is skipped, with a warning.
-func (a *applier) flushImported(ctx context.Context) error {
-	ir := &a.importing
-	if len(ir.p.Ids) == 0 {
+func (rr *ruleRows) clear() {
+	*rr = ruleRows{
+		Ids: rr.Ids[:0], Usernames: rr.Usernames[:0], Names: rr.Names[:0], Disabled: rr.Disabled[:0],
+		TrackingNames: rr.TrackingNames[:0], TrackingParams: rr.TrackingParams[:0],
+		GenerationRules: rr.GenerationRules[:0], Versions: rr.Versions[:0], Times: rr.Times[:0],
+	}
+}
+
+// flush writes what is gathered: the users, then the rules.
+func (a *applier) flush(ctx context.Context) error {
+	if nu := &a.newUsers; len(nu.Names) > 0 {
+		if err := a.q.UserEnsure(ctx, *nu); err != nil {
+			return dbErr("ensure users", err)
+		}
+		*nu = queries.UserEnsureParams{Names: nu.Names[:0], Times: nu.Times[:0], Ids: nu.Ids[:0]}
+	}
+	if len(a.created.Ids) == 0 {
 		return nil
 	}
-	written, err := a.q.RuleInsertImported(ctx, ir.p)
+	if !a.imported {
+		rr := &a.created
+		if err := a.q.RuleCreate(ctx, queries.RuleCreateParams{
+			Ids: rr.Ids, Usernames: rr.Usernames, Names: rr.Names, Disabled: rr.Disabled,
+			TrackingNames: rr.TrackingNames, TrackingParams: rr.TrackingParams, GenerationRules: rr.GenerationRules,
+			Versions: rr.Versions, Times: rr.Times, Origins: a.origins,
+		}); err != nil {
+			return dbErr("insert rules", err)
+		}
+		a.created.clear()
+		a.origins = a.origins[:0]
+		return nil
+	}
+	// Imported rules: all but those whose id a rule has or had. The
+	// importer checks before it appends, so only a hand-made event is
+	// skipped, with a warning.
+	ir := queries.RuleInsertImportedParams(a.created)
+	written, err := a.q.RuleInsertImported(ctx, ir)
 	if err != nil {
 		return dbErr("insert imported rules", err)
 	}
-	if len(written) < len(ir.p.Ids) {
+	if len(written) < len(ir.Ids) {
 		done := make(map[int64]int, len(written))
 		for _, id := range written {
 			done[id]++
 		}
-		for i, id := range ir.p.Ids {
+		for i, id := range ir.Ids {
 			if done[id] > 0 {
 				done[id]--
 				continue
 			}
-			a.log.WarnContext(ctx, "skip rule.created: its rule id is taken", slog.Int64("seq", ir.p.Versions[i]),
-				slog.String("user", ir.p.Usernames[i]), slog.Int64("rule_id", id))
+			a.log.WarnContext(ctx, "skip rule.created: its rule id is taken", slog.Int64("seq", ir.Versions[i]),
+				slog.String("user", ir.Usernames[i]), slog.Int64("rule_id", id))
 		}
 	}
-	*ir = importedRules{}
+	a.created.clear()
 	return nil
 }
 
@@ -89,19 +142,23 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		return nil
 	}
 	seq := int64(se.Seq)
-	if ev.Type != EventRuleCreated || ev.RuleID == 0 {
-		// What an event does depends on the events before it.
-		if err := a.flushImported(ctx); err != nil {
-			return err
-		}
-	}
-	if !a.users[ev.User] && (ev.Type == EventRuleCreated || ev.Type == EventUserCreated || ev.Type == EventDeliveryUpdated) {
+	creation := ev.Type == EventRuleCreated || ev.Type == EventUserCreated
+	imported := ev.Type == EventRuleCreated && ev.RuleID != 0
+	if !a.users[ev.User] && (creation || ev.Type == EventDeliveryUpdated) {
 		// The user's id is the sequence of the event that records them:
 		// the same on every rebuild.
-		if err := a.q.UserEnsure(ctx, queries.UserEnsureParams{Name: ev.User, CreatedAt: ev.Time, ID: &seq}); err != nil {
-			return dbErr("ensure user", err)
-		}
+		a.newUsers.Names = append(a.newUsers.Names, ev.User)
+		a.newUsers.Times = append(a.newUsers.Times, ev.Time)
+		a.newUsers.Ids = append(a.newUsers.Ids, seq)
 		a.users[ev.User] = true
+	}
+	// What an event does depends on the events before it (and on its
+	// user): they are written first, unless both are creations of the
+	// same kind.
+	if !creation || (ev.Type == EventRuleCreated && imported != a.imported) || len(a.created.Ids)+len(a.newUsers.Names) >= maxGathered {
+		if err := a.flush(ctx); err != nil {
+			return err
+		}
 	}
 	var n int64
 	switch ev.Type {
@@ -110,19 +167,18 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		if err != nil {
 			return err
 		}
-		if ev.RuleID != 0 {
-			// An imported rule keeps the id it had elsewhere. An import
-			// appends thousands of these in a row: they are written
-			// together, before any other event and at Flush.
-			a.importing.add(ev, seq, params, gen)
-			return nil
+		// A rule's id is the sequence of its creation event, but for an
+		// imported rule, which keeps the id it had elsewhere.
+		id := seq
+		if imported {
+			id = ev.RuleID
 		}
-		err = a.q.RuleUpsert(ctx, queries.RuleUpsertParams{
-			ID: seq, Username: ev.User, Name: ev.Rule.Name, Disabled: ev.Rule.Disabled,
-			TrackingName: ev.Rule.TrackingRule.Name, TrackingParams: params, GenerationRules: gen,
-			Version: seq, CreatedAt: ev.Time, UpdatedAt: ev.Time, Origin: origin(ev.Rule),
-		})
-		return dbErr("insert rule", err)
+		a.imported = imported
+		a.created.add(id, ev, seq, params, gen)
+		if !imported {
+			a.origins = append(a.origins, ev.Rule.Origin)
+		}
+		return nil
 	case EventRuleUpdated:
 		params, gen, err := ruleColumns(ev.Rule)
 		if err != nil {
@@ -173,15 +229,6 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 	return nil
 }
 
-// Flush writes the imported rules gathered; Apply writes everything else
-// as it goes.
-func (a *applier) Flush(ctx context.Context) error { return a.flushImported(ctx) }
-
-// origin is the origin column of a created rule: NULL for a rule a person
-// made.
-func origin(r *rules.Rule) *string {
-	if r.Origin == "" {
-		return nil
-	}
-	return &r.Origin
-}
+// Flush writes the creations gathered; Apply writes everything else as it
+// goes.
+func (a *applier) Flush(ctx context.Context) error { return a.flush(ctx) }

@@ -131,7 +131,7 @@ func rule(user, name string) rules.Rule {
 }
 
 // dump is every table of the rule projection, row by row, in a fixed order.
-func dump(t *testing.T, ctx context.Context, pool *pgxpool.Pool) string {
+func dump(t testing.TB, ctx context.Context, pool *pgxpool.Pool) string {
 	t.Helper()
 	var b strings.Builder
 	for _, q := range []string{

@@ -14,22 +14,25 @@ import (
 // lists lower-cased, severities as a bit set, the topic glob compiled.
 // Nothing changes it after Compile, so it is safe for concurrent use.
 type Compiled struct {
-	// Rule is the rule as compiled, for its ID, owner and name. It is
-	// read-only: matching uses its own copies and ignores changes to it.
+	// Rule is the rule as compiled: its ID, owner, switch and tracking
+	// rule's name are matched as they are here. It is read-only.
 	Rule Rule
-
-	id       int64
-	owner    string
-	disabled bool
-	tracking string
 
 	// names holds the usernames (artifacts-owned, users-followed) or the
 	// group names (artifacts-group-owned), without duplicates.
 	names []string
-	// followed holds the artifacts of artifacts-followed.
-	followed map[Key]struct{}
+	// followed holds the artifacts of artifacts-followed, sorted
+	// (CompareKeys), without duplicates: a slice costs a fraction of a map
+	// for the few artifacts a rule follows.
+	followed []Key
 
 	gens []compiledGen
+}
+
+// follows says whether the rule follows artifact k.
+func (c *Compiled) follows(k Key) bool {
+	_, ok := slices.BinarySearchFunc(c.followed, k, CompareKeys)
+	return ok
 }
 
 type compiledGen struct {
@@ -80,13 +83,7 @@ func messageSeverityBit(sev int) uint8 {
 // Validate's job at the API), so that a stored rule keeps working when
 // validation gets stricter.
 func Compile(r Rule) (*Compiled, error) {
-	c := &Compiled{
-		Rule:     r,
-		id:       r.ID,
-		owner:    r.User.Name,
-		disabled: r.Disabled,
-		tracking: r.TrackingRule.Name,
-	}
+	c := &Compiled{Rule: r}
 	params := r.TrackingRule.Params
 	switch r.TrackingRule.Name {
 	case TrackArtifactsOwned, TrackArtifactsGroupOwned, TrackUsersFollowed:
@@ -100,14 +97,16 @@ func Compile(r Rule) (*Compiled, error) {
 		if err := json.Unmarshal(params, &arts); err != nil {
 			return nil, fmt.Errorf("rule %d: %s params: want a list of {\"name\", \"type\"}: %w", r.ID, r.TrackingRule.Name, err)
 		}
-		c.followed = make(map[Key]struct{}, len(arts))
+		c.followed = make([]Key, 0, len(arts))
 		for _, a := range arts {
 			k, ok := Artifact{Type: a.Type, Name: a.Name}.Key()
 			if !ok {
 				return nil, fmt.Errorf("rule %d: %s: unknown artifact type %q", r.ID, r.TrackingRule.Name, a.Type)
 			}
-			c.followed[k] = struct{}{}
+			c.followed = append(c.followed, k)
 		}
+		slices.SortFunc(c.followed, CompareKeys)
+		c.followed = slices.Clip(slices.Compact(c.followed))
 	case TrackRelatedEvents:
 		// No params: the owner is the tracked user.
 	default:
@@ -117,7 +116,7 @@ func Compile(r Rule) (*Compiled, error) {
 	c.gens = make([]compiledGen, 0, len(r.GenerationRules))
 	for i, gr := range r.GenerationRules {
 		g := compiledGen{
-			dests:     slices.Clone(gr.Destinations),
+			dests:     slices.Clip(gr.Destinations),
 			apps:      lowerAll(gr.Filters.Applications),
 			excluded:  lowerAll(gr.Filters.ExcludedApplications),
 			myActions: gr.Filters.MyActions,
@@ -154,9 +153,13 @@ func dedupe(names []string) []string {
 	return out
 }
 
+// lowerAll returns list lower-cased: list itself when it is already.
 func lowerAll(list []string) []string {
 	if len(list) == 0 {
 		return nil
+	}
+	if !slices.ContainsFunc(list, func(s string) bool { return strings.ToLower(s) != s }) {
+		return slices.Clip(list)
 	}
 	out := make([]string, 0, len(list))
 	for _, s := range list {
@@ -171,15 +174,15 @@ func lowerAll(list []string) []string {
 // a nil lk those rules have no keys. An error comes only from lk; index the
 // rule again once the lookup works, or its messages are missed.
 func (c *Compiled) Keys(ctx context.Context, lk Lookups) ([]Key, error) {
-	if c.disabled {
+	if c.Rule.Disabled {
 		return nil, nil
 	}
-	switch c.tracking {
+	switch c.Rule.TrackingRule.Name {
 	case TrackRelatedEvents:
-		if c.owner == "" {
+		if c.Rule.User.Name == "" {
 			return nil, nil
 		}
-		return []Key{{KeyUser, c.owner}}, nil
+		return []Key{{KeyUser, c.Rule.User.Name}}, nil
 	case TrackUsersFollowed:
 		keys := make([]Key, 0, len(c.names))
 		for _, n := range c.names {
@@ -187,11 +190,7 @@ func (c *Compiled) Keys(ctx context.Context, lk Lookups) ([]Key, error) {
 		}
 		return keys, nil
 	case TrackArtifactsFollowed:
-		keys := make([]Key, 0, len(c.followed))
-		for k := range c.followed {
-			keys = append(keys, k)
-		}
-		return keys, nil
+		return slices.Clone(c.followed), nil
 	case TrackArtifactsOwned, TrackArtifactsGroupOwned:
 		if lk == nil {
 			return nil, nil
@@ -216,16 +215,16 @@ func (c *Compiled) Keys(ctx context.Context, lk Lookups) ([]Key, error) {
 }
 
 func (c *Compiled) owned(ctx context.Context, lk Lookups, name string) (ArtifactSet, error) {
-	if c.tracking == TrackArtifactsGroupOwned {
+	if c.Rule.TrackingRule.Name == TrackArtifactsGroupOwned {
 		set, err := lk.GroupOwnedArtifacts(ctx, name)
 		if err != nil {
-			return set, fmt.Errorf("rule %d: artifacts owned by group %q: %w", c.id, name, err)
+			return set, fmt.Errorf("rule %d: artifacts owned by group %q: %w", c.Rule.ID, name, err)
 		}
 		return set, nil
 	}
 	set, err := lk.OwnedArtifacts(ctx, name)
 	if err != nil {
-		return set, fmt.Errorf("rule %d: artifacts owned by %q: %w", c.id, name, err)
+		return set, fmt.Errorf("rule %d: artifacts owned by %q: %w", c.Rule.ID, name, err)
 	}
 	return set, nil
 }

@@ -103,9 +103,9 @@ func (e Explanation) Refusal() string {
 // Destinations are Match's own result. An error from lk is reported in
 // Err, not returned: an explanation is still useful without it.
 func (c *Compiled) Explain(ctx context.Context, p *bus.Parsed, lk Lookups) Explanation {
-	e := Explanation{RuleID: c.id, RuleName: c.Rule.Name, User: c.owner, Disabled: c.disabled,
-		Deprecated: p.Deprecated, Tracking: Check{Name: c.tracking}}
-	if c.disabled {
+	e := Explanation{RuleID: c.Rule.ID, RuleName: c.Rule.Name, User: c.Rule.User.Name, Disabled: c.Rule.Disabled,
+		Deprecated: p.Deprecated, Tracking: Check{Name: c.Rule.TrackingRule.Name}}
+	if c.Rule.Disabled {
 		e.Tracking.Detail = "not evaluated: the rule is disabled"
 		return e
 	}
@@ -121,7 +121,7 @@ func (c *Compiled) Explain(ctx context.Context, p *bus.Parsed, lk Lookups) Expla
 		return e
 	}
 	sev := messageSeverityBit(p.Severity)
-	mine := p.Agent != "" && p.Agent == c.owner
+	mine := p.Agent != "" && p.Agent == c.Rule.User.Name
 	for i := range c.gens {
 		g := &c.gens[i]
 		var f Filters
@@ -148,12 +148,12 @@ func (c *Compiled) Explain(ctx context.Context, p *bus.Parsed, lk Lookups) Expla
 }
 
 func (c *Compiled) describeTracking(ctx context.Context, p *bus.Parsed, lk Lookups, ok bool) string {
-	switch c.tracking {
+	switch c.Rule.TrackingRule.Name {
 	case TrackRelatedEvents:
 		if ok {
-			return fmt.Sprintf("owner %q is among the message's users %s", c.owner, list(p.Usernames))
+			return fmt.Sprintf("owner %q is among the message's users %s", c.Rule.User.Name, list(p.Usernames))
 		}
-		return fmt.Sprintf("owner %q is not among the message's users %s", c.owner, list(p.Usernames))
+		return fmt.Sprintf("owner %q is not among the message's users %s", c.Rule.User.Name, list(p.Usernames))
 	case TrackUsersFollowed:
 		if p.Agent == "" {
 			return fmt.Sprintf("the message has no agent; followed users are %s", list(c.names))
@@ -164,7 +164,7 @@ func (c *Compiled) describeTracking(ctx context.Context, p *bus.Parsed, lk Looku
 		return fmt.Sprintf("agent %q is not among the followed users %s", p.Agent, list(c.names))
 	case TrackArtifactsFollowed:
 		followed := make([]string, 0, len(c.followed))
-		for k := range c.followed {
+		for _, k := range c.followed {
 			followed = append(followed, k.String())
 		}
 		slices.Sort(followed)
@@ -174,7 +174,7 @@ func (c *Compiled) describeTracking(ctx context.Context, p *bus.Parsed, lk Looku
 		return fmt.Sprintf("none of the followed artifacts %s is among the message's artifacts %s", list(followed), list(messageArtifactNames(p)))
 	case TrackArtifactsOwned, TrackArtifactsGroupOwned:
 		who := "users"
-		if c.tracking == TrackArtifactsGroupOwned {
+		if c.Rule.TrackingRule.Name == TrackArtifactsGroupOwned {
 			who = "groups"
 		}
 		switch {
@@ -214,7 +214,7 @@ func (c *Compiled) checkMyActions(g *compiledGen, p *bus.Parsed, mine bool) Chec
 	case !mine && p.Agent == "":
 		ck.Detail = "the message has no agent"
 	case !mine:
-		ck.Detail = fmt.Sprintf("agent %q is not the owner %q", p.Agent, c.owner)
+		ck.Detail = fmt.Sprintf("agent %q is not the owner %q", p.Agent, c.Rule.User.Name)
 	case g.myActions:
 		ck.Detail = fmt.Sprintf("agent %q is the owner, and my_actions is true", p.Agent)
 	default:
