@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS rules (
     updated_at       timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rules_username ON rules (username);
+-- Where a rule came from: 'default' for a rule made from the admins'
+-- default rules when its user was first seen, NULL for one a person made.
+-- Set by the creation event and kept by every later change.
+ALTER TABLE rules ADD COLUMN IF NOT EXISTS origin text;
 CREATE INDEX IF NOT EXISTS rules_version ON rules (version);
 
 -- Deleted rules leave a tombstone so that consumers can apply changes

@@ -44,8 +44,8 @@ var roles = []role{
 	{name: "consumer", needs: needDB | needRedis | needDirectory, start: startConsumer},
 	{name: "stats", needs: needDB, start: startStats},
 	{name: "sender-email", needs: needDB | needRedis | needSenders, start: startSenderEmail},
-	{name: "sender-matrix", needs: needDB | needRedis | needSenders, start: startSenderMatrix},
-	{name: "sender-irc", needs: needDB | needRedis | needSenders, start: startSenderIRC},
+	{name: "sender-matrix", needs: needDB | needRedis | needDirectory | needSenders, start: startSenderMatrix},
+	{name: "sender-irc", needs: needDB | needRedis | needDirectory | needSenders, start: startSenderIRC},
 	{name: "api", needs: needDB | needRedis | needDirectory, start: startAPI},
 }
 

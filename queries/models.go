@@ -46,6 +46,7 @@ type Rule struct {
 	Version         int64
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+	Origin          *string
 }
 
 type RuleGenerated struct {

@@ -211,7 +211,7 @@ func TestProjector(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := b.cmds.EnsureUser(b.ctx, "nobody-yet", rulelog.Meta{}); err != nil {
+		if err := b.cmds.EnsureUser(b.ctx, "nobody-yet", rulelog.Meta{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := b.cmds.SetDelivery(b.ctx, "alice", []delivery.Setting{
