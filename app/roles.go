@@ -46,9 +46,10 @@ var roles = []role{
 	{name: "sender-matrix", needs: needSenders, start: startSenderMatrix},
 	{name: "sender-irc", needs: needSenders, start: startSenderIRC},
 	{name: "api", needs: needDB | needRedis | needDirectory, start: startAPI},
+	{name: roleAMQPPublisher, start: startAMQPPublisher},
 }
 
-// AllRoles are the roles `fmn dev` runs.
+// AllRoles are fmn's roles (`fmn dev` runs DevRoles).
 var AllRoles = func() []string {
 	names := make([]string, len(roles))
 	for i, r := range roles {
