@@ -189,7 +189,6 @@ func (p *Publisher) handle(ctx context.Context, m jetstream.Msg, held []jetstrea
 		if errors.Is(err, errRefused) && !p.connectedOnce() {
 			return err
 		}
-		p.failures.Add(1)
 		wait := streams.Backoff{Min: p.cfg.ReconnectMin, Max: p.cfg.ReconnectMax}.Delay(attempt)
 		p.mu.Lock()
 		if p.lastErr == nil {
@@ -198,6 +197,7 @@ func (p *Publisher) handle(ctx context.Context, m jetstream.Msg, held []jetstrea
 		first := p.lastErr == nil
 		p.lastErr, p.holding = err, seq
 		p.mu.Unlock()
+		p.failures.Add(1)
 		// One line when publishing starts failing, then one a minute or so.
 		if first || attempt%8 == 0 {
 			p.log.Warn("publishing to the AMQP bus failed; holding the rule event and retrying", "seq", seq, "id", msg.ID,
