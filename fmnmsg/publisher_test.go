@@ -22,15 +22,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// amqpAddr is the test broker's host:port (FMN_TEST_AMQP_URL's, or the
-// local one's).
-func amqpURL() string {
-	if u := os.Getenv("FMN_TEST_AMQP_URL"); u != "" {
-		return u
-	}
-	return "amqp://guest:guest@127.0.0.1:5672/"
-}
-
 // bundle is what a publisher test needs: NATS with the streams, a
 // database with the running projector, the rule commands, a proxy in
 // front of RabbitMQ that the test can take down, and an exchange and a
@@ -63,7 +54,7 @@ func setup(t *testing.T) *bundle {
 	t.Cleanup(cmds.Close)
 	b.cmds = cmds
 
-	u, err := amqp.ParseURI(amqpURL())
+	u, err := amqp.ParseURI(fmntest.AMQPURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +71,7 @@ func setup(t *testing.T) *bundle {
 
 	// The listener: a queue bound to everything on the test's exchange,
 	// straight to the broker (not through the proxy).
-	conn, err := amqp.Dial(amqpURL())
+	conn, err := amqp.Dial(fmntest.AMQPURL())
 	if err != nil {
 		t.Fatalf("RabbitMQ at %s: %v (start it with scripts/services.sh)", u.Host, err)
 	}
