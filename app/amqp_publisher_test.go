@@ -22,36 +22,7 @@ import (
 func TestAMQPPublisherRole(t *testing.T) {
 	t.Parallel()
 	o := setupOps(t, true)
-	id := fmntest.RandomID()
-	exchange, queue := "fmntest.role.x."+id, "fmntest.role.q."+id
-	conn, err := amqp.Dial(fmntest.AMQPURL())
-	if err != nil {
-		t.Fatalf("RabbitMQ: %v (start it with scripts/services.sh)", err)
-	}
-	t.Cleanup(func() {
-		if ch, err := conn.Channel(); err == nil {
-			_, _ = ch.QueueDelete(queue, false, false, false)
-			_ = ch.ExchangeDelete(exchange, false, false)
-		}
-		conn.Close()
-	})
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.QueueBind(queue, "org.fedoraproject.stg.fmn.#", exchange, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	deliveries, err := ch.Consume(queue, "", true, true, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	exchange, deliveries := amqpQueue(t, "org.fedoraproject.stg.fmn.#")
 
 	cfg := o.cfg
 	cfg.AMQPURL, cfg.AMQPExchange, cfg.AMQPTopicPrefix = fmntest.AMQPURL(), exchange, "org.fedoraproject.stg"
@@ -101,6 +72,44 @@ func TestAMQPPublisherRole(t *testing.T) {
 		return resp.StatusCode == http.StatusOK && strings.Contains(string(body), "publishing to") &&
 			strings.Contains(string(body), "consumer RULES/amqp-publisher")
 	})
+}
+
+// amqpQueue declares an exchange of the test's own on the test RabbitMQ
+// and a queue bound to it with key, and consumes the queue; both go when
+// the test ends.
+func amqpQueue(t *testing.T, key string) (exchange string, deliveries <-chan amqp.Delivery) {
+	t.Helper()
+	id := fmntest.RandomID()
+	exchange, queue := "fmntest.app.x."+id, "fmntest.app.q."+id
+	conn, err := amqp.Dial(fmntest.AMQPURL())
+	if err != nil {
+		t.Fatalf("RabbitMQ: %v (start it with scripts/services.sh)", err)
+	}
+	t.Cleanup(func() {
+		if ch, err := conn.Channel(); err == nil {
+			_, _ = ch.QueueDelete(queue, false, false, false)
+			_ = ch.ExchangeDelete(exchange, false, false)
+		}
+		conn.Close()
+	})
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(queue, key, exchange, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	deliveries, err = ch.Consume(queue, "", true, true, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exchange, deliveries
 }
 
 // TestAMQPPublisherNeedsURL: fmn dev runs the role only with FMN_AMQP_URL,
