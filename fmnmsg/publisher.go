@@ -38,9 +38,6 @@ type Publisher struct {
 	mu   sync.Mutex
 	conn *amqp.Connection
 	ch   *amqp.Channel
-	// everConnected: credentials the broker refuses on the first
-	// connection are a configuration error, later a passing one.
-	everConnected bool
 	// lastErr is the last failure to publish, nil once one succeeds;
 	// holding the sequence of the event held since heldSince.
 	lastErr   error
@@ -94,11 +91,18 @@ func (p *Publisher) Status() (string, error) {
 	return "not connected: nothing to publish", nil
 }
 
-// Run publishes until ctx ends, then returns nil. It returns an error when
-// the durable consumer cannot be set up, or when the broker refuses the
-// credentials before it ever accepted them.
+// Run publishes until ctx ends, then returns nil. It connects to the
+// broker first: credentials it refuses then are a configuration error,
+// returned at once; a broker that cannot be reached is tried again when
+// there is something to publish. Later, every failure is retried. It
+// also returns an error when the durable consumer cannot be set up.
 func (p *Publisher) Run(ctx context.Context) error {
 	defer p.disconnect()
+	if _, err := p.channel(); errors.Is(err, errRefused) {
+		return err
+	} else if err != nil {
+		p.log.Warn("the AMQP bus cannot be reached yet; rule messages wait for it", "broker", redact.URL(p.cfg.URL), "err", err)
+	}
 	cons, err := streams.EnsureConsumer(ctx, p.js, p.cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       p.cfg.Durable,
 		Description:   "fmn: FMN's rule messages to the AMQP bus",
@@ -185,9 +189,6 @@ func (p *Publisher) handle(ctx context.Context, m jetstream.Msg, held []jetstrea
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
-		}
-		if errors.Is(err, errRefused) && !p.connectedOnce() {
-			return err
 		}
 		wait := streams.Backoff{Min: p.cfg.ReconnectMin, Max: p.cfg.ReconnectMax}.Delay(attempt)
 		p.mu.Lock()
@@ -332,12 +333,6 @@ func (p *Publisher) stateAt(ctx context.Context, user string, ruleID int64, seq 
 
 var errRefused = errors.New("the broker refused the credentials")
 
-func (p *Publisher) connectedOnce() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.everConnected
-}
-
 // publish sends msg and waits for the broker's confirm. Any failure drops
 // the connection, so that the next attempt starts on a fresh one.
 func (p *Publisher) publish(ctx context.Context, msg *Message) error {
@@ -411,7 +406,7 @@ func (p *Publisher) channel() (*amqp.Channel, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("set up publishing on %s: %w", redact.URL(p.cfg.URL), p.scrub(err))
 	}
-	p.conn, p.ch, p.everConnected = conn, ch, true
+	p.conn, p.ch = conn, ch
 	p.log.Info("connected to the AMQP bus", "broker", redact.URL(p.cfg.URL), "exchange", p.cfg.Exchange)
 	return ch, nil
 }

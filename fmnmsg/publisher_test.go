@@ -528,3 +528,25 @@ func lastSeq(t *testing.T, b *bundle) uint64 {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestPublisherRefusedCredentials: credentials the broker refuses at start
+// are a configuration error, said at once without the password.
+func TestPublisherRefusedCredentials(t *testing.T) {
+	t.Parallel()
+	nt := fmntest.StartNATS(t)
+	u, err := amqp.ParseURI(fmntest.AMQPURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Password = "not-the-password-" + fmntest.RandomID()
+	pub, err := fmnmsg.New(nt.JS, fmnmsg.Config{URL: u.String(), Stream: nt.Streams.Rules}, fmntest.Logger(t, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(fmntest.Context(t), fmntest.Scaled(20*time.Second))
+	defer cancel()
+	err = pub.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "refused the credentials") || strings.Contains(err.Error(), u.Password) {
+		t.Fatalf("Run with a wrong password: %v", err)
+	}
+}
