@@ -401,6 +401,17 @@ func TestPublishRuleMessages(t *testing.T) {
 		check(t, b, ex, b.next(t), w)
 	}
 	b.none(t)
+	// Reading the histories left no consumer behind: RULES has the
+	// durables only.
+	st, err := b.nats.JS.Stream(b.ctx, b.nats.Streams.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range st.ConsumerNames(b.ctx).Name() {
+		if name != "projector" && name != fmnmsg.DefaultDurable {
+			t.Errorf("consumer %q left on RULES", name)
+		}
+	}
 }
 
 // TestPublishThroughBrokerOutage takes the broker away while rules
