@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS rules (
     updated_at       timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rules_username ON rules (username);
+-- Where a rule came from: 'default' for a rule made from the admins'
+-- default rules when its user was first seen, NULL for one a person made.
+-- Set by the creation event and kept by every later change.
+ALTER TABLE rules ADD COLUMN IF NOT EXISTS origin text;
 CREATE INDEX IF NOT EXISTS rules_version ON rules (version);
 
 -- Deleted rules leave a tombstone so that consumers can apply changes
@@ -81,3 +85,15 @@ CREATE TABLE IF NOT EXISTS delivery_stats (
     PRIMARY KEY (channel, result, bucket)
 );
 CREATE INDEX IF NOT EXISTS delivery_stats_bucket ON delivery_stats (bucket);
+
+-- A user's delivery settings (DESIGN "Delivery settings"): the list of
+-- non-default settings the user's last delivery.updated event carries (a
+-- JSON array of delivery.Setting), and that event's sequence (the ETag of
+-- GET /users/{u}/delivery). A user without a row has every destination at
+-- the defaults. Senders load the whole (small) table into memory.
+CREATE TABLE IF NOT EXISTS delivery_settings (
+    username text PRIMARY KEY,
+    settings jsonb NOT NULL DEFAULT '[]',
+    version  bigint NOT NULL,
+    updated_at timestamptz NOT NULL
+);

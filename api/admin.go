@@ -78,6 +78,8 @@ func (h *AdminHandlers) Register(api huma.API) {
 
 	huma.Register(api, adminOp("admin-list-users", http.MethodGet, "/admin/users", "List users",
 		"The users fmn knows (everyone who logged in or has a rule), by name."), h.users)
+
+	h.registerDefaults(api)
 }
 
 func (h *AdminHandlers) rules(ctx context.Context, in *adminRulesInput) (*adminRuleList, error) {

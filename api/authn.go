@@ -15,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/fmn-project/fmn/api/auth"
 	"github.com/fmn-project/fmn/rulelog"
+	"github.com/fmn-project/fmn/rules"
 )
 
 type identityKey struct{}
@@ -177,15 +178,23 @@ func (s *Server) deny(ctx huma.Context, status int, msg, bearerErr string) {
 	_ = huma.WriteErr(s.api, ctx, status, msg)
 }
 
-// ensureUser makes sure the users table knows name, once per process.
+// ensureUser makes sure the users table knows name, once per process; the
+// call that records a new user gives them their default rules. Concurrent
+// calls for one user (the middleware's and GET /users/me) share one, so
+// that none answers before the default rules are there.
 func (s *Server) ensureUser(ctx context.Context, name string) error {
 	if _, ok := s.known.Load(name); ok {
 		return nil
 	}
-	err := s.cmds.EnsureUser(ctx, name, rulelog.Meta{Actor: name, RequestID: requestID(ctx)})
-	if err == nil {
-		s.known.Store(name, struct{}{})
-	}
+	_, err, _ := s.recording.Do(name, func() (any, error) {
+		err := s.cmds.EnsureUser(ctx, name, rulelog.Meta{Actor: name, RequestID: requestID(ctx)}, func(ctx context.Context) ([]rules.Rule, error) {
+			return s.defaultRulesFor(ctx, name)
+		})
+		if err == nil {
+			s.known.Store(name, struct{}{})
+		}
+		return nil, err
+	})
 	return err
 }
 

@@ -26,22 +26,28 @@ func unavailable(msg string, errs ...error) error {
 // into the request body, as huma's own validation does; body (the request
 // body, or nil) gives each detail its offending value.
 func validationError(err error, body any) error {
+	return invalidAt(err, body, "body", "The rule is not valid: ")
+}
+
+// invalidAt is validationError for a rule at location at of the request
+// body (a list's element: "body[2]"); what starts the message.
+func invalidAt(err error, body any, at, what string) error {
 	var ve rules.ValidationErrors
 	if !errors.As(err, &ve) {
-		return huma.Error422UnprocessableEntity("The rule is not valid: " + err.Error())
+		return huma.Error422UnprocessableEntity(what + err.Error())
 	}
 	doc := asJSON(body)
 	details := make([]error, len(ve))
 	for i, fe := range ve {
-		loc := "body"
+		loc := at
 		if fe.Location != "" {
 			loc += "." + fe.Location
 		}
 		details[i] = &huma.ErrorDetail{Location: loc, Message: fe.Message, Value: valueAt(doc, fe.Location)}
 	}
-	msg := "The rule is not valid: " + ve[0].Message
+	msg := what + ve[0].Message
 	if len(ve) > 1 {
-		msg = fmt.Sprintf("The rule is not valid: %s (and %d more problems, see errors)", ve[0].Message, len(ve)-1)
+		msg = fmt.Sprintf("%s%s (and %d more problems, see errors)", what, ve[0].Message, len(ve)-1)
 	}
 	return huma.Error422UnprocessableEntity(msg, details...)
 }

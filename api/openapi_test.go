@@ -168,13 +168,13 @@ func TestOpenAPI(t *testing.T) {
 	sort.Strings(ops)
 	want := []string{
 		"DELETE /api/v1/users/{username}/rules/{id}",
-		"GET /api/v1/admin/rules", "GET /api/v1/admin/stats", "GET /api/v1/admin/stats/applications",
+		"GET /api/v1/admin/default-rules", "GET /api/v1/admin/rules", "GET /api/v1/admin/stats", "GET /api/v1/admin/stats/applications",
 		"GET /api/v1/admin/stats/channels", "GET /api/v1/admin/stats/deliveries", "GET /api/v1/admin/stats/hourly",
 		"GET /api/v1/admin/stats/rules", "GET /api/v1/admin/stats/users", "GET /api/v1/admin/users", "GET /api/v1/applications", "GET /api/v1/artifacts",
 		"GET /api/v1/users", "GET /api/v1/users/me", "GET /api/v1/users/{username}/destinations",
 		"GET /api/v1/users/{username}/groups", "GET /api/v1/users/{username}/info", "GET /api/v1/users/{username}/rules",
 		"GET /api/v1/users/{username}/rules/{id}", "GET /api/v1/users/{username}/rules/{id}/stats", "PATCH /api/v1/admin/rules/{id}", "POST /api/v1/rule-preview",
-		"POST /api/v1/users/{username}/rules", "PUT /api/v1/users/{username}/rules/{id}",
+		"POST /api/v1/users/{username}/rules", "PUT /api/v1/admin/default-rules", "PUT /api/v1/users/{username}/rules/{id}",
 	}
 	if !slices.Equal(ops, want) {
 		t.Errorf("operations:\n%s\nwant:\n%s", strings.Join(ops, "\n"), strings.Join(want, "\n"))

@@ -20,6 +20,7 @@ import (
 	"github.com/fmn-project/fmn/streams"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 )
 
 // Paths of the API.
@@ -87,6 +88,11 @@ type Config struct {
 	// the client address (FMN_TRUSTED_PROXIES; default none: the peer's
 	// address counts).
 	TrustedProxies []netip.Prefix
+	// ShippedDefaultRules gives new users the shipped default rules
+	// (rules.ShippedTemplates) until an admin sets a list
+	// (FMN_DEFAULT_RULES=on, the default of fmn; false, the zero value:
+	// none until then).
+	ShippedDefaultRules bool
 	// Registry receives the API's metrics (nil: none).
 	Registry prometheus.Registerer
 	// Logger defaults to slog.Default(); access logs go to it at Info.
@@ -191,6 +197,8 @@ type Server struct {
 	// a user creates it and later ones cost nothing; ensuring those being
 	// recorded.
 	known, ensuring sync.Map
+	// recording runs one record creation per user at a time.
+	recording singleflight.Group
 }
 
 // New builds the API and registers every operation.

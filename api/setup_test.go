@@ -71,6 +71,9 @@ type setupOpts struct {
 	// maxRules and maxStreams are the per-user bounds of rules and live
 	// streams (0: the defaults).
 	maxRules, maxStreams int
+	// shippedDefaults gives new users the shipped default rules
+	// (FMN_DEFAULT_RULES=on).
+	shippedDefaults bool
 }
 
 func setup(t testing.TB, o setupOpts) *bundle {
@@ -133,7 +136,8 @@ func setup(t testing.TB, o setupOpts) *bundle {
 		deps.Accounts = b.accounts
 	}
 	b.srv = api.New(api.Config{Registry: b.reg, Logger: log, CORSOrigins: o.cors, Issuer: b.op.Issuer,
-		AuthFailureBurst: o.authBurst, TrustedProxies: o.trustedProxies, MaxStreamsPerUser: o.maxStreams}, deps)
+		AuthFailureBurst: o.authBurst, TrustedProxies: o.trustedProxies, MaxStreamsPerUser: o.maxStreams,
+		ShippedDefaultRules: o.shippedDefaults}, deps)
 	go func() { _ = b.srv.Run(b.ctx) }()
 	mux := http.NewServeMux()
 	b.srv.Register(mux)

@@ -105,6 +105,7 @@ type StatsDeliveries struct {
 	Sent    int64     `json:"sent" doc:"Delivered."`
 	Retried int64     `json:"retried" doc:"Failed transiently and tried again later."`
 	Dead    int64     `json:"dead" doc:"Given up on: stored in the dead letters."`
+	Paused  int64     `json:"paused" doc:"Dropped: the user had paused the destination."`
 }
 
 // StatsActivity comes from the rules, now.
@@ -332,7 +333,7 @@ func (h *StatsHandlers) deliveries(ctx context.Context, in *statsDeliveriesInput
 	}
 	out := make([]StatsDeliveries, len(list))
 	for i, d := range list {
-		out[i] = StatsDeliveries{Channel: in.Channel, Hour: d.Hour, Sent: d.Sent, Retried: d.Retried, Dead: d.Dead}
+		out[i] = StatsDeliveries{Channel: in.Channel, Hour: d.Hour, Sent: d.Sent, Retried: d.Retried, Dead: d.Dead, Paused: d.Paused}
 	}
 	return &statsDeliveriesOutput{Body: out}, nil
 }
@@ -348,7 +349,7 @@ func counts(list []stats.Count) []StatsCount {
 func deliveries(list []stats.Deliveries) []StatsDeliveries {
 	out := make([]StatsDeliveries, len(list))
 	for i, d := range list {
-		out[i] = StatsDeliveries{Channel: d.Channel, Sent: d.Sent, Retried: d.Retried, Dead: d.Dead}
+		out[i] = StatsDeliveries{Channel: d.Channel, Sent: d.Sent, Retried: d.Retried, Dead: d.Dead, Paused: d.Paused}
 	}
 	return out
 }

@@ -25,6 +25,7 @@ type Rule struct {
 	TrackingRule      TrackingRule     `json:"tracking_rule"`
 	GenerationRules   []GenerationRule `json:"generation_rules"`
 	GeneratedLastWeek int64            `json:"generated_last_week" doc:"Notifications the rule generated in the last 7 days."`
+	Origin            *string          `json:"origin,omitempty" enum:"default" doc:"default: the rule was made from the admins' default rules when you first logged in; absent for a rule somebody made."`
 }
 
 // NewRule is the body of a rule creation or replacement.
@@ -37,6 +38,7 @@ type NewRule struct {
 	ID                *int64  `json:"id,omitempty" readOnly:"true" doc:"Ignored (FMN clients send the rule they read)."`
 	User              *UserIn `json:"user,omitempty" readOnly:"true" doc:"Ignored: the owner is the user of the path."`
 	GeneratedLastWeek *int64  `json:"generated_last_week,omitempty" readOnly:"true" doc:"Ignored."`
+	Origin            *string `json:"origin,omitempty" nullable:"true" readOnly:"true" doc:"Ignored: a rule's origin is set when it is created and kept."`
 }
 
 // TrackingRule decides whether a rule fires.
@@ -173,6 +175,9 @@ func ruleOut(sr rulelog.StoredRule) Rule {
 		TrackingRule:      TrackingRule{Name: sr.TrackingRule.Name, Params: normParams(sr.TrackingRule.Params)},
 		GenerationRules:   make([]GenerationRule, len(sr.GenerationRules)),
 		GeneratedLastWeek: sr.GeneratedLastWeek,
+	}
+	if sr.Origin != "" {
+		r.Origin = &sr.Origin
 	}
 	for i, g := range sr.GenerationRules {
 		dests := make([]Destination, len(g.Destinations))

@@ -12,6 +12,7 @@ import (
 	"github.com/fmn-project/fmn/consumer"
 	"github.com/fmn-project/fmn/devoidc"
 	"github.com/fmn-project/fmn/directory"
+	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/nats-io/nats.go"
 	"github.com/redis/rueidis"
@@ -42,7 +43,10 @@ type System struct {
 	// Directory answers about accounts and dist-git ownership through the
 	// shared service cache (nil when FASJSON and dist-git are not set).
 	Directory *directory.Directory
-	HTTPAddr  string
+	// Delivery is the senders' view of the users' delivery settings (nil
+	// without a sender role).
+	Delivery *rulelog.DeliverySource
+	HTTPAddr string
 	// MetricsAddr is where /metrics and /healthz/* of every role listen
 	// (FMN_METRICS_ADDR; empty when off).
 	MetricsAddr string

@@ -87,7 +87,7 @@ func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Reg
 		AuthFailureBurst: burst, AuthFailureRate: float64(cfg.AuthFailureRate), TrustedProxies: proxies,
 		Registry: reg, Logger: log, Docs: ui.DocsHandler(api.OpenAPIPath + ".json"),
 		PreviewMaxConcurrent: cfg.PreviewMaxConcurrent, PreviewMaxPerUser: cfg.PreviewMaxPerUser,
-		MaxStreamsPerUser: cfg.SSEMaxPerUser,
+		MaxStreamsPerUser: cfg.SSEMaxPerUser, ShippedDefaultRules: cfg.DefaultRules,
 	}, deps)
 	// The statistics projections (/admin/stats…) are read from the tables
 	// of the stats role.

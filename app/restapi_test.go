@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -108,8 +109,16 @@ func TestAPIRole(t *testing.T) {
 	}
 	code, body, _ = call(http.MethodGet, "/api/v1/users/alice/rules", nil)
 	var listed []map[string]any
-	if code != http.StatusOK || json.Unmarshal(body, &listed) != nil || len(listed) != 1 {
-		t.Errorf("list: %d %s", code, body)
+	// Her rule, after the two shipped default rules she got on her first
+	// request (FMN_DEFAULT_RULES is on by default), by her email.
+	if code != http.StatusOK || json.Unmarshal(body, &listed) != nil || len(listed) != 3 {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	for i, want := range []string{"Events about me", "Artifacts I own", "mine"} {
+		origin, _ := listed[i]["origin"].(string)
+		if listed[i]["name"] != want || (origin == "default") != (i < 2) || (i < 2 && !strings.Contains(fmt.Sprint(listed[i]["generation_rules"]), "alice@fedoraproject.org")) {
+			t.Errorf("rule %d: %v", i, listed[i])
+		}
 	}
 	code, body, _ = call(http.MethodGet, "/metrics", nil)
 	for _, m := range []string{"fmn_http_requests_total", "fmn_http_request_duration_seconds", "fmn_rules_projection_lag", `fmn_auth_tokens_total{kind="jwt",result="accepted"}`} {

@@ -7,8 +7,8 @@ import (
 )
 
 // startSenderIRC runs the sender-irc role: one IRC connection, held by
-// the one process that holds the lease.
-func startSenderIRC(_ context.Context, p *process) error {
+// the one process that holds the lease, which the bot answers on.
+func startSenderIRC(ctx context.Context, p *process) error {
 	log := p.log.With("role", "sender-irc")
 	if p.senders.irc == nil {
 		log.Info("FMN_IRC_URL is not set: IRC notifications wait in NOTIFY")
@@ -17,8 +17,12 @@ func startSenderIRC(_ context.Context, p *process) error {
 	icfg := *p.senders.irc
 	lc, so := p.leasedSender("irc", irc.LeaseKey)
 	env, streams := p.env, p.cfg.Streams
+	answer, err := p.chatBot(ctx, log)
+	if err != nil {
+		return err
+	}
 	p.run("sender-irc", func(ctx context.Context) error {
-		return irc.Run(ctx, env.JS, streams, icfg, lc, so, log)
+		return irc.Run(ctx, env.JS, streams, icfg, lc, so, answer, log)
 	})
 	return nil
 }

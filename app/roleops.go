@@ -365,7 +365,7 @@ type senderMetrics struct {
 func newSenderMetrics(reg *prometheus.Registry) *senderMetrics {
 	m := &senderMetrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fmn_sender_attempts_total",
-			Help: "Delivery attempts by channel and result: sent, retry (failed, will be retried), dead (dead-lettered), skipped (a redelivery of a notification sent before, acked without sending)."},
+			Help: "Delivery attempts by channel and result: sent, retry (failed, will be retried), dead (dead-lettered), skipped (a redelivery of a notification sent before, acked without sending), paused (the destination is paused: dropped)."},
 			[]string{"channel", "result"}),
 		redeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fmn_sender_redeliveries_total",
 			Help: "Attempts on notifications delivered to the sender before (retries, and redeliveries after a lost ack or a crash)."},
@@ -406,7 +406,7 @@ func (m *senderMetrics) channel(channel string, so senders.Options) senders.Opti
 	}
 	so.OnOutcome = m.record(so.OnOutcome)
 	m.workers.WithLabelValues(channel).Set(float64(max(so.Workers, 1)))
-	for _, r := range []wire.DeliveryResult{wire.Sent, wire.Retry, wire.Dead, wire.Skipped} {
+	for _, r := range []wire.DeliveryResult{wire.Sent, wire.Retry, wire.Dead, wire.Skipped, wire.Paused} {
 		m.attempts.WithLabelValues(channel, string(r)) // export zeros: rate() works from the start
 	}
 	m.redeliveries.WithLabelValues(channel)

@@ -32,8 +32,9 @@ const (
 	// (System.Directory; nil when neither is configured).
 	needDirectory
 	// needSenders is what the senders of a process share: delivery
-	// outcomes stored on EVENTS, the sent log, their metrics, and the
-	// capture of MAX_DELIVERIES advisories.
+	// outcomes stored on EVENTS, the sent log, their metrics, the
+	// capture of MAX_DELIVERIES advisories, and the users' delivery
+	// settings (from the rules projection: PostgreSQL and Redis).
 	needSenders
 )
 
@@ -42,9 +43,9 @@ var roles = []role{
 	{name: "projector", needs: needDB | needRedis, start: startProjector},
 	{name: "consumer", needs: needDB | needRedis | needDirectory, start: startConsumer},
 	{name: "stats", needs: needDB, start: startStats},
-	{name: "sender-email", needs: needSenders, start: startSenderEmail},
-	{name: "sender-matrix", needs: needSenders, start: startSenderMatrix},
-	{name: "sender-irc", needs: needSenders, start: startSenderIRC},
+	{name: "sender-email", needs: needDB | needRedis | needSenders, start: startSenderEmail},
+	{name: "sender-matrix", needs: needDB | needRedis | needDirectory | needSenders, start: startSenderMatrix},
+	{name: "sender-irc", needs: needDB | needRedis | needDirectory | needSenders, start: startSenderIRC},
 	{name: "api", needs: needDB | needRedis | needDirectory, start: startAPI},
 	{name: roleAMQPPublisher, start: startAMQPPublisher},
 }

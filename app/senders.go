@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fmn-project/fmn/config"
+	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/email"
 	"github.com/fmn-project/fmn/senders/irc"
@@ -77,9 +81,10 @@ func buildSenders(cfg config.Config, roles []string, dev bool) (senderConfigs, e
 
 // startSenders prepares what the senders of the process share: every
 // delivery outcome stored on EVENTS (for the statistics), the sent log (a
-// redelivery after a lost ack is not sent again), their metrics, and the
-// capture of MAX_DELIVERIES advisories.
-func (p *process) startSenders() error {
+// redelivery after a lost ack is not sent again), their metrics, the
+// capture of MAX_DELIVERIES advisories, and the users' delivery settings
+// (pause, digest), followed from the rules projection.
+func (p *process) startSenders(ctx context.Context) error {
 	env, cfg, log := p.env, p.cfg, p.log
 	so, err := withOutcomeEvents(env, p.opts.SenderOptions, log.With("role", "delivery-events"))
 	if err != nil {
@@ -87,6 +92,9 @@ func (p *process) startSenders() error {
 	}
 	if so.SentLog == nil {
 		so.SentLog = senders.NewKVSentLog(env.JS, senders.KVSentLogConfig{Replicas: cfg.Streams.Replicas})
+	}
+	if so.Settings == nil {
+		so.Settings = p.startDeliverySettings(ctx)
 	}
 	p.senderOpts = *so
 	p.senderMetrics = newSenderMetrics(p.reg)
@@ -114,4 +122,26 @@ func (p *process) leasedSender(channel, leaseKey string) (lease.Config, senders.
 	p.ops.consumer(p.cfg.Streams.Notify, senders.ConsumerName(channel), true)
 	p.ops.lease("lease "+leaseKey, lc.Status)
 	return lc, so
+}
+
+// startDeliverySettings loads the users' delivery settings and keeps them
+// current (rulelog.DeliverySource): Redis' invalidation of the rules
+// version wakes it, and polls (PostgreSQL every second) catch what a lost
+// invalidation would miss. A first load that fails is not fatal: the
+// senders retry each notification until a load works.
+func (p *process) startDeliverySettings(ctx context.Context) *rulelog.DeliverySource {
+	log := p.log.With("role", "delivery-settings")
+	src := rulelog.NewDeliverySource(rulelog.NewReader(p.env.DB, p.sys.Redis, p.cfg.RedisPrefix), log)
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := src.Load(lctx); err != nil {
+		log.Warn("delivery settings not loaded yet; notifications wait until they are", "err", err)
+	}
+	p.sys.Delivery = src
+	wake := p.deliveryWake
+	p.run("delivery-settings", func(ctx context.Context) error { src.Run(ctx, wake, 250*time.Millisecond); return nil })
+	p.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fmn_sender_delivery_settings_loads_total",
+		Help: "Loads of the users' delivery settings by the senders (each time the rules projection moves)."},
+		func() float64 { return float64(src.Loads()) }))
+	return src
 }

@@ -218,7 +218,7 @@ func TestStatisticsGroundTruth(t *testing.T) {
 	t.Logf("fmn stats:\n%s", out)
 	for _, line := range []string{
 		fmt.Sprintf("notifications generated  %d", want.Generated),
-		fmt.Sprintf("deliveries email: sent / retried / dead  %d / %d / %d", want.Deliveries["email"].Sent, want.Deliveries["email"].Retried, want.Deliveries["email"].Dead),
+		fmt.Sprintf("deliveries email: sent / retried / dead / paused  %d / %d / %d / %d", want.Deliveries["email"].Sent, want.Deliveries["email"].Retried, want.Deliveries["email"].Dead, want.Deliveries["email"].Paused),
 		"active users (an enabled rule, now)  3",
 	} {
 		if code != 0 || !strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(line), " ")) {

@@ -47,6 +47,9 @@ type process struct {
 	// carries Redis' invalidations of the service cache.
 	wake   <-chan struct{}
 	svcInv *svccache.Invalidations
+	// deliveryWake is woken by Redis when the rules version changes, for
+	// the senders' delivery settings (needSenders).
+	deliveryWake <-chan struct{}
 	// lags are the projections whose lag the metrics export.
 	lags []lagItem
 
@@ -124,7 +127,7 @@ func RunSystem(ctx context.Context, cfg config.Config, roleNames []string, opts 
 		}
 	}
 	if needs&needSenders != 0 {
-		if err := p.startSenders(); err != nil {
+		if err := p.startSenders(ctx); err != nil {
 			return err
 		}
 	}
@@ -173,6 +176,9 @@ func (p *process) connect(ctx context.Context, needs needs) error {
 			return fmt.Errorf("FMN_REDIS_URL: %s", redact.Text(err.Error(), redact.URLSecrets(cfg.RedisURL)...))
 		}
 		p.wake = rulelog.NotifyVersion(&ropt, cfg.RedisPrefix)
+		if needs&needSenders != 0 {
+			p.deliveryWake = rulelog.NotifyVersion(&ropt, cfg.RedisPrefix)
+		}
 		p.svcInv = svccache.Hook(&ropt)
 		client, err := rueidis.NewClient(ropt)
 		if err != nil {

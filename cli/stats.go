@@ -126,7 +126,7 @@ Views: `+statsViews+`
 			row("  to "+orNone(c.Key), n(c.Total))
 		}
 		for _, d := range v.Deliveries {
-			row("deliveries "+d.Channel+": sent / retried / dead", n(d.Sent)+" / "+n(d.Retried)+" / "+n(d.Dead))
+			row("deliveries "+d.Channel+": sent / retried / dead / paused", n(d.Sent)+" / "+n(d.Retried)+" / "+n(d.Dead)+" / "+n(d.Paused))
 		}
 		if len(v.Deliveries) == 0 {
 			row("deliveries", "none")
@@ -150,9 +150,9 @@ Views: `+statsViews+`
 			row(c.Hour.Format("2006-01-02 15:04"), n(c.Total))
 		}
 	case []stats.Deliveries:
-		row("CHANNEL", "SENT", "RETRIED", "DEAD")
+		row("CHANNEL", "SENT", "RETRIED", "DEAD", "PAUSED")
 		for _, d := range v {
-			row(d.Channel, n(d.Sent), n(d.Retried), n(d.Dead))
+			row(d.Channel, n(d.Sent), n(d.Retried), n(d.Dead), n(d.Paused))
 		}
 	}
 	return nil

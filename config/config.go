@@ -125,6 +125,10 @@ type Config struct {
 	// process (default 8); MaxRulesPerUser the rules one user may have
 	// (default 500; 0: no bound). Past either: 429 or 422 with a message.
 	SSEMaxPerUser, MaxRulesPerUser int
+	// DefaultRules is FMN_DEFAULT_RULES: true (on, the default) gives new
+	// users the shipped default rules until an admin sets a list; false
+	// (off) gives them none then.
+	DefaultRules bool
 	// StatsRetention is how long hourly statistics buckets are kept
 	// (default 90d; at least 8d, as generated_last_week reads a week).
 	StatsRetention time.Duration
@@ -165,6 +169,7 @@ func Defaults() Config {
 		PreviewMaxPerUser:     2,
 		SSEMaxPerUser:         8,
 		MaxRulesPerUser:       500,
+		DefaultRules:          true,
 		LogLevel:              "info",
 	}
 }
@@ -436,6 +441,24 @@ func definitions(cfg *Config) []setting {
 	integer("preview-max-per-user", "FMN_PREVIEW_MAX_PER_USER", "rule previews of one user running at once (more get 429)", &cfg.PreviewMaxPerUser)
 	integer("sse-max-per-user", "FMN_SSE_MAX_PER_USER", "live (SSE) streams one user may hold open in one API process (more get 429)", &cfg.SSEMaxPerUser)
 	integer("max-rules-per-user", "FMN_MAX_RULES_PER_USER", "rules one user may have (more get 422; 0: no bound)", &cfg.MaxRulesPerUser)
+	add(setting{name: "default-rules", env: "FMN_DEFAULT_RULES", usage: "on or off: off gives new users no shipped default rules (an admin's list at /api/v1/admin/default-rules still applies)",
+		set: func(v string) error {
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "on":
+				cfg.DefaultRules = true
+			case "off":
+				cfg.DefaultRules = false
+			default:
+				return fmt.Errorf("must be on or off, got %q", v)
+			}
+			return nil
+		},
+		get: func() string {
+			if cfg.DefaultRules {
+				return "on"
+			}
+			return "off"
+		}})
 	group = Log
 	str("log-level", "FMN_LOG_LEVEL", "debug, info, warn or error", false, &cfg.LogLevel)
 	return list

@@ -180,11 +180,17 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 		f.page(w, r, items)
 	case len(parts) == 3 && parts[0] == "v1" && parts[1] == "search" && parts[2] == "users":
 		q := r.URL.Query()
+		if size, _ := strconv.Atoi(q.Get("page_size")); size > 40 {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 400, "message": "Page size must be between 1 and 40 when searching."})
+			return
+		}
 		var items []any
 		for _, name := range sortedKeys(f.users) {
 			if e := q.Get("username__exact"); e != "" && name == e {
 				items = append(items, f.users[name])
 			} else if s := q.Get("username"); s != "" && strings.Contains(name, s) {
+				items = append(items, f.users[name])
+			} else if s := q.Get("ircnick"); s != "" && hasNickLike(f.users[name], s) {
 				items = append(items, f.users[name])
 			}
 		}
@@ -234,4 +240,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// hasNickLike reports whether one of rec's ircnicks contains term, case
+// insensitively, as FASJSON's LDAP substring filter does.
+func hasNickLike(rec map[string]any, term string) bool {
+	term = strings.ToLower(term)
+	var nicks []string
+	switch v := rec["ircnicks"].(type) {
+	case []string:
+		nicks = v
+	case []any:
+		for _, n := range v {
+			if s, ok := n.(string); ok {
+				nicks = append(nicks, s)
+			}
+		}
+	}
+	for _, n := range nicks {
+		if strings.Contains(strings.ToLower(n), term) {
+			return true
+		}
+	}
+	return false
 }

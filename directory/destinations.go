@@ -1,6 +1,8 @@
 package directory
 
 import (
+	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -76,4 +78,74 @@ func chatDestination(nick string) (rules.Destination, bool) {
 		return rules.Destination{Protocol: rules.ProtocolMatrix, Address: "@" + name + ":" + server}, true
 	}
 	return rules.Destination{}, false
+}
+
+// ChatOwner is an account that lists a chat destination, and the
+// destination as the account spells it (what its rules send to).
+type ChatOwner struct {
+	User        string
+	Destination rules.Destination
+}
+
+// ChatOwners returns the accounts that list the chat destination d (IRC or
+// Matrix) among their chat nicks, found with FASJSON's search and checked
+// against Destinations; locked accounts are left out. IRC nicks compare
+// under the rfc1459 case mapping, Matrix user ids without regard to case.
+// It is not cached: the bots that ask bound how often.
+func (d *Directory) ChatOwners(ctx context.Context, dest rules.Destination) ([]ChatOwner, error) {
+	fas := d.cfg.FASJSON
+	if fas == nil {
+		return nil, ErrNotConfigured
+	}
+	name := dest.Address
+	switch dest.Protocol {
+	case rules.ProtocolIRC:
+	case rules.ProtocolMatrix:
+		local, _, _ := strings.Cut(strings.TrimPrefix(name, "@"), ":")
+		name = local
+	default:
+		return nil, fmt.Errorf("%s is not a chat protocol", dest.Protocol)
+	}
+	term := name
+	if len(term) < 3 {
+		// FASJSON wants 3 characters; every URL form has a / before the name.
+		term = "/" + term
+	}
+	if name == "" || len(term) < 3 {
+		return nil, nil
+	}
+	users, err := fas.SearchChatNicks(ctx, term, chatOwnersLimit)
+	if err != nil {
+		return nil, err
+	}
+	var out []ChatOwner
+	for _, u := range users {
+		if u.Locked {
+			continue
+		}
+		for _, got := range Destinations(u) {
+			if SameChatAddress(got, dest) {
+				out = append(out, ChatOwner{User: u.Username, Destination: got})
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// chatOwnersLimit bounds the accounts a chat nick search reads: a nick is
+// normally listed by one account, and a substring matches a few more.
+const chatOwnersLimit = 200
+
+// SameChatAddress reports whether a and b are one chat destination: IRC
+// nicks are equal under rfc1459 case mapping, Matrix ids and the rest
+// without regard to case.
+func SameChatAddress(a, b rules.Destination) bool {
+	if a.Protocol != b.Protocol {
+		return false
+	}
+	if a.Protocol == rules.ProtocolIRC {
+		return rules.FoldIRCNick(a.Address) == rules.FoldIRCNick(b.Address)
+	}
+	return strings.EqualFold(a.Address, b.Address)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -424,5 +425,38 @@ func TestOwnershipWithoutDistGit(t *testing.T) {
 		if err != nil || set.Len() != 0 {
 			t.Errorf("%s ownership without dist-git: %d artifacts, %v; want none, no error", name, set.Len(), err)
 		}
+	}
+}
+
+// TestChatOwners: the accounts listing an IRC nick (rfc1459 case mapping)
+// or a Matrix id, found through FASJSON's ircnick search, also for a nick
+// shorter than the 3 characters FASJSON's search wants.
+func TestChatOwners(t *testing.T) {
+	b := setup(t)
+	b.fas.AddUser("xy", []string{"xy@example.org"}, []string{"irc://irc.libera.chat/xY"})
+	b.fas.AddUser("locked", []string{"l@example.org"}, []string{"irc:/alice"})
+	b.fas.SetUser("locked", map[string]any{"username": "locked", "ircnicks": []string{"irc:/alice"}, "locked": true})
+	for _, tc := range []struct {
+		dest rules.Destination
+		want string
+	}{
+		{rules.Destination{Protocol: "irc", Address: "ALICE"}, "[{alice {irc alice}}]"},
+		{rules.Destination{Protocol: "irc", Address: "Xy"}, "[{xy {irc xY}}]"},
+		{rules.Destination{Protocol: "matrix", Address: "@alice2:matrix.org"}, "[{alice {matrix @alice2:matrix.org}}]"},
+		{rules.Destination{Protocol: "matrix", Address: "@alice:fedora.im"}, "[{alice {matrix @alice:fedora.im}}]"},
+		{rules.Destination{Protocol: "matrix", Address: "@alice:matrix.org"}, "[]"},
+		{rules.Destination{Protocol: "irc", Address: "bob"}, "[]"},
+	} {
+		got, err := b.dir.ChatOwners(b.ctx, tc.dest)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.dest, err)
+		}
+		if fmt.Sprint(got) != tc.want && !(tc.want == "[]" && len(got) == 0) {
+			t.Errorf("ChatOwners(%v) = %v, want %s", tc.dest, got, tc.want)
+		}
+	}
+	b.fas.Fail(503)
+	if _, err := b.dir.ChatOwners(b.ctx, rules.Destination{Protocol: "irc", Address: "alice"}); !errors.Is(err, directory.ErrUnavailable) {
+		t.Errorf("FASJSON down: err = %v, want ErrUnavailable", err)
 	}
 }

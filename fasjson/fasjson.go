@@ -170,6 +170,32 @@ func (c *Client) SearchUsers(ctx context.Context, username string, exact bool, l
 	} else {
 		q.Set("username", username)
 	}
+	out, err := c.search(ctx, q, limit)
+	if err != nil {
+		return nil, fmt.Errorf("search users %q: %w", username, err)
+	}
+	return out, nil
+}
+
+// SearchChatNicks returns at most limit users one of whose chat nicks
+// (ircnicks URLs) contains term (FASJSON's ircnick filter, which wants 3
+// characters or more). The caller checks which nick matched.
+func (c *Client) SearchChatNicks(ctx context.Context, term string, limit int) ([]User, error) {
+	if term == "" {
+		return nil, nil
+	}
+	out, err := c.search(ctx, url.Values{"ircnick": {term}}, limit)
+	if err != nil {
+		return nil, fmt.Errorf("search users by chat nick %q: %w", term, err)
+	}
+	return out, nil
+}
+
+// maxSearchPage is the largest page FASJSON's search accepts.
+const maxSearchPage = 40
+
+// search pages through /v1/search/users/ with the filter q.
+func (c *Client) search(ctx context.Context, q url.Values, limit int) ([]User, error) {
 	var out []User
 	err := paginate(ctx, c, "/v1/search/users/", q, limit, func(items []json.RawMessage) {
 		for _, raw := range items {
@@ -179,7 +205,7 @@ func (c *Client) SearchUsers(ctx context.Context, username string, exact bool, l
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("search users %q: %w", username, err)
+		return nil, err
 	}
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
@@ -207,6 +233,10 @@ func paginate[T any](ctx context.Context, c *Client, path string, q url.Values, 
 	size := c.pageSize
 	if limit > 0 && limit < size {
 		size = limit
+	}
+	if strings.HasPrefix(path, "/v1/search/") {
+		// FASJSON refuses larger pages when searching.
+		size = min(size, maxSearchPage)
 	}
 	q.Set("page_size", strconv.Itoa(size))
 	seen := 0

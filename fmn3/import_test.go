@@ -302,7 +302,7 @@ func TestImportRefusesStreamBelowFMNIds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmds.Close()
-	if err := cmds.EnsureUser(b.ctx, "bob", rulelog.Meta{}); err != nil {
+	if err := cmds.EnsureUser(b.ctx, "bob", rulelog.Meta{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	snap, err := fmn3.Read(b.ctx, b.fmn3.Pool)

@@ -9,6 +9,13 @@ import (
 	"time"
 )
 
+type DeliverySetting struct {
+	Username  string
+	Settings  json.RawMessage
+	Version   int64
+	UpdatedAt time.Time
+}
+
 type DeliveryStat struct {
 	Channel string
 	Result  string
@@ -39,6 +46,7 @@ type Rule struct {
 	Version         int64
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+	Origin          *string
 }
 
 type RuleGenerated struct {

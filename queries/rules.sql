@@ -40,10 +40,10 @@ LIMIT sqlc.narg('max_rows');
 -- created_at is kept from the first write.
 INSERT INTO rules (
     id, username, name, disabled, tracking_name, tracking_params,
-    generation_rules, version, created_at, updated_at
+    generation_rules, version, created_at, updated_at, origin
 ) VALUES (
     @id, @username, @name, @disabled, @tracking_name, @tracking_params,
-    @generation_rules, @version, @created_at, @updated_at
+    @generation_rules, @version, @created_at, @updated_at, sqlc.narg('origin')
 )
 ON CONFLICT (id) DO UPDATE SET
     username         = EXCLUDED.username,
@@ -53,7 +53,8 @@ ON CONFLICT (id) DO UPDATE SET
     tracking_params  = EXCLUDED.tracking_params,
     generation_rules = EXCLUDED.generation_rules,
     version          = EXCLUDED.version,
-    updated_at       = EXCLUDED.updated_at;
+    updated_at       = EXCLUDED.updated_at,
+    origin           = EXCLUDED.origin;
 
 -- name: RuleUpdate :execrows
 -- RuleUpdate applies an update event to an existing rule of the user.

@@ -73,7 +73,7 @@ func (q *Queries) RuleDeleteAll(ctx context.Context) error {
 }
 
 const ruleGet = `-- name: RuleGet :one
-SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules WHERE id = $1
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at, origin FROM rules WHERE id = $1
 `
 
 func (q *Queries) RuleGet(ctx context.Context, id int64) (Rule, error) {
@@ -90,6 +90,7 @@ func (q *Queries) RuleGet(ctx context.Context, id int64) (Rule, error) {
 		&i.Version,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Origin,
 	)
 	return i, err
 }
@@ -165,7 +166,7 @@ func (q *Queries) RuleInsertImported(ctx context.Context, arg RuleInsertImported
 }
 
 const ruleList = `-- name: RuleList :many
-SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at, origin FROM rules
 WHERE id > $1
   AND ($2::boolean IS NULL OR disabled = $2)
 ORDER BY id
@@ -201,6 +202,7 @@ func (q *Queries) RuleList(ctx context.Context, arg RuleListParams) ([]Rule, err
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Origin,
 		); err != nil {
 			return nil, err
 		}
@@ -213,7 +215,7 @@ func (q *Queries) RuleList(ctx context.Context, arg RuleListParams) ([]Rule, err
 }
 
 const ruleListByIDs = `-- name: RuleListByIDs :many
-SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules WHERE id = ANY($1::bigint[]) ORDER BY id
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at, origin FROM rules WHERE id = ANY($1::bigint[]) ORDER BY id
 `
 
 // RuleListByIDs reads the rules of the given ids that exist (the FMN v3
@@ -238,6 +240,7 @@ func (q *Queries) RuleListByIDs(ctx context.Context, ruleIds []int64) ([]Rule, e
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Origin,
 		); err != nil {
 			return nil, err
 		}
@@ -250,7 +253,7 @@ func (q *Queries) RuleListByIDs(ctx context.Context, ruleIds []int64) ([]Rule, e
 }
 
 const ruleListByUser = `-- name: RuleListByUser :many
-SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules WHERE username = $1 ORDER BY id
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at, origin FROM rules WHERE username = $1 ORDER BY id
 `
 
 func (q *Queries) RuleListByUser(ctx context.Context, username string) ([]Rule, error) {
@@ -273,6 +276,7 @@ func (q *Queries) RuleListByUser(ctx context.Context, username string) ([]Rule, 
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Origin,
 		); err != nil {
 			return nil, err
 		}
@@ -285,7 +289,7 @@ func (q *Queries) RuleListByUser(ctx context.Context, username string) ([]Rule, 
 }
 
 const ruleListChangedSince = `-- name: RuleListChangedSince :many
-SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules WHERE version > $1 ORDER BY version
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at, origin FROM rules WHERE version > $1 ORDER BY version
 `
 
 // RuleListChangedSince is what a consumer reloads: every rule whose last
@@ -312,6 +316,7 @@ func (q *Queries) RuleListChangedSince(ctx context.Context, version int64) ([]Ru
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Origin,
 		); err != nil {
 			return nil, err
 		}
@@ -324,7 +329,7 @@ func (q *Queries) RuleListChangedSince(ctx context.Context, version int64) ([]Ru
 }
 
 const ruleListOfUser = `-- name: RuleListOfUser :many
-SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at FROM rules
+SELECT id, username, name, disabled, tracking_name, tracking_params, generation_rules, version, created_at, updated_at, origin FROM rules
 WHERE username = $1
   AND id > $2
   AND ($3::boolean IS NULL OR disabled = $3)
@@ -367,6 +372,7 @@ func (q *Queries) RuleListOfUser(ctx context.Context, arg RuleListOfUserParams) 
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Origin,
 		); err != nil {
 			return nil, err
 		}
@@ -449,10 +455,10 @@ func (q *Queries) RuleUpdate(ctx context.Context, arg RuleUpdateParams) (int64, 
 const ruleUpsert = `-- name: RuleUpsert :exec
 INSERT INTO rules (
     id, username, name, disabled, tracking_name, tracking_params,
-    generation_rules, version, created_at, updated_at
+    generation_rules, version, created_at, updated_at, origin
 ) VALUES (
     $1, $2, $3, $4, $5, $6,
-    $7, $8, $9, $10
+    $7, $8, $9, $10, $11
 )
 ON CONFLICT (id) DO UPDATE SET
     username         = EXCLUDED.username,
@@ -462,7 +468,8 @@ ON CONFLICT (id) DO UPDATE SET
     tracking_params  = EXCLUDED.tracking_params,
     generation_rules = EXCLUDED.generation_rules,
     version          = EXCLUDED.version,
-    updated_at       = EXCLUDED.updated_at
+    updated_at       = EXCLUDED.updated_at,
+    origin           = EXCLUDED.origin
 `
 
 type RuleUpsertParams struct {
@@ -476,6 +483,7 @@ type RuleUpsertParams struct {
 	Version         int64
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+	Origin          *string
 }
 
 // RuleUpsert writes a rule as its creation or update event states it.
@@ -492,6 +500,7 @@ func (q *Queries) RuleUpsert(ctx context.Context, arg RuleUpsertParams) error {
 		arg.Version,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.Origin,
 	)
 	return err
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fmn-project/fmn/projection"
 	"github.com/fmn-project/fmn/queries"
+	"github.com/fmn-project/fmn/rules"
 )
 
 // applier applies events to the tables inside a transaction (a
@@ -72,6 +73,11 @@ func (a *applier) flushImported(ctx context.Context) error {
 // passed over: the log is append-only, and one bad event must not stop
 // every later change.
 func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
+	if IsAdminSubject(se.Subject) {
+		// The admins' settings (the default rules) are read from the
+		// stream where they are needed; no table holds them.
+		return nil
+	}
 	ev, err := DecodeEvent(se.Subject, se.Header, se.Data)
 	if err != nil {
 		lvl := slog.LevelError
@@ -89,7 +95,7 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 			return err
 		}
 	}
-	if !a.users[ev.User] && (ev.Type == EventRuleCreated || ev.Type == EventUserCreated) {
+	if !a.users[ev.User] && (ev.Type == EventRuleCreated || ev.Type == EventUserCreated || ev.Type == EventDeliveryUpdated) {
 		// The user's id is the sequence of the event that records them:
 		// the same on every rebuild.
 		if err := a.q.UserEnsure(ctx, queries.UserEnsureParams{Name: ev.User, CreatedAt: ev.Time, ID: &seq}); err != nil {
@@ -114,7 +120,7 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		err = a.q.RuleUpsert(ctx, queries.RuleUpsertParams{
 			ID: seq, Username: ev.User, Name: ev.Rule.Name, Disabled: ev.Rule.Disabled,
 			TrackingName: ev.Rule.TrackingRule.Name, TrackingParams: params, GenerationRules: gen,
-			Version: seq, CreatedAt: ev.Time, UpdatedAt: ev.Time,
+			Version: seq, CreatedAt: ev.Time, UpdatedAt: ev.Time, Origin: origin(ev.Rule),
 		})
 		return dbErr("insert rule", err)
 	case EventRuleUpdated:
@@ -149,6 +155,14 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		}
 	case EventUserCreated:
 		return nil
+	case EventDeliveryUpdated:
+		settings, err := settingsColumn(ev.Settings)
+		if err != nil {
+			return err
+		}
+		return dbErr("put delivery settings", a.q.DeliverySettingsPut(ctx, queries.DeliverySettingsPutParams{
+			Username: ev.User, Settings: settings, Version: seq, UpdatedAt: ev.Time,
+		}))
 	}
 	if n == 0 {
 		// The commands check before they append, so only a hand-made
@@ -162,3 +176,12 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 // Flush writes the imported rules gathered; Apply writes everything else
 // as it goes.
 func (a *applier) Flush(ctx context.Context) error { return a.flushImported(ctx) }
+
+// origin is the origin column of a created rule: NULL for a rule a person
+// made.
+func origin(r *rules.Rule) *string {
+	if r.Origin == "" {
+		return nil
+	}
+	return &r.Origin
+}

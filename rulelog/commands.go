@@ -135,7 +135,7 @@ func (c *Commands) WaitProjected(ctx context.Context, seq uint64) error {
 // the sequence of the event. The rule's id, owner and generated_last_week
 // are set here, whatever the caller sent.
 func (c *Commands) Create(ctx context.Context, user string, r rules.Rule, m Meta) (StoredRule, error) {
-	r.ID, r.User, r.GeneratedLastWeek = 0, rules.User{Name: user}, 0
+	r.ID, r.User, r.GeneratedLastWeek, r.Origin = 0, rules.User{Name: user}, 0, ""
 	if err := validate(&r); err != nil {
 		return StoredRule{}, err
 	}
@@ -225,9 +225,12 @@ func (c *Commands) Update(ctx context.Context, user string, id int64, r rules.Ru
 		return StoredRule{}, err
 	}
 	seq, err := c.appendChecked(ctx, user, func(ctx context.Context) (*Event, error) {
-		if _, err := c.ownRule(ctx, user, id, ifMatch); err != nil {
+		cur, err := c.ownRule(ctx, user, id, ifMatch)
+		if err != nil {
 			return nil, err
 		}
+		// A rule keeps its origin: the event says what the table keeps.
+		r.Origin = cur.Origin
 		ev := c.event(EventRuleUpdated, user, id, m)
 		ev.Rule = &r
 		return &ev, nil
@@ -289,19 +292,44 @@ func (c *Commands) SetDisabled(ctx context.Context, id int64, disabled bool, m M
 
 // EnsureUser makes sure the projection knows user, appending user.created
 // when the user has no event yet. Concurrent calls append one event.
-func (c *Commands) EnsureUser(ctx context.Context, user string, m Meta) error {
+//
+// The call that records the user, and only that one, then appends the
+// user's default rules: those defaults returns (nil: none), called once
+// the projection does not know the user, before anything is appended, so
+// that a failure of it (an account service down) records nothing and a
+// later call tries again. A user whose subject has events already (their
+// record raced in from another process, or an import of FMN v3 appended
+// their rules) gets none. Each default rule is a rule.created event with a
+// message id of (user, index): a retry or a racing twin is a duplicate. A
+// crash between user.created and the last of them leaves the rest out;
+// it never makes one twice.
+func (c *Commands) EnsureUser(ctx context.Context, user string, m Meta, defaults func(context.Context) ([]rules.Rule, error)) error {
 	if _, err := c.store.User(ctx, user); !errors.Is(err, ErrNotFound) {
 		return err
 	}
+	var list []rules.Rule
+	if defaults != nil {
+		var err error
+		if list, err = defaults(ctx); err != nil {
+			return fmt.Errorf("default rules of %s: %w", user, err)
+		}
+	}
 	ev := c.event(EventUserCreated, user, 0, m)
-	// Only as the first event of the subject; a fixed message id makes a
-	// racing twin a duplicate rather than a conflict.
+	// Only as the first event of the subject. The message id is this
+	// call's own: a racing twin (another process, or the import) fails the
+	// expected sequence and records nothing, and a retry of this publish
+	// is recognised as ours (see append).
 	zero := uint64(0)
-	seq, err := c.append(ctx, ev, &zero, "user.created."+wire.EncodeToken(user))
-	if errors.Is(err, errConflict) {
+	seq, err := c.append(ctx, ev, &zero, newMsgID())
+	switch {
+	case errors.Is(err, errConflict):
 		// The user has events already: the projection has them once it
 		// reaches the last one.
 		seq, err = c.lastSeq(ctx, user)
+	case err == nil && len(list) > 0:
+		var last uint64
+		last, err = c.appendDefaults(ctx, user, list, m)
+		seq = max(seq, last)
 	}
 	if err != nil {
 		return err

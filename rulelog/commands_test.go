@@ -206,7 +206,7 @@ func TestCommands(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 4)
 		for i := range errs {
-			wg.Go(func() { errs[i] = b.cmds.EnsureUser(b.ctx, "dave", rulelog.Meta{}) })
+			wg.Go(func() { errs[i] = b.cmds.EnsureUser(b.ctx, "dave", rulelog.Meta{}, nil) })
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
@@ -222,7 +222,7 @@ func TestCommands(t *testing.T) {
 		if _, err := b.cmds.Create(b.ctx, "erin", rule("erin", "e"), rulelog.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := b.cmds.EnsureUser(b.ctx, "erin", rulelog.Meta{}); err != nil {
+		if err := b.cmds.EnsureUser(b.ctx, "erin", rulelog.Meta{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if last := streamLastSeq(t, b); last != 2 {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
@@ -38,6 +39,10 @@ const (
 	// EventUserCreated records a user before their first rule, so that the
 	// users table, like every projection, comes from the stream alone.
 	EventUserCreated = "user.created"
+	// EventDeliveryUpdated carries the user's full list of non-default
+	// delivery settings (Settings), replacing the previous list: a
+	// destination not in it has the defaults (delivery.Setting).
+	EventDeliveryUpdated = "delivery.updated"
 )
 
 // ErrUnknownEvent is returned by DecodeEvent for an event type this version
@@ -57,6 +62,9 @@ type Event struct {
 	RuleID int64 `json:"rule_id,omitempty"`
 	// Rule is the full rule for created and updated.
 	Rule *rules.Rule `json:"rule,omitempty"`
+	// Settings is the user's whole list of non-default delivery settings,
+	// for delivery.updated (empty: every destination at the defaults).
+	Settings []delivery.Setting `json:"settings,omitempty"`
 	// Actor is who asked for the change: the user, or an admin.
 	Actor     string    `json:"actor"`
 	RequestID string    `json:"request_id,omitempty"`
@@ -109,6 +117,12 @@ func DecodeEvent(subject string, header nats.Header, data []byte) (Event, error)
 			return e, fmt.Errorf("%s event on %s has no rule_id", e.Type, subject)
 		}
 	case EventUserCreated:
+	case EventDeliveryUpdated:
+		for _, st := range e.Settings {
+			if err := st.Validate(); err != nil {
+				return e, fmt.Errorf("%s event on %s: %w", e.Type, subject, err)
+			}
+		}
 	default:
 		return e, fmt.Errorf("%w %q on %s", ErrUnknownEvent, e.Type, subject)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/nats-io/nats.go"
@@ -210,7 +211,16 @@ func TestProjector(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := b.cmds.EnsureUser(b.ctx, "nobody-yet", rulelog.Meta{}); err != nil {
+		if err := b.cmds.EnsureUser(b.ctx, "nobody-yet", rulelog.Meta{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.cmds.SetDelivery(b.ctx, "alice", []delivery.Setting{
+			{Protocol: "email", Address: "alice@example.org", Digest: &delivery.Digest{MaxAge: 3600}},
+		}, nil, rulelog.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		// A user whose first event is a delivery setting.
+		if err := b.cmds.SetPaused(b.ctx, "dave", "irc", "dave", true); err != nil {
 			t.Fatal(err)
 		}
 		end := streamLastSeq(t, b)

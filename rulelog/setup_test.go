@@ -139,6 +139,7 @@ func dump(t *testing.T, ctx context.Context, pool *pgxpool.Pool) string {
 		`SELECT row_to_json(t)::text FROM users t ORDER BY name`,
 		`SELECT row_to_json(t)::text FROM rules t ORDER BY id`,
 		`SELECT row_to_json(t)::text FROM rule_tombstones t ORDER BY rule_id`,
+		`SELECT row_to_json(t)::text FROM delivery_settings t ORDER BY username`,
 	} {
 		rows, err := pool.Query(ctx, q)
 		if err != nil {

@@ -271,6 +271,10 @@ func ruleFromRow(row queries.Rule) (StoredRule, error) {
 	if gen == nil {
 		gen = []rules.GenerationRule{}
 	}
+	origin := ""
+	if row.Origin != nil {
+		origin = *row.Origin
+	}
 	return StoredRule{
 		Rule: rules.Rule{
 			ID:       row.ID,
@@ -282,6 +286,7 @@ func ruleFromRow(row queries.Rule) (StoredRule, error) {
 				Params: row.TrackingParams,
 			},
 			GenerationRules: gen,
+			Origin:          origin,
 		},
 		Version:   uint64(row.Version),
 		CreatedAt: row.CreatedAt,

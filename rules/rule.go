@@ -14,7 +14,15 @@ type Rule struct {
 	TrackingRule      TrackingRule     `json:"tracking_rule"`
 	GenerationRules   []GenerationRule `json:"generation_rules"`
 	GeneratedLastWeek int64            `json:"generated_last_week"`
+	// Origin says where a rule came from: OriginDefault for a rule made
+	// from an admin's template when its user was first seen, "" for a rule
+	// the user (or an admin) made. It is set at creation and kept by
+	// every later change.
+	Origin string `json:"origin,omitempty"`
 }
+
+// OriginDefault is the Origin of a default rule (see Template).
+const OriginDefault = "default"
 
 // User names the owner of a rule.
 type User struct {
@@ -95,4 +103,26 @@ const GenerationRuleIDStride = 32
 // its id whatever its content becomes.
 func GenerationRuleID(ruleID int64, i int) int64 {
 	return ruleID*GenerationRuleIDStride + int64(i)
+}
+
+// FoldIRCNick is IRC's rfc1459 case mapping, which most servers use: two
+// nicks are the same when their folds are equal. Besides ASCII letters,
+// []\~ are the upper case of {}|^.
+func FoldIRCNick(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		case c == '[':
+			b[i] = '{'
+		case c == ']':
+			b[i] = '}'
+		case c == '\\':
+			b[i] = '|'
+		case c == '~':
+			b[i] = '^'
+		}
+	}
+	return string(b)
 }

@@ -15,13 +15,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/fmn-project/fmn/wire"
 )
 
 // Outcome describes one delivery attempt, for statistics: its Result is
-// one of wire's (Sent, Retry, Dead, Skipped: see wire.DeliveryResult), and
+// one of wire's (Sent, Retry, Dead, Skipped, Paused: see wire.DeliveryResult), and
 // OutcomePublisher stores it on EVENTS as a wire.DeliveryEvent (EventOf).
 type Outcome struct {
 	Channel string
@@ -92,6 +93,12 @@ type Options struct {
 	// Breaker is the circuit breaker on the peer (default: a new one with
 	// the default BreakerConfig). Pass one to read its Status.
 	Breaker *Breaker
+	// Settings, when set, is asked for the delivery setting of each
+	// notification's destination before it is sent: a paused destination's
+	// notification is acknowledged without sending (result Paused). A
+	// lookup that fails is a transient failure: the notification is retried.
+	// Nil: every destination has the defaults.
+	Settings delivery.Source
 	// LogEvery is how often a failure that goes on is logged again
 	// (default 30s): failed attempts, fetch errors and an open circuit
 	// each log one line when they start, a reminder with counts at most
@@ -350,6 +357,22 @@ func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) (attempted bo
 		return false, nil
 	}
 
+	if d.opts.Settings != nil {
+		set, err := d.opts.Settings.Lookup(ctx, n.User, d.channel, n.Address)
+		if err != nil {
+			// Never dropped on a guess: tried again after the backoff.
+			d.retry(msg, o, "delivery settings unavailable: "+err.Error())
+			return false, nil
+		}
+		if set.Paused {
+			d.paused(ctx, msg, o)
+			return false, nil
+		}
+		// Digests hook in here: a notification whose set.Digest is not nil
+		// is to be held and sent with others. Until they are wired in, it
+		// is sent at once, as without a digest.
+	}
+
 	start := time.Now()
 	err = d.send(ctx, msg, &n)
 	o.Duration = time.Since(start)
@@ -423,6 +446,21 @@ func (d *deliverer) alreadySent(ctx context.Context, msg jetstream.Msg, o Outcom
 	o.Result = wire.Skipped
 	d.report(o)
 	return true
+}
+
+// paused settles a notification for a paused destination: its outcome is
+// stored (the statistics count it) and it is acked, not sent.
+func (d *deliverer) paused(ctx context.Context, msg jetstream.Msg, o Outcome) {
+	o.Result = wire.Paused
+	actx, cancel := settleContext(ctx)
+	defer cancel()
+	d.store(actx, o)
+	if err := msg.DoubleAck(actx); err != nil {
+		// Redelivered, it is dropped again while the pause lasts.
+		d.log.Warn("ack of a notification for a paused destination failed", "id", o.Notification.ID, "seq", o.StreamSeq, "err", err)
+	}
+	d.log.Debug("destination paused: notification dropped", "id", o.Notification.ID, "seq", o.StreamSeq, "user", o.Notification.User)
+	d.report(o)
 }
 
 // send calls the sender, keeping the message in progress while it runs and

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/senders"
@@ -503,4 +504,63 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// settingsTable is a delivery.Source over a map, with a switchable failure:
+// the seam senders read settings through (the real one, following the
+// projection, is tested in rulelog and through the SMTP peer in app).
+type settingsTable struct {
+	mu     sync.Mutex
+	paused map[string]bool // by address
+	err    error
+}
+
+func (s *settingsTable) Lookup(_ context.Context, _, protocol, address string) (delivery.Setting, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return delivery.Setting{Protocol: protocol, Address: address, Paused: s.paused[address]}, s.err
+}
+
+func (s *settingsTable) set(address string, paused bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paused[address], s.err = paused, err
+}
+
+func TestRunPausedDestinations(t *testing.T) {
+	t.Parallel()
+	n := fmntest.StartNATS(t)
+	r := &recorder{}
+	settings := &settingsTable{paused: map[string]bool{"stopped": true}}
+	opts := senderstest.FastOptions(5)
+	opts.Settings = settings
+	out := senderstest.Start(t, n, r, opts, nil)
+
+	p := note("p1")
+	p.Address = "stopped"
+	senderstest.Publish(t, n, channel, p)
+	senderstest.Publish(t, n, channel, note("s1"))
+	fmntest.Eventually(t, 10*time.Second, "one paused, one sent", func() bool {
+		return out.Count(wire.Paused) == 1 && out.Count(wire.Sent) == 1
+	})
+	senderstest.Settled(t, n, channel)
+	if got := strings.Join(r.Sent(), ","); got != "s1" {
+		t.Fatalf("sent %s, want only s1 (p1's destination is paused)", got)
+	}
+
+	// A lookup that fails retries; the notification goes out once it works.
+	settings.set("stopped", false, errors.New("settings not loaded yet"))
+	p2 := note("p2")
+	p2.Address = "stopped"
+	senderstest.Publish(t, n, channel, p2)
+	fmntest.Eventually(t, 10*time.Second, "a retry on the failed lookup", func() bool { return out.Count(wire.Retry) >= 1 })
+	if r.Attempts("p2") != 0 {
+		t.Fatal("sent although its setting could not be read")
+	}
+	settings.set("stopped", false, nil)
+	fmntest.Eventually(t, 10*time.Second, "p2 sent once resumed", func() bool { return out.Count(wire.Sent) == 2 })
+	senderstest.Settled(t, n, channel)
+	if len(senderstest.DeadLetters(t, n, channel)) != 0 {
+		t.Error("dead letters")
+	}
 }

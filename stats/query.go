@@ -66,12 +66,14 @@ type HourCount struct {
 }
 
 // Deliveries counts a channel's delivery attempts by result: sent,
-// retried (failed transiently, tried again later) and dead (dead-lettered).
+// retried (failed transiently, tried again later), dead (dead-lettered)
+// and paused (dropped: the destination was paused).
 type Deliveries struct {
 	Channel string `json:"channel"`
 	Sent    int64  `json:"sent"`
 	Retried int64  `json:"retried"`
 	Dead    int64  `json:"dead"`
+	Paused  int64  `json:"paused"`
 }
 
 // DeliveryHour is Deliveries for one hour (of one channel or all).
@@ -80,6 +82,7 @@ type DeliveryHour struct {
 	Sent    int64     `json:"sent"`
 	Retried int64     `json:"retried"`
 	Dead    int64     `json:"dead"`
+	Paused  int64     `json:"paused"`
 }
 
 // Activity comes from the rules projection, now: users with at least one
@@ -204,7 +207,7 @@ func (rd *Reader) Deliveries(ctx context.Context, r Range) ([]Deliveries, error)
 			out = append(out, Deliveries{Channel: row.Channel})
 			i = len(out) - 1
 		}
-		addResult(&out[i].Sent, &out[i].Retried, &out[i].Dead, row.Result, row.Total)
+		addResult(&out[i].Sent, &out[i].Retried, &out[i].Dead, &out[i].Paused, row.Result, row.Total)
 	}
 	return out, nil
 }
@@ -224,7 +227,7 @@ func (rd *Reader) DeliveriesHourly(ctx context.Context, channel string, r Range)
 			out = append(out, DeliveryHour{Hour: h})
 		}
 		d := &out[len(out)-1]
-		addResult(&d.Sent, &d.Retried, &d.Dead, row.Result, row.Total)
+		addResult(&d.Sent, &d.Retried, &d.Dead, &d.Paused, row.Result, row.Total)
 	}
 	return out, nil
 }
@@ -238,7 +241,7 @@ func (rd *Reader) Activity(ctx context.Context) (Activity, error) {
 	return Activity(row), nil
 }
 
-func addResult(sent, retried, dead *int64, result string, n int64) {
+func addResult(sent, retried, dead, paused *int64, result string, n int64) {
 	switch result {
 	case string(wire.Sent):
 		*sent += n
@@ -246,6 +249,8 @@ func addResult(sent, retried, dead *int64, result string, n int64) {
 		*retried += n
 	case string(wire.Dead):
 		*dead += n
+	case string(wire.Paused):
+		*paused += n
 	}
 }
 

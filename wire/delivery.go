@@ -18,6 +18,9 @@ const (
 	// Never stored on EVENTS: the earlier delivery's outcome is the one
 	// stored.
 	Skipped DeliveryResult = "skipped"
+	// Paused: the notification's destination is paused by its user
+	// (delivery.Setting.Paused): acknowledged without sending, and counted.
+	Paused DeliveryResult = "paused"
 )
 
 // DeliveryEvent is the outcome of one delivery attempt as stored on the

@@ -13,6 +13,9 @@ const (
 
 	RulesAll     = "rules.>"
 	RulesUserPfx = "rules.user."
+	// RulesDefaultRules holds the admins' list of default rules for new
+	// users: its last event is the list in force.
+	RulesDefaultRules = "rules.admin.default-rules"
 
 	NotifyPrefix = "notify."
 	NotifyAll    = "notify.>"

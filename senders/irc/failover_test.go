@@ -76,7 +76,7 @@ func runChild(name string) int {
 		MaxDeliver: 20, AckWait: childAckWait,
 		BackOff: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond},
 	}
-	if err := irc.Run(ctx, js, streams.Defaults(), cfg, lc, opts, logger); err != nil {
+	if err := irc.Run(ctx, js, streams.Defaults(), cfg, lc, opts, nil, logger); err != nil {
 		return fail(err)
 	}
 	return 0

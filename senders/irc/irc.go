@@ -40,7 +40,9 @@ import (
 	"github.com/emersion/go-sasl"
 	"golang.org/x/time/rate"
 
+	"github.com/fmn-project/fmn/bot"
 	"github.com/fmn-project/fmn/notification"
+	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/senders"
 )
 
@@ -80,6 +82,13 @@ type Sender struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the connection manager has stopped
 
+	// answer answers private messages to fmn's nick (nil: they are
+	// ignored); inbox holds those waiting, botDone is closed when the
+	// loop answering them has stopped.
+	answer  bot.Answerer
+	inbox   chan inbound
+	botDone chan struct{}
+
 	mu      sync.Mutex
 	cur     *conn         // the registered connection, or nil
 	up      chan struct{} // closed when cur is set; replaced when it goes
@@ -92,6 +101,14 @@ var _ senders.Sender = (*Sender)(nil)
 // New validates cfg and starts connecting in the background; Send waits
 // for the connection (Config.ConnectWait at most).
 func New(cfg Config, logger *slog.Logger) (*Sender, error) {
+	return NewWithBot(cfg, nil, logger)
+}
+
+// NewWithBot is New with a bot on the connection: private messages to
+// fmn's nick go to answer (see package bot), with the services account
+// the server tags them with (IRCv3 account-tag), and its replies go back
+// as NOTICEs under the sender's flood limit.
+func NewWithBot(cfg Config, answer bot.Answerer, logger *slog.Logger) (*Sender, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -116,6 +133,14 @@ func New(cfg Config, logger *slog.Logger) (*Sender, error) {
 		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.botDone = make(chan struct{})
+	if answer != nil {
+		s.answer = answer
+		s.inbox = make(chan inbound, inboxSize)
+		go s.answerLoop()
+	} else {
+		close(s.botDone)
+	}
 	go s.manage()
 	return s, nil
 }
@@ -131,6 +156,7 @@ func (s *Sender) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	<-s.done
+	<-s.botDone
 	return nil
 }
 
@@ -338,6 +364,7 @@ type conn struct {
 	pingOut bool   // a confirming PING is on its way
 	// keepaliveAt is when the keepalive PING went, zero when none waits.
 	keepaliveAt time.Time
+	accountTag  bool      // the server tags messages with the sender's account
 	identifyAt  time.Time // last NickServ IDENTIFY
 	regainAt    time.Time // next attempt to take back the nick
 	nickAgainAt time.Time // a NICK shortly after asking services to free it
@@ -454,7 +481,7 @@ func (c *conn) deliver(ctx context.Context, target, text string) error {
 // for confirmation: a 401 names only the nick, so two messages to one nick
 // in flight could not be told apart.
 func (c *conn) enqueue(ctx context.Context, target string) (*pending, error) {
-	key := foldRFC1459(target)
+	key := rules.FoldIRCNick(target)
 	for {
 		c.mu.Lock()
 		if c.over {
@@ -555,7 +582,7 @@ func (c *conn) confirmed(seq uint64) {
 func (c *conn) refused(nick string, err error) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p := c.targets[foldRFC1459(nick)]
+	p := c.targets[rules.FoldIRCNick(nick)]
 	if p == nil {
 		return false
 	}
@@ -591,6 +618,8 @@ func (c *conn) register() error {
 	defer func() { _ = c.nc.SetReadDeadline(time.Time{}) }()
 
 	useSASL := cfg.Password != "" && cfg.SASL == SASLPlain
+	// The bot needs account-tag to know who is identified.
+	useCAP := useSASL || c.s.answer != nil
 	send := func(line string) error {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(cfg.RegisterTimeout))
 		_, err := c.nc.Write([]byte(line + "\r\n"))
@@ -599,7 +628,7 @@ func (c *conn) register() error {
 		}
 		return nil
 	}
-	if useSASL {
+	if useCAP {
 		if err := send("CAP LS 302"); err != nil {
 			return err
 		}
@@ -611,7 +640,7 @@ func (c *conn) register() error {
 	if err := send("USER " + cfg.User + " 0 * :" + cfg.RealName); err != nil {
 		return err
 	}
-	capOpen := useSASL
+	capOpen := useCAP
 	capEnd := func() error {
 		if !capOpen {
 			return nil
@@ -620,6 +649,9 @@ func (c *conn) register() error {
 		return send("CAP END")
 	}
 	noSASL := func(why string) error {
+		if !useSASL {
+			return capEnd()
+		}
 		if cfg.NoNickServ {
 			return fmt.Errorf("IRC server %s %s, and nickserv=false forbids logging in with NickServ", addr, why)
 		}
@@ -648,22 +680,44 @@ func (c *conn) register() error {
 				if len(m.Params) >= 4 && m.Param(2) == "*" {
 					continue // more CAP LS lines follow
 				}
-				if saslPlainOffered(caps) {
-					werr = send("CAP REQ :sasl")
+				var req []string
+				if c.s.answer != nil && capOffered(caps, "account-tag") {
+					req = append(req, "account-tag")
+				}
+				sasl := useSASL && saslPlainOffered(caps)
+				if sasl {
+					req = append(req, "sasl")
+				}
+				if c.s.answer != nil && !slices.Contains(req, "account-tag") {
+					c.s.log.Warn("IRC server offers no account-tag: the bot cannot tell who is identified and refuses every command")
+				}
+				switch {
+				case len(req) > 0:
+					werr = send("CAP REQ :" + strings.Join(req, " "))
+				case useSASL:
+					werr = noSASL("offers no SASL PLAIN")
+				default:
+					werr = capEnd()
+				}
+			case "ACK":
+				acked := strings.Fields(strings.ToLower(m.Trailing()))
+				if slices.Contains(acked, "account-tag") {
+					c.accountTag = true
+				}
+				if slices.Contains(acked, "sasl") {
+					werr = send("AUTHENTICATE PLAIN")
 				} else {
 					werr = noSASL("offers no SASL PLAIN")
 				}
-			case "ACK":
-				if slices.Contains(strings.Fields(strings.ToLower(m.Trailing())), "sasl") {
-					werr = send("AUTHENTICATE PLAIN")
-				}
 			case "NAK":
-				werr = noSASL("refused the sasl capability")
+				werr = noSASL("refused the capabilities " + m.Trailing())
 			}
 		case "421": // unknown command: a server without CAP
 			if strings.EqualFold(m.Param(1), "CAP") {
 				capOpen = false
-				werr = noSASL("does not know CAP")
+				if useSASL {
+					werr = noSASL("does not know CAP")
+				}
 			}
 		case "AUTHENTICATE":
 			if m.Param(0) == "+" {
@@ -759,6 +813,17 @@ func (c *conn) authenticate(send func(string) error) error {
 	return send("AUTHENTICATE " + enc)
 }
 
+// capOffered reports whether name is in a CAP LS list (with or without a
+// value).
+func capOffered(caps []string, name string) bool {
+	for _, cp := range caps {
+		if n, _, _ := strings.Cut(cp, "="); strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // saslPlainOffered reads "sasl" or "sasl=PLAIN,EXTERNAL" in a CAP LS list.
 func saslPlainOffered(caps []string) bool {
 	for _, cp := range caps {
@@ -832,11 +897,11 @@ func (c *conn) handle(m message) {
 		c.refused(m.Param(1), fmt.Errorf("IRC server %s refused the message to %q for now (%s %s)", addr, m.Param(1), m.Command, m.Trailing()))
 	case "NICK":
 		c.mu.Lock()
-		mine := foldRFC1459(m.Nick()) == foldRFC1459(c.nick)
+		mine := rules.FoldIRCNick(m.Nick()) == rules.FoldIRCNick(c.nick)
 		if mine {
 			c.nick = m.Trailing()
 		}
-		regained := mine && foldRFC1459(c.nick) == foldRFC1459(cfg.Nick)
+		regained := mine && rules.FoldIRCNick(c.nick) == rules.FoldIRCNick(cfg.Nick)
 		c.mu.Unlock()
 		if regained {
 			c.s.log.Info("regained the nick", "nick", cfg.Nick)
@@ -864,6 +929,8 @@ func (c *conn) handle(m message) {
 		if strings.EqualFold(m.Nick(), cfg.Services) {
 			c.servicesNotice(m.Trailing())
 		}
+	case "PRIVMSG":
+		c.privmsg(m)
 	case "ERROR":
 		c.fail(fmt.Errorf("IRC server %s closed the connection: %s", addr, m.Trailing()))
 	}
@@ -911,7 +978,7 @@ func (c *conn) keepalive() {
 			lines = append(lines, "PING :keepalive")
 		}
 		expired := !c.keepaliveAt.IsZero() && now.Sub(c.keepaliveAt) > cfg.PingTimeout
-		if foldRFC1459(c.nick) != foldRFC1459(cfg.Nick) {
+		if rules.FoldIRCNick(c.nick) != rules.FoldIRCNick(cfg.Nick) {
 			if !now.Before(c.regainAt) {
 				c.regainAt = now.Add(cfg.RegainInterval)
 				if c.account != "" {
@@ -934,4 +1001,84 @@ func (c *conn) keepalive() {
 			_ = c.write(l)
 		}
 	}
+}
+
+// inboxSize bounds the private messages waiting for the bot; more are
+// dropped.
+const inboxSize = 64
+
+// inbound is a private message to fmn's nick.
+type inbound struct {
+	c       *conn
+	nick    string
+	account string
+	text    string
+}
+
+// privmsg hands a private message to fmn's nick to the bot. Messages to
+// channels, CTCP requests and messages beyond the inbox are dropped.
+func (c *conn) privmsg(m message) {
+	if c.s.answer == nil {
+		return
+	}
+	nick, text := m.Nick(), m.Trailing()
+	c.mu.Lock()
+	me, tagged := c.nick, c.accountTag
+	c.mu.Unlock()
+	if rules.FoldIRCNick(m.Param(0)) != rules.FoldIRCNick(me) || !validNick(nick) ||
+		strings.HasPrefix(text, "\x01") || !strings.Contains(m.Source, "!") {
+		return
+	}
+	in := inbound{c: c, nick: nick, text: text}
+	if tagged {
+		if a, ok := m.Tag("account"); ok && a != "*" {
+			in.account = a
+		}
+	}
+	select {
+	case c.s.inbox <- in:
+	default:
+		c.s.log.Warn("bot: too many private messages waiting, dropping one", "from", nick)
+	}
+}
+
+// answerTimeout bounds the bot's work on one message.
+const answerTimeout = 20 * time.Second
+
+// answerLoop answers private messages one at a time until Close.
+func (s *Sender) answerLoop() {
+	defer close(s.botDone)
+	for {
+		var in inbound
+		select {
+		case <-s.ctx.Done():
+			return
+		case in = <-s.inbox:
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, answerTimeout)
+		lines := s.answer.Answer(ctx, bot.Message{Protocol: rules.ProtocolIRC, From: in.nick, Account: in.account, Text: in.text})
+		for _, l := range lines {
+			if err := in.c.notice(ctx, in.nick, l); err != nil {
+				s.log.Warn("bot: cannot reply", "to", in.nick, "err", s.scrub(err))
+				break
+			}
+		}
+		cancel()
+	}
+}
+
+// notice writes one reply line to nick, cut to what fits in one line,
+// under the flood limit.
+func (c *conn) notice(ctx context.Context, nick, text string) error {
+	text = cleanText(text)
+	if text == "" {
+		return nil
+	}
+	if parts := splitText(text, c.budget(nick)); len(parts) > 0 {
+		text = parts[0]
+	}
+	if err := c.s.lim.Wait(ctx); err != nil {
+		return fmt.Errorf("waiting for the flood limit: %w", err)
+	}
+	return c.write("NOTICE " + nick + " :" + text)
 }

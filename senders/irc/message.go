@@ -5,23 +5,24 @@ import (
 	"unicode/utf8"
 )
 
-// message is one line from the server, without its tags.
+// message is one line from the server.
 type message struct {
+	Tags    string // IRCv3 tags, without the @: "account=alice;time=…"
 	Source  string // nick!user@host or a server name, "" when absent
 	Command string // upper case: PRIVMSG, 001, …
 	Params  []string
 }
 
-// parseMessage splits a line (without CRLF) into its parts. IRCv3 tags are
-// dropped: fmn needs none of them.
+// parseMessage splits a line (without CRLF) into its parts.
 func parseMessage(line string) (message, bool) {
 	var m message
 	line = strings.TrimRight(line, "\r\n")
 	if strings.HasPrefix(line, "@") {
-		_, rest, ok := strings.Cut(line, " ")
+		tags, rest, ok := strings.Cut(line[1:], " ")
 		if !ok {
 			return m, false
 		}
+		m.Tags = tags
 		line = strings.TrimLeft(rest, " ")
 	}
 	if strings.HasPrefix(line, ":") {
@@ -65,31 +66,54 @@ func (m message) Trailing() string {
 	return m.Params[len(m.Params)-1]
 }
 
+// Tag is the value of the IRCv3 tag name, unescaped, and whether the
+// message has it.
+func (m message) Tag(name string) (string, bool) {
+	for t := range strings.SplitSeq(m.Tags, ";") {
+		k, v, _ := strings.Cut(t, "=")
+		if k == name {
+			return unescapeTag(v), true
+		}
+	}
+	return "", false
+}
+
+// unescapeTag undoes IRCv3's escaping of tag values.
+func unescapeTag(v string) string {
+	if !strings.Contains(v, "\\") {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		if i == len(v) {
+			break
+		}
+		switch v[i] {
+		case ':':
+			b.WriteByte(';')
+		case 's':
+			b.WriteByte(' ')
+		case 'r':
+			b.WriteByte('\r')
+		case 'n':
+			b.WriteByte('\n')
+		default:
+			b.WriteByte(v[i])
+		}
+	}
+	return b.String()
+}
+
 // Nick is the nick part of the source.
 func (m message) Nick() string {
 	n, _, _ := strings.Cut(m.Source, "!")
 	return n
-}
-
-// foldRFC1459 is the rfc1459 case mapping, which most servers use: besides
-// ASCII letters, []\~ are the upper case of {}|^.
-func foldRFC1459(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			b[i] = c + 'a' - 'A'
-		case c == '[':
-			b[i] = '{'
-		case c == ']':
-			b[i] = '}'
-		case c == '\\':
-			b[i] = '|'
-		case c == '~':
-			b[i] = '^'
-		}
-	}
-	return string(b)
 }
 
 // cleanText makes a notification's line one safe PRIVMSG text: line

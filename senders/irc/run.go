@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fmn-project/fmn/bot"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/lease"
 	"github.com/fmn-project/fmn/streams"
@@ -21,9 +22,11 @@ const LeaseKey = "sender-irc"
 // senders.Run. When the lease is lost it drops the connection at once —
 // before another process can have taken the lease and connected —, stops
 // consuming, and waits for the lease again; whatever it had fetched and not
-// acknowledged is redelivered to the new holder. Run returns nil when ctx
-// ends, or the error that stopped the sender while it held the lease.
-func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, cfg Config, lc lease.Config, opts senders.Options, logger *slog.Logger) error {
+// acknowledged is redelivered to the new holder. With answer set, the bot
+// runs on the same connection (NewWithBot), so only the lease holder
+// answers. Run returns nil when ctx ends, or the error that stopped the
+// sender while it held the lease.
+func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, cfg Config, lc lease.Config, opts senders.Options, answer bot.Answerer, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -31,7 +34,7 @@ func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, cfg Con
 		lc.Key = LeaseKey
 	}
 	return lease.Run(ctx, js, lc, logger, func(ctx context.Context) error {
-		s, err := New(cfg, logger)
+		s, err := NewWithBot(cfg, answer, logger)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fmn-project/fmn/bot"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/lease"
 	"github.com/fmn-project/fmn/streams"
@@ -22,8 +23,9 @@ const LeaseKey = "sender-matrix"
 // within the lease's TTL when it dies. A send still in flight when the
 // lease is lost may finish: its transaction id makes the new holder's
 // retry of the same notification a no-op. Run returns nil when ctx ends,
-// or the error that stopped the sender while it held the lease.
-func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, cfg Config, lc lease.Config, opts senders.Options, logger *slog.Logger) error {
+// or the error that stopped the sender while it held the lease. With
+// answer set, the lease holder also runs the bot (Sender.Listen).
+func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, cfg Config, lc lease.Config, opts senders.Options, answer bot.Answerer, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -36,6 +38,12 @@ func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, cfg Con
 			return err
 		}
 		defer s.Close()
+		if answer != nil {
+			lctx, stop := context.WithCancel(ctx)
+			listening := make(chan struct{})
+			go func() { defer close(listening); s.Listen(lctx, answer) }()
+			defer func() { stop(); <-listening }()
+		}
 		return senders.Run(ctx, js, sc, s, opts, logger)
 	})
 }

@@ -33,7 +33,7 @@ func TestRunFailover(t *testing.T) {
 		p := &process{cancel: cancel, done: make(chan error, 1)}
 		l := lc
 		l.Holder = name
-		go func() { p.done <- matrix.Run(ctx, n.JS, n.Streams, cfg, l, senderstest.FastOptions(5), nil) }()
+		go func() { p.done <- matrix.Run(ctx, n.JS, n.Streams, cfg, l, senderstest.FastOptions(5), nil, nil) }()
 		t.Cleanup(func() {
 			cancel()
 			if err := <-p.done; err != nil {

@@ -8,7 +8,8 @@
 // after a matching message, gets an API validation error next to the field while
 // editing, deletes a rule, and uses the app at phone width; root, an admin, disables
 // alice's rule, reads the statistics and pages through more rules than the admin
-// list's page of 200; the provider refusing mallory is said so.
+// list's page of 200, and sets the default rules, which bob gets when he first logs
+// in; the provider refusing mallory is said so.
 // No console errors anywhere. Screenshots go to test-artifacts/ui/.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -375,6 +376,60 @@ describe('fmn web UI against a real fmn', () => {
       assert.deepEqual(alice.problems, [])
     } finally {
       await alice.context.close()
+    }
+  })
+
+  it('root sets the default rules on their page, and bob gets them when he first logs in', async () => {
+    const { context, page, problems } = await newPage(browser)
+    const templates = [{
+      name: 'Builds of my packages',
+      tracking_rule: { name: 'artifacts-owned', params: ['{me}'] },
+      generation_rules: [{ destinations: [{ protocol: 'email' }, { protocol: 'irc' }, { protocol: 'matrix' }] }],
+    }]
+    try {
+      await login(page, 'root')
+      await page.getByRole('link', { name: 'Default rules' }).click()
+      await page.getByRole('heading', { name: 'Default rules' }).waitFor()
+      const editor = page.getByLabel(/^Rule templates \(JSON\)/)
+      // FMN_DEFAULT_RULES=off and no admin's list yet: none.
+      assert.equal(JSON.parse(await editor.inputValue()).length, 0)
+      // A template that names an address is refused, with where.
+      const bad = structuredClone(templates)
+      bad[0].generation_rules[0].destinations[0].address = 'someone@example.org'
+      await editor.fill(JSON.stringify(bad, null, 2))
+      await page.getByRole('button', { name: 'Save' }).click()
+      const alert = page.getByRole('alert')
+      await alert.getByText('0.generation_rules.0.destinations.0.address: unexpected property').waitFor()
+      expected(problems, /422/)
+      shots.push(await shot(page, 'admin-default-rules-error'))
+      await editor.fill(JSON.stringify(templates, null, 2))
+      await page.getByRole('button', { name: 'Save' }).click()
+      await page.getByRole('status').filter({ hasText: 'Saved: new users get 1 default rule.' }).waitFor()
+      shots.push(await shot(page, 'admin-default-rules'))
+      // Stored: a new page load reads it back.
+      await page.reload()
+      await page.getByRole('heading', { name: 'Default rules' }).waitFor()
+      assert.deepEqual(JSON.parse(await editor.inputValue()).map((t) => t.name), ['Builds of my packages'])
+      assert.deepEqual(problems, [])
+    } finally {
+      await context.close()
+    }
+    // bob, new to fmn, has it: his email and IRC nick (he has no Matrix id).
+    const bob = await newPage(browser)
+    try {
+      await login(bob.page, 'bob')
+      const r = row(bob.page, 'Builds of my packages')
+      await r.waitFor()
+      assert.equal(await r.locator('.badge').innerText(), 'default')
+      const sendsTo = await r.locator('td[data-label="Sends to"]').innerText()
+      assert.match(sendsTo, /bob@example\.org/)
+      assert.match(sendsTo, /bobby/)
+      assert.doesNotMatch(sendsTo, /matrix/i)
+      assert.equal(await bob.page.locator('table.rules tbody tr').count(), 1)
+      shots.push(await shot(bob.page, 'default-rules-new-user'))
+      assert.deepEqual(bob.problems, [])
+    } finally {
+      await bob.context.close()
     }
   })
 })

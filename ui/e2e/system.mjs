@@ -122,6 +122,9 @@ export async function startSystem({ artifacts }) {
       FMN_SMTP_URL: '',
       FMN_NATS_URL: '',
       FMN_LOG_LEVEL: 'info',
+      // Users start without rules (the tests create theirs); the admin's default
+      // rules still apply once set (the default-rules test).
+      FMN_DEFAULT_RULES: 'off',
     }
     const fmn = spawn(join(bin, 'fmn'), ['dev'], { env, stdio: ['ignore', 'pipe', logStream] })
     children.push(fmn)

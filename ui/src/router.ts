@@ -22,6 +22,7 @@ export function makeRouter(session: Session): Router {
       { path: '/admin', redirect: '/admin/rules' },
       { path: '/admin/rules', name: 'admin-rules', component: () => import('./views/AdminRulesView.vue'), meta: { auth: true, admin: true, title: 'All rules' } },
       { path: '/admin/users', name: 'admin-users', component: () => import('./views/AdminUsersView.vue'), meta: { auth: true, admin: true, title: 'Users' } },
+      { path: '/admin/default-rules', name: 'admin-default-rules', component: () => import('./views/AdminDefaultRulesView.vue'), meta: { auth: true, admin: true, title: 'Default rules' } },
       { path: '/admin/stats', name: 'admin-stats', component: () => import('./views/AdminStatsView.vue'), meta: { auth: true, admin: true, title: 'Statistics' } },
       { path: '/:rest(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue'), meta: { title: 'Not found' } },
     ],
