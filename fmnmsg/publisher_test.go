@@ -360,18 +360,27 @@ func TestPublishRuleMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Not rule changes: a user's record, an imported rule, an event type
-	// this version does not know.
-	if err := b.cmds.EnsureUser(b.ctx, "bob", rulelog.Meta{}); err != nil {
+	// A new user's record (no message) and their default rule (a
+	// creation, as any other).
+	if err := b.cmds.EnsureUser(b.ctx, "bob", rulelog.Meta{}, func(context.Context) ([]rules.Rule, error) {
+		r := testRule("bob", "Default")
+		r.Origin = rules.OriginDefault
+		return []rules.Rule{r}, nil
+	}); err != nil {
 		t.Fatal(err)
 	}
+	bobRule := lastSeq(t, b)
+	// Not rule changes: an imported rule, delivery settings, an event type
+	// this version does not know.
 	imported := rulelog.Event{Type: rulelog.EventRuleCreated, User: "carol", RuleID: 900001, Rule: ptr(testRule("carol", "from FMN")), Time: time.Now()}
 	publishEvent(t, b, imported)
-	other := nats.NewMsg(wire.RulesUserSubject("alice"))
-	other.Header.Set(wire.HeaderEvent, "delivery.updated")
-	other.Data = []byte(`{"type": "delivery.updated", "user": "alice"}`)
-	if _, err := b.nats.JS.PublishMsg(b.ctx, other); err != nil {
-		t.Fatal(err)
+	for _, typ := range []string{rulelog.EventDeliveryUpdated, "rule.archived"} {
+		other := nats.NewMsg(wire.RulesUserSubject("alice"))
+		other.Header.Set(wire.HeaderEvent, typ)
+		other.Data = []byte(`{"type": "` + typ + `", "user": "alice", "rule_id": 1}`)
+		if _, err := b.nats.JS.PublishMsg(b.ctx, other); err != nil {
+			t.Fatal(err)
+		}
 	}
 	unnamed, err := b.cmds.Create(b.ctx, "alice", testRule("alice", ""), rulelog.Meta{})
 	if err != nil {
@@ -392,6 +401,8 @@ func TestPublishRuleMessages(t *testing.T) {
 			body: `{"rule": ` + ruleJSON(id, "Bodhi and Koji", true, "alice", user, bodhiKoji) + `, "user": ` + userJSON("alice", user) + `}`},
 		{seq: enabled.Version, schema: fmnmsg.SchemaUpdate, routingKey: "org.fedoraproject.prod.fmn.rule.update.v1",
 			body: `{"rule": ` + ruleJSON(id, "Bodhi and Koji", false, "alice", user, bodhiKoji) + `, "user": ` + userJSON("alice", user) + `}`},
+		{seq: bobRule, schema: fmnmsg.SchemaCreate, routingKey: "org.fedoraproject.prod.fmn.rule.update.v1",
+			body: `{"rule": ` + ruleJSON(int64(bobRule), "Default", false, "bob", bobRule-1, `[]`) + `, "user": ` + userJSON("bob", bobRule-1) + `}`},
 		{seq: uint64(unnamed.ID), schema: fmnmsg.SchemaCreate, routingKey: "org.fedoraproject.prod.fmn.rule.update.v1",
 			body: `{"rule": ` + ruleJSON(unnamed.ID, "", false, "alice", user, `[]`) + `, "user": ` + userJSON("alice", user) + `}`},
 		{seq: deleteSeq, schema: fmnmsg.SchemaDelete, routingKey: "org.fedoraproject.prod.fmn.rule.delete.v1",
