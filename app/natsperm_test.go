@@ -219,6 +219,8 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 	cfg.FASJSONURL = fas.URL
 	cfg.SMTPURL = smtpSrv.URL() + "?ca_file=" + smtpSrv.CAFile(t)
 	cfg.MailFrom = "notifications@example.org"
+	// The test counts alice's rules and FMN messages: one rule, hers.
+	cfg.DefaultRules = false
 
 	// First start: a server with the admin's credentials creates the
 	// streams (docs/deploy.md); the roles' users may only look them up.
