@@ -34,7 +34,7 @@ import (
 
 // The users of docs/nats/fmn-accounts.conf, by the name of their nkey
 // variable (FMN_NKEY_<name>).
-var permUsers = []string{"PROJECTOR", "CONSUMER", "STATS", "SENDER_EMAIL", "SENDER_IRC", "SENDER_MATRIX", "API", "BRIDGE", "PUBLISH", "ADMIN"}
+var permUsers = []string{"PROJECTOR", "CONSUMER", "STATS", "SENDER_EMAIL", "SENDER_IRC", "SENDER_MATRIX", "API", "AMQP_PUBLISHER", "BRIDGE", "PUBLISH", "ADMIN"}
 
 // permServer is an in-process nats-server configured with the example
 // account of docs/nats/fmn-accounts.conf, each user with an nkey of its
@@ -221,6 +221,8 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 	cfg.SMTPURL = smtpSrv.URL() + "?ca_file=" + smtpSrv.CAFile(t)
 	cfg.MailFrom = "notifications@example.org"
 	cfg.DigestEvery = 200 * time.Millisecond
+	// The test counts alice's rules and FMN messages: one rule, hers.
+	cfg.DefaultRules = false
 
 	// First start: a server with the admin's credentials creates the
 	// streams (docs/deploy.md); the roles' users may only look them up.
@@ -239,6 +241,11 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 	boot("STATS", nil, "stats")
 	email := boot("SENDER_EMAIL", &senders.Options{BackOff: []time.Duration{100 * time.Millisecond}}, "sender-email")
 	api := boot("API", nil, "api")
+	exchange, fmnMessages := amqpQueue(t, "#")
+	pcfg := cfg
+	pcfg.AMQPURL, pcfg.AMQPExchange = fmntest.AMQPURL(), exchange
+	logs["AMQP_PUBLISHER"] = &permLog{}
+	runAs(t, ctx, pcfg, p.auth("AMQP_PUBLISHER"), logs["AMQP_PUBLISHER"], nil, "amqp-publisher")
 
 	token := op.Login(t, "alice").AccessToken
 	call := func(method, path string, body any) (int, []byte) {
@@ -275,8 +282,16 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 		ID int64 `json:"id"`
 	}
 	_ = json.Unmarshal(body, &created)
-	// Her first request also gave her the shipped default rules.
-	fmntest.Eventually(t, 10*time.Second, "the matcher has the rule", func() bool { return cons.Matcher.RuleCount() >= 1 })
+	fmntest.Eventually(t, 10*time.Second, "the matcher has the rule", func() bool { return cons.Matcher.RuleCount() == 1 })
+	// The amqp-publisher reads the rule's history and publishes FMN's message.
+	select {
+	case d := <-fmnMessages:
+		if d.Headers["fedora_messaging_schema"] != "fmn.rule.create.v1" || !strings.Contains(string(d.Body), fmt.Sprintf(`"id": %d, "user"`, created.ID)) {
+			t.Errorf("FMN's message of the new rule: %v %s", d.Headers, d.Body)
+		}
+	case <-time.After(fmntest.Scaled(20 * time.Second)):
+		t.Errorf("no FMN message of the new rule within 20s\n%s", logs["AMQP_PUBLISHER"])
+	}
 
 	// The live feed, as a browser opens it.
 	code, body = call(http.MethodPost, "/api/v1/users/alice/notifications/ticket", nil)

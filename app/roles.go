@@ -47,9 +47,10 @@ var roles = []role{
 	{name: "sender-matrix", needs: needDB | needRedis | needDirectory | needSenders, start: startSenderMatrix},
 	{name: "sender-irc", needs: needDB | needRedis | needDirectory | needSenders, start: startSenderIRC},
 	{name: "api", needs: needDB | needRedis | needDirectory, start: startAPI},
+	{name: roleAMQPPublisher, start: startAMQPPublisher},
 }
 
-// AllRoles are the roles `fmn dev` runs.
+// AllRoles are fmn's roles (`fmn dev` runs DevRoles).
 var AllRoles = func() []string {
 	names := make([]string, len(roles))
 	for i, r := range roles {

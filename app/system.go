@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/fmn-project/fmn/config"
@@ -74,6 +75,11 @@ func RunSystem(ctx context.Context, cfg config.Config, roleNames []string, opts 
 	sc, err := buildSenders(cfg, roleNames, opts.Dev)
 	if err != nil {
 		return err
+	}
+	if slices.Contains(roleNames, roleAMQPPublisher) {
+		if err := amqpPublisherConfig(cfg).Validate(); err != nil {
+			return err
+		}
 	}
 	env := &Env{Cfg: cfg, Log: log}
 	defer env.Close()

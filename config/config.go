@@ -95,11 +95,18 @@ type Config struct {
 	IRCURL string
 	// MatrixURL and MatrixToken configure Matrix (default empty: off).
 	MatrixURL, MatrixToken string
-	// AMQPURL is the bus broker of `fmn bridge amqp`
-	// (default amqp://guest:guest@127.0.0.1:5672/).
+	// AMQPURL is the AMQP bus broker: what `fmn bridge amqp` copies into
+	// BUS, and where the amqp-publisher role publishes FMN's rule messages
+	// (default empty: the bridge uses amqp://guest:guest@127.0.0.1:5672/;
+	// `fmn dev` publishes no rule messages).
 	AMQPURL string
-	// AMQPExchange and AMQPQueue (defaults amq.topic and fmn).
+	// AMQPExchange is the topic exchange of the bus, AMQPQueue the
+	// bridge's durable queue (defaults amq.topic and fmn).
 	AMQPExchange, AMQPQueue string
+	// AMQPTopicPrefix goes before the topics fmn publishes, as
+	// fedora-messaging's topic_prefix (default org.fedoraproject.prod;
+	// "none" for no prefix).
+	AMQPTopicPrefix string
 	// Streams holds stream names, replicas, storage and ages.
 	Streams streams.Config
 	// Consumer tunes the matcher: AckWait (default 30s), MaxAckPending
@@ -153,8 +160,8 @@ func Defaults() Config {
 		AuthFailureBurst:      10,
 		AuthFailureRate:       6,
 		MailFrom:              "fmn@localhost",
-		AMQPURL:               "amqp://guest:guest@127.0.0.1:5672/",
 		AMQPExchange:          "amq.topic",
+		AMQPTopicPrefix:       "org.fedoraproject.prod",
 		AMQPQueue:             "fmn",
 		Streams:               streams.Defaults(),
 		StatsRetention:        90 * 24 * time.Hour,
@@ -207,8 +214,13 @@ const (
 	IRC
 	// Matrix is FMN_MATRIX_URL and FMN_MATRIX_TOKEN.
 	Matrix
-	// AMQP is the bus broker of `fmn bridge amqp`.
+	// AMQP is the AMQP bus: FMN_AMQP_URL, FMN_AMQP_EXCHANGE.
 	AMQP
+	// Bridge is the durable queue of `fmn bridge amqp`.
+	Bridge
+	// AMQPPublisher is what the amqp-publisher role adds:
+	// FMN_AMQP_TOPIC_PREFIX.
+	AMQPPublisher
 	// Consumer tunes the matcher.
 	Consumer
 	// Stats is FMN_STATS_RETENTION.
@@ -387,9 +399,12 @@ func definitions(cfg *Config) []setting {
 	str("matrix-url", "FMN_MATRIX_URL", "Matrix homeserver URL", false, &cfg.MatrixURL)
 	str("matrix-token", "FMN_MATRIX_TOKEN", "Matrix access token", true, &cfg.MatrixToken)
 	group = AMQP
-	str("amqp-url", "FMN_AMQP_URL", "AMQP broker URL of the bus", true, &cfg.AMQPURL)
-	str("amqp-exchange", "FMN_AMQP_EXCHANGE", "AMQP topic exchange to bind", false, &cfg.AMQPExchange)
+	str("amqp-url", "FMN_AMQP_URL", "AMQP broker URL of the bus (the bridge's source; set, it lets fmn dev publish FMN's rule messages there)", true, &cfg.AMQPURL)
+	str("amqp-exchange", "FMN_AMQP_EXCHANGE", "AMQP topic exchange of the bus", false, &cfg.AMQPExchange)
+	group = Bridge
 	str("amqp-queue", "FMN_AMQP_QUEUE", "durable AMQP queue of the bridge", false, &cfg.AMQPQueue)
+	group = AMQPPublisher
+	str("amqp-topic-prefix", "FMN_AMQP_TOPIC_PREFIX", "prefix of the topics of FMN's rule messages (fedora-messaging's topic_prefix; none: no prefix)", false, &cfg.AMQPTopicPrefix)
 	group = StreamNames
 	str("stream-bus", "FMN_STREAM_BUS", "name of the bus stream", false, &cfg.Streams.Bus)
 	str("stream-rules", "FMN_STREAM_RULES", "name of the rule event stream", false, &cfg.Streams.Rules)
@@ -570,6 +585,9 @@ func (c *Config) Validate() error {
 	checkURL("FMN_IRC_URL", c.IRCURL, "irc", "ircs")
 	checkURL("FMN_MATRIX_URL", c.MatrixURL, "http", "https")
 	checkURL("FMN_AMQP_URL", c.AMQPURL, "amqp", "amqps")
+	if strings.ContainsAny(c.AMQPTopicPrefix, " \t*#") {
+		bad("FMN_AMQP_TOPIC_PREFIX", "must be dot-separated words without spaces, * or #, got %q", c.AMQPTopicPrefix)
+	}
 	if c.DatabaseURL == "" {
 		bad("FMN_DATABASE_URL", "must be set")
 	}
