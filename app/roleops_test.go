@@ -75,12 +75,9 @@ func metricValue(body string, parts ...string) (string, bool) {
 // circuit opens and readiness says so; when it is back, ready again.
 func TestSenderRoleOps(t *testing.T) {
 	t.Parallel()
-	// The senders read the delivery settings: PostgreSQL and Redis too.
-	o := setupOps(t, false)
-	n := o.nats
+	n := fmntest.StartNATS(t)
 	srv := fmntest.StartSMTP(t, "fmn-bot", "Sm7p-pa55word")
-	cfg := o.cfg
-	cfg.MailFrom = "notifications@example.org"
+	cfg := testConfig(t, n)
 	cfg.SMTPURL = srv.URL() + "?ca_file=" + srv.CAFile(t)
 	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.SenderEmailWorkers = 3
@@ -195,6 +192,17 @@ func TestProjectionRolesOps(t *testing.T) {
 		_, applied := metricValue(body, "fmn_projector_applied_total")
 		return rules && st && applied
 	})
+}
+
+// testConfig is a configuration on the test's NATS, for roles that need
+// nothing else.
+func testConfig(t *testing.T, n *fmntest.NATS) config.Config {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.NATSURL = n.URL
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MailFrom = "notifications@example.org"
+	return cfg
 }
 
 // runRoles runs roles in-process until the test ends.
