@@ -138,6 +138,9 @@ func (p *process) leasedSender(channel, leaseKey string) (lease.Config, senders.
 // invalidation would miss. A first load that fails is not fatal: the
 // senders retry each notification until a load works.
 func (p *process) startDeliverySettings(ctx context.Context) *rulelog.DeliverySource {
+	if p.sys.Delivery != nil {
+		return p.sys.Delivery // the senders and the api of one process share it
+	}
 	log := p.log.With("role", "delivery-settings")
 	src := rulelog.NewDeliverySource(rulelog.NewReader(p.env.DB, p.sys.Redis, p.cfg.RedisPrefix), log)
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -48,7 +48,7 @@ type process struct {
 	wake   <-chan struct{}
 	svcInv *svccache.Invalidations
 	// deliveryWake is woken by Redis when the rules version changes, for
-	// the senders' delivery settings (needSenders).
+	// the users' delivery settings (needDeliverySettings).
 	deliveryWake <-chan struct{}
 	// lags are the projections whose lag the metrics export.
 	lags []lagItem
@@ -176,7 +176,7 @@ func (p *process) connect(ctx context.Context, needs needs) error {
 			return fmt.Errorf("FMN_REDIS_URL: %s", redact.Text(err.Error(), redact.URLSecrets(cfg.RedisURL)...))
 		}
 		p.wake = rulelog.NotifyVersion(&ropt, cfg.RedisPrefix)
-		if needs&needSenders != 0 {
+		if needs&needDeliverySettings != 0 {
 			p.deliveryWake = rulelog.NotifyVersion(&ropt, cfg.RedisPrefix)
 		}
 		p.svcInv = svccache.Hook(&ropt)
