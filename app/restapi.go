@@ -8,8 +8,8 @@ import (
 	"net/http"
 
 	"github.com/fmn-project/fmn/api"
-	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/api/auth"
+	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/directory"
 	"github.com/fmn-project/fmn/live"
 	"github.com/fmn-project/fmn/notification"
