@@ -129,7 +129,9 @@ func (s *Server) deliveryError(ctx context.Context, err error, in *putDeliveryIn
 	case errors.As(err, &se):
 		loc := fmt.Sprintf("body[%d]", se.Index)
 		if d := se.Setting.Digest; d != nil && se.Setting.Validate() != nil {
-			if d.MaxAge < delivery.MinDigestAge || d.MaxAge > delivery.MaxDigestAge {
+			if se.Setting.Protocol == delivery.ProtocolLive {
+				loc += ".digest"
+			} else if d.MaxAge < delivery.MinDigestAge || d.MaxAge > delivery.MaxDigestAge {
 				loc += ".digest.max_age"
 			} else {
 				loc += ".digest.max_count"

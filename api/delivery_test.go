@@ -78,6 +78,12 @@ func TestDeliverySettings(t *testing.T) {
 			t.Errorf("digest %v: %+v", d, p)
 		}
 	}
+	// The live feed can be paused but has no digest.
+	r = b.do(t, "alice", http.MethodPut, path, []map[string]any{{"protocol": "sse", "address": "alice", "digest": map[string]any{"max_age": 600}}})
+	expect(t, r, http.StatusUnprocessableEntity)
+	if p := r.problem(t); len(p.Errors) == 0 || p.Errors[0].Location != "body[0].digest" || !strings.Contains(p.Detail, "live feed") {
+		t.Errorf("a digest for the live feed: %+v", p)
+	}
 	// Two entries for one destination.
 	r = b.do(t, "alice", http.MethodPut, path, []map[string]any{
 		{"protocol": "irc", "address": "alice", "paused": true},
