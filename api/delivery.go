@@ -129,11 +129,12 @@ func (s *Server) deliveryError(ctx context.Context, err error, in *putDeliveryIn
 	case errors.As(err, &se):
 		loc := fmt.Sprintf("body[%d]", se.Index)
 		if d := se.Setting.Digest; d != nil && se.Setting.Validate() != nil {
-			if se.Setting.Protocol == delivery.ProtocolLive {
+			switch {
+			case se.Setting.Protocol == delivery.ProtocolLive:
 				loc += ".digest"
-			} else if d.MaxAge < delivery.MinDigestAge || d.MaxAge > delivery.MaxDigestAge {
+			case d.MaxAge < delivery.MinDigestAge || d.MaxAge > delivery.MaxDigestAge:
 				loc += ".digest.max_age"
-			} else {
+			default:
 				loc += ".digest.max_count"
 			}
 		}
