@@ -311,13 +311,14 @@ func describe(ds []rules.Destination) string {
 // etag renders a version as a strong ETag.
 func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
 
-// parseETag reads one ETag (quoted or bare, weak prefix tolerated).
+// parseETag reads one ETag (quoted or bare, weak prefix tolerated). "0"
+// is the version of delivery settings never set.
 func parseETag(v string) (uint64, bool) {
 	v = strings.TrimSpace(v)
 	v = strings.TrimPrefix(v, "W/")
 	v = strings.Trim(v, `"`)
 	n, err := strconv.ParseUint(v, 10, 64)
-	return n, err == nil && n > 0
+	return n, err == nil
 }
 
 // ifMatch reads If-Match: nil when absent or "*" (any version of an

@@ -240,6 +240,7 @@ func New(cfg Config, deps Deps) *Server {
 	s.api.UseMiddleware(s.authenticate)
 	(&RuleHandlers{s}).Register(s.api)
 	(&UserHandlers{s}).Register(s.api)
+	(&DeliveryHandlers{s}).Register(s.api)
 	(&AdminHandlers{s}).Register(s.api)
 	(&MiscHandlers{s}).Register(s.api)
 	(&PreviewHandlers{s}).Register(s.api)

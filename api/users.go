@@ -120,18 +120,28 @@ func (h *UserHandlers) destinations(ctx context.Context, in *userPath) (*destina
 	if err := mustBeSelfOrAdmin(ctx, in.Username, "destinations"); err != nil {
 		return nil, err
 	}
-	if h.s.accounts == nil {
+	out, err := h.s.destinationsOf(ctx, in.Username)
+	if err != nil {
+		return nil, err
+	}
+	return &destinationsOutput{Body: out}, nil
+}
+
+// destinationsOf is a user's destinations: those of their account, and
+// their live feed in the browser.
+func (s *Server) destinationsOf(ctx context.Context, user string) ([]Destination, error) {
+	if s.accounts == nil {
 		return nil, errNoAccounts("Destinations")
 	}
-	ds, err := h.s.accounts.Destinations(ctx, in.Username)
+	ds, err := s.accounts.Destinations(ctx, user)
 	if err != nil {
-		return nil, h.s.accountsError(ctx, err, "User "+in.Username)
+		return nil, s.accountsError(ctx, err, "User "+user)
 	}
 	out := make([]Destination, len(ds), len(ds)+1)
 	for i, d := range ds {
 		out[i] = Destination(d)
 	}
 	// Everyone has a live feed in the browser, at their own name.
-	out = append(out, Destination{Protocol: rules.ProtocolSSE, Address: in.Username})
-	return &destinationsOutput{Body: out}, nil
+	out = append(out, Destination{Protocol: rules.ProtocolSSE, Address: user})
+	return out, nil
 }

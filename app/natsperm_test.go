@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +34,7 @@ import (
 
 // The users of docs/nats/fmn-accounts.conf, by the name of their nkey
 // variable (FMN_NKEY_<name>).
-var permUsers = []string{"PROJECTOR", "CONSUMER", "STATS", "SENDER_EMAIL", "SENDER_IRC", "SENDER_MATRIX", "API", "BRIDGE", "PUBLISH", "ADMIN"}
+var permUsers = []string{"PROJECTOR", "CONSUMER", "STATS", "SENDER_EMAIL", "SENDER_IRC", "SENDER_MATRIX", "API", "AMQP_PUBLISHER", "BRIDGE", "PUBLISH", "ADMIN"}
 
 // permServer is an in-process nats-server configured with the example
 // account of docs/nats/fmn-accounts.conf, each user with an nkey of its
@@ -219,6 +220,9 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 	cfg.FASJSONURL = fas.URL
 	cfg.SMTPURL = smtpSrv.URL() + "?ca_file=" + smtpSrv.CAFile(t)
 	cfg.MailFrom = "notifications@example.org"
+	cfg.DigestEvery = 200 * time.Millisecond
+	// The test counts alice's rules and FMN messages: one rule, hers.
+	cfg.DefaultRules = false
 
 	// First start: a server with the admin's credentials creates the
 	// streams (docs/deploy.md); the roles' users may only look them up.
@@ -235,8 +239,13 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 	boot("PROJECTOR", nil, "projector")
 	cons := boot("CONSUMER", nil, "consumer")
 	boot("STATS", nil, "stats")
-	boot("SENDER_EMAIL", &senders.Options{BackOff: []time.Duration{100 * time.Millisecond}}, "sender-email")
+	email := boot("SENDER_EMAIL", &senders.Options{BackOff: []time.Duration{100 * time.Millisecond}}, "sender-email")
 	api := boot("API", nil, "api")
+	exchange, fmnMessages := amqpQueue(t, "#")
+	pcfg := cfg
+	pcfg.AMQPURL, pcfg.AMQPExchange = fmntest.AMQPURL(), exchange
+	logs["AMQP_PUBLISHER"] = &permLog{}
+	runAs(t, ctx, pcfg, p.auth("AMQP_PUBLISHER"), logs["AMQP_PUBLISHER"], nil, "amqp-publisher")
 
 	token := op.Login(t, "alice").AccessToken
 	call := func(method, path string, body any) (int, []byte) {
@@ -274,6 +283,15 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 	}
 	_ = json.Unmarshal(body, &created)
 	fmntest.Eventually(t, 10*time.Second, "the matcher has the rule", func() bool { return cons.Matcher.RuleCount() == 1 })
+	// The amqp-publisher reads the rule's history and publishes FMN's message.
+	select {
+	case d := <-fmnMessages:
+		if d.Headers["fedora_messaging_schema"] != "fmn.rule.create.v1" || !strings.Contains(string(d.Body), fmt.Sprintf(`"id": %d, "user"`, created.ID)) {
+			t.Errorf("FMN's message of the new rule: %v %s", d.Headers, d.Body)
+		}
+	case <-time.After(fmntest.Scaled(20 * time.Second)):
+		t.Errorf("no FMN message of the new rule within 20s\n%s", logs["AMQP_PUBLISHER"])
+	}
 
 	// The live feed, as a browser opens it.
 	code, body = call(http.MethodPost, "/api/v1/users/alice/notifications/ticket", nil)
@@ -348,6 +366,35 @@ func TestRolesWithTheirNATSPermissions(t *testing.T) {
 		var n int64
 		err := pg.Pool.QueryRow(ctx, "SELECT coalesce(sum(count),0) FROM rule_generated WHERE rule_id=$1", created.ID).Scan(&n)
 		return err == nil && n >= 3
+	})
+
+	// A digest: the sender holds on DIGEST, the flusher (under its lease)
+	// reads, marks and purges with the sender's user.
+	code, body = call(http.MethodPut, "/api/v1/users/alice/delivery", []map[string]any{{"protocol": "email",
+		"address": "alice@fedoraproject.org", "paused": false, "digest": map[string]any{"max_age": 3600, "max_count": 2}}})
+	if code != http.StatusOK {
+		t.Fatalf("set a digest: %d %s", code, body)
+	}
+	fmntest.Eventually(t, 10*time.Second, "the senders see the digest", func() bool {
+		s, err := email.Delivery.Lookup(ctx, "alice", "email", "alice@fedoraproject.org")
+		return err == nil && s.Digest != nil
+	})
+	for i := range 2 {
+		m := strings.Replace(msg, "5b2a4c8e-1f0d-4e7a-9a55-3c1d2e4f6a70", fmt.Sprintf("5b2a4c8e-1f0d-4e7a-9a55-3c1d2e4f6a7%d", i+1), 1)
+		if err := os.WriteFile(msgFile, []byte(m+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, out, errs := runCLI(t, "", "publish", "--nats-url", p.URL, "--nats-nkey", pa.NKeyFile, "--nats-inbox-prefix", pa.InboxPrefix, msgFile); code != 0 {
+			t.Fatalf("fmn publish: %d %s %s", code, out, errs)
+		}
+	}
+	fmntest.Eventually(t, 30*time.Second, "the digest to alice@fedoraproject.org", func() bool {
+		for _, m := range smtpSrv.Mails() {
+			if slices.Contains(m.To, "alice@fedoraproject.org") && bytes.Contains(m.Data, []byte("X-Fedora-Messaging-Digest: 2")) {
+				return true
+			}
+		}
+		return false
 	})
 
 	// Dead letters: the unusable bus message (consumer) and the refused

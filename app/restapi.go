@@ -9,6 +9,7 @@ import (
 
 	"github.com/fmn-project/fmn/api"
 	"github.com/fmn-project/fmn/api/auth"
+	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/directory"
 	"github.com/fmn-project/fmn/live"
 	"github.com/fmn-project/fmn/notification"
@@ -22,7 +23,7 @@ import (
 // registerAPI mounts the REST API under /api/ on mux, adds the rules
 // projection to the readiness checks of ops, and runs the API's background
 // work (the preview index).
-func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Registry, mux *http.ServeMux, ops *api.Ops, run func(string, func(context.Context) error)) error {
+func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Registry, mux *http.ServeMux, ops *api.Ops, settings delivery.Source, run func(string, func(context.Context) error)) error {
 	cfg := env.Cfg
 	log := env.Log.With("role", "api")
 	cmds, err := rulelog.NewCommands(ctx, env.JS, env.DB, rulelog.CommandsConfig{Stream: cfg.Streams.Rules, MaxRulesPerUser: cfg.MaxRulesPerUser, Logger: log})
@@ -94,8 +95,11 @@ func registerAPI(ctx context.Context, env *Env, sys *System, reg *prometheus.Reg
 	srv.RegisterStats(stats.NewReader(env.DB))
 	// The live feed (channel sse): one NOTIFY consumer for all the
 	// streams this process serves.
-	hub := live.NewHub(env.JS, live.HubConfig{Stream: cfg.Streams.Notify, Logger: log.With("component", "live")})
+	hub := live.NewHub(env.JS, live.HubConfig{Stream: cfg.Streams.Notify, Settings: settings, Logger: log.With("component", "live")})
 	srv.RegisterNotifications(hub, &live.Tickets{Redis: sys.Redis, Prefix: cfg.RedisPrefix})
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fmn_live_paused_total",
+		Help: "Live-feed notifications dropped because their user had paused the feed."},
+		func() float64 { return float64(hub.Stats.Paused.Load()) }))
 	run("api-live-feed", hub.Run)
 	srv.Register(mux)
 	run("api-preview-index", srv.Run)

@@ -41,7 +41,9 @@ func startAPI(ctx context.Context, p *process) error {
 	}}
 	// The REST API under /api/, which adds the rules projection to the
 	// readiness checks.
-	if err := registerAPI(ctx, env, sys, p.reg, mux, ops, p.run); err != nil {
+	// The live feed pauses as the user's delivery settings say.
+	settings := p.startDeliverySettings(ctx)
+	if err := registerAPI(ctx, env, sys, p.reg, mux, ops, settings, p.run); err != nil {
 		return err
 	}
 	ops.Register(mux)

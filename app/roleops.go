@@ -406,7 +406,7 @@ func (m *senderMetrics) channel(channel string, so senders.Options) senders.Opti
 	}
 	so.OnOutcome = m.record(so.OnOutcome)
 	m.workers.WithLabelValues(channel).Set(float64(max(so.Workers, 1)))
-	for _, r := range []wire.DeliveryResult{wire.Sent, wire.Retry, wire.Dead, wire.Skipped, wire.Paused} {
+	for _, r := range []wire.DeliveryResult{wire.Sent, wire.Retry, wire.Dead, wire.Skipped, wire.Paused, wire.Held} {
 		m.attempts.WithLabelValues(channel, string(r)) // export zeros: rate() works from the start
 	}
 	m.redeliveries.WithLabelValues(channel)

@@ -81,6 +81,9 @@ func TestSenderRoleOps(t *testing.T) {
 	cfg.SMTPURL = srv.URL() + "?ca_file=" + srv.CAFile(t)
 	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.SenderEmailWorkers = 3
+	// The delivery settings come from the rules projection.
+	cfg.DatabaseURL = fmntest.StartPostgres(t).URL
+	cfg.RedisURL, cfg.RedisPrefix = fmntest.RedisURL(), fmntest.RedisPrefix(t)
 	sys := runRoles(t, cfg, "sender-email")
 	if sys.HTTPAddr != "" || sys.MetricsAddr == "" {
 		t.Fatalf("HTTP %q, metrics %q: want only the metrics address", sys.HTTPAddr, sys.MetricsAddr)

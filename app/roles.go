@@ -34,8 +34,12 @@ const (
 	// needSenders is what the senders of a process share: delivery
 	// outcomes stored on EVENTS, the sent log, their metrics, the
 	// capture of MAX_DELIVERIES advisories, and the users' delivery
-	// settings (from the rules projection: PostgreSQL and Redis).
+	// settings (needDeliverySettings).
 	needSenders
+	// needDeliverySettings is the users' delivery settings, followed from
+	// the rules projection (PostgreSQL and Redis): the senders apply them,
+	// and the api's live feed its own pause. One follower per process.
+	needDeliverySettings
 )
 
 // roles are fmn's roles, in the order a process starts them.
@@ -43,13 +47,14 @@ var roles = []role{
 	{name: "projector", needs: needDB | needRedis, start: startProjector},
 	{name: "consumer", needs: needDB | needRedis | needDirectory, start: startConsumer},
 	{name: "stats", needs: needDB, start: startStats},
-	{name: "sender-email", needs: needDB | needRedis | needSenders, start: startSenderEmail},
-	{name: "sender-matrix", needs: needDB | needRedis | needDirectory | needSenders, start: startSenderMatrix},
-	{name: "sender-irc", needs: needDB | needRedis | needDirectory | needSenders, start: startSenderIRC},
-	{name: "api", needs: needDB | needRedis | needDirectory, start: startAPI},
+	{name: "sender-email", needs: needDB | needRedis | needSenders | needDeliverySettings, start: startSenderEmail},
+	{name: "sender-matrix", needs: needDB | needRedis | needDirectory | needSenders | needDeliverySettings, start: startSenderMatrix},
+	{name: "sender-irc", needs: needDB | needRedis | needDirectory | needSenders | needDeliverySettings, start: startSenderIRC},
+	{name: "api", needs: needDB | needRedis | needDirectory | needDeliverySettings, start: startAPI},
+	{name: roleAMQPPublisher, start: startAMQPPublisher},
 }
 
-// AllRoles are the roles `fmn dev` runs.
+// AllRoles are fmn's roles (`fmn dev` runs DevRoles).
 var AllRoles = func() []string {
 	names := make([]string, len(roles))
 	for i, r := range roles {

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fmn-project/fmn/config"
+	"github.com/fmn-project/fmn/digest"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/senders"
 	"github.com/fmn-project/fmn/senders/email"
@@ -96,6 +97,13 @@ func (p *process) startSenders(ctx context.Context) error {
 	if so.Settings == nil {
 		so.Settings = p.startDeliverySettings(ctx)
 	}
+	// Digests: a notification whose destination has one is held on
+	// DIGEST; the flusher runs next to each channel's sender, one process
+	// per channel under the lease digest-<channel>.
+	so.Hold = digest.Holder(env.JS, cfg.Streams)
+	so.Alongside = digest.Alongside(env.JS, cfg.Streams, so.Settings,
+		senders.NewKVSentLog(env.JS, senders.KVSentLogConfig{Replicas: cfg.Streams.Replicas}), p.site,
+		digest.Options{Every: cfg.DigestEvery}, lease.Config{Replicas: cfg.Streams.Replicas}, log)
 	p.senderOpts = *so
 	p.senderMetrics = newSenderMetrics(p.reg)
 	// Dead-letters what a sender consumer gave up on under an operator's
@@ -130,6 +138,9 @@ func (p *process) leasedSender(channel, leaseKey string) (lease.Config, senders.
 // invalidation would miss. A first load that fails is not fatal: the
 // senders retry each notification until a load works.
 func (p *process) startDeliverySettings(ctx context.Context) *rulelog.DeliverySource {
+	if p.sys.Delivery != nil {
+		return p.sys.Delivery // the senders and the api of one process share it
+	}
 	log := p.log.With("role", "delivery-settings")
 	src := rulelog.NewDeliverySource(rulelog.NewReader(p.env.DB, p.sys.Redis, p.cfg.RedisPrefix), log)
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/fmn-project/fmn/config"
@@ -47,7 +48,7 @@ type process struct {
 	wake   <-chan struct{}
 	svcInv *svccache.Invalidations
 	// deliveryWake is woken by Redis when the rules version changes, for
-	// the senders' delivery settings (needSenders).
+	// the users' delivery settings (needDeliverySettings).
 	deliveryWake <-chan struct{}
 	// lags are the projections whose lag the metrics export.
 	lags []lagItem
@@ -74,6 +75,11 @@ func RunSystem(ctx context.Context, cfg config.Config, roleNames []string, opts 
 	sc, err := buildSenders(cfg, roleNames, opts.Dev)
 	if err != nil {
 		return err
+	}
+	if slices.Contains(roleNames, roleAMQPPublisher) {
+		if err := amqpPublisherConfig(cfg).Validate(); err != nil {
+			return err
+		}
 	}
 	env := &Env{Cfg: cfg, Log: log}
 	defer env.Close()
@@ -170,7 +176,7 @@ func (p *process) connect(ctx context.Context, needs needs) error {
 			return fmt.Errorf("FMN_REDIS_URL: %s", redact.Text(err.Error(), redact.URLSecrets(cfg.RedisURL)...))
 		}
 		p.wake = rulelog.NotifyVersion(&ropt, cfg.RedisPrefix)
-		if needs&needSenders != 0 {
+		if needs&needDeliverySettings != 0 {
 			p.deliveryWake = rulelog.NotifyVersion(&ropt, cfg.RedisPrefix)
 		}
 		p.svcInv = svccache.Hook(&ropt)

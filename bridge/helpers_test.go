@@ -23,12 +23,7 @@ import (
 )
 
 // amqpURL is the shared test broker: FMN_TEST_AMQP_URL or the local one.
-func amqpURL() string {
-	if u := os.Getenv("FMN_TEST_AMQP_URL"); u != "" {
-		return u
-	}
-	return bridge.DefaultURL
-}
+func amqpURL() string { return fmntest.AMQPURL() }
 
 // bundle is what a bridge test needs: a NATS server with the streams, a
 // broker, and a bridge configuration with names of its own.

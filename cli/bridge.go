@@ -18,7 +18,7 @@ func cmdBridge(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var bindings string
 	// The bridge runs on the embedded server too, and creates the streams
 	// as every server does.
-	settings := config.AMQP | config.NATS | config.Embedded | config.StreamNames | config.StreamSetup | config.Log
+	settings := config.AMQP | config.Bridge | config.NATS | config.Embedded | config.StreamNames | config.StreamSetup | config.Log
 	cfg, _, err := flags("bridge amqp", settings, args[1:], stderr,
 		"  FMN_AMQP_URL=amqps://user:pass@rabbitmq.example.org/%2Fpubsub fmn bridge amqp\n  fmn bridge amqp --amqp-queue fmn-prod --bindings 'org.fedoraproject.prod.#'\n",
 		func(fs *flag.FlagSet) {

@@ -36,7 +36,7 @@ Usage:
   fmn migrate                   apply the database schema
   fmn version                   print the version
 
-Roles: ` + "api, consumer, projector, stats, sender-email, sender-matrix, sender-irc" + `
+Roles: ` + "api, consumer, projector, stats, sender-email, sender-matrix, sender-irc, amqp-publisher" + `
 
 Every command takes the settings as flags or FMN_* environment variables;
 run "fmn COMMAND -h" to list them.

@@ -16,9 +16,9 @@ func TestCommandHelp(t *testing.T) {
 		args      []string
 		want, not []string
 	}{
-		{[]string{"dev"}, []string{"-nats-url", "-nats-port", "-data-dir", "-database-url", "-redis-url", "-smtp-url", "-irc-url", "-matrix-url", "-http-addr", "-stream-replicas"}, []string{"-amqp-url", "-roles"}},
-		{[]string{"serve"}, []string{"-roles", "-nats-url", "-smtp-url", "-metrics-addr", "-consumer-ack-wait"}, []string{"-amqp-url"}},
-		{[]string{"bridge", "amqp"}, []string{"-amqp-url", "-amqp-queue", "-bindings", "-nats-url", "-nats-port", "-stream-replicas"}, append([]string{"-database-url", "-redis-url"}, roleOnly...)},
+		{[]string{"dev"}, []string{"-nats-url", "-nats-port", "-data-dir", "-database-url", "-redis-url", "-smtp-url", "-irc-url", "-matrix-url", "-http-addr", "-stream-replicas", "-amqp-url", "-amqp-topic-prefix"}, []string{"-amqp-queue", "-roles"}},
+		{[]string{"serve"}, []string{"-roles", "-nats-url", "-smtp-url", "-metrics-addr", "-consumer-ack-wait", "-amqp-url", "-amqp-exchange", "-amqp-topic-prefix"}, []string{"-amqp-queue"}},
+		{[]string{"bridge", "amqp"}, []string{"-amqp-url", "-amqp-queue", "-bindings", "-nats-url", "-nats-port", "-stream-replicas"}, append([]string{"-database-url", "-redis-url", "-amqp-topic-prefix"}, roleOnly...)},
 		{[]string{"publish"}, []string{"-nats-url", "-nats-creds", "-nats-tls-ca", "-stream-bus", "-log-level", "-q"}, append([]string{"-database-url", "-redis-url", "-amqp-url", "-nats-port", "-data-dir", "-stream-replicas"}, roleOnly...)},
 		{[]string{"inspect"}, []string{"-json"}, []string{"-nats-url", "-log-level"}},
 		{[]string{"rules", "add"}, []string{"-nats-url", "-database-url", "-stream-rules"}, append([]string{"-redis-url", "-amqp-url"}, roleOnly...)},

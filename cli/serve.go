@@ -12,22 +12,22 @@ import (
 	"github.com/fmn-project/fmn/config"
 )
 
-// The commands that run roles take every setting but the bridge's.
-const serverSettings = config.All &^ config.AMQP
+// The commands that run roles take every setting but the bridge's queue.
+const serverSettings = config.All &^ config.Bridge
 
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, _, err := flags("dev", serverSettings, args, stderr, "  fmn dev\n  FMN_SMTP_URL=smtp://127.0.0.1:2525 fmn dev\n", nil)
+	cfg, _, err := flags("dev", serverSettings, args, stderr, "  fmn dev\n  FMN_SMTP_URL=smtp://127.0.0.1:2525 fmn dev\n  FMN_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ fmn dev   # also publishes FMN's rule messages\n", nil)
 	if err != nil {
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	return app.RunSystem(ctx, cfg, app.AllRoles, app.Options{Dev: true, Log: log, Out: stdout, Command: "dev"})
+	return app.RunSystem(ctx, cfg, app.DevRoles(cfg), app.Options{Dev: true, Log: log, Out: stdout, Command: "dev"})
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var rolesFlag string
 	cfg, _, err := flags("serve", serverSettings, args, stderr,
-		"  fmn serve --roles api\n  fmn serve --roles consumer,projector,stats\n  fmn serve --roles sender-email\n",
+		"  fmn serve --roles api\n  fmn serve --roles consumer,projector,stats\n  fmn serve --roles sender-email\n  FMN_AMQP_URL=amqps://user:pass@rabbitmq.example.org/%2Fpubsub fmn serve --roles amqp-publisher\n",
 		func(fs *flag.FlagSet) {
 			fs.StringVar(&rolesFlag, "roles", "", "comma-separated roles: "+strings.Join(app.AllRoles, ", "))
 		})

@@ -95,11 +95,18 @@ type Config struct {
 	IRCURL string
 	// MatrixURL and MatrixToken configure Matrix (default empty: off).
 	MatrixURL, MatrixToken string
-	// AMQPURL is the bus broker of `fmn bridge amqp`
-	// (default amqp://guest:guest@127.0.0.1:5672/).
+	// AMQPURL is the AMQP bus broker: what `fmn bridge amqp` copies into
+	// BUS, and where the amqp-publisher role publishes FMN's rule messages
+	// (default empty: the bridge uses amqp://guest:guest@127.0.0.1:5672/;
+	// `fmn dev` publishes no rule messages).
 	AMQPURL string
-	// AMQPExchange and AMQPQueue (defaults amq.topic and fmn).
+	// AMQPExchange is the topic exchange of the bus, AMQPQueue the
+	// bridge's durable queue (defaults amq.topic and fmn).
 	AMQPExchange, AMQPQueue string
+	// AMQPTopicPrefix goes before the topics fmn publishes, as
+	// fedora-messaging's topic_prefix (default org.fedoraproject.prod;
+	// "none" for no prefix).
+	AMQPTopicPrefix string
 	// Streams holds stream names, replicas, storage and ages.
 	Streams streams.Config
 	// Consumer tunes the matcher: AckWait (default 30s), MaxAckPending
@@ -111,6 +118,10 @@ type Config struct {
 	// SenderEmailWorkers is how many emails one sender-email process
 	// sends at once (default 4).
 	SenderEmailWorkers int
+	// DigestEvery is how often held notifications are looked at for
+	// digests that are due (default 10s): a digest goes out at most this
+	// late.
+	DigestEvery time.Duration
 	// PreviewMaxConcurrent bounds the rule previews one API process runs
 	// at once (default 8), PreviewMaxPerUser those of one user (default 2);
 	// more get 429 with Retry-After.
@@ -150,8 +161,8 @@ func Defaults() Config {
 		AuthFailureBurst:      10,
 		AuthFailureRate:       6,
 		MailFrom:              "fmn@localhost",
-		AMQPURL:               "amqp://guest:guest@127.0.0.1:5672/",
 		AMQPExchange:          "amq.topic",
+		AMQPTopicPrefix:       "org.fedoraproject.prod",
 		AMQPQueue:             "fmn",
 		Streams:               streams.Defaults(),
 		StatsRetention:        90 * 24 * time.Hour,
@@ -159,6 +170,7 @@ func Defaults() Config {
 		ConsumerMaxAckPending: 20000,
 		ConsumerInFlight:      4096,
 		SenderEmailWorkers:    4,
+		DigestEvery:           10 * time.Second,
 		PreviewMaxConcurrent:  8,
 		PreviewMaxPerUser:     2,
 		SSEMaxPerUser:         8,
@@ -203,8 +215,13 @@ const (
 	IRC
 	// Matrix is FMN_MATRIX_URL and FMN_MATRIX_TOKEN.
 	Matrix
-	// AMQP is the bus broker of `fmn bridge amqp`.
+	// AMQP is the AMQP bus: FMN_AMQP_URL, FMN_AMQP_EXCHANGE.
 	AMQP
+	// Bridge is the durable queue of `fmn bridge amqp`.
+	Bridge
+	// AMQPPublisher is what the amqp-publisher role adds:
+	// FMN_AMQP_TOPIC_PREFIX.
+	AMQPPublisher
 	// Consumer tunes the matcher.
 	Consumer
 	// Stats is FMN_STATS_RETENTION.
@@ -383,15 +400,19 @@ func definitions(cfg *Config) []setting {
 	str("matrix-url", "FMN_MATRIX_URL", "Matrix homeserver URL", false, &cfg.MatrixURL)
 	str("matrix-token", "FMN_MATRIX_TOKEN", "Matrix access token", true, &cfg.MatrixToken)
 	group = AMQP
-	str("amqp-url", "FMN_AMQP_URL", "AMQP broker URL of the bus", true, &cfg.AMQPURL)
-	str("amqp-exchange", "FMN_AMQP_EXCHANGE", "AMQP topic exchange to bind", false, &cfg.AMQPExchange)
+	str("amqp-url", "FMN_AMQP_URL", "AMQP broker URL of the bus (the bridge's source; set, it lets fmn dev publish FMN's rule messages there)", true, &cfg.AMQPURL)
+	str("amqp-exchange", "FMN_AMQP_EXCHANGE", "AMQP topic exchange of the bus", false, &cfg.AMQPExchange)
+	group = Bridge
 	str("amqp-queue", "FMN_AMQP_QUEUE", "durable AMQP queue of the bridge", false, &cfg.AMQPQueue)
+	group = AMQPPublisher
+	str("amqp-topic-prefix", "FMN_AMQP_TOPIC_PREFIX", "prefix of the topics of FMN's rule messages (fedora-messaging's topic_prefix; none: no prefix)", false, &cfg.AMQPTopicPrefix)
 	group = StreamNames
 	str("stream-bus", "FMN_STREAM_BUS", "name of the bus stream", false, &cfg.Streams.Bus)
 	str("stream-rules", "FMN_STREAM_RULES", "name of the rule event stream", false, &cfg.Streams.Rules)
 	str("stream-notify", "FMN_STREAM_NOTIFY", "name of the notification stream", false, &cfg.Streams.Notify)
 	str("stream-dlq", "FMN_STREAM_DLQ", "name of the dead-letter stream", false, &cfg.Streams.DLQ)
 	str("stream-events", "FMN_STREAM_EVENTS", "name of the stream of delivery outcomes", false, &cfg.Streams.Events)
+	str("stream-digest", "FMN_STREAM_DIGEST", "name of the stream of notifications held for digests", false, &cfg.Streams.Digest)
 	group = StreamSetup
 	integer("stream-replicas", "FMN_STREAM_REPLICAS", "replicas of every stream (3 on a cluster); an existing stream with more keeps them unless FMN_STREAM_ALLOW_DOWNSCALE", &cfg.Streams.Replicas)
 	boolean("stream-allow-downscale", "FMN_STREAM_ALLOW_DOWNSCALE", "let a server lower the replicas of existing streams to FMN_STREAM_REPLICAS", &cfg.Streams.AllowDownscale)
@@ -422,6 +443,7 @@ func definitions(cfg *Config) []setting {
 	integer("consumer-in-flight", "FMN_CONSUMER_IN_FLIGHT", "bus messages between fetch and ack in one matcher instance", &cfg.ConsumerInFlight)
 	integer("consumer-workers", "FMN_CONSUMER_WORKERS", "bus messages one matcher instance matches at once (0: as many as GOMAXPROCS)", &cfg.ConsumerWorkers)
 	group = Email
+	dur("digest-every", "FMN_DIGEST_EVERY", "how often senders look for digests that are due", &cfg.DigestEvery)
 	integer("sender-email-workers", "FMN_SENDER_EMAIL_WORKERS", "emails one sender-email process sends at once", &cfg.SenderEmailWorkers)
 	group = API
 	integer("preview-max-concurrent", "FMN_PREVIEW_MAX_CONCURRENT", "rule previews one API process runs at once (more get 429)", &cfg.PreviewMaxConcurrent)
@@ -565,6 +587,9 @@ func (c *Config) Validate() error {
 	checkURL("FMN_IRC_URL", c.IRCURL, "irc", "ircs")
 	checkURL("FMN_MATRIX_URL", c.MatrixURL, "http", "https")
 	checkURL("FMN_AMQP_URL", c.AMQPURL, "amqp", "amqps")
+	if strings.ContainsAny(c.AMQPTopicPrefix, " \t*#") {
+		bad("FMN_AMQP_TOPIC_PREFIX", "must be dot-separated words without spaces, * or #, got %q", c.AMQPTopicPrefix)
+	}
 	if c.DatabaseURL == "" {
 		bad("FMN_DATABASE_URL", "must be set")
 	}
@@ -640,6 +665,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("FMN_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.DigestEvery < 100*time.Millisecond || c.DigestEvery > time.Minute {
+		bad("FMN_DIGEST_EVERY", "must be 100ms to 1m, got %s", c.DigestEvery)
 	}
 	if c.SenderEmailWorkers < 1 || c.SenderEmailWorkers > 256 {
 		bad("FMN_SENDER_EMAIL_WORKERS", "must be 1 to 256, got %d", c.SenderEmailWorkers)

@@ -23,6 +23,10 @@ const (
 	MaxDigestCount = 1000
 )
 
+// ProtocolLive is the browser's live feed (rules.ProtocolSSE): it can be
+// paused, but has no digest.
+const ProtocolLive = "sse"
+
 // Digest holds a destination's notifications and sends them as one when
 // the oldest is MaxAge seconds old or MaxCount are held (nil: age only).
 type Digest struct {
@@ -57,6 +61,9 @@ func (s Setting) Validate() error {
 		return fmt.Errorf("a delivery setting needs a protocol and an address")
 	}
 	if d := s.Digest; d != nil {
+		if s.Protocol == ProtocolLive {
+			return fmt.Errorf("the live feed (sse) has no digest: its notifications show at once, or not at all while it is paused")
+		}
 		if d.MaxAge < MinDigestAge || d.MaxAge > MaxDigestAge {
 			return fmt.Errorf("digest max_age must be between %d and %d seconds, not %d", MinDigestAge, MaxDigestAge, d.MaxAge)
 		}

@@ -161,6 +161,14 @@ func RedisURL() string {
 	return "redis://127.0.0.1:6379/0"
 }
 
+// AMQPURL is the test RabbitMQ: FMN_TEST_AMQP_URL or the local one.
+func AMQPURL() string {
+	if u := os.Getenv("FMN_TEST_AMQP_URL"); u != "" {
+		return u
+	}
+	return "amqp://guest:guest@127.0.0.1:5672/"
+}
+
 // StartPostgres creates a fresh schema with fmn's tables and drops it when
 // the test ends.
 func StartPostgres(t testing.TB) *Postgres {

@@ -19,6 +19,7 @@ type Proxy struct {
 	open   chan struct{} // closed while traffic flows
 	conns  map[net.Conn]struct{}
 	closed bool
+	down   bool
 }
 
 // StartProxy listens on a loopback port and forwards every connection to
@@ -67,6 +68,25 @@ func (p *Proxy) Resume() {
 	}
 }
 
+// Down drops every connection and, until Up, every new one at once, as a
+// server that went away does: clients see their connections reset.
+func (p *Proxy) Down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// Up lets connections through again after Down.
+func (p *Proxy) Up() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
+}
+
 // Close stops listening and drops every connection.
 func (p *Proxy) Close() {
 	p.mu.Lock()
@@ -92,7 +112,7 @@ func (p *Proxy) gate() <-chan struct{} {
 func (p *Proxy) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed || p.down {
 		c.Close()
 		return false
 	}

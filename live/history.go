@@ -79,6 +79,10 @@ func (h *Hub) Since(ctx context.Context, user string, after uint64, fn func(Even
 	if err != nil || last <= after {
 		return after, err
 	}
+	if h.paused(ctx, user) {
+		// What arrived while the feed is paused is dropped, not replayed.
+		return last, nil
+	}
 	return last, h.scan(ctx, st, user, after+1, last, fn)
 }
 

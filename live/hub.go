@@ -16,7 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/notification"
+	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go/jetstream"
@@ -75,7 +77,11 @@ type HubConfig struct {
 	Heartbeat time.Duration
 	// WriteTimeout bounds one write to a client (default 30s).
 	WriteTimeout time.Duration
-	Logger       *slog.Logger
+	// Settings are the users' delivery settings: a user who paused their
+	// live feed (protocol sse, address the user) gets none of what
+	// arrives meanwhile, live or on reconnection. Nil: never paused.
+	Settings delivery.Source
+	Logger   *slog.Logger
 }
 
 func (c HubConfig) withDefaults() HubConfig {
@@ -102,6 +108,9 @@ type HubStats struct {
 	// Received notifications from NOTIFY; Delivered to streams (one per
 	// stream); Overflows: streams closed for lagging behind.
 	Received, Delivered, Overflows atomic.Int64
+	// Paused counts notifications dropped because their user had paused
+	// the live feed.
+	Paused atomic.Int64
 	// Streams is the number of streams open now.
 	Streams atomic.Int64
 }
@@ -316,8 +325,23 @@ func (h *Hub) follow(ctx context.Context) error {
 			h.log.WarnContext(ctx, "live feed: undecodable notification skipped", slog.Uint64("seq", seq), slog.Any("error", err))
 			continue
 		}
+		if h.paused(ctx, ev.User) {
+			h.Stats.Paused.Add(1)
+			continue
+		}
 		h.publish(ev)
 	}
+}
+
+// paused reports whether user has paused their live feed. Settings that
+// cannot be read (not loaded yet) count as not paused: the feed is a
+// convenience, and showing a notification is the lesser harm.
+func (h *Hub) paused(ctx context.Context, user string) bool {
+	if h.cfg.Settings == nil {
+		return false
+	}
+	st, err := h.cfg.Settings.Lookup(ctx, user, rules.ProtocolSSE, user)
+	return err == nil && st.Paused
 }
 
 func (h *Hub) notifyStream(ctx context.Context) (jetstream.Stream, error) {

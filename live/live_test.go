@@ -8,9 +8,11 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/fmn-project/fmn/delivery"
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/live"
 	"github.com/fmn-project/fmn/notification"
@@ -228,6 +230,36 @@ func TestStream(t *testing.T) {
 		}
 	})
 
+	t.Run("a paused feed gets nothing meanwhile, live or on reconnection", func(t *testing.T) {
+		t.Parallel()
+		set := &feedSettings{paused: map[string]bool{}}
+		b := setup(t, live.HubConfig{Settings: set})
+		c := open(t, b.http.URL+"/alice", "")
+		s1 := b.publish(t, "alice", "before")
+		if got := summaries(t, c.upTo(t, s1)); got != "before" {
+			t.Fatalf("before the pause: %s", got)
+		}
+		set.set("alice", true)
+		b.publish(t, "alice", "paused live")
+		fmntest.Eventually(t, 5*time.Second, "the paused one dropped", func() bool { return b.hub.Stats.Paused.Load() == 1 })
+		c.close()
+		b.publish(t, "alice", "paused while away")
+		fmntest.Eventually(t, 5*time.Second, "both paused ones dropped", func() bool { return b.hub.Stats.Paused.Load() == 2 })
+		// Reconnecting while paused: the stream reads back nothing of
+		// what arrived meanwhile (it asks the settings once more).
+		asked := set.asked()
+		c2 := open(t, b.http.URL+"/alice", strconv.FormatUint(s1, 10))
+		fmntest.Eventually(t, 5*time.Second, "the reconnection asks the settings", func() bool { return set.asked() > asked })
+		set.set("alice", false)
+		marker := b.publish(t, "alice", "resumed")
+		if got := summaries(t, c2.upTo(t, marker)); got != "resumed" {
+			t.Errorf("after the resume: %s, want only resumed", got)
+		}
+		if n := b.hub.Stats.Paused.Load(); n != 2 {
+			t.Errorf("counted %d paused notifications, want 2", n)
+		}
+	})
+
 	t.Run("two processes each deliver to their streams", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, live.HubConfig{})
@@ -310,4 +342,31 @@ func TestStream(t *testing.T) {
 			t.Errorf("got %s", s)
 		}
 	})
+}
+
+// feedSettings are delivery settings held by the test: which users paused
+// their live feed.
+type feedSettings struct {
+	mu     sync.Mutex
+	paused map[string]bool
+	asks   int
+}
+
+func (f *feedSettings) asked() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.asks
+}
+
+func (f *feedSettings) set(user string, paused bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.paused[user] = paused
+}
+
+func (f *feedSettings) Lookup(_ context.Context, user, protocol, address string) (delivery.Setting, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asks++
+	return delivery.Setting{Protocol: protocol, Address: address, Paused: protocol == "sse" && address == user && f.paused[user]}, nil
 }

@@ -20,6 +20,7 @@ func EventOf(o Outcome, at time.Time) wire.DeliveryEvent {
 		Channel: o.Channel, Result: o.Result, StreamSeq: o.StreamSeq, Delivery: o.Delivery,
 		Reason: o.Reason, RetryInMS: o.RetryIn.Milliseconds(),
 		DurationMS: float64(o.Duration.Microseconds()) / 1000, Time: at.UTC(),
+		Digest: o.Digest, DigestLastSeq: o.DigestLastSeq,
 	}
 	if n := o.Notification; n != nil {
 		e.NotificationID, e.MessageID, e.User, e.RuleIDs, e.App = n.ID, n.MessageID, n.User, n.RuleIDs, n.App

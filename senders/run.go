@@ -22,7 +22,8 @@ import (
 )
 
 // Outcome describes one delivery attempt, for statistics: its Result is
-// one of wire's (Sent, Retry, Dead, Skipped, Paused: see wire.DeliveryResult), and
+// one of wire's (Sent, Retry, Dead, Skipped, Paused, Held: see
+// wire.DeliveryResult), and
 // OutcomePublisher stores it on EVENTS as a wire.DeliveryEvent (EventOf).
 type Outcome struct {
 	Channel string
@@ -40,6 +41,11 @@ type Outcome struct {
 	Reason string
 	// Duration is the time spent in Sender.Send.
 	Duration time.Duration
+	// Digest is the number of notifications of a digest (0 for one
+	// notification); then Notification is the digest, StreamSeq and
+	// DigestLastSeq the DIGEST sequences of its first and last one.
+	Digest        int
+	DigestLastSeq uint64
 }
 
 // DefaultBackOff is the retry schedule when Options.BackOff is empty: with
@@ -97,8 +103,19 @@ type Options struct {
 	// notification's destination before it is sent: a paused destination's
 	// notification is acknowledged without sending (result Paused). A
 	// lookup that fails is a transient failure: the notification is retried.
-	// Nil: every destination has the defaults.
+	// A destination with a digest has its notification handed to Hold
+	// (result Held) and acked once Hold returns; without Hold it is sent
+	// at once. Nil: every destination has the defaults.
 	Settings delivery.Source
+	// Hold keeps a notification of channel, whose NOTIFY message data is
+	// data, for its destination's digest, and returns once it is stored
+	// (see package digest).
+	Hold func(ctx context.Context, channel string, n *notification.Notification, data []byte) error
+	// Alongside, when set, runs next to the delivery with the same
+	// sender and these options, from when Run has set up its consumer
+	// until it returns: the digest flusher (see package digest). It must
+	// return when ctx ends; an error it returns is logged.
+	Alongside func(ctx context.Context, s Sender, o Options) error
 	// LogEvery is how often a failure that goes on is logged again
 	// (default 30s): failed attempts, fetch errors and an open circuit
 	// each log one line when they start, a reminder with counts at most
@@ -253,6 +270,13 @@ func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, s Sende
 	var wg sync.WaitGroup
 	prober, _ := s.(Prober)
 	wg.Go(func() { br.run(ctx, prober, logger, opts.LogEvery) })
+	if opts.Alongside != nil {
+		wg.Go(func() {
+			if err := opts.Alongside(ctx, s, opts); err != nil && ctx.Err() == nil {
+				logger.Error("running next to the sender failed", "err", err)
+			}
+		})
+	}
 	for range opts.Workers {
 		wg.Go(func() {
 			if err := d.work(ctx, cons); err != nil {
@@ -368,9 +392,10 @@ func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) (attempted bo
 			d.paused(ctx, msg, o)
 			return false, nil
 		}
-		// Digests hook in here: a notification whose set.Digest is not nil
-		// is to be held and sent with others. Until they are wired in, it
-		// is sent at once, as without a digest.
+		if set.Digest != nil && d.opts.Hold != nil {
+			d.hold(ctx, msg, o)
+			return false, nil
+		}
 	}
 
 	start := time.Now()
@@ -418,6 +443,27 @@ func (d *deliverer) handle(ctx context.Context, msg jetstream.Msg) (attempted bo
 		d.retry(msg, o, err.Error())
 	}
 	return true, err
+}
+
+// hold settles a notification for a destination with a digest: stored
+// on DIGEST (Hold), its outcome stored, then acked. A failed hold is
+// retried like a failed send.
+func (d *deliverer) hold(ctx context.Context, msg jetstream.Msg, o Outcome) {
+	n := o.Notification
+	actx, cancel := settleContext(ctx)
+	defer cancel()
+	if err := d.opts.Hold(actx, d.channel, n, msg.Data()); err != nil {
+		d.retry(msg, o, err.Error())
+		return
+	}
+	o.Result = wire.Held
+	d.store(actx, o)
+	if err := msg.DoubleAck(actx); err != nil {
+		// Redelivered, it is held again: the hold's Nats-Msg-Id keeps it once.
+		d.log.Warn("ack of a held notification failed", "id", n.ID, "seq", o.StreamSeq, "err", err)
+	}
+	d.log.Debug("notification held for a digest", "id", n.ID, "seq", o.StreamSeq)
+	d.report(o)
 }
 
 // alreadySent settles a redelivery whose notification an earlier delivery

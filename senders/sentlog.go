@@ -113,16 +113,25 @@ func (l *KVSentLog) MarkSent(ctx context.Context, channel string, seq uint64, id
 
 // WasSent reports whether the notification was marked sent.
 func (l *KVSentLog) WasSent(ctx context.Context, channel string, seq uint64, id string) (bool, error) {
+	got, err := l.SentID(ctx, channel, seq)
+	if err != nil {
+		return false, fmt.Errorf("notification %s: %w", id, err)
+	}
+	return got != "" && got == id, nil
+}
+
+// SentID returns the id marked sent at (channel, seq), "" when none is.
+func (l *KVSentLog) SentID(ctx context.Context, channel string, seq uint64) (string, error) {
 	kv, err := l.bucket(ctx)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	e, err := kv.Get(ctx, sentKey(channel, seq))
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
-		return false, nil
+		return "", nil
 	case err != nil:
-		return false, fmt.Errorf("looking up whether notification %s (seq %d) was sent: %w", id, seq, err)
+		return "", fmt.Errorf("looking up what was sent at %s: %w", sentKey(channel, seq), err)
 	}
-	return string(e.Value()) == id, nil
+	return string(e.Value()), nil
 }

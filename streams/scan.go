@@ -82,7 +82,7 @@ var ErrStopScan = errors.New("stop the scan")
 // Scan calls fn for every message of stream in sel, in stream order, up to
 // the stream's last message when the scan began: messages stored meanwhile
 // are not read. It reads with an ordered consumer, which leaves the
-// production durables untouched and costs the server nothing once done.
+// production durables untouched and is deleted when the scan returns.
 // fn returns ErrStopScan to end early. The replay commands and the rule
 // preview read history through it.
 func Scan(ctx context.Context, js jetstream.JetStream, stream string, sel Selection, o ScanOptions,
@@ -130,6 +130,17 @@ func Scan(ctx context.Context, js jetstream.JetStream, stream string, sel Select
 	if err != nil {
 		return fmt.Errorf("read %s: %w", stream, err)
 	}
+	// The server would keep a stopped ordered consumer until its inactive
+	// threshold (5 minutes by default): callers that scan often (the
+	// amqp-publisher reads a user's history per rule change, the preview
+	// per request) would reach the stream's or account's consumer limit.
+	defer func() {
+		if ci := oc.CachedInfo(); ci != nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_ = js.DeleteConsumer(dctx, stream, ci.Name)
+			cancel()
+		}
+	}()
 	defer it.Stop()
 	if ci := oc.CachedInfo(); ci != nil {
 		if ci.NumPending == 0 {

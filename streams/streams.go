@@ -25,6 +25,10 @@ type Config struct {
 	// Events holds operational events such as delivery outcomes, which
 	// feed the statistics (default "EVENTS").
 	Events string
+	// Digest holds the notifications waiting for a digest, until the
+	// digest is sent (default "DIGEST"). It has no age limit: a held
+	// notification leaves it only in its digest.
+	Digest string
 	// Replicas is 1 for development; 3 on a production cluster.
 	Replicas int
 	// Storage is file (default) or memory.
@@ -45,6 +49,7 @@ type Config struct {
 func Defaults() Config {
 	return Config{
 		Bus: "BUS", Rules: "RULES", Notify: "NOTIFY", DLQ: "DLQ", Events: "EVENTS",
+		Digest:    "DIGEST",
 		Replicas:  1,
 		Storage:   jetstream.FileStorage,
 		BusMaxAge: 7 * 24 * time.Hour, NotifyMaxAge: 7 * 24 * time.Hour,
@@ -106,6 +111,14 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 			Subjects: []string{wire.EventsAll}, Retention: jetstream.LimitsPolicy,
 			MaxAge: c.EventsMaxAge, Duplicates: 2 * time.Minute,
 			Storage: c.Storage, Replicas: c.Replicas,
+		},
+		{
+			// The notification id is the Nats-Msg-Id: a sender that dies
+			// between holding a notification and acking it holds it once.
+			Name: c.Digest, Description: "notifications held for a digest, one subject per destination",
+			Subjects: []string{wire.DigestAll}, Retention: jetstream.LimitsPolicy,
+			Duplicates: c.Duplicates,
+			Storage:    c.Storage, Replicas: c.Replicas,
 		},
 	}
 }
@@ -282,4 +295,6 @@ func Lookup(ctx context.Context, js jetstream.JetStream, c Config, log *slog.Log
 }
 
 // Names are the names of the streams, in the order of StreamConfigs.
-func (c Config) Names() []string { return []string{c.Bus, c.Rules, c.Notify, c.DLQ, c.Events} }
+func (c Config) Names() []string {
+	return []string{c.Bus, c.Rules, c.Notify, c.DLQ, c.Events, c.Digest}
+}

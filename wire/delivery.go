@@ -21,6 +21,9 @@ const (
 	// Paused: the notification's destination is paused by its user
 	// (delivery.Setting.Paused): acknowledged without sending, and counted.
 	Paused DeliveryResult = "paused"
+	// Held: kept for the destination's digest (stream DIGEST); the digest,
+	// once sent, is one Sent event of its own.
+	Held DeliveryResult = "held"
 )
 
 // DeliveryEvent is the outcome of one delivery attempt as stored on the
@@ -46,6 +49,14 @@ type DeliveryEvent struct {
 	// RetryInMS is the delay before the next attempt (retry only).
 	RetryInMS  int64   `json:"retry_in_ms,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
+	// Digest is the number of held notifications (stream DIGEST) the event
+	// is about: those a digest delivered, or 1 for a held notification
+	// dropped because its destination was paused meanwhile; 0 for a
+	// notification from NOTIFY. A digest's NotificationID is the digest's
+	// id; StreamSeq and DigestLastSeq are the DIGEST sequences of the
+	// first and last notification.
+	Digest        int    `json:"digest,omitempty"`
+	DigestLastSeq uint64 `json:"digest_last_seq,omitempty"`
 	// Time is when the attempt ended.
 	Time time.Time `json:"time"`
 }
@@ -53,5 +64,8 @@ type DeliveryEvent struct {
 // DeliveryEventID is the Nats-Msg-Id of the event of one attempt: the same
 // attempt reported twice is stored once.
 func DeliveryEventID(e DeliveryEvent) string {
+	if e.Digest > 0 {
+		return fmt.Sprintf("delivery:%s:digest:%d:%d:%d", e.Channel, e.StreamSeq, e.DigestLastSeq, e.Delivery)
+	}
 	return fmt.Sprintf("delivery:%s:%d:%d", e.Channel, e.StreamSeq, e.Delivery)
 }

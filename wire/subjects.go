@@ -34,6 +34,12 @@ const (
 	EventsAll         = "events.>"
 	EventsDeliveryPfx = "events.delivery."
 	EventsDeliveryAll = "events.delivery.>"
+
+	// DigestPrefix and DigestAll: notifications held for a digest (DIGEST),
+	// one subject per destination,
+	// digest.<channel>.<encoded user>.<encoded address>.
+	DigestPrefix = "digest."
+	DigestAll    = "digest.>"
 )
 
 // RulesProgressSubject is the core NATS subject on which the rules projector
@@ -65,6 +71,31 @@ func EventsDeliverySubject(channel string) string { return EventsDeliveryPfx + c
 
 // DLQNotifySubject is the dead-letter subject of a channel.
 func DLQNotifySubject(channel string) string { return DLQNotifyPfx + channel }
+
+// DigestSubject is the subject on which the notifications held for user's
+// destination (channel, address) wait for their digest.
+func DigestSubject(channel, user, address string) string {
+	return DigestPrefix + channel + "." + EncodeToken(user) + "." + EncodeToken(address)
+}
+
+// DigestChannelAll is the subject filter of every held notification of a
+// channel.
+func DigestChannelAll(channel string) string { return DigestPrefix + channel + ".>" }
+
+// ParseDigestSubject reverses DigestSubject.
+func ParseDigestSubject(subject string) (channel, user, address string, err error) {
+	parts := strings.Split(strings.TrimPrefix(subject, DigestPrefix), ".")
+	if !strings.HasPrefix(subject, DigestPrefix) || len(parts) != 3 || parts[0] == "" {
+		return "", "", "", fmt.Errorf("%q is not a digest subject (%s<channel>.<user>.<address>)", subject, DigestPrefix)
+	}
+	if user, err = DecodeToken(parts[1]); err == nil {
+		address, err = DecodeToken(parts[2])
+	}
+	if err != nil {
+		return "", "", "", fmt.Errorf("digest subject %q: %w", subject, err)
+	}
+	return parts[0], user, address, nil
+}
 
 // RulesUserSubject is the event subject of one user's rules. Characters
 // that a NATS subject token cannot hold are percent-encoded, so every

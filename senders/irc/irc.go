@@ -178,7 +178,7 @@ func (s *Sender) Status() Status {
 }
 
 // Send delivers n.Line to the nick n.Address as one PRIVMSG, or several
-// when it is longer than a line may be. An address that is not a nick, or
+// when it is longer than a line may be or holds several lines (a digest). An address that is not a nick, or
 // a recipient the server does not know (401: not online), is a permanent
 // failure; anything about the connection is transient. The error never
 // holds the password.
@@ -191,15 +191,21 @@ func (s *Sender) send(ctx context.Context, n *notification.Notification) error {
 	if !validNick(target) {
 		return senders.Permanent(fmt.Errorf("%q is not an IRC nick", n.Address))
 	}
-	text := cleanText(n.Line)
-	if text == "" {
+	// A digest has one line per notification.
+	var texts []string
+	for l := range strings.SplitSeq(n.Line, "\n") {
+		if t := cleanText(l); t != "" {
+			texts = append(texts, t)
+		}
+	}
+	if len(texts) == 0 {
 		return senders.Permanent(fmt.Errorf("notification %s has no line to send", n.ID))
 	}
 	c, err := s.connection(ctx)
 	if err != nil {
 		return err
 	}
-	return c.deliver(ctx, target, text)
+	return c.deliver(ctx, target, texts)
 }
 
 // connection waits for the registered connection.
@@ -441,13 +447,17 @@ func (c *conn) write(line string) error {
 	return nil
 }
 
-// deliver writes text to target and waits for the server's confirmation.
-func (c *conn) deliver(ctx context.Context, target, text string) error {
+// deliver writes texts to target, each as one PRIVMSG or several when it
+// is longer than a line may be, and waits for the server's confirmation.
+func (c *conn) deliver(ctx context.Context, target string, texts []string) error {
 	p, err := c.enqueue(ctx, target)
 	if err != nil {
 		return err
 	}
-	lines := splitText(text, c.budget(target))
+	var lines []string
+	for _, text := range texts {
+		lines = append(lines, splitText(text, c.budget(target))...)
+	}
 	written := 0
 	for _, l := range lines {
 		if err = c.s.lim.Wait(ctx); err != nil {

@@ -99,7 +99,7 @@ func TestDeliveryThroughNATS(t *testing.T) {
 	}
 
 	got := alice.received()
-	if len(got) < 4 {
+	if len(got) < 5 {
 		t.Fatalf("received %q, want the long line split", texts(got))
 	}
 	for _, m := range got {
@@ -110,11 +110,13 @@ func TestDeliveryThroughNATS(t *testing.T) {
 	if got[0].Text != short {
 		t.Errorf("line\n got %q\nwant %q", got[0].Text, short)
 	}
-	if want := "line  breaks and a CTCP stay on one line"; got[1].Text != want {
-		t.Errorf("line\n got %q\nwant %q", got[1].Text, want)
+	// A line break starts a new message (a digest has one line per
+	// notification); nothing in a line can start a command or a CTCP.
+	if want := []string{"line", "breaks and a CTCP stay on one line"}; !slices.Equal(texts(got[1:3]), want) {
+		t.Errorf("lines\n got %q\nwant %q", texts(got[1:3]), want)
 	}
-	if joined := strings.Join(texts(got[2:]), " "); joined != long {
-		t.Errorf("long line split into %q, joined\n got %q\nwant %q", texts(got[2:]), joined, long)
+	if joined := strings.Join(texts(got[3:]), " "); joined != long {
+		t.Errorf("long line split into %q, joined\n got %q\nwant %q", texts(got[3:]), joined, long)
 	}
 	for _, l := range alice.allLines() {
 		if strings.Contains(l, " PRIVMSG alice :") && (len(l)+2 > 512 || !utf8.ValidString(l)) {
@@ -483,5 +485,27 @@ func TestKeepalive(t *testing.T) {
 	}
 	if slices.ContainsFunc(seen, func(l string) bool { return strings.HasPrefix(l, "CAP") }) {
 		t.Errorf("CAP negotiated without a password: %q", seen)
+	}
+}
+
+// TestDigestLines: a digest reaches the nick as one message per
+// notification up to the cap, then the count of the rest with a link.
+func TestDigestLines(t *testing.T) {
+	t.Parallel()
+	d := startIRCd(t, ircdOptions{})
+	alice := d.connectClient(t, "alice")
+	s := newSender(t, config(t, d.url(true, botNick, botPass, "rate=200&burst=50")), nil)
+	var held []*notification.Notification
+	for i := range notification.MaxDigestLines + 5 {
+		held = append(held, sample(strconv.Itoa(i), "alice", fmt.Sprintf("[koji] build %d https://koji.example.org/%d", i, i)))
+	}
+	dg := notification.Digest("dg", held, notification.Site{Name: "fmn", PublicURL: "https://fmn.example.org"}, time.Now())
+	if err := s.Send(fmntest.Context(t), dg); err != nil {
+		t.Fatal(err)
+	}
+	got := texts(alice.waitReceived(t, notification.MaxDigestLines, 10*time.Second))
+	if len(got) != notification.MaxDigestLines || got[0] != "[koji] build 0 https://koji.example.org/0" ||
+		got[len(got)-1] != "… and 6 more: https://fmn.example.org/" {
+		t.Errorf("received %q", got)
 	}
 }

@@ -146,6 +146,29 @@ func TestMatrix(t *testing.T) {
 		}
 	})
 
+	// A digest: one message, one line per notification up to the cap,
+	// then the count of the rest with a link.
+	t.Run("DigestLines", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, hs)
+		var held []*notification.Notification
+		for i := range notification.MaxDigestLines + 5 {
+			held = append(held, sample(fmt.Sprint("d", i), b.rcpt.ID, fmt.Sprintf("[koji] build %d", i)))
+		}
+		dg := notification.Digest("dg", held, notification.Site{Name: "fmn", PublicURL: "https://fmn.example.org"}, time.Now())
+		if err := b.sender(t, nil).Send(fmntest.Context(t), dg); err != nil {
+			t.Fatal(err)
+		}
+		got := bodies(b.rcpt.waitMessages(t, b.bot.ID, 1), b.bot.ID)
+		if len(got) != 1 {
+			t.Fatalf("received %q, want one message", got)
+		}
+		lines := strings.Split(got[0], "\n")
+		if len(lines) != notification.MaxDigestLines || lines[0] != "[koji] build 0" || lines[len(lines)-1] != "… and 6 more: https://fmn.example.org/" {
+			t.Errorf("digest lines %q", lines)
+		}
+	})
+
 	t.Run("DirectRoomReusedAcrossRestarts", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, hs)

@@ -9,7 +9,8 @@
 // editing, deletes a rule, and uses the app at phone width; root, an admin, disables
 // alice's rule, reads the statistics and pages through more rules than the admin
 // list's page of 200, and sets the default rules, which bob gets when he first logs
-// in; the provider refusing mallory is said so.
+// in; bob then sets a digest and pauses a destination (Delivery page); the provider
+// refusing mallory is said so.
 // No console errors anywhere. Screenshots go to test-artifacts/ui/.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -430,6 +431,50 @@ describe('fmn web UI against a real fmn', () => {
       assert.deepEqual(bob.problems, [])
     } finally {
       await bob.context.close()
+    }
+  })
+
+  it('bob sets a digest on his email and pauses his IRC nick, and sees both after a reload', async () => {
+    const { context, page, problems } = await newPage(browser)
+    try {
+      await login(page, 'bob')
+      await page.getByRole('link', { name: 'Delivery', exact: true }).click()
+      await page.getByRole('heading', { name: 'Delivery', exact: true }).waitFor()
+      const email = page.getByRole('combobox', { name: 'Delivery to email bob@example.org' })
+      const pauseIRC = page.getByRole('switch', { name: 'Pause irc bobby' })
+      assert.equal(await email.inputValue(), '0')
+      assert.equal(await pauseIRC.isChecked(), false)
+
+      await email.selectOption({ label: 'Digest every hour' })
+      await page.getByRole('spinbutton', { name: /bob@example\.org once this many are held/ }).fill('20')
+      await pauseIRC.check()
+      shots.push(await shot(page, 'delivery-edit'))
+      await page.getByRole('button', { name: 'Save' }).click()
+      await page.getByRole('status').filter({ hasText: 'Delivery settings saved.' }).waitFor()
+
+      await page.reload()
+      await page.getByRole('heading', { name: 'Delivery', exact: true }).waitFor()
+      await email.waitFor()
+      assert.equal(await email.inputValue(), '3600')
+      assert.equal(await page.getByRole('spinbutton', { name: /bob@example\.org once this many are held/ }).inputValue(), '20')
+      assert.equal(await pauseIRC.isChecked(), true)
+      assert.equal(await page.getByRole('switch', { name: 'Pause email bob@example.org' }).isChecked(), false)
+      shots.push(await shot(page, 'delivery-saved'))
+
+      // The API says the same (with the login's token, kept in sessionStorage).
+      const token = await page.evaluate(() => {
+        const key = Object.keys(sessionStorage).find((k) => k.startsWith('oidc.user:'))
+        return key ? JSON.parse(sessionStorage.getItem(key)).access_token : null
+      })
+      assert.ok(token, 'no login in sessionStorage')
+      const res = await fetch(fmn.url + '/api/v1/users/bob/delivery', { headers: { Authorization: `Bearer ${token}` } })
+      assert.equal(res.status, 200)
+      const got = await res.json()
+      assert.deepEqual(got.find((s) => s.protocol === 'email').digest, { max_age: 3600, max_count: 20 })
+      assert.equal(got.find((s) => s.protocol === 'irc').paused, true)
+      assert.deepEqual(problems, [])
+    } finally {
+      await context.close()
     }
   })
 })

@@ -17,6 +17,7 @@ export function makeRouter(session: Session): Router {
       { path: '/', name: 'rules', component: () => import('./views/RulesView.vue'), meta: { auth: true, title: 'Your rules' } },
       { path: '/rules/new', name: 'new-rule', component: () => import('./views/RuleEditView.vue'), meta: { auth: true, title: 'New rule' } },
       { path: '/rules/:id(\\d+)', name: 'rule', component: () => import('./views/RuleEditView.vue'), meta: { auth: true, title: 'Edit rule' } },
+      { path: '/delivery', name: 'delivery', component: () => import('./views/DeliveryView.vue'), meta: { auth: true, title: 'Delivery' } },
       { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { title: 'Log in' } },
       { path: CALLBACK_PATH, name: 'callback', component: () => import('./views/CallbackView.vue'), meta: { title: 'Logging in' } },
       { path: '/admin', redirect: '/admin/rules' },

@@ -16,6 +16,7 @@ export type RuleStats = Schemas['RuleStats']
 export type StatsSummary = Schemas['StatsSummary']
 export type User = Schemas['User']
 export type AdminUser = Schemas['AdminUser']
+export type DeliverySetting = Schemas['DeliverySetting']
 export type RuleTemplate = Schemas['RuleTemplate']
 
 export interface ClientOptions {

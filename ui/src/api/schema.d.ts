@@ -304,6 +304,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/{username}/delivery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's delivery settings
+         * @description One entry per destination of the user (the same protocol/address pairs as /users/{username}/destinations): paused or not, and each notification at once (digest null) or as a digest. Yours, or anyone's for an admin.
+         */
+        get: operations["get-user-delivery"];
+        /**
+         * Set your delivery settings
+         * @description Replaces the settings with the list: a destination without an entry gets the defaults (not paused, no digest). Every entry must be one of the user's destinations (422 otherwise, naming the entry). Answers the settings as GET does, once senders see them (within about a second). Yours, or anyone's for an admin.
+         */
+        put: operations["put-user-delivery"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/{username}/destinations": {
         parameters: {
             query?: never;
@@ -545,6 +569,36 @@ export interface components {
              * @enum {string}
              */
             type: "rpms" | "containers" | "modules" | "flatpaks";
+        };
+        DeliveryDigest: {
+            /**
+             * Format: int64
+             * @description Seconds the oldest held notification may wait: 60 (a minute) to 604800 (a week).
+             * @example 3600
+             */
+            max_age: number;
+            /**
+             * Format: int64
+             * @description Send as soon as this many are held (2 to 1000); null: by age only.
+             * @example 50
+             */
+            max_count?: number | null;
+        };
+        DeliverySetting: {
+            /**
+             * @description One of the user's destinations (see /users/{username}/destinations).
+             * @example alice@example.org
+             */
+            address: string;
+            /** @description null: each notification at once. Else the notifications are held and sent as one digest when the oldest is max_age seconds old or max_count are held, whichever comes first. */
+            digest?: components["schemas"]["DeliveryDigest"] | null;
+            /** @description Nothing is sent to this destination while paused; notifications meanwhile are dropped and counted, not queued. */
+            paused?: boolean;
+            /**
+             * @example email
+             * @enum {string}
+             */
+            protocol: "email" | "irc" | "matrix" | "sse";
         };
         Destination: {
             /**
@@ -867,6 +921,11 @@ export interface components {
              * @description Start of the hour (UTC), per hour only.
              */
             hour?: string;
+            /**
+             * Format: int64
+             * @description Dropped: the user had paused the destination.
+             */
+            paused: number;
             /**
              * Format: int64
              * @description Failed transiently and tried again later.
@@ -2091,6 +2150,196 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-user-delivery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rules' owner: must be you. */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliverySetting"][] | null;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "put-user-delivery": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag the change is based on: 412 when the settings have changed since. Without it the last writer wins. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description Whose settings: you (admins: anyone). */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeliverySetting"][] | null;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliverySetting"][] | null;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
