@@ -33,6 +33,7 @@ func startConsumer(ctx context.Context, p *process) error {
 	}
 	c := consumer.New(env.NC, cfg.Streams, m, consumer.Config{
 		AckWait: cfg.ConsumerAckWait, MaxAckPending: cfg.ConsumerMaxAckPending, InFlight: cfg.ConsumerInFlight,
+		Workers: cfg.ConsumerWorkers,
 	}, log)
 	p.sys.Matcher, p.sys.Consumer = m, c
 	registerConsumerMetrics(p.reg, c, m)

@@ -111,9 +111,10 @@ type Config struct {
 	Streams streams.Config
 	// Consumer tunes the matcher: AckWait (default 30s), MaxAckPending
 	// across all instances (default 20000) and InFlight per instance
-	// (default 4096).
-	ConsumerAckWait                         time.Duration
-	ConsumerMaxAckPending, ConsumerInFlight int
+	// (default 4096). ConsumerWorkers is how many of the in-flight
+	// messages one instance matches at once (0, the default: GOMAXPROCS).
+	ConsumerAckWait                                          time.Duration
+	ConsumerMaxAckPending, ConsumerInFlight, ConsumerWorkers int
 	// SenderEmailWorkers is how many emails one sender-email process
 	// sends at once (default 4).
 	SenderEmailWorkers int
@@ -440,6 +441,7 @@ func definitions(cfg *Config) []setting {
 	dur("consumer-ack-wait", "FMN_CONSUMER_ACK_WAIT", "how long a bus message may stay unacked before redelivery", &cfg.ConsumerAckWait)
 	integer("consumer-max-ack-pending", "FMN_CONSUMER_MAX_ACK_PENDING", "unacked bus messages across all matcher instances", &cfg.ConsumerMaxAckPending)
 	integer("consumer-in-flight", "FMN_CONSUMER_IN_FLIGHT", "bus messages between fetch and ack in one matcher instance", &cfg.ConsumerInFlight)
+	integer("consumer-workers", "FMN_CONSUMER_WORKERS", "bus messages one matcher instance matches at once (0: as many as GOMAXPROCS)", &cfg.ConsumerWorkers)
 	group = Email
 	dur("digest-every", "FMN_DIGEST_EVERY", "how often senders look for digests that are due", &cfg.DigestEvery)
 	integer("sender-email-workers", "FMN_SENDER_EMAIL_WORKERS", "emails one sender-email process sends at once", &cfg.SenderEmailWorkers)
@@ -643,6 +645,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ConsumerInFlight < 1 || c.ConsumerMaxAckPending < c.ConsumerInFlight {
 		bad("FMN_CONSUMER_IN_FLIGHT", "must be at least 1 and at most FMN_CONSUMER_MAX_ACK_PENDING (%d), got %d", c.ConsumerMaxAckPending, c.ConsumerInFlight)
+	}
+	if c.ConsumerWorkers < 0 {
+		bad("FMN_CONSUMER_WORKERS", "must be 0 (GOMAXPROCS) or more, got %d", c.ConsumerWorkers)
 	}
 	if c.SSEMaxPerUser < 1 {
 		bad("FMN_SSE_MAX_PER_USER", "must be at least 1, got %d", c.SSEMaxPerUser)

@@ -224,21 +224,21 @@ func TestPreviewLimits(t *testing.T) {
 
 func TestMetricsAndWorkerSettings(t *testing.T) {
 	t.Parallel()
-	cfg, err := load(t, nil, map[string]string{"FMN_METRICS_ADDR": ":9464", "FMN_SENDER_EMAIL_WORKERS": "8"})
+	cfg, err := load(t, nil, map[string]string{"FMN_METRICS_ADDR": ":9464", "FMN_SENDER_EMAIL_WORKERS": "8", "FMN_CONSUMER_WORKERS": "3"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MetricsAddr != ":9464" || cfg.SenderEmailWorkers != 8 {
-		t.Errorf("metrics %q, workers %d", cfg.MetricsAddr, cfg.SenderEmailWorkers)
+	if cfg.MetricsAddr != ":9464" || cfg.SenderEmailWorkers != 8 || cfg.ConsumerWorkers != 3 {
+		t.Errorf("metrics %q, workers %d, consumer workers %d", cfg.MetricsAddr, cfg.SenderEmailWorkers, cfg.ConsumerWorkers)
 	}
-	if d := Defaults(); d.MetricsAddr != "" || d.SenderEmailWorkers != 4 {
-		t.Errorf("defaults: metrics %q, workers %d", d.MetricsAddr, d.SenderEmailWorkers)
+	if d := Defaults(); d.MetricsAddr != "" || d.SenderEmailWorkers != 4 || d.ConsumerWorkers != 0 {
+		t.Errorf("defaults: metrics %q, workers %d, consumer workers %d", d.MetricsAddr, d.SenderEmailWorkers, d.ConsumerWorkers)
 	}
 	if _, err := load(t, []string{"--metrics-addr", "off"}, nil); err != nil {
 		t.Errorf("off: %v", err)
 	}
-	_, err = load(t, nil, map[string]string{"FMN_METRICS_ADDR": "9464", "FMN_SENDER_EMAIL_WORKERS": "0"})
-	for _, want := range []string{"FMN_METRICS_ADDR", "FMN_SENDER_EMAIL_WORKERS"} {
+	_, err = load(t, nil, map[string]string{"FMN_METRICS_ADDR": "9464", "FMN_SENDER_EMAIL_WORKERS": "0", "FMN_CONSUMER_WORKERS": "-1"})
+	for _, want := range []string{"FMN_METRICS_ADDR", "FMN_SENDER_EMAIL_WORKERS", "FMN_CONSUMER_WORKERS"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
 		}

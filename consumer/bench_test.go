@@ -11,6 +11,7 @@ package consumer
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/json"
@@ -48,6 +49,8 @@ type pipelineSizes struct {
 	Rules, Users, Packages, Messages int
 	// InFlight is the consumer's (and the ceiling's) in-flight window.
 	InFlight int
+	// Workers is the consumer's Config.Workers (0: GOMAXPROCS).
+	Workers int
 	// Rate and LatencyFor shape the fixed-rate latency phase.
 	Rate       int
 	LatencyFor time.Duration
@@ -60,7 +63,8 @@ type pipelineSizes struct {
 }
 
 // sizesFromEnv overrides def with FMN_BENCH_RULES, FMN_BENCH_USERS,
-// FMN_BENCH_PACKAGES, FMN_BENCH_MESSAGES, FMN_BENCH_INFLIGHT, FMN_BENCH_RATE,
+// FMN_BENCH_PACKAGES, FMN_BENCH_MESSAGES, FMN_BENCH_INFLIGHT,
+// FMN_BENCH_WORKERS (the consumer's workers; 0, the default: GOMAXPROCS), FMN_BENCH_RATE,
 // FMN_BENCH_LATENCY_SECONDS, FMN_BENCH_RULE_CHANGES, FMN_BENCH_SEED,
 // FMN_BENCH_CPUPROFILE (a file: profile of the matcher phase alone; the
 // ceilings' go to .ceiling and .fanout, allocations to .allocs0/.allocs1),
@@ -82,6 +86,7 @@ func sizesFromEnv(tb testing.TB, def pipelineSizes) pipelineSizes {
 	num("FMN_BENCH_PACKAGES", &def.Packages)
 	num("FMN_BENCH_MESSAGES", &def.Messages)
 	num("FMN_BENCH_INFLIGHT", &def.InFlight)
+	num("FMN_BENCH_WORKERS", &def.Workers)
 	num("FMN_BENCH_RATE", &def.Rate)
 	num("FMN_BENCH_RULE_CHANGES", &def.RuleChanges)
 	secs := int(def.LatencyFor / time.Second)
@@ -334,7 +339,7 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	runCtx, stopRun := context.WithCancel(ctx)
 	syncDone := make(chan struct{})
 	go func() { defer close(syncDone); m.RunSync(runCtx, wake, 500*time.Millisecond) }()
-	c := New(connect(tb, n.URL), n.Streams, m, Config{InFlight: sz.InFlight}, log)
+	c := New(connect(tb, n.URL), n.Streams, m, Config{InFlight: sz.InFlight, Workers: sz.Workers}, log)
 	runErr := make(chan error, 1)
 	stopProf = startProfile(tb, sz.CPUProfile)
 	cpu0, gcCPU0, busy0, srvCPU0 := cpuTime(), gcCPU(), busyCPU(), n.serverCPU()
@@ -1135,8 +1140,8 @@ func (r *pipelineResult) print(p func(string, ...any)) {
 	perRule := float64(r.MatcherHeap) / float64(max(1, r.RulesIndexed))
 	p99 := pct(r.Latencies, 0.99)
 	rows := [][2]string{
-		{"setup", fmt.Sprintf("%d rules of %d users, %d packages; %d messages (avg body %d B); in-flight %d; GOMAXPROCS %d; known-user share %.2f, followed share %.2f",
-			sz.Rules, sz.Users, sz.Packages, sz.Messages, r.MsgBytes/max(1, sz.Messages), sz.InFlight, runtime.GOMAXPROCS(0), knownUserShare, followedShare)},
+		{"setup", fmt.Sprintf("%d rules of %d users, %d packages; %d messages (avg body %d B); in-flight %d; workers %d; GOMAXPROCS %d; known-user share %.2f, followed share %.2f",
+			sz.Rules, sz.Users, sz.Packages, sz.Messages, r.MsgBytes/max(1, sz.Messages), sz.InFlight, cmp.Or(sz.Workers, runtime.GOMAXPROCS(0)), runtime.GOMAXPROCS(0), knownUserShare, followedShare)},
 		{"nats-server", r.NATSWhere},
 		{"projector", fmt.Sprintf("%d events in %s = %.0f events/s %s", r.RuleEvents, r.ProjectorTime.Round(time.Millisecond), projRate, aim(projRate >= 20000, ">= 20,000 events/s"))},
 		{"matcher initial Sync", fmt.Sprintf("%s for %d rules; index heap %.1f MiB = %.0f B/rule %s", r.SyncTime.Round(time.Millisecond), r.RulesIndexed, mib(r.MatcherHeap), perRule, aim(perRule <= 512, "<= 512 B/rule"))},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,12 @@ type Config struct {
 	// (default JetStream's 30s); heartbeats come every half of it, and two
 	// missed ones are reported (and survived).
 	PullExpiry time.Duration
+	// Workers is how many messages of the in-flight window are parsed,
+	// matched and published at once (default GOMAXPROCS). A message that
+	// changes access (see changesAccess) waits for every earlier one and
+	// is handled alone, so that no later message is matched before it is
+	// applied; acks stay in delivery order.
+	Workers int
 }
 
 func (c *Config) defaults() {
@@ -53,6 +60,9 @@ func (c *Config) defaults() {
 	}
 	if c.AckWait <= 0 {
 		c.AckWait = 30 * time.Second
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
 	}
 }
 
@@ -164,13 +174,15 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	acks := make(chan pending, c.cfg.InFlight)
+	acks := make(chan *slot, c.cfg.InFlight)
 	ackerDone := make(chan struct{})
 	go func() {
 		defer close(ackerDone)
 		c.acker(acks)
 	}()
-	runErr := c.consume(ctx, js, cons, acks)
+	d := c.newDispatcher(js, acks)
+	runErr := c.consume(ctx, cons, d)
+	d.close()
 	close(acks)
 	<-ackerDone
 	if ctx.Err() != nil {
@@ -180,7 +192,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // consume pulls and handles messages until ctx ends or a lasting error.
-func (c *Consumer) consume(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, acks chan<- pending) error {
+func (c *Consumer) consume(ctx context.Context, cons jetstream.Consumer, d *dispatcher) error {
 	var opts []jetstream.PullMessagesOpt
 	opts = append(opts, jetstream.PullMaxMessages(min(1000, c.cfg.InFlight)))
 	if c.cfg.PullExpiry > 0 {
@@ -204,7 +216,7 @@ func (c *Consumer) consume(ctx context.Context, js jetstream.JetStream, cons jet
 			msg, err := it.Next()
 			if err == nil {
 				failures = 0
-				acks <- c.handle(js, msg)
+				d.dispatch(msg)
 				continue
 			}
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
@@ -341,8 +353,9 @@ func (c *Consumer) deadLetter(js jetstream.JetStream, msg jetstream.Msg, reason 
 // acker acknowledges each message once its publishes are stored. A failed
 // publish is retried through redelivery; Nats-Msg-Id makes the retry
 // publish nothing twice.
-func (c *Consumer) acker(in <-chan pending) {
-	for p := range in {
+func (c *Consumer) acker(in <-chan *slot) {
+	for s := range in {
+		p := s.wait()
 		err := p.err
 		for _, f := range p.futures {
 			select {

@@ -251,13 +251,16 @@ func (m *Matcher) sync(ctx context.Context, poll bool) error {
 	// are not looked up in this Sync, so that an outage (timeouts) delays
 	// it by one lookup at most.
 	var lookupErr error
+	// Equal strings of the rules loaded together share one copy in the
+	// index (the initial load is one batch).
+	in := rules.NewInterner()
 	for i := range changed {
 		r := changed[i]
 		if r.Disabled {
 			drop = append(drop, r.ID)
 			continue
 		}
-		c, err := rules.Compile(r)
+		c, err := rules.CompileIndexed(r, in)
 		if err != nil {
 			m.log.Warn("rule does not compile; not matching it", "rule", r.ID, "user", r.User.Name, "err", err)
 			drop = append(drop, r.ID)

@@ -418,9 +418,9 @@ func (o *ownership) buildOwners() {
 	ow.users, ow.groups = map[string][]int64{}, map[string][]int64{}
 	m.mu.RLock()
 	for ix := range m.idx.Entries() {
-		id, tr := ix.Rule.Rule.ID, ix.Rule.Rule.TrackingRule
+		id := ix.Rule.Rule.ID
 		var into map[string][]int64
-		switch tr.Name {
+		switch ix.Rule.Rule.TrackingRule.Name {
 		case rules.TrackArtifactsOwned:
 			into = ow.users
 		case rules.TrackArtifactsGroupOwned:
@@ -428,11 +428,7 @@ func (o *ownership) buildOwners() {
 		default:
 			continue
 		}
-		var names []string
-		if json.Unmarshal(tr.Params, &names) != nil {
-			continue
-		}
-		for _, n := range names {
+		for _, n := range ix.Rule.Names() {
 			into[n] = append(into[n], id)
 		}
 	}

@@ -238,6 +238,18 @@ func TestOwnershipMatching(t *testing.T) {
 // comes, the cached answer stands (that is what the message is for).
 func TestAccessChangeTakesEffectAtOnce(t *testing.T) {
 	t.Parallel()
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			t.Parallel()
+			accessChangeTakesEffect(t, workers)
+		})
+	}
+}
+
+// accessChangeTakesEffect is TestAccessChangeTakesEffectAtOnce with that
+// many workers: the messages before an access change are matched against
+// the old owners, those after it against the new ones.
+func accessChangeTakesEffect(t *testing.T, workers int) {
 	b := setup(t)
 	s := startServices(t)
 	s.dg.AddProject("rpms", "foo", "alice")
@@ -249,7 +261,7 @@ func TestAccessChangeTakesEffectAtOnce(t *testing.T) {
 	s.dg.AddGroup("infra-sig")
 	p := newProcess(t, b.ctx, b.prefix, s)
 	m := b.ownershipMatcher(t, p)
-	r := b.startConsumer(t, m, consumer.Config{})
+	r := b.startConsumer(t, m, consumer.Config{Workers: workers})
 
 	b.publish(t, artifactMsg(t, "before", rules.ArtifactRPMs, "foo"))
 	waitSettled(t, b.ctx, b.nats, "matcher", 15*time.Second)
@@ -258,20 +270,26 @@ func TestAccessChangeTakesEffectAtOnce(t *testing.T) {
 	// dist-git changes; fmn does not know until the bus says so.
 	s.dg.SetUserAccess("rpms", "foo", "carol", "commit")
 	s.dg.SetGroupAccess("container", "baz", "infra-sig", "commit")
-	b.publish(t,
-		artifactMsg(t, "stale", rules.ArtifactRPMs, "foo"),
-		accessMsg(t, "carol-added", userAddedTopic, s.dg.ProjectJSON("rpms", "foo"), map[string]any{"new_user": "carol", "access": "commit"}),
-		artifactMsg(t, "after", rules.ArtifactRPMs, "foo"),
-		accessMsg(t, "sig-added", groupAddedTopic, s.dg.ProjectJSON("container", "baz"), map[string]any{"new_group": "infra-sig", "access": "commit"}),
-		artifactMsg(t, "after-group", rules.ArtifactContainers, "baz"),
-	)
+	// Bursts on either side of each change, stored at once, so that
+	// several workers have messages to match around it.
+	want := map[string][]string{"before": {"alice@example.org"}}
+	var burst []*nats.Msg
+	add := func(prefix, typ, name string, to ...string) {
+		for i := range 20 {
+			id := fmt.Sprintf("%s-%d", prefix, i)
+			burst = append(burst, artifactMsg(t, id, typ, name))
+			want[id] = to
+		}
+	}
+	add("stale", rules.ArtifactRPMs, "foo", "alice@example.org")
+	burst = append(burst, accessMsg(t, "carol-added", userAddedTopic, s.dg.ProjectJSON("rpms", "foo"), map[string]any{"new_user": "carol", "access": "commit"}))
+	add("after", rules.ArtifactRPMs, "foo", "alice@example.org", "carol@example.org")
+	add("stale-group", rules.ArtifactContainers, "baz", "alice@example.org")
+	burst = append(burst, accessMsg(t, "sig-added", groupAddedTopic, s.dg.ProjectJSON("container", "baz"), map[string]any{"new_group": "infra-sig", "access": "commit"}))
+	add("after-group", rules.ArtifactContainers, "baz", "alice@example.org", "dave@example.org")
+	publishAsync(t, b.nats.JS, burst)
 	waitSettled(t, b.ctx, b.nats, "matcher", 15*time.Second)
-	checkNotified(t, notified(t, b), map[string][]string{
-		"before":      {"alice@example.org"},
-		"stale":       {"alice@example.org"},
-		"after":       {"alice@example.org", "carol@example.org"},
-		"after-group": {"alice@example.org", "dave@example.org"},
-	})
+	checkNotified(t, notified(t, b), want)
 	if n := s.dg.CallsTo("/api/0/projects") - carolCalls; n != 1 {
 		t.Errorf("%d calls for carol's projects after the change, want 1", n)
 	}

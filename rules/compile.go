@@ -2,9 +2,11 @@ package rules
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/fmn-project/fmn/bus"
@@ -36,12 +38,32 @@ func (c *Compiled) follows(k Key) bool {
 }
 
 type compiledGen struct {
-	dests     []Destination
-	apps      []string // lower-cased
-	excluded  []string // lower-cased
-	sevMask   uint8
+	dests []Destination
+	// appFilters is nil when neither list is set (most rules): a
+	// generation rule is then half the size.
+	*appFilters
 	topic     *Glob
+	sevMask   uint8
 	myActions bool
+}
+
+// appFilters are the application lists of a generation rule, lower-cased.
+type appFilters struct {
+	apps, excluded []string
+}
+
+func (g *compiledGen) appList() []string {
+	if g.appFilters == nil {
+		return nil
+	}
+	return g.apps
+}
+
+func (g *compiledGen) excludedList() []string {
+	if g.appFilters == nil {
+		return nil
+	}
+	return g.excluded
 }
 
 // Severity bits of compiledGen.sevMask.
@@ -82,7 +104,120 @@ func messageSeverityBit(sev int) uint8 {
 // compilable topic globs. It does not re-check names or addresses (that is
 // Validate's job at the API), so that a stored rule keeps working when
 // validation gets stricter.
-func Compile(r Rule) (*Compiled, error) {
+func Compile(r Rule) (*Compiled, error) { return compile(r, nil) }
+
+// CompileIndexed is Compile for a long-lived index of many rules (the
+// matcher's): Compiled.Rule keeps only what matching and logs read (ID,
+// name, owner, switch, origin and the tracking rule's name); the tracking
+// params and generation rules live on only as compiled (Names, the
+// destinations and filters), so Explain, which shows filters, needs
+// Compile. Strings equal across the rules compiled with in (owners,
+// addresses, names, artifacts, applications) share one copy; nil interns
+// nothing.
+func CompileIndexed(r Rule, in *Interner) (*Compiled, error) {
+	c, err := compile(r, in)
+	if err != nil {
+		return nil, err
+	}
+	c.Rule.TrackingRule.Params = nil
+	c.Rule.GenerationRules = nil
+	return c, nil
+}
+
+// Interner hands out one copy of equal strings and generation rules: the
+// index holds many rules that name the same users, addresses and
+// packages, each read into a string of its own, and a user's rules mostly
+// share their destinations and filters. Use one for a batch of rules,
+// then drop it. A nil *Interner interns nothing.
+type Interner struct {
+	strs map[string]string
+	gens map[string][]compiledGen
+	key  []byte
+}
+
+// NewInterner returns an empty Interner.
+func NewInterner() *Interner {
+	return &Interner{strs: map[string]string{}, gens: map[string][]compiledGen{}}
+}
+
+// String returns the interned copy of s.
+func (in *Interner) String(s string) string {
+	if in == nil || s == "" {
+		return s
+	}
+	if v, ok := in.strs[s]; ok {
+		return v
+	}
+	in.strs[s] = s
+	return s
+}
+
+// genList returns the interned copy of gens, whose destinations may be
+// the caller's: a new one is copied, its strings interned.
+func (in *Interner) genList(gens []compiledGen) []compiledGen {
+	k := in.key[:0]
+	str := func(s string) { k = binary.AppendUvarint(k, uint64(len(s))); k = append(k, s...) }
+	list := func(l []string) {
+		k = binary.AppendUvarint(k, uint64(len(l)))
+		for _, s := range l {
+			str(s)
+		}
+	}
+	for i := range gens {
+		g := &gens[i]
+		k = append(k, g.sevMask)
+		k = strconv.AppendBool(k, g.myActions)
+		if g.topic == nil {
+			k = append(k, 0)
+		} else {
+			k = append(k, 1)
+			str(g.topic.pattern)
+		}
+		list(g.appList())
+		list(g.excludedList())
+		k = binary.AppendUvarint(k, uint64(len(g.dests)))
+		for _, d := range g.dests {
+			str(d.Protocol)
+			str(d.Address)
+		}
+	}
+	in.key = k
+	if shared, ok := in.gens[string(k)]; ok {
+		return shared
+	}
+	out := slices.Clone(gens)
+	for i := range out {
+		dests := make([]Destination, len(out[i].dests))
+		for j, d := range out[i].dests {
+			dests[j] = Destination{Protocol: in.String(d.Protocol), Address: in.String(d.Address)}
+		}
+		out[i].dests = dests
+	}
+	in.gens[string(k)] = out
+	return out
+}
+
+// trackingName is the constant for a known tracking rule's name, so that
+// compiled rules do not each hold a copy.
+func trackingName(name string) string {
+	for _, k := range [...]string{TrackArtifactsOwned, TrackArtifactsGroupOwned, TrackArtifactsFollowed, TrackRelatedEvents, TrackUsersFollowed} {
+		if name == k {
+			return k
+		}
+	}
+	return name
+}
+
+// Names returns the usernames (artifacts-owned, users-followed) or group
+// names (artifacts-group-owned) the rule tracks, without duplicates or
+// empty names; nil for other tracking rules. Do not modify it.
+func (c *Compiled) Names() []string { return c.names }
+
+func compile(r Rule, in *Interner) (*Compiled, error) {
+	if in != nil {
+		r.Name, r.User.Name, r.Origin = in.String(r.Name), in.String(r.User.Name), in.String(r.Origin)
+		r.TrackingRule.Name = trackingName(r.TrackingRule.Name)
+	}
 	c := &Compiled{Rule: r}
 	params := r.TrackingRule.Params
 	switch r.TrackingRule.Name {
@@ -91,7 +226,10 @@ func Compile(r Rule) (*Compiled, error) {
 		if err := json.Unmarshal(params, &names); err != nil {
 			return nil, fmt.Errorf("rule %d: %s params: want a list of names: %w", r.ID, r.TrackingRule.Name, err)
 		}
-		c.names = dedupe(names)
+		c.names = slices.Clip(dedupe(names))
+		for i, n := range c.names {
+			c.names[i] = in.String(n)
+		}
 	case TrackArtifactsFollowed:
 		var arts []FollowedArtifact
 		if err := json.Unmarshal(params, &arts); err != nil {
@@ -99,7 +237,7 @@ func Compile(r Rule) (*Compiled, error) {
 		}
 		c.followed = make([]Key, 0, len(arts))
 		for _, a := range arts {
-			k, ok := Artifact{Type: a.Type, Name: a.Name}.Key()
+			k, ok := Artifact{Type: a.Type, Name: in.String(a.Name)}.Key()
 			if !ok {
 				return nil, fmt.Errorf("rule %d: %s: unknown artifact type %q", r.ID, r.TrackingRule.Name, a.Type)
 			}
@@ -115,11 +253,9 @@ func Compile(r Rule) (*Compiled, error) {
 
 	c.gens = make([]compiledGen, 0, len(r.GenerationRules))
 	for i, gr := range r.GenerationRules {
-		g := compiledGen{
-			dests:     slices.Clip(gr.Destinations),
-			apps:      lowerAll(gr.Filters.Applications),
-			excluded:  lowerAll(gr.Filters.ExcludedApplications),
-			myActions: gr.Filters.MyActions,
+		g := compiledGen{dests: slices.Clip(gr.Destinations), myActions: gr.Filters.MyActions}
+		if apps, excluded := lowerAll(gr.Filters.Applications, in), lowerAll(gr.Filters.ExcludedApplications, in); apps != nil || excluded != nil {
+			g.appFilters = &appFilters{apps: apps, excluded: excluded}
 		}
 		for _, s := range gr.Filters.Severities {
 			b := severityBit(s)
@@ -140,6 +276,9 @@ func Compile(r Rule) (*Compiled, error) {
 		}
 		c.gens = append(c.gens, g)
 	}
+	if in != nil {
+		c.gens = in.genList(c.gens)
+	}
 	return c, nil
 }
 
@@ -153,17 +292,18 @@ func dedupe(names []string) []string {
 	return out
 }
 
-// lowerAll returns list lower-cased: list itself when it is already.
-func lowerAll(list []string) []string {
+// lowerAll returns list lower-cased: list itself when it is already and
+// nothing is interned (in is nil).
+func lowerAll(list []string, in *Interner) []string {
 	if len(list) == 0 {
 		return nil
 	}
-	if !slices.ContainsFunc(list, func(s string) bool { return strings.ToLower(s) != s }) {
+	if in == nil && !slices.ContainsFunc(list, func(s string) bool { return strings.ToLower(s) != s }) {
 		return slices.Clip(list)
 	}
 	out := make([]string, 0, len(list))
 	for _, s := range list {
-		out = append(out, strings.ToLower(s))
+		out = append(out, in.String(strings.ToLower(s)))
 	}
 	return out
 }
@@ -172,7 +312,9 @@ func lowerAll(list []string) []string {
 // if MessageKeys of the message holds one of them. For artifacts-owned and
 // artifacts-group-owned the keys are the owned artifacts, asked from lk; with
 // a nil lk those rules have no keys. An error comes only from lk; index the
-// rule again once the lookup works, or its messages are missed.
+// rule again once the lookup works, or its messages are missed. But for
+// ownership rules, the keys are sorted (CompareKeys) without duplicates;
+// the slice may be the rule's own: do not modify it.
 func (c *Compiled) Keys(ctx context.Context, lk Lookups) ([]Key, error) {
 	if c.Rule.Disabled {
 		return nil, nil
@@ -188,9 +330,10 @@ func (c *Compiled) Keys(ctx context.Context, lk Lookups) ([]Key, error) {
 		for _, n := range c.names {
 			keys = append(keys, Key{KeyAgent, n})
 		}
+		slices.SortFunc(keys, CompareKeys)
 		return keys, nil
 	case TrackArtifactsFollowed:
-		return slices.Clone(c.followed), nil
+		return c.followed, nil
 	case TrackArtifactsOwned, TrackArtifactsGroupOwned:
 		if lk == nil {
 			return nil, nil

@@ -244,7 +244,7 @@ func checkSeverities(g *compiledGen, f Filters, p *bus.Parsed, sev uint8) Check 
 func checkApplications(g *compiledGen, f Filters, p *bus.Parsed) Check {
 	ck := Check{Name: FilterApplications, Passed: g.passesApplications(p.App)}
 	switch {
-	case len(g.apps) == 0:
+	case len(g.appList()) == 0:
 		ck.Detail = "empty: every application passes"
 	case p.App == "":
 		ck.Detail = fmt.Sprintf("the message has no application; the list is %s", list(f.Applications))
@@ -259,7 +259,7 @@ func checkApplications(g *compiledGen, f Filters, p *bus.Parsed) Check {
 func checkExcluded(g *compiledGen, f Filters, p *bus.Parsed) Check {
 	ck := Check{Name: FilterExcludedApplications, Passed: g.passesExcluded(p.App)}
 	switch {
-	case len(g.excluded) == 0:
+	case len(g.excludedList()) == 0:
 		ck.Detail = "empty: no application is excluded"
 	case p.App == "":
 		ck.Detail = "the message has no application"

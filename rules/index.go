@@ -48,14 +48,18 @@ func NewIndex() *Index {
 	return &Index{rules: map[int64]*IndexEntry{}, byKey: map[Key][]*Compiled{}}
 }
 
-// Put indexes c under keys (which it copies), replacing the rule of the
-// same id. With unresolved, c is also a candidate for every message with
-// an artifact.
+// Put indexes c under keys, replacing the rule of the same id. With
+// unresolved, c is also a candidate for every message with an artifact.
+// Keys that are sorted (CompareKeys) without duplicates, as Compiled.Keys
+// gives them but for ownership rules, are kept as they are: the caller
+// must not change them afterwards. Others are copied.
 func (x *Index) Put(c *Compiled, keys []Key, unresolved bool) {
 	x.Remove(c.Rule.ID)
-	keys = slices.Clone(keys)
-	slices.SortFunc(keys, CompareKeys)
-	keys = slices.Compact(keys)
+	if !sortedKeys(keys) {
+		keys = slices.Clone(keys)
+		slices.SortFunc(keys, CompareKeys)
+		keys = slices.Compact(keys)
+	}
 	x.seq++
 	x.rules[c.Rule.ID] = &IndexEntry{Rule: c, Keys: keys, Unresolved: unresolved, Seq: x.seq}
 	for _, k := range keys {
@@ -65,6 +69,16 @@ func (x *Index) Put(c *Compiled, keys []Key, unresolved bool) {
 		i, _ := slices.BinarySearchFunc(x.unresolved, c.Rule.ID, func(e *Compiled, id int64) int { return cmp.Compare(e.Rule.ID, id) })
 		x.unresolved = slices.Insert(x.unresolved, i, c)
 	}
+}
+
+// sortedKeys tells whether keys are in order without duplicates.
+func sortedKeys(keys []Key) bool {
+	for i := 1; i < len(keys); i++ {
+		if CompareKeys(keys[i-1], keys[i]) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Compact gives back the spare capacity the per-key lists grew while rules

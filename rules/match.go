@@ -115,11 +115,11 @@ func (g *compiledGen) passesSeverities(sev uint8) bool { return g.sevMask&sev !=
 
 // passesApplications: a message without app fails a non-empty list.
 func (g *compiledGen) passesApplications(app string) bool {
-	return len(g.apps) == 0 || (app != "" && containsFold(g.apps, app))
+	return len(g.appList()) == 0 || (app != "" && containsFold(g.appList(), app))
 }
 
 func (g *compiledGen) passesExcluded(app string) bool {
-	return len(g.excluded) == 0 || app == "" || !containsFold(g.excluded, app)
+	return len(g.excludedList()) == 0 || app == "" || !containsFold(g.excludedList(), app)
 }
 
 func (g *compiledGen) passesTopic(topic string) bool { return g.topic == nil || g.topic.Match(topic) }

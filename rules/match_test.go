@@ -508,6 +508,29 @@ func TestMatch(t *testing.T) {
 			if len(got) > 0 && !shared {
 				t.Errorf("rule fires but shares no key: rule keys %v, message keys %v", keys, rules.MessageKeys(&tt.msg))
 			}
+
+			// As the matcher's index compiles it: the second time, from
+			// what the first interned.
+			in := rules.NewInterner()
+			for i := range 2 {
+				ci, err := rules.CompileIndexed(tt.rule, in)
+				if err != nil {
+					t.Fatalf("CompileIndexed: %v", err)
+				}
+				if got, err := ci.Match(ctx, &tt.msg, tt.lk); err != nil || !slices.Equal(got, tt.want) {
+					t.Errorf("CompileIndexed (%d): Match = %v, %v; want %v", i+1, got, err, tt.want)
+				}
+				// Ownership keys come in no particular order.
+				ki, err := ci.Keys(ctx, tt.lk)
+				ki, kw := slices.SortedFunc(slices.Values(ki), rules.CompareKeys), slices.SortedFunc(slices.Values(keys), rules.CompareKeys)
+				if err != nil || !slices.Equal(ki, kw) {
+					t.Errorf("CompileIndexed (%d): Keys = %v, %v; want %v", i+1, ki, err, keys)
+				}
+				if !slices.Equal(ci.Names(), c.Names()) || ci.Rule.GenerationRules != nil || ci.Rule.TrackingRule.Params != nil {
+					t.Errorf("CompileIndexed (%d): names %v (want %v), generation rules %v, params %s: want only the compiled forms kept",
+						i+1, ci.Names(), c.Names(), ci.Rule.GenerationRules, ci.Rule.TrackingRule.Params)
+				}
+			}
 		})
 	}
 }
