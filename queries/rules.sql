@@ -39,13 +39,14 @@ LIMIT sqlc.narg('max_rows');
 -- RuleCreate writes the rules of creation events (the projector gathers
 -- them), each as its event states it; an id already there is overwritten,
 -- its created_at kept. The ids must differ. An empty origin is NULL (a
--- rule a person made).
+-- rule a person made). updated_times are the times of the rules' last
+-- change (the projector folds the updates of a rule it gathered into it).
 INSERT INTO rules (
     id, username, name, disabled, tracking_name, tracking_params,
     generation_rules, version, created_at, updated_at, origin
 )
 SELECT t.id, t.username, t.name, t.disabled, t.tracking_name, t.tracking_params,
-       t.generation_rules, t.version, t.at, t.at, NULLIF(t.origin, '')
+       t.generation_rules, t.version, t.at, t.updated, NULLIF(t.origin, '')
 FROM (
     SELECT unnest(@ids::bigint[]) AS id,
            unnest(@usernames::text[]) AS username,
@@ -56,6 +57,7 @@ FROM (
            unnest(@generation_rules::jsonb[]) AS generation_rules,
            unnest(@versions::bigint[]) AS version,
            unnest(@times::timestamptz[]) AS at,
+           unnest(@updated_times::timestamptz[]) AS updated,
            unnest(@origins::text[]) AS origin
 ) AS t
 ORDER BY t.version

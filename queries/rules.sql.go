@@ -57,7 +57,7 @@ INSERT INTO rules (
     generation_rules, version, created_at, updated_at, origin
 )
 SELECT t.id, t.username, t.name, t.disabled, t.tracking_name, t.tracking_params,
-       t.generation_rules, t.version, t.at, t.at, NULLIF(t.origin, '')
+       t.generation_rules, t.version, t.at, t.updated, NULLIF(t.origin, '')
 FROM (
     SELECT unnest($1::bigint[]) AS id,
            unnest($2::text[]) AS username,
@@ -68,7 +68,8 @@ FROM (
            unnest($7::jsonb[]) AS generation_rules,
            unnest($8::bigint[]) AS version,
            unnest($9::timestamptz[]) AS at,
-           unnest($10::text[]) AS origin
+           unnest($10::timestamptz[]) AS updated,
+           unnest($11::text[]) AS origin
 ) AS t
 ORDER BY t.version
 ON CONFLICT (id) DO UPDATE SET
@@ -93,13 +94,15 @@ type RuleCreateParams struct {
 	GenerationRules []json.RawMessage
 	Versions        []int64
 	Times           []time.Time
+	UpdatedTimes    []time.Time
 	Origins         []string
 }
 
 // RuleCreate writes the rules of creation events (the projector gathers
 // them), each as its event states it; an id already there is overwritten,
 // its created_at kept. The ids must differ. An empty origin is NULL (a
-// rule a person made).
+// rule a person made). updated_times are the times of the rules' last
+// change (the projector folds the updates of a rule it gathered into it).
 func (q *Queries) RuleCreate(ctx context.Context, arg RuleCreateParams) error {
 	_, err := q.db.Exec(ctx, ruleCreate,
 		arg.Ids,
@@ -111,6 +114,7 @@ func (q *Queries) RuleCreate(ctx context.Context, arg RuleCreateParams) error {
 		arg.GenerationRules,
 		arg.Versions,
 		arg.Times,
+		arg.UpdatedTimes,
 		arg.Origins,
 	)
 	return err

@@ -13,9 +13,12 @@ import (
 
 // applier applies events to the tables inside a transaction (a
 // projection.Applier). Creations (of rules and users) are gathered and
-// written together, a batch of them in one statement each, before any
-// other event, at Flush, and every maxGathered: what an event does depends
-// only on the events before it, and nothing reads the tables in between.
+// written together, a batch of them in one statement each, at Flush, every
+// maxGathered, and before any event that depends on them: what an event
+// does depends only on the events before it, and nothing reads the tables
+// in between. An update, a switch or a deletion of a rule that is not
+// gathered does not depend on them and is written at once; an update or a
+// switch of one of fmn's own gathered rules is folded into its row.
 type applier struct {
 	q   *queries.Queries
 	log *slog.Logger
@@ -32,6 +35,11 @@ type applier struct {
 	// origins are the origins of created when they are fmn's own ("" for
 	// none; imported rules have none).
 	origins []string
+	// updated are the times of the last change of created's rules (their
+	// creation's, or a folded update's).
+	updated []time.Time
+	// gathered maps the ids of created to their index.
+	gathered map[int64]int
 }
 
 // maxGathered bounds what the applier holds before writing it (a rebuild
@@ -88,12 +96,11 @@ func (a *applier) flush(ctx context.Context) error {
 		if err := a.q.RuleCreate(ctx, queries.RuleCreateParams{
 			Ids: rr.Ids, Usernames: rr.Usernames, Names: rr.Names, Disabled: rr.Disabled,
 			TrackingNames: rr.TrackingNames, TrackingParams: rr.TrackingParams, GenerationRules: rr.GenerationRules,
-			Versions: rr.Versions, Times: rr.Times, Origins: a.origins,
+			Versions: rr.Versions, Times: rr.Times, UpdatedTimes: a.updated, Origins: a.origins,
 		}); err != nil {
 			return dbErr("insert rules", err)
 		}
-		a.created.clear()
-		a.origins = a.origins[:0]
+		a.clearCreated()
 		return nil
 	}
 	// Imported rules: all but those whose id a rule has or had. The
@@ -118,8 +125,44 @@ func (a *applier) flush(ctx context.Context) error {
 				slog.String("user", ir.Usernames[i]), slog.Int64("rule_id", id))
 		}
 	}
-	a.created.clear()
+	a.clearCreated()
 	return nil
+}
+
+// clearCreated forgets the rule creations written.
+func (a *applier) clearCreated() {
+	a.created.clear()
+	a.origins, a.updated = a.origins[:0], a.updated[:0]
+	clear(a.gathered)
+}
+
+// fold applies a change of a rule to its gathered creation when it is one
+// of fmn's own (an imported one may yet be skipped), and says whether it
+// did; n is the rows the change affects, as its statement would.
+func (a *applier) fold(ev Event, seq int64) (folded bool, n int64, err error) {
+	i, ok := a.gathered[ev.RuleID]
+	if !ok || a.imported {
+		return false, 0, nil
+	}
+	rr := &a.created
+	switch ev.Type {
+	case EventRuleUpdated:
+		if rr.Usernames[i] != ev.User {
+			return true, 0, nil
+		}
+		params, gen, err := ruleColumns(ev.Rule)
+		if err != nil {
+			return true, 0, err
+		}
+		rr.Names[i], rr.Disabled[i], rr.TrackingNames[i] = ev.Rule.Name, ev.Rule.Disabled, ev.Rule.TrackingRule.Name
+		rr.TrackingParams[i], rr.GenerationRules[i] = params, gen
+	case EventRuleDisabled, EventRuleEnabled:
+		rr.Disabled[i] = ev.Type == EventRuleDisabled
+	default:
+		return false, 0, nil
+	}
+	rr.Versions[i], a.updated[i] = seq, ev.Time
+	return true, 1, nil
 }
 
 // apply writes one event. Events that cannot be decoded are logged and
@@ -155,12 +198,31 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 	// What an event does depends on the events before it (and on its
 	// user): they are written first, unless both are creations of the
 	// same kind.
-	if !creation || (ev.Type == EventRuleCreated && imported != a.imported) || len(a.created.Ids)+len(a.newUsers.Names) >= maxGathered {
-		if err := a.flush(ctx); err != nil {
+	var n int64
+	switch ev.Type {
+	case EventRuleUpdated, EventRuleDeleted, EventRuleDisabled, EventRuleEnabled:
+		folded, fn, err := a.fold(ev, seq)
+		if err != nil {
 			return err
 		}
+		if folded {
+			if fn == 0 {
+				a.warnNoRule(ctx, se.Seq, ev)
+			}
+			return nil
+		}
+		if _, dep := a.gathered[ev.RuleID]; dep {
+			if err := a.flush(ctx); err != nil {
+				return err
+			}
+		}
+	default:
+		if !creation || (ev.Type == EventRuleCreated && imported != a.imported) || len(a.created.Ids)+len(a.newUsers.Names) >= maxGathered {
+			if err := a.flush(ctx); err != nil {
+				return err
+			}
+		}
 	}
-	var n int64
 	switch ev.Type {
 	case EventRuleCreated:
 		params, gen, err := ruleColumns(ev.Rule)
@@ -174,9 +236,14 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 			id = ev.RuleID
 		}
 		a.imported = imported
+		if a.gathered == nil {
+			a.gathered = map[int64]int{}
+		}
+		a.gathered[id] = len(a.created.Ids)
 		a.created.add(id, ev, seq, params, gen)
 		if !imported {
 			a.origins = append(a.origins, ev.Rule.Origin)
+			a.updated = append(a.updated, ev.Time)
 		}
 		return nil
 	case EventRuleUpdated:
@@ -221,12 +288,16 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		}))
 	}
 	if n == 0 {
-		// The commands check before they append, so only a hand-made
-		// event gets here.
-		a.log.WarnContext(ctx, "rule event for a rule the user does not have", slog.Uint64("seq", se.Seq),
-			slog.String("type", ev.Type), slog.String("user", ev.User), slog.Int64("rule_id", ev.RuleID))
+		a.warnNoRule(ctx, se.Seq, ev)
 	}
 	return nil
+}
+
+// warnNoRule says that ev, at seq, changed no rule. The commands check
+// before they append, so only a hand-made event gets here.
+func (a *applier) warnNoRule(ctx context.Context, seq uint64, ev Event) {
+	a.log.WarnContext(ctx, "rule event for a rule the user does not have", slog.Uint64("seq", seq),
+		slog.String("type", ev.Type), slog.String("user", ev.User), slog.Int64("rule_id", ev.RuleID))
 }
 
 // Flush writes the creations gathered; Apply writes everything else as it
