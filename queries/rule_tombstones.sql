@@ -1,7 +1,3 @@
--- name: TombstoneAdd :exec
-INSERT INTO rule_tombstones (rule_id, version) VALUES (@rule_id, @version)
-ON CONFLICT (rule_id) DO UPDATE SET version = EXCLUDED.version;
-
 -- name: TombstoneListSince :many
 -- TombstoneListSince lists the rules deleted after a version.
 SELECT rule_id FROM rule_tombstones WHERE version > $1 ORDER BY version;

@@ -9,16 +9,6 @@ import (
 	"context"
 )
 
-const tombstoneAdd = `-- name: TombstoneAdd :exec
-INSERT INTO rule_tombstones (rule_id, version) VALUES ($1, $2)
-ON CONFLICT (rule_id) DO UPDATE SET version = EXCLUDED.version
-`
-
-func (q *Queries) TombstoneAdd(ctx context.Context, ruleID int64, version int64) error {
-	_, err := q.db.Exec(ctx, tombstoneAdd, ruleID, version)
-	return err
-}
-
 const tombstoneDeleteAll = `-- name: TombstoneDeleteAll :exec
 DELETE FROM rule_tombstones
 `

@@ -89,7 +89,15 @@ UPDATE rules SET disabled = @disabled, version = @version, updated_at = @updated
 WHERE id = @id;
 
 -- name: RuleDelete :execrows
-DELETE FROM rules WHERE id = @rule_id AND username = @username;
+-- RuleDelete deletes a rule of the user and records its tombstone at
+-- version, in one statement; it affects no row when the user has no such
+-- rule.
+WITH deleted AS (
+    DELETE FROM rules WHERE id = @rule_id AND username = @username RETURNING id
+)
+INSERT INTO rule_tombstones (rule_id, version)
+SELECT deleted.id, @version FROM deleted
+ON CONFLICT (rule_id) DO UPDATE SET version = EXCLUDED.version;
 
 -- name: RuleDeleteAll :exec
 DELETE FROM rules;

@@ -121,11 +121,25 @@ func (q *Queries) RuleCreate(ctx context.Context, arg RuleCreateParams) error {
 }
 
 const ruleDelete = `-- name: RuleDelete :execrows
-DELETE FROM rules WHERE id = $1 AND username = $2
+WITH deleted AS (
+    DELETE FROM rules WHERE id = $2 AND username = $3 RETURNING id
+)
+INSERT INTO rule_tombstones (rule_id, version)
+SELECT deleted.id, $1 FROM deleted
+ON CONFLICT (rule_id) DO UPDATE SET version = EXCLUDED.version
 `
 
-func (q *Queries) RuleDelete(ctx context.Context, ruleID int64, username string) (int64, error) {
-	result, err := q.db.Exec(ctx, ruleDelete, ruleID, username)
+type RuleDeleteParams struct {
+	Version  int64
+	RuleID   int64
+	Username string
+}
+
+// RuleDelete deletes a rule of the user and records its tombstone at
+// version, in one statement; it affects no row when the user has no such
+// rule.
+func (q *Queries) RuleDelete(ctx context.Context, arg RuleDeleteParams) (int64, error) {
+	result, err := q.db.Exec(ctx, ruleDelete, arg.Version, arg.RuleID, arg.Username)
 	if err != nil {
 		return 0, err
 	}

@@ -260,14 +260,9 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 			return dbErr("update rule", err)
 		}
 	case EventRuleDeleted:
-		n, err = a.q.RuleDelete(ctx, ev.RuleID, ev.User)
+		n, err = a.q.RuleDelete(ctx, queries.RuleDeleteParams{RuleID: ev.RuleID, Username: ev.User, Version: seq})
 		if err != nil {
 			return dbErr("delete rule", err)
-		}
-		if n > 0 {
-			if err := a.q.TombstoneAdd(ctx, ev.RuleID, seq); err != nil {
-				return dbErr("add tombstone", err)
-			}
 		}
 	case EventRuleDisabled, EventRuleEnabled:
 		n, err = a.q.RuleSetDisabled(ctx, queries.RuleSetDisabledParams{
