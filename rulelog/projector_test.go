@@ -156,6 +156,30 @@ func TestProjector(t *testing.T) {
 		}
 	})
 
+	t.Run("OneEventPerTransactionMatchesFolding", func(t *testing.T) {
+		t.Parallel()
+		// A rebuild gathers the creations and folds the later updates and
+		// switches of their rules into them; applied one event per
+		// transaction, nothing is gathered. Both must give the same rows
+		// (each event has its own time, so updated_at tells them apart).
+		b := setup(t, setupOpts{noProjector: true, projectionWait: 50 * time.Millisecond})
+		end := history(t, b, 300, 3)
+		p := b.projector(t, b.pg.Pool, rulelog.ProjectorConfig{BatchSize: 1})
+		if err := p.Start(b.ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Stop)
+		waitProjected(t, b, b.pg.Pool, end)
+		p.Stop()
+		got := dump(t, b.ctx, b.pg.Pool)
+		if n := count(t, b.ctx, b.pg.Pool, `SELECT count(*) FROM rules WHERE updated_at > created_at`); n == 0 {
+			t.Fatal("no rule was changed after its creation: the history tests nothing")
+		}
+		if want := reference(t, b); got != want {
+			t.Fatalf("one event per transaction differs from a rebuild:\n got %s\nwant %s", got, want)
+		}
+	})
+
 	t.Run("TwoInstancesShareTheDurable", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, setupOpts{noProjector: true, projectionWait: 50 * time.Millisecond})
