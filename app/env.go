@@ -12,6 +12,7 @@ import (
 	"github.com/fmn-project/fmn"
 	"github.com/fmn-project/fmn/config"
 	"github.com/fmn-project/fmn/internal/redact"
+	"github.com/fmn-project/fmn/queries"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -153,7 +154,7 @@ func (e *Env) ConnectDB(ctx context.Context, create bool) error {
 			return err
 		}
 	}
-	pool, err := pgxpool.New(ctx, e.Cfg.DatabaseURL)
+	pool, err := queries.NewPool(ctx, e.Cfg.DatabaseURL)
 	if err != nil {
 		return fmt.Errorf("FMN_DATABASE_URL: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn"
+	"github.com/fmn-project/fmn/queries"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -204,7 +205,7 @@ func StartPostgresWith(t testing.TB, ddl string) *Postgres {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	pool, err := pgxpool.New(ctx, u.String())
+	pool, err := queries.NewPool(ctx, u.String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,27 @@
 -- name: RuleGet :one
-SELECT * FROM rules WHERE id = $1;
+-- RuleGet is one rule with its owner's id and its notifications from the
+-- hour of since on, in one round trip (as RuleGeneratedSince and UserIDs).
+SELECT sqlc.embed(rules), u.id AS user_id, coalesce(g.total, 0)::bigint AS generated
+FROM rules
+LEFT JOIN users u ON u.name = rules.username
+LEFT JOIN LATERAL (
+  SELECT sum(count)::bigint AS total FROM rule_generated
+  WHERE rule_id = rules.id AND bucket >= date_trunc('hour', @since::timestamptz, 'UTC')
+) g ON true
+WHERE rules.id = @rule_id;
 
 -- name: RuleListByUser :many
-SELECT * FROM rules WHERE username = $1 ORDER BY id;
+-- RuleListByUser is a user's rules by id, each as RuleGet gives it: the
+-- API's most frequent read, one round trip.
+SELECT sqlc.embed(rules), u.id AS user_id, coalesce(g.total, 0)::bigint AS generated
+FROM rules
+LEFT JOIN users u ON u.name = rules.username
+LEFT JOIN LATERAL (
+  SELECT sum(count)::bigint AS total FROM rule_generated
+  WHERE rule_id = rules.id AND bucket >= date_trunc('hour', @since::timestamptz, 'UTC')
+) g ON true
+WHERE rules.username = @username
+ORDER BY rules.id;
 
 -- name: RuleCountByUser :one
 SELECT count(*) FROM rules WHERE username = $1;

@@ -90,31 +90,38 @@ func NewStore(pool *pgxpool.Pool) *Store {
 
 // Rule returns one rule with its generated_last_week.
 func (s *Store) Rule(ctx context.Context, id int64) (StoredRule, error) {
-	row, err := s.q.RuleGet(ctx, id)
+	row, err := s.q.RuleGet(ctx, s.now().Add(-generatedWindow), id)
 	if err != nil {
 		return StoredRule{}, dbErr("get rule", err)
 	}
+	return storedRule(row.Rule, row.UserID, row.Generated)
+}
+
+// UserRules returns a user's rules by id, with generated_last_week, in one
+// query (the API's most frequent read).
+func (s *Store) UserRules(ctx context.Context, user string) ([]StoredRule, error) {
+	rows, err := s.q.RuleListByUser(ctx, s.now().Add(-generatedWindow), user)
+	if err != nil {
+		return nil, dbErr("list rules", err)
+	}
+	list := make([]StoredRule, len(rows))
+	for i, row := range rows {
+		if list[i], err = storedRule(row.Rule, row.UserID, row.Generated); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
+}
+
+// storedRule is a rule row with its owner's id and generated_last_week.
+func storedRule(row queries.Rule, userID *int64, generated int64) (StoredRule, error) {
 	r, err := ruleFromRow(row)
 	if err != nil {
 		return StoredRule{}, err
 	}
-	list := []StoredRule{r}
-	if err := s.fillGenerated(ctx, list); err != nil {
-		return StoredRule{}, err
-	}
-	if err := s.fillUserIDs(ctx, list); err != nil {
-		return StoredRule{}, err
-	}
-	return list[0], nil
-}
-
-// UserRules returns a user's rules by id, with generated_last_week.
-func (s *Store) UserRules(ctx context.Context, user string) ([]StoredRule, error) {
-	rows, err := s.q.RuleListByUser(ctx, user)
-	if err != nil {
-		return nil, dbErr("list rules", err)
-	}
-	return s.rulesFromRows(ctx, rows)
+	r.UserID = userID
+	r.GeneratedLastWeek = generated
+	return r, nil
 }
 
 // CountUserRules is how many rules user has in the projection.
