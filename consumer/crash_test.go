@@ -2,12 +2,9 @@ package consumer_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"syscall"
@@ -27,11 +24,10 @@ import (
 )
 
 // The crash helper is this test binary run again as a consumer process:
-// TestCrashHelperProcess does nothing unless FMN_CRASH_HELPER=1, and then
+// TestCrashHelperProcess does nothing unless fmntest.StartProcess started it, and then
 // runs a matcher until it is killed. The other variables say where the
 // services are.
 const (
-	envHelper     = "FMN_CRASH_HELPER"
 	envNATS       = "FMN_CRASH_NATS_URL"
 	envDatabase   = "FMN_CRASH_DATABASE_URL"
 	envRedis      = "FMN_CRASH_REDIS_URL"
@@ -46,18 +42,7 @@ const (
 // TestConsumerSurvivesSIGKILL, not a test of its own.
 func TestCrashHelperProcess(t *testing.T) {
 	t.Parallel()
-	if os.Getenv(envHelper) != "1" {
-		return
-	}
-	// The parent holds our stdin: when it is gone, so are we.
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(3)
-	}()
-	if err := runCrashHelper(); err != nil {
-		fmt.Fprintln(os.Stderr, "crash helper:", err)
-		os.Exit(2)
-	}
+	fmntest.RunProcess(t, runCrashHelper)
 }
 
 // runCrashHelper wires a consumer process as `fmn serve --roles consumer`
@@ -109,21 +94,11 @@ func runCrashHelper() error {
 	return c.Run(ctx)
 }
 
-// helperProcess is a running crash helper.
-type helperProcess struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	done  chan struct{}
-	err   error
-}
-
-// startHelper starts a consumer process on b's services. Its output goes to
-// the test log; it is killed when the test ends, whatever happened.
-func (b *bundle) startHelper(t *testing.T, name string) *helperProcess {
+// startHelper starts a consumer process (TestCrashHelperProcess) on b's
+// services.
+func (b *bundle) startHelper(t *testing.T, name string) *fmntest.Process {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(),
-		envHelper+"=1",
+	return fmntest.StartProcess(t, name, "TestCrashHelperProcess",
 		envNATS+"="+b.nats.URL,
 		envDatabase+"="+b.pg.URL,
 		envRedis+"="+fmntest.RedisURL(),
@@ -131,57 +106,6 @@ func (b *bundle) startHelper(t *testing.T, name string) *helperProcess {
 		envAckWait+"="+crashAckWait.String(),
 		envInFlight+"="+strconv.Itoa(crashInFlight),
 	)
-	out := prefixWriter{w: newTestWriter(t), prefix: name + ": "}
-	cmd.Stdout, cmd.Stderr = out, out
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h := &helperProcess{cmd: cmd, stdin: stdin, done: make(chan struct{})}
-	go func() {
-		h.err = cmd.Wait()
-		close(h.done)
-	}()
-	t.Cleanup(func() { h.kill(t) })
-	return h
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (h *helperProcess) kill(t *testing.T) {
-	t.Helper()
-	select {
-	case <-h.done:
-		return
-	default:
-	}
-	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Errorf("kill helper %d: %v", h.cmd.Process.Pid, err)
-	}
-	<-h.done
-	_ = h.stdin.Close()
-}
-
-// exited fails the test when the helper has ended by itself.
-func (h *helperProcess) exited() error {
-	select {
-	case <-h.done:
-		return fmt.Errorf("helper %d exited: %v", h.cmd.Process.Pid, h.err)
-	default:
-		return nil
-	}
-}
-
-type prefixWriter struct {
-	w      io.Writer
-	prefix string
-}
-
-func (p prefixWriter) Write(b []byte) (int, error) {
-	_, err := p.w.Write(append([]byte(p.prefix), b...))
-	return len(b), err
 }
 
 // TestConsumerSurvivesSIGKILL kills a real consumer process in the middle
@@ -262,18 +186,18 @@ func TestConsumerSurvivesSIGKILL(t *testing.T) {
 	start = time.Now()
 	first := b.startHelper(t, "helper 1")
 	eventually(t, 60*time.Second, "the first helper stores 20% of the notifications", func() bool {
-		if err := first.exited(); err != nil {
+		if err := first.Exited(); err != nil {
 			t.Fatal(err)
 		}
 		return streamMsgs(t, b.ctx, b.nats.JS, b.nats.Streams.Notify) >= uint64(len(want)/5)
 	})
-	first.kill(t)
+	first.Kill(t)
 	var status syscall.WaitStatus
-	if ws, ok := first.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+	if ws, ok := first.State().Sys().(syscall.WaitStatus); ok {
 		status = ws
 	}
 	if !status.Signaled() || status.Signal() != syscall.SIGKILL {
-		t.Fatalf("helper 1 did not die of SIGKILL: %v", first.cmd.ProcessState)
+		t.Fatalf("helper 1 did not die of SIGKILL: %v", first.State())
 	}
 	stored := streamMsgs(t, b.ctx, b.nats.JS, b.nats.Streams.Notify)
 	ci, err := consumerState(b.ctx, b.nats.JS, b.nats.Streams.Bus, "matcher")
@@ -292,7 +216,7 @@ func TestConsumerSurvivesSIGKILL(t *testing.T) {
 	start = time.Now()
 	second := b.startHelper(t, "helper 2")
 	waitSettled(t, b.ctx, b.nats, "matcher", 60*time.Second)
-	if err := second.exited(); err != nil {
+	if err := second.Exited(); err != nil {
 		t.Fatal(err)
 	}
 	ci, err = consumerState(b.ctx, b.nats.JS, b.nats.Streams.Bus, "matcher")

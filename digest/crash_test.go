@@ -2,14 +2,10 @@ package digest_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,12 +23,11 @@ import (
 )
 
 // The sender process of TestHeldSurviveSIGKILL is this test binary run
-// again: TestSenderHelperProcess does nothing unless FMN_DIGEST_HELPER=1,
+// again: TestSenderHelperProcess does nothing unless fmntest.StartProcess started it,
 // and then runs an email sender with digests until it is killed.
 const (
-	envHelper = "FMN_DIGEST_HELPER"
-	envNATS   = "FMN_DIGEST_NATS_URL"
-	envSMTP   = "FMN_DIGEST_SMTP_URL"
+	envNATS = "FMN_DIGEST_NATS_URL"
+	envSMTP = "FMN_DIGEST_SMTP_URL"
 	// crashAge is the test's digest max_age: shorter than the API allows,
 	// so that the test takes seconds.
 	crashAge = 6
@@ -41,17 +36,7 @@ const (
 // TestSenderHelperProcess is the sender process of TestHeldSurviveSIGKILL,
 // not a test of its own.
 func TestSenderHelperProcess(t *testing.T) {
-	if os.Getenv(envHelper) != "1" {
-		return
-	}
-	go func() { // the parent holds our stdin: when it is gone, so are we
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(3)
-	}()
-	if err := runSenderHelper(); err != nil {
-		fmt.Fprintln(os.Stderr, "sender helper:", err)
-		os.Exit(2)
-	}
+	fmntest.RunProcess(t, runSenderHelper)
 }
 
 // runSenderHelper wires an email sender as `fmn serve --roles
@@ -88,56 +73,11 @@ func runSenderHelper() error {
 	return senders.Run(ctx, js, sc, s, opts, log)
 }
 
-type helperProcess struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	done  chan struct{}
-}
-
-func startHelper(t *testing.T, n *fmntest.NATS, r *fmntest.SMTPServer, name string) *helperProcess {
+// startHelper starts a sender process (TestSenderHelperProcess) on n and r.
+func startHelper(t *testing.T, n *fmntest.NATS, r *fmntest.SMTPServer, name string) *fmntest.Process {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSenderHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envHelper+"=1", envNATS+"="+n.URL,
+	return fmntest.StartProcess(t, name, "TestSenderHelperProcess", envNATS+"="+n.URL,
 		envSMTP+"="+"smtp://"+relayUser+":"+relayPass+"@"+r.Addr()+"?ca_file="+r.CAFile(t))
-	out := &testWriter{t: t, prefix: name + ": "}
-	cmd.Stdout, cmd.Stderr = out, out
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h := &helperProcess{cmd: cmd, stdin: stdin, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(h.done) }()
-	t.Cleanup(h.kill)
-	return h
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (h *helperProcess) kill() {
-	select {
-	case <-h.done:
-		return
-	default:
-	}
-	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		panic(err)
-	}
-	<-h.done
-	_ = h.stdin.Close()
-}
-
-type testWriter struct {
-	t      *testing.T
-	prefix string
-}
-
-func (w *testWriter) Write(b []byte) (int, error) {
-	for l := range strings.SplitSeq(strings.TrimRight(string(b), "\n"), "\n") {
-		w.t.Log(w.prefix + l)
-	}
-	return len(b), nil
 }
 
 // TestHeldSurviveSIGKILL: a sender process holding notifications for a
@@ -158,7 +98,7 @@ func TestHeldSurviveSIGKILL(t *testing.T) {
 	}
 	fmntest.Eventually(t, 30*time.Second, "notifications held", func() bool { return heldCount(t, n) == count })
 	heldAt := time.Now()
-	a.kill()
+	a.Kill(t)
 	if len(r.Mails()) != 0 {
 		t.Fatalf("%d mails before the digest was due", len(r.Mails()))
 	}
