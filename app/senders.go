@@ -151,8 +151,8 @@ func (p *process) startDeliverySettings(ctx context.Context) *rulelog.DeliverySo
 	p.sys.Delivery = src
 	wake := p.deliveryWake
 	p.run("delivery-settings", func(ctx context.Context) error { src.Run(ctx, wake, 250*time.Millisecond); return nil })
-	p.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fmn_sender_delivery_settings_loads_total",
-		Help: "Loads of the users' delivery settings by the senders (each time the rules projection moves)."},
+	p.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fmn_delivery_settings_loads_total",
+		Help: "Loads of the users' delivery settings by this process's senders and live feed (each time the rules projection moves)."},
 		func() float64 { return float64(src.Loads()) }))
 	return src
 }
