@@ -139,30 +139,26 @@ func (a *applier) clearCreated() {
 // fold applies a change of a rule to its gathered creation when it is one
 // of fmn's own (an imported one may yet be skipped), and says whether it
 // did; n is the rows the change affects, as its statement would.
-func (a *applier) fold(ev Event, seq int64) (folded bool, n int64, err error) {
+func (a *applier) fold(ev Event, gen json.RawMessage, seq int64) (folded bool, n int64) {
 	i, ok := a.gathered[ev.RuleID]
 	if !ok || a.imported {
-		return false, 0, nil
+		return false, 0
 	}
 	rr := &a.created
 	switch ev.Type {
 	case EventRuleUpdated:
 		if rr.Usernames[i] != ev.User {
-			return true, 0, nil
-		}
-		params, gen, err := ruleColumns(ev.Rule)
-		if err != nil {
-			return true, 0, err
+			return true, 0
 		}
 		rr.Names[i], rr.Disabled[i], rr.TrackingNames[i] = ev.Rule.Name, ev.Rule.Disabled, ev.Rule.TrackingRule.Name
-		rr.TrackingParams[i], rr.GenerationRules[i] = params, gen
+		rr.TrackingParams[i], rr.GenerationRules[i] = trackingParams(ev.Rule), gen
 	case EventRuleDisabled, EventRuleEnabled:
 		rr.Disabled[i] = ev.Type == EventRuleDisabled
 	default:
-		return false, 0, nil
+		return false, 0
 	}
 	rr.Versions[i], a.updated[i] = seq, ev.Time
-	return true, 1, nil
+	return true, 1
 }
 
 // apply writes one event. Events that cannot be decoded are logged and
@@ -174,7 +170,7 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		// stream where they are needed; no table holds them.
 		return nil
 	}
-	ev, err := DecodeEvent(se.Subject, se.Header, se.Data)
+	ev, gen, err := decodeApplied(se.Subject, se.Header, se.Data)
 	if err != nil {
 		lvl := slog.LevelError
 		if errors.Is(err, ErrUnknownEvent) {
@@ -201,11 +197,7 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 	var n int64
 	switch ev.Type {
 	case EventRuleUpdated, EventRuleDeleted, EventRuleDisabled, EventRuleEnabled:
-		folded, fn, err := a.fold(ev, seq)
-		if err != nil {
-			return err
-		}
-		if folded {
+		if folded, fn := a.fold(ev, gen, seq); folded {
 			if fn == 0 {
 				a.warnNoRule(ctx, se.Seq, ev)
 			}
@@ -225,10 +217,6 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 	}
 	switch ev.Type {
 	case EventRuleCreated:
-		params, gen, err := ruleColumns(ev.Rule)
-		if err != nil {
-			return err
-		}
 		// A rule's id is the sequence of its creation event, but for an
 		// imported rule, which keeps the id it had elsewhere.
 		id := seq
@@ -240,20 +228,16 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 			a.gathered = map[int64]int{}
 		}
 		a.gathered[id] = len(a.created.Ids)
-		a.created.add(id, ev, seq, params, gen)
+		a.created.add(id, ev, seq, trackingParams(ev.Rule), gen)
 		if !imported {
 			a.origins = append(a.origins, ev.Rule.Origin)
 			a.updated = append(a.updated, ev.Time)
 		}
 		return nil
 	case EventRuleUpdated:
-		params, gen, err := ruleColumns(ev.Rule)
-		if err != nil {
-			return err
-		}
 		n, err = a.q.RuleUpdate(ctx, queries.RuleUpdateParams{
 			ID: ev.RuleID, Username: ev.User, Name: ev.Rule.Name, Disabled: ev.Rule.Disabled,
-			TrackingName: ev.Rule.TrackingRule.Name, TrackingParams: params, GenerationRules: gen,
+			TrackingName: ev.Rule.TrackingRule.Name, TrackingParams: trackingParams(ev.Rule), GenerationRules: gen,
 			Version: seq, UpdatedAt: ev.Time,
 		})
 		if err != nil {

@@ -89,44 +89,55 @@ func (e Event) Message() (*nats.Msg, error) {
 // as it can and returns an error wrapping ErrUnknownEvent.
 func DecodeEvent(subject string, header nats.Header, data []byte) (Event, error) {
 	var e Event
-	token, ok := strings.CutPrefix(subject, wire.RulesUserPfx)
-	if !ok || token == "" || strings.Contains(token, ".") {
-		return e, fmt.Errorf("%w: subject %q is not a user's rule subject", ErrUnknownEvent, subject)
-	}
-	user, err := wire.DecodeToken(token)
+	user, err := subjectUser(subject)
 	if err != nil {
 		return e, err
 	}
 	if err := json.Unmarshal(data, &e); err != nil {
 		return e, fmt.Errorf("decode rule event on %s: %w", subject, err)
 	}
+	e.User = user
+	return e, e.check(subject, header)
+}
+
+// subjectUser is the user whose rule subject subject is.
+func subjectUser(subject string) (string, error) {
+	token, ok := strings.CutPrefix(subject, wire.RulesUserPfx)
+	if !ok || token == "" || strings.Contains(token, ".") {
+		return "", fmt.Errorf("%w: subject %q is not a user's rule subject", ErrUnknownEvent, subject)
+	}
+	return wire.DecodeToken(token)
+}
+
+// check completes a decoded event (its type from the header when the body
+// has none) and checks that it has what its type needs.
+func (e *Event) check(subject string, header nats.Header) error {
 	if e.Type == "" {
 		e.Type = header.Get(wire.HeaderEvent)
 	}
-	e.User = user
 	switch e.Type {
 	case EventRuleCreated, EventRuleUpdated:
 		if e.Rule == nil {
-			return e, fmt.Errorf("%s event on %s has no rule", e.Type, subject)
+			return fmt.Errorf("%s event on %s has no rule", e.Type, subject)
 		}
 		if e.Type == EventRuleUpdated && e.RuleID == 0 {
-			return e, fmt.Errorf("%s event on %s has no rule_id", e.Type, subject)
+			return fmt.Errorf("%s event on %s has no rule_id", e.Type, subject)
 		}
 	case EventRuleDeleted, EventRuleDisabled, EventRuleEnabled:
 		if e.RuleID == 0 {
-			return e, fmt.Errorf("%s event on %s has no rule_id", e.Type, subject)
+			return fmt.Errorf("%s event on %s has no rule_id", e.Type, subject)
 		}
 	case EventUserCreated:
 	case EventDeliveryUpdated:
 		for _, st := range e.Settings {
 			if err := st.Validate(); err != nil {
-				return e, fmt.Errorf("%s event on %s: %w", e.Type, subject, err)
+				return fmt.Errorf("%s event on %s: %w", e.Type, subject, err)
 			}
 		}
 	default:
-		return e, fmt.Errorf("%w %q on %s", ErrUnknownEvent, e.Type, subject)
+		return fmt.Errorf("%w %q on %s", ErrUnknownEvent, e.Type, subject)
 	}
-	return e, nil
+	return nil
 }
 
 // CreatedID is the id of the rule a rule.created event stored at seq

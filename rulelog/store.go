@@ -303,16 +303,21 @@ func ruleFromRow(row queries.Rule) (StoredRule, error) {
 
 // ruleColumns encodes the JSON columns of a rule.
 func ruleColumns(r *rules.Rule) (params, gen json.RawMessage, err error) {
-	params = r.TrackingRule.Params
-	if len(params) == 0 {
-		params = json.RawMessage("null")
-	}
+	params = trackingParams(r)
 	g := r.GenerationRules
 	if g == nil {
 		g = []rules.GenerationRule{}
 	}
 	gen, err = json.Marshal(g)
 	return params, gen, err
+}
+
+// trackingParams is the tracking_params column of a rule.
+func trackingParams(r *rules.Rule) json.RawMessage {
+	if len(r.TrackingRule.Params) == 0 {
+		return json.RawMessage("null")
+	}
+	return r.TrackingRule.Params
 }
 
 // dbErr translates pgx.ErrNoRows into ErrNotFound and wraps the rest.
