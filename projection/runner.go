@@ -85,6 +85,12 @@ type Config struct {
 	// BatchSize is the most messages applied in one transaction (default
 	// 500). A single pending message is applied at once.
 	BatchSize int
+	// Prefetch fetches the next batch while the current one is applied, so
+	// that the server gathers it while the transaction waits on
+	// PostgreSQL. The batch fetched ahead is held unacknowledged meanwhile;
+	// if the runner stops first, it is redelivered after AckWait (and its
+	// successors fill it in from the stream before that).
+	Prefetch bool
 	// AckWait of the durable consumer when the runner creates it (default
 	// 30s); it also bounds one transaction. A batch held longer (see
 	// RetryDelay) is kept from redelivery with progress notes.
@@ -322,9 +328,36 @@ func (r *Runner) consumer(ctx context.Context) (jetstream.Consumer, error) {
 // setting the consumer up again. It returns an error only for what does
 // not heal: a closed connection, or a setup that fails for good.
 func (r *Runner) loop(ctx context.Context, st jetstream.Stream, cons jetstream.Consumer) error {
+	// ahead carries the fetch under way (at most one): with Prefetch, the
+	// next batch's is started before the current batch is applied.
+	type fetched struct {
+		batch []jetstream.Msg
+		err   error
+	}
+	ahead := make(chan fetched, 1)
+	fetching := false
+	fetchNext := func(cons jetstream.Consumer) {
+		fetching = true
+		go func() {
+			batch, err := r.fetch(cons)
+			ahead <- fetched{batch, err}
+		}()
+	}
+	defer func() {
+		// A stopped runner has no fetch running; what it fetched ahead
+		// stays unacknowledged.
+		if fetching {
+			<-ahead
+		}
+	}()
 	failures := 0
 	for ctx.Err() == nil {
-		batch, err := r.fetch(cons)
+		if !fetching {
+			fetchNext(cons)
+		}
+		f := <-ahead
+		fetching = false
+		batch, err := f.batch, f.err
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -352,6 +385,9 @@ func (r *Runner) loop(ctx context.Context, st jetstream.Stream, cons jetstream.C
 		failures = 0
 		if len(batch) == 0 {
 			continue
+		}
+		if r.cfg.Prefetch {
+			fetchNext(cons)
 		}
 		msgs := make([]Msg, 0, len(batch))
 		for _, m := range batch {

@@ -134,7 +134,10 @@ func NewProjector(js jetstream.JetStream, pool *pgxpool.Pool, cfg ProjectorConfi
 			p.analyze(ctx)
 		},
 		BatchSize: cfg.BatchSize,
-		AckWait:   cfg.AckWait,
+		// The next batch is gathered by the server while this one's
+		// transaction waits on PostgreSQL.
+		Prefetch: true,
+		AckWait:  cfg.AckWait,
 		// A failed batch is tried again every RetryDelay, as long as it
 		// takes.
 		RetryDelay:    cfg.RetryDelay,
