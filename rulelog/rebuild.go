@@ -49,7 +49,7 @@ func (p *Projector) Rebuild(ctx context.Context) (uint64, error) {
 		slog.Duration("took", time.Since(began)))
 	// Fresh planner statistics, so the consumers' incremental reloads use the
 	// version index at once instead of scanning until autovacuum runs.
-	if _, err := p.pool.Exec(ctx, "ANALYZE rules, rule_tombstones, users, delivery_settings"); err != nil {
+	if _, err := p.pool.Exec(ctx, analyzeTables+", delivery_settings"); err != nil {
 		p.log.Warn("analyze after rebuild", slog.Any("error", err))
 	}
 
