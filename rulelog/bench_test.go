@@ -83,6 +83,10 @@ func BenchmarkProjector(b *testing.B) {
 			rebuild.Round(time.Millisecond), rate(rebuild), perEvent(rebuildCPU), perEvent(rebuildPG))
 		b.ReportMetric(rate(catchUp), "catchup_events/s")
 		b.ReportMetric(rate(rebuild), "rebuild_events/s")
+		b.ReportMetric(perEvent(catchUpCPU), "catchup_cpu_us/event")
+		b.ReportMetric(perEvent(catchUpPG), "catchup_pg_cpu_us/event")
+		b.ReportMetric(perEvent(rebuildCPU), "rebuild_cpu_us/event")
+		b.ReportMetric(perEvent(rebuildPG), "rebuild_pg_cpu_us/event")
 		b.ReportMetric(0, "ns/op")
 	}
 }
