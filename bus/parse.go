@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fmn-project/fmn/wire"
@@ -96,9 +97,11 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 		return nil, invalidf("body of %d bytes exceeds the limit of %d bytes", len(data), l.MaxBody)
 	}
 
-	// One allocation holds the result and the scratch space of the parse.
-	st := &parseState{}
+	// One allocation holds the result and the scratch space of the parse,
+	// reused once the caller releases the result (Parsed.Release).
+	st := statePool.Get().(*parseState)
 	pd := &st.pd
+	pd.state = st
 	pd.ID, pd.Topic, pd.Severity = id, topic, SeverityInfo
 	var sentAt string
 	for k, vs := range h {
@@ -231,6 +234,24 @@ type parseState struct {
 	pd      Parsed
 	x       Extraction
 	members [24]member
+}
+
+// statePool recycles parse states: at ~1 KB a message, they were a third
+// of what the matcher allocated per bus message that matches nothing.
+var statePool = sync.Pool{New: func() any { return new(parseState) }}
+
+// Release gives p back to the parser for a later message. Call it once
+// nothing will read p again (its fields may still be kept: strings and
+// lists are not reused); a Parsed that was not made by a Parser, or is
+// released twice, is left alone. Callers that never call it lose nothing
+// but the reuse.
+func (p *Parsed) Release() {
+	st := p.state
+	if st == nil || &st.pd != p {
+		return
+	}
+	*st = parseState{}
+	statePool.Put(st)
 }
 
 // parseSeverity maps fedora_messaging_severity to a level; anything but

@@ -263,6 +263,9 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 		}
 		return pending{msg: msg, err: err}
 	}
+	// Nothing keeps p past this message: the notifications are encoded
+	// below, before it is reused.
+	defer p.Release()
 	// An access change re-indexes ownership rules before this message and
 	// the next are matched (see Matcher.Observe).
 	if err := c.m.Observe(context.Background(), p); err != nil {

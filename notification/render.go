@@ -106,7 +106,14 @@ type Prepared struct {
 	date, domain, topic, busID string
 	app                        string
 	meta                       Meta
+	// rules is the site's rules page, which rule links extend; siteName
+	// the site's name for footers.
+	rules, siteName string
 }
+
+// emailHeaders is how many headers a rendered email has at most: its map
+// is made that large at once, not grown past a small map's 8 slots.
+const emailHeaders = 10
 
 // Prepare readies p for rendering its notifications with Render, at now.
 func Prepare(p *bus.Parsed, site Site, now time.Time) *Prepared {
@@ -139,6 +146,8 @@ func (pr *Prepared) prepareEmail() {
 	}
 	pr.email = true
 	p := pr.p
+	pr.rules = strings.TrimRight(pr.site.PublicURL, "/") + "/rules"
+	pr.siteName = oneLine(pr.site.Name)
 	pr.text = bodyText(pr.ptext)
 	if strings.TrimSpace(pr.text) == "" {
 		pr.text = pr.summary
@@ -188,35 +197,37 @@ func (pr *Prepared) Render(user string, dest rules.Destination, ruleIDs []int64)
 	}
 
 	pr.prepareEmail()
-	site := pr.site
-	ruleURL := site.RuleURL(ruleID)
-	if len(ids) == 0 {
-		ruleURL = strings.TrimRight(site.PublicURL, "/") + "/rules"
+	ruleURL, ruleNum := pr.rules, ""
+	if len(ids) > 0 {
+		ruleNum = strconv.FormatInt(ruleID, 10)
+		ruleURL = pr.rules + "/" + ruleNum
 	}
+	ruleURL = oneLine(ruleURL)
+	const sentBy = SignatureSeparator + "Sent by "
 	var body strings.Builder
+	body.Grow(len(pr.text) + 1 + len(pr.link) + len(sentBy) + len(pr.siteName) + 2 + len(ruleURL) + 1)
 	body.WriteString(pr.text)
 	if pr.link != "" {
 		body.WriteString("\n")
 		body.WriteString(pr.link)
 	}
-	body.WriteString(SignatureSeparator + "Sent by ")
-	body.WriteString(oneLine(site.Name))
+	body.WriteString(sentBy)
+	body.WriteString(pr.siteName)
 	body.WriteString(": ")
-	body.WriteString(oneLine(ruleURL))
+	body.WriteString(ruleURL)
 	body.WriteString("\n")
 
-	headers := map[string]string{
-		HeaderDate:            pr.date,
-		HeaderMessageID:       "<" + n.ID + "@" + pr.domain + ">",
-		HeaderAutoSubmitted:   "auto-generated",
-		HeaderPrecedence:      "bulk",
-		HeaderListUnsubscribe: "<" + oneLine(ruleURL) + ">",
-		HeaderTopic:           pr.topic,
-		HeaderBusMessageID:    pr.busID,
-		HeaderSeverity:        bus.SeverityName(pr.severity),
-	}
+	headers := make(map[string]string, emailHeaders)
+	headers[HeaderDate] = pr.date
+	headers[HeaderMessageID] = "<" + n.ID + "@" + pr.domain + ">"
+	headers[HeaderAutoSubmitted] = "auto-generated"
+	headers[HeaderPrecedence] = "bulk"
+	headers[HeaderListUnsubscribe] = "<" + ruleURL + ">"
+	headers[HeaderTopic] = pr.topic
+	headers[HeaderBusMessageID] = pr.busID
+	headers[HeaderSeverity] = bus.SeverityName(pr.severity)
 	if len(ids) > 0 {
-		headers[HeaderRule] = strconv.FormatInt(ruleID, 10)
+		headers[HeaderRule] = ruleNum
 	}
 	if pr.app != "" {
 		headers[HeaderApp] = pr.app
