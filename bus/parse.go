@@ -103,6 +103,17 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 	pd := &st.pd
 	pd.state = st
 	pd.ID, pd.Topic, pd.Severity = id, topic, SeverityInfo
+	reg := p.Registry
+	if reg == nil {
+		reg = DefaultRegistry
+	}
+	var sch *Schema
+	if vs := h[HeaderSchema]; len(vs) > 0 && vs[0] != "" {
+		sch = reg.Lookup(vs[0])
+	}
+	// The lists of a known schema are its extractor's: the filter headers
+	// are read for an unknown one, or when the extractor fails.
+	headerLists := sch == nil
 	var sentAt string
 	for k, vs := range h {
 		if len(k) > l.MaxHeaderName {
@@ -126,13 +137,9 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 			sentAt = v
 			continue
 		}
-		kind, name := splitFilterHeader(k)
-		if kind == kindNone || name == "" || !truthy(v) {
-			continue
+		if headerLists {
+			pd.addFilterHeader(k, v)
 		}
-		name = DecodeHeaderName(name)
-		list := pd.list(kind)
-		*list = append(*list, name)
 	}
 	if t, ok := ParseSentAt(sentAt); ok {
 		pd.SentAt = t
@@ -148,14 +155,6 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 
 	x := &st.x
 	x.ID, x.Topic, x.Schema, x.Headers, x.Body = id, topic, pd.Schema, h, body
-	reg := p.Registry
-	if reg == nil {
-		reg = DefaultRegistry
-	}
-	var sch *Schema
-	if pd.Schema != "" {
-		sch = reg.Lookup(pd.Schema)
-	}
 	fromClass := false
 	if sch == nil {
 		Generic(x)
@@ -184,6 +183,13 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 	if pd.Text == "" {
 		pd.textBody = x.TextBody.raw
 	}
+	if !fromClass && !headerLists {
+		for k, vs := range h {
+			if len(vs) > 0 {
+				pd.addFilterHeader(k, vs[0])
+			}
+		}
+	}
 	for _, k := range filterKinds {
 		list := pd.list(k.kind)
 		if fromClass || len(*list) == 0 {
@@ -192,6 +198,17 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 		*list = sortedUnique(*list)
 	}
 	return pd, nil
+}
+
+// addFilterHeader adds the name a fedora_messaging_<kind>_<name> header
+// carries to its list; other headers it leaves.
+func (p *Parsed) addFilterHeader(k, v string) {
+	kind, name := splitFilterHeader(k)
+	if kind == kindNone || name == "" || !truthy(v) {
+		return
+	}
+	list := p.list(kind)
+	*list = append(*list, DecodeHeaderName(name))
 }
 
 // WebURL returns u when it is an http or https URL, else "": a URL from a
