@@ -1303,13 +1303,13 @@ func BenchmarkHandleWork(b *testing.B) {
 			matched++
 		}
 		for _, n := range ns {
-			buf := noteBuf()
-			data, err := notification.AppendMarshal((*buf)[:0], n)
+			o := newOut(notifySubject(n.Protocol, n.User), n.ID)
+			data, err := notification.AppendMarshal(o.buf[:0], n)
 			if err != nil {
 				b.Fatal(err)
 			}
-			*buf = data[:0]
-			notePool.Put(buf)
+			o.buf = data[:0]
+			outPool.Put(o)
 			notes++
 		}
 		p.Release()
