@@ -146,7 +146,7 @@ func (pr *Prepared) prepareEmail() {
 	}
 	pr.email = true
 	p := pr.p
-	pr.rules = strings.TrimRight(pr.site.PublicURL, "/") + "/rules"
+	pr.rules = oneLine(strings.TrimRight(pr.site.PublicURL, "/") + "/rules")
 	pr.siteName = oneLine(pr.site.Name)
 	pr.text = bodyText(pr.ptext)
 	if strings.TrimSpace(pr.text) == "" {
@@ -173,7 +173,16 @@ func (pr *Prepared) Render(user string, dest rules.Destination, ruleIDs []int64)
 	if len(ids) > 0 {
 		ruleID = ids[0]
 	}
-	n := &Notification{
+	// An email's notification, metadata and email are one allocation.
+	var n *Notification
+	var e *emailNote
+	if dest.Protocol == rules.ProtocolEmail {
+		e = new(emailNote)
+		n = &e.n
+	} else {
+		n = new(Notification)
+	}
+	*n = Notification{
 		ID:        ID(p.ID, dest.Protocol, dest.Address),
 		MessageID: p.ID,
 		Topic:     p.Topic,
@@ -197,12 +206,17 @@ func (pr *Prepared) Render(user string, dest rules.Destination, ruleIDs []int64)
 	}
 
 	pr.prepareEmail()
-	ruleURL, ruleNum := pr.rules, ""
+	// The rule's link, its number and List-Unsubscribe are one string:
+	// "<" + link + ">", link = rules page + "/" + number (oneLine leaves
+	// the number and the slash as they are).
+	var unsub string
 	if len(ids) > 0 {
-		ruleNum = strconv.FormatInt(ruleID, 10)
-		ruleURL = pr.rules + "/" + ruleNum
+		var num [20]byte
+		unsub = "<" + pr.rules + "/" + string(strconv.AppendInt(num[:0], ruleID, 10)) + ">"
+	} else {
+		unsub = "<" + pr.rules + ">"
 	}
-	ruleURL = oneLine(ruleURL)
+	ruleURL := unsub[1 : len(unsub)-1]
 	const sentBy = SignatureSeparator + "Sent by "
 	var body strings.Builder
 	body.Grow(len(pr.text) + 1 + len(pr.link) + len(sentBy) + len(pr.siteName) + 2 + len(ruleURL) + 1)
@@ -222,25 +236,33 @@ func (pr *Prepared) Render(user string, dest rules.Destination, ruleIDs []int64)
 	headers[HeaderMessageID] = "<" + n.ID + "@" + pr.domain + ">"
 	headers[HeaderAutoSubmitted] = "auto-generated"
 	headers[HeaderPrecedence] = "bulk"
-	headers[HeaderListUnsubscribe] = "<" + ruleURL + ">"
+	headers[HeaderListUnsubscribe] = unsub
 	headers[HeaderTopic] = pr.topic
 	headers[HeaderBusMessageID] = pr.busID
 	headers[HeaderSeverity] = bus.SeverityName(pr.severity)
 	if len(ids) > 0 {
-		headers[HeaderRule] = ruleNum
+		headers[HeaderRule] = ruleURL[len(pr.rules)+1:]
 	}
 	if pr.app != "" {
 		headers[HeaderApp] = pr.app
 	}
-	meta := pr.meta // each notification its own (the lists are shared, read-only)
-	n.Meta = &meta
-	n.Email = &Email{
+	e.meta = pr.meta // each notification its own (the lists are shared, read-only)
+	n.Meta = &e.meta
+	e.email = Email{
 		Subject:  pr.subject,
 		Body:     body.String(),
 		Headers:  headers,
 		PatchURL: pr.patchURL,
 	}
+	n.Email = &e.email
 	return n
+}
+
+// emailNote holds an email notification with its metadata and email.
+type emailNote struct {
+	n     Notification
+	meta  Meta
+	email Email
 }
 
 // oneLine makes s safe for a single line: invalid UTF-8 becomes U+FFFD; a
