@@ -519,14 +519,9 @@ func (v Value) member(key string) Value {
 	return found
 }
 
-func containsByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
+// containsByte is bytes.IndexByte's vectorised search: every string read
+// from a body is checked for escapes with it.
+func containsByte(b []byte, c byte) bool { return bytes.IndexByte(b, c) >= 0 }
 
 // Str returns the value as a string; "" when it is not a JSON string.
 func (v Value) Str() string {
