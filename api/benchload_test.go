@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/fmntest"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // The API benchmark's load comes from a separate process (this test
@@ -213,6 +216,8 @@ type loadFigures struct {
 	loadResult
 	requests                   int // measured and warmup
 	fmnCPU, serverCPU, loadCPU time.Duration
+	// pgCPU is the PostgreSQL backends' of fmn's connections.
+	pgCPU time.Duration
 	// fmnBusy and serverBusy are fmnCPU and serverCPU less the idle
 	// CPU of the load's wall time.
 	fmnBusy, serverBusy            time.Duration
@@ -224,8 +229,14 @@ type loadFigures struct {
 // runLoad sends plan p from a separate process and measures this
 // process meanwhile. The process's start and end are in the window: their
 // idle time adds little to fmn's CPU per request.
-func runLoad(b *testing.B, p loadPlan, n *fmntest.BenchNATS, idle idleCPU) loadFigures {
+//
+// With FMN_BENCH_API_PROFILE set to a directory, the load's CPU profile
+// goes to <dir>/<name>.cpu, and heap profiles before and after it to
+// <name>.heap0 and <name>.heap1 (its allocations: go tool pprof
+// -sample_index=alloc_space -diff_base <name>.heap0 <name>.heap1).
+func runLoad(b *testing.B, name string, p loadPlan, n *fmntest.BenchNATS, pg *pgxpool.Pool, idle idleCPU) loadFigures {
 	b.Helper()
+	stopProfile := profileLoad(b, name)
 	path := filepath.Join(b.TempDir(), "plan.json")
 	data, err := json.Marshal(p)
 	if err != nil {
@@ -236,6 +247,7 @@ func runLoad(b *testing.B, p loadPlan, n *fmntest.BenchNATS, idle idleCPU) loadF
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	pg0 := backendCPU(b, pg)
 	cpu0, srv0, t0 := processCPU(), n.ServerCPU(), time.Now()
 	b.ResetTimer()
 	proc := fmntest.StartProcess(b, "load", "TestAPILoadProcess", loadPlanEnv+"="+path)
@@ -244,6 +256,11 @@ func runLoad(b *testing.B, p loadPlan, n *fmntest.BenchNATS, idle idleCPU) loadF
 	}
 	b.StopTimer()
 	cpu1, srv1, wall := processCPU(), n.ServerCPU(), time.Since(t0)
+	stopProfile()
+	var pgCPU time.Duration
+	for pid, c := range backendCPU(b, pg) {
+		pgCPU += c - pg0[pid]
+	}
 	runtime.ReadMemStats(&ms1)
 	if data, err = os.ReadFile(path + ".result"); err != nil {
 		b.Fatal(err)
@@ -257,7 +274,7 @@ func runLoad(b *testing.B, p loadPlan, n *fmntest.BenchNATS, idle idleCPU) loadF
 	}
 	f.requests = p.Warmup + p.N
 	per := time.Duration(f.requests)
-	f.fmnCPU, f.serverCPU, f.loadCPU = (cpu1-cpu0)/per, (srv1-srv0)/per, f.CPU/per
+	f.fmnCPU, f.serverCPU, f.loadCPU, f.pgCPU = (cpu1-cpu0)/per, (srv1-srv0)/per, f.CPU/per, pgCPU/per
 	f.fmnBusy = max(0, cpu1-cpu0-time.Duration(wall.Seconds()*float64(idle.fmn))) / per
 	f.serverBusy = max(0, srv1-srv0-time.Duration(wall.Seconds()*float64(idle.server))) / per
 	f.fmnBytes = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(f.requests)
@@ -283,10 +300,57 @@ func runLoad(b *testing.B, p loadPlan, n *fmntest.BenchNATS, idle idleCPU) loadF
 	if n.PID != 0 {
 		b.ReportMetric(float64(f.serverCPU.Microseconds()), "nats-µs/req")
 	}
+	b.ReportMetric(float64(f.pgCPU.Microseconds()), "pg-µs/req")
 	b.ReportMetric(float64(f.loadCPU.Microseconds()), "client-µs/req")
 	b.ReportMetric(f.fmnBytes, "fmn-B/req")
 	b.ReportMetric(f.fmnAllocs, "fmn-allocs/req")
 	return f
+}
+
+// backendCPU is the CPU time of the PostgreSQL backend of each idle
+// connection of pool (all of them between loads), by process id.
+func backendCPU(b *testing.B, pool *pgxpool.Pool) map[uint32]time.Duration {
+	conns := pool.AcquireAllIdle(context.Background())
+	cpu := make(map[uint32]time.Duration, len(conns))
+	for _, c := range conns {
+		pid := c.Conn().PgConn().PID()
+		cpu[pid] = fmntest.ProcessCPU(int(pid))
+		c.Release()
+	}
+	return cpu
+}
+
+// profileLoad starts the profiles runLoad describes; the function returned
+// stops them.
+func profileLoad(b *testing.B, name string) func() {
+	dir := os.Getenv("FMN_BENCH_API_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	heap := func(suffix string) {
+		f, err := os.Create(filepath.Join(dir, name+suffix))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		runtime.GC()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	heap(".heap0")
+	f, err := os.Create(filepath.Join(dir, name+".cpu"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		heap(".heap1")
+	}
 }
 
 // verdict says whether got meets the aim of staying under aim.
@@ -304,8 +368,8 @@ func (f loadFigures) summary() string {
 	if f.serverCPU > 0 {
 		s += fmt.Sprintf(", nats-server %d µs (%d less idle)", f.serverCPU.Microseconds(), f.serverBusy.Microseconds())
 	}
-	s += fmt.Sprintf(", load client %d µs; fmn allocations %.0f (%.1f KB) per request, %d GC cycles",
-		f.loadCPU.Microseconds(), f.fmnAllocs, f.fmnBytes/1000, f.gcCycles)
+	s += fmt.Sprintf(", PostgreSQL %d µs, load client %d µs; fmn allocations %.0f (%.1f KB) per request, %d GC cycles",
+		f.pgCPU.Microseconds(), f.loadCPU.Microseconds(), f.fmnAllocs, f.fmnBytes/1000, f.gcCycles)
 	if f.Lag > 0 {
 		s += fmt.Sprintf("; sends at most %.2f ms late", float64(f.Lag.Microseconds())/1000)
 	}
