@@ -37,6 +37,9 @@ var jsonFormat = huma.Format{
 			return huma.DefaultJSONFormat.Marshal(w, v)
 		}
 		b = append(b, '\n')
+		if l, ok := w.(interface{ setLength(int) }); ok {
+			l.setLength(len(b))
+		}
 		_, err := w.Write(b)
 		return err
 	},
