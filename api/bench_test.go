@@ -70,7 +70,10 @@ func apiSizesFromEnv(tb testing.TB) apiBenchSizes {
 //	make nats-server
 //	FMN_BENCH_NATS_SERVER=$PWD/bin/nats-server go test -run '^$' -bench BenchmarkAPI -benchtime 1x ./api/
 //
-// Sizes: see apiSizesFromEnv; profiles of each load: see runLoad.
+// GET and POST are the open loops (GET /users/alice/rules with 20 rules,
+// POST /users/{u}/rules), "GET closed" and "POST closed" the closed loops;
+// an op is one request: B/op and allocs/op are fmn's per request. Sizes:
+// see apiSizesFromEnv; profiles of each load: see runLoad.
 func BenchmarkAPI(b *testing.B) {
 	sz := apiSizesFromEnv(b)
 	n := fmntest.StartBenchNATS(b)
@@ -108,22 +111,22 @@ func BenchmarkAPI(b *testing.B) {
 	cpu0, srv0 := processCPU(), n.ServerCPU()
 	time.Sleep(2 * time.Second)
 	idle := idleCPU{fmn: (processCPU() - cpu0) / 2, server: (n.ServerCPU() - srv0) / 2}
-	b.Run("GET /users/alice/rules (20 rules), closed loop, 8 clients", func(b *testing.B) {
+	b.Run("GET closed", func(b *testing.B) {
 		f := runLoad(b, "get-closed", closed(get), n, bd.pg.Pool, idle)
 		b.Logf("NATS: %s; idle CPU per second: %s", n.Where(), idle)
 		b.Logf("GET, closed loop (8 clients): %s", f.summary())
 	})
-	b.Run(fmt.Sprintf("GET /users/alice/rules (20 rules), open loop, %d req/s", sz.GetRate), func(b *testing.B) {
+	b.Run("GET", func(b *testing.B) {
 		f := runLoad(b, "get-open", open(get, sz.GetRate, sz.GetSeconds), n, bd.pg.Pool, idle)
 		b.Logf("GET, open loop at %d req/s: %s", sz.GetRate, f.summary())
 		b.Logf("aim: GET p99 < 5 ms at 2,000 req/s: %.2f ms at %d req/s (sent %.0f/s): %s", f.p99, sz.GetRate, f.perSec, verdict(f.p99, 5))
 	})
-	b.Run(fmt.Sprintf("POST /users/{u}/rules, open loop, %d req/s", sz.PostRate), func(b *testing.B) {
+	b.Run("POST", func(b *testing.B) {
 		f := runLoad(b, "post-open", open(post, sz.PostRate, sz.PostSeconds), n, bd.pg.Pool, idle)
 		b.Logf("POST, open loop at %d req/s: %s", sz.PostRate, f.summary())
 		b.Logf("aim: creation p99 < 10 ms: %.2f ms at %d req/s: %s", f.p99, sz.PostRate, verdict(f.p99, 10))
 	})
-	b.Run("POST /users/{u}/rules, closed loop, 8 clients", func(b *testing.B) {
+	b.Run("POST closed", func(b *testing.B) {
 		f := runLoad(b, "post-closed", closed(post), n, bd.pg.Pool, idle)
 		b.Logf("POST, closed loop (8 clients): %s", f.summary())
 	})
