@@ -129,14 +129,21 @@ type statusWriter struct {
 	http.ResponseWriter
 	code int
 	n    int64
-	held int
+	// held is the status held back; passed that the underlying writer
+	// has had the status or the body.
+	held   int
+	passed bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code == 0 {
 		w.code = code
 	}
-	if code >= 200 && w.held == 0 && w.n == 0 {
+	switch {
+	case code < 200: // informational: at once
+	case w.held != 0: // net/http keeps the first status too
+		return
+	case !w.passed:
 		w.held = code
 		return
 	}
@@ -145,6 +152,7 @@ func (w *statusWriter) WriteHeader(code int) {
 
 // release passes on the status held back.
 func (w *statusWriter) release() {
+	w.passed = true
 	if code := w.held; code != 0 {
 		w.held = 0
 		w.ResponseWriter.WriteHeader(code)
