@@ -1,108 +1,134 @@
 package api_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
-	"sync"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/fmn-project/fmn/api/auth/oidctest"
 	"github.com/fmn-project/fmn/bus"
+	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/preview"
 	"github.com/fmn-project/fmn/rules"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// loadHTTP runs n requests over conc clients and reports requests/s and
-// latency percentiles.
-// aimP99 is the p99 the issue sets (0: none); the figures are logged next
-// to it.
-func loadHTTP(b *testing.B, conc int, aimP99 float64, do func(i int) int) {
-	b.Helper()
-	lat := make([]time.Duration, b.N)
-	var wg sync.WaitGroup
-	next := make(chan int, b.N)
-	for i := range b.N {
-		next <- i
-	}
-	close(next)
-	b.ResetTimer()
-	start := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				t0 := time.Now()
-				if code := do(i); code != http.StatusOK {
-					b.Errorf("request %d: status %d", i, code)
-					return
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
-	el := time.Since(start)
-	b.StopTimer()
-	slices.Sort(lat)
-	pct := func(p float64) float64 {
-		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
-	}
-	b.ReportMetric(float64(b.N)/el.Seconds(), "req/s")
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
-	b.ReportMetric(pct(0.999), "p99.9-ms")
-	if aimP99 > 0 && b.N >= 100 {
-		verdict := "met"
-		if pct(0.99) >= aimP99 {
-			verdict = "MISSED"
-		}
-		b.Logf("%.0f req/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms: aim p99 < %.0f ms %s",
-			float64(b.N)/el.Seconds(), pct(0.50), pct(0.99), pct(0.999), aimP99, verdict)
-	}
+// apiBenchSizes are BenchmarkAPI's rates and lengths.
+type apiBenchSizes struct {
+	// GetRate is the open loop's GETs per second (the aim's 2,000);
+	// GetSeconds how long it lasts.
+	GetRate, GetSeconds int
+	// PostRate is the open loop's creations per second; PostSeconds how
+	// long it lasts. 50/s is about ten times the creations of an hour
+	// in which each of ~4,000 active Fedora contributors made 5 rules
+	// (5.6/s): far beyond a busy day of rule edits (FMN's whole table is
+	// a few thousand rules).
+	PostRate, PostSeconds int
+	// Closed is the requests of each closed loop (8 clients, the most
+	// the API answers).
+	Closed int
 }
 
-// BenchmarkAPI measures a local fmn API over HTTP (real NATS, Postgres,
-// Redis, projector, JWT verification) with 8 concurrent clients:
+// apiSizesFromEnv reads FMN_BENCH_API_GET_RATE (default 2000),
+// FMN_BENCH_API_GET_SECONDS (10), FMN_BENCH_API_POST_RATE (50),
+// FMN_BENCH_API_POST_SECONDS (20) and FMN_BENCH_API_CLOSED (3000).
+func apiSizesFromEnv(tb testing.TB) apiBenchSizes {
+	s := apiBenchSizes{GetRate: 2000, GetSeconds: 10, PostRate: 50, PostSeconds: 20, Closed: 3000}
+	for name, v := range map[string]*int{
+		"FMN_BENCH_API_GET_RATE": &s.GetRate, "FMN_BENCH_API_GET_SECONDS": &s.GetSeconds,
+		"FMN_BENCH_API_POST_RATE": &s.PostRate, "FMN_BENCH_API_POST_SECONDS": &s.PostSeconds,
+		"FMN_BENCH_API_CLOSED": &s.Closed,
+	} {
+		if e := os.Getenv(name); e != "" {
+			n, err := strconv.Atoi(e)
+			if err != nil || n <= 0 {
+				tb.Fatalf("%s=%q: want a positive number", name, e)
+			}
+			*v = n
+		}
+	}
+	return s
+}
+
+// BenchmarkAPI measures a local fmn API over HTTP (real NATS, PostgreSQL,
+// Redis, projector, JWT verification) the way issue 16 states its aims:
+// GET /users/{u}/rules (20 rules) p99 < 5 ms at 2,000 req/s, rule creation
+// p99 < 10 ms. Each open loop sends at a fixed rate and measures every
+// request from its scheduled send time, so a stall counts for every
+// request it delays (no coordinated omission); each closed loop (8
+// clients) measures the most the API answers. The load comes from a
+// separate process (this binary again): the CPU and allocations per
+// request of this process are fmn's (with the embedded nats-server
+// unless FMN_BENCH_NATS_SERVER names a nats-server binary, whose CPU is
+// then shown apart):
 //
-//	go test -run '^$' -bench BenchmarkAPI -benchtime 3000x ./api/
+//	make nats-server
+//	FMN_BENCH_NATS_SERVER=$PWD/bin/nats-server go test -run '^$' -bench BenchmarkAPI -benchtime 1x ./api/
 //
-// Aims (issue 16): GET p99 < 5 ms at 2,000 req/s, creation p99 < 10 ms.
+// GET and POST are the open loops (GET /users/alice/rules with 20 rules,
+// POST /users/{u}/rules), "GET closed" and "POST closed" the closed loops;
+// an op is one request: B/op and allocs/op are fmn's per request. Sizes:
+// see apiSizesFromEnv; profiles of each load: see runLoad.
 func BenchmarkAPI(b *testing.B) {
-	bd := setup(b, setupOpts{})
+	sz := apiSizesFromEnv(b)
+	n := fmntest.StartBenchNATS(b)
+	// The production bound of rules per user (config's default): a
+	// creation then counts the user's rules first, as it does in fmn.
+	var users []oidctest.User
+	for i := range 50 {
+		users = append(users, oidctest.User{Username: fmt.Sprintf("bench%02d", i)})
+	}
+	bd := setup(b, setupOpts{nats: n.NATS, maxRules: 500, users: users})
+	b.Logf("NATS: %s", n.Where())
 	for i := range 20 {
 		bd.create(b, "alice", newRule("alice", fmt.Sprintf("rule %d", i)))
 	}
-	tok := bd.token(b, "alice")
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	send := func(method, path string, body []byte) int {
-		req, _ := http.NewRequest(method, bd.http.URL+path, bytes.NewReader(body))
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Error(err)
-			return 0
-		}
-		defer resp.Body.Close()
-		var sink json.RawMessage
-		_ = json.NewDecoder(resp.Body).Decode(&sink)
-		return resp.StatusCode
+	get := []loadRequest{{Method: http.MethodGet, Path: "/api/v1/users/alice/rules", Token: bd.token(b, "alice")}}
+	// Creations come from 50 users in turn, each well under the bound
+	// (the rules of one user would make its check the hot spot).
+	var post []loadRequest
+	for _, u := range users {
+		user := u.Username
+		tok := bd.token(b, user)
+		expect(b, bd.do(b, user, http.MethodGet, "/api/v1/users/"+user+"/rules", nil), http.StatusOK)
+		body, _ := json.Marshal(newRule(user, "bench"))
+		post = append(post, loadRequest{Method: http.MethodPost, Path: "/api/v1/users/" + user + "/rules", Token: tok, Body: body})
 	}
-
-	b.Run("GET /users/alice/rules (20 rules)", func(b *testing.B) {
-		loadHTTP(b, 8, 5, func(int) int { return send(http.MethodGet, "/api/v1/users/alice/rules", nil) })
+	url := bd.http.URL
+	closed := func(reqs []loadRequest) loadPlan {
+		return loadPlan{URL: url, Requests: reqs, Clients: 8, N: sz.Closed, Warmup: sz.Closed / 10}
+	}
+	open := func(reqs []loadRequest, rate, secs int) loadPlan {
+		return loadPlan{URL: url, Requests: reqs, Rate: float64(rate), Clients: 64, N: rate * secs, Warmup: rate}
+	}
+	// What fmn and the server use doing nothing (the projector's and the
+	// clients' heartbeats, timers): in the CPU per request of a slow loop.
+	cpu0, srv0 := processCPU(), n.ServerCPU()
+	time.Sleep(2 * time.Second)
+	idle := idleCPU{fmn: (processCPU() - cpu0) / 2, server: (n.ServerCPU() - srv0) / 2}
+	b.Run("GET closed", func(b *testing.B) {
+		f := runLoad(b, "get-closed", closed(get), n, bd.pg.Pool, idle)
+		b.Logf("NATS: %s; idle CPU per second: %s", n.Where(), idle)
+		b.Logf("GET, closed loop (8 clients): %s", f.summary())
 	})
-	b.Run("POST /users/alice/rules (append+projection+response)", func(b *testing.B) {
-		body, _ := json.Marshal(newRule("alice", "bench"))
-		loadHTTP(b, 8, 10, func(int) int { return send(http.MethodPost, "/api/v1/users/alice/rules", body) })
+	b.Run("GET", func(b *testing.B) {
+		f := runLoad(b, "get-open", open(get, sz.GetRate, sz.GetSeconds), n, bd.pg.Pool, idle)
+		b.Logf("GET, open loop at %d req/s: %s", sz.GetRate, f.summary())
+		b.Logf("aim: GET p99 < 5 ms at 2,000 req/s: %.2f ms at %d req/s (sent %.0f/s): %s", f.p99, sz.GetRate, f.perSec, verdict(f.p99, 5))
+	})
+	b.Run("POST", func(b *testing.B) {
+		f := runLoad(b, "post-open", open(post, sz.PostRate, sz.PostSeconds), n, bd.pg.Pool, idle)
+		b.Logf("POST, open loop at %d req/s: %s", sz.PostRate, f.summary())
+		b.Logf("aim: creation p99 < 10 ms: %.2f ms at %d req/s: %s", f.p99, sz.PostRate, verdict(f.p99, 10))
+	})
+	b.Run("POST closed", func(b *testing.B) {
+		f := runLoad(b, "post-closed", closed(post), n, bd.pg.Pool, idle)
+		b.Logf("POST, closed loop (8 clients): %s", f.summary())
 	})
 }
 

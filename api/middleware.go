@@ -57,6 +57,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
 		rw := &statusWriter{ResponseWriter: w}
 		s.metrics.inFlight.Inc()
+		defer rw.release()
 		defer func() {
 			s.metrics.inFlight.Dec()
 			d := time.Since(start)
@@ -119,29 +120,67 @@ func newCORS(origins []string) *cors.Cors {
 	})
 }
 
+// statusWriter notes the status and the bytes of the answer for the log
+// and the metrics. It holds back the status until the first bytes of the
+// body (or the end of the request), so that a body written whole can
+// declare its length first (setLength): net/http then sends it in two
+// writes where a chunked one took three.
 type statusWriter struct {
 	http.ResponseWriter
 	code int
 	n    int64
+	// held is the status held back; passed that the underlying writer
+	// has had the status or the body.
+	held   int
+	passed bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code == 0 {
 		w.code = code
 	}
+	switch {
+	case code < 200: // informational: at once
+	case w.held != 0: // net/http keeps the first status too
+		return
+	case !w.passed:
+		w.held = code
+		return
+	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// release passes on the status held back.
+func (w *statusWriter) release() {
+	w.passed = true
+	if code := w.held; code != 0 {
+		w.held = 0
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// setLength declares the length of the body about to be written whole,
+// when the status is still held back.
+func (w *statusWriter) setLength(n int) {
+	if w.held != 0 {
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+	}
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
+	w.release()
 	n, err := w.ResponseWriter.Write(b)
 	w.n += int64(n)
 	return n, err
 }
 
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *statusWriter) Unwrap() http.ResponseWriter {
+	w.release()
+	return w.ResponseWriter
+}
 
 // Flush lets streaming responses (server-sent events) through the
 // middleware.
@@ -150,6 +189,7 @@ func (w *statusWriter) Flush() {
 		if w.code == 0 {
 			w.code = http.StatusOK
 		}
+		w.release()
 		f.Flush()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -283,6 +284,8 @@ var (
 
 func (s *Server) humaConfig() huma.Config {
 	c := huma.DefaultConfig("fmn", s.cfg.Version)
+	c.Formats = maps.Clone(c.Formats)
+	c.Formats["application/json"], c.Formats["json"] = jsonFormat, jsonFormat
 	// No $schema links in bodies: the JSON stays FMN's.
 	c.CreateHooks = nil
 	c.SchemasPath = ""

@@ -74,16 +74,23 @@ type setupOpts struct {
 	// shippedDefaults gives new users the shipped default rules
 	// (FMN_DEFAULT_RULES=on).
 	shippedDefaults bool
+	// nats is the server to use (nil: an embedded one of its own).
+	nats *fmntest.NATS
+	// users are accounts of the provider besides its default ones.
+	users []oidctest.User
 }
 
 func setup(t testing.TB, o setupOpts) *bundle {
 	t.Helper()
+	if o.nats == nil {
+		o.nats = fmntest.StartNATS(t)
+	}
 	b := &bundle{
 		ctx:    fmntest.Context(t),
-		nats:   fmntest.StartNATS(t),
+		nats:   o.nats,
 		pg:     fmntest.StartPostgres(t),
 		prefix: fmntest.RedisPrefix(t),
-		op:     oidctest.Start(t),
+		op:     oidctest.Start(t, append(oidctest.DefaultUsers(), o.users...)...),
 		reg:    prometheus.NewRegistry(),
 		logs:   &syncBuffer{},
 		tokens: map[string]string{},

@@ -163,47 +163,74 @@ func nonNil(s []string) []string {
 
 // ruleOut is a stored rule as the API shows it.
 func ruleOut(sr rulelog.StoredRule) Rule {
-	var name *string
-	if sr.Name != "" {
-		name = &sr.Name
-	}
-	r := Rule{
-		ID:                sr.ID,
-		Name:              name,
-		Disabled:          sr.Disabled,
-		User:              User{ID: sr.UserID, Name: sr.User.Name},
-		TrackingRule:      TrackingRule{Name: sr.TrackingRule.Name, Params: normParams(sr.TrackingRule.Params)},
-		GenerationRules:   make([]GenerationRule, len(sr.GenerationRules)),
-		GeneratedLastWeek: sr.GeneratedLastWeek,
-	}
-	if sr.Origin != "" {
-		r.Origin = &sr.Origin
-	}
-	for i, g := range sr.GenerationRules {
-		dests := make([]Destination, len(g.Destinations))
-		for j, d := range g.Destinations {
-			dests[j] = Destination(d)
-		}
-		gid := rules.GenerationRuleID(sr.ID, i)
-		r.GenerationRules[i] = GenerationRule{
-			ID:           &gid,
-			Destinations: dests,
-			Filters: Filters{
-				Applications:         nonNil(g.Filters.Applications),
-				ExcludedApplications: nonNil(g.Filters.ExcludedApplications),
-				Severities:           nonNil(g.Filters.Severities),
-				Topic:                g.Filters.Topic,
-				MyActions:            g.Filters.MyActions,
-			},
-		}
-	}
-	return r
+	return rulesOut([]rulelog.StoredRule{sr})[0]
 }
 
+// rulesOut is stored rules as the API shows them. The parts of every rule
+// (name, generation rules, their ids and destinations) come from one array
+// each for the whole list: a listing of 20 rules made 100 allocations
+// here before.
 func rulesOut(list []rulelog.StoredRule) []Rule {
+	var nStr, nGen, nDest int
+	for i := range list {
+		sr := &list[i]
+		if sr.Name != "" {
+			nStr++
+		}
+		if sr.Origin != "" {
+			nStr++
+		}
+		nGen += len(sr.GenerationRules)
+		for _, g := range sr.GenerationRules {
+			nDest += len(g.Destinations)
+		}
+	}
 	out := make([]Rule, len(list))
-	for i, sr := range list {
-		out[i] = ruleOut(sr)
+	strs := make([]string, nStr)
+	gens := make([]GenerationRule, nGen)
+	gids := make([]int64, nGen)
+	dests := make([]Destination, nDest)
+	for i := range list {
+		sr := &list[i]
+		r := &out[i]
+		*r = Rule{
+			ID:                sr.ID,
+			Disabled:          sr.Disabled,
+			User:              User{ID: sr.UserID, Name: sr.User.Name},
+			TrackingRule:      TrackingRule{Name: sr.TrackingRule.Name, Params: normParams(sr.TrackingRule.Params)},
+			GenerationRules:   gens[:len(sr.GenerationRules):len(sr.GenerationRules)],
+			GeneratedLastWeek: sr.GeneratedLastWeek,
+		}
+		gens = gens[len(sr.GenerationRules):]
+		if sr.Name != "" {
+			strs[0] = sr.Name
+			r.Name, strs = &strs[0], strs[1:]
+		}
+		if sr.Origin != "" {
+			strs[0] = sr.Origin
+			r.Origin, strs = &strs[0], strs[1:]
+		}
+		for j, g := range sr.GenerationRules {
+			n := len(g.Destinations)
+			ds := dests[:n:n]
+			dests = dests[n:]
+			for k, d := range g.Destinations {
+				ds[k] = Destination(d)
+			}
+			gids[0] = rules.GenerationRuleID(sr.ID, j)
+			r.GenerationRules[j] = GenerationRule{
+				ID:           &gids[0],
+				Destinations: ds,
+				Filters: Filters{
+					Applications:         nonNil(g.Filters.Applications),
+					ExcludedApplications: nonNil(g.Filters.ExcludedApplications),
+					Severities:           nonNil(g.Filters.Severities),
+					Topic:                g.Filters.Topic,
+					MyActions:            g.Filters.MyActions,
+				},
+			}
+			gids = gids[1:]
+		}
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -227,10 +228,37 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
+// Eight bytes at a time: every byte of these words, and the high bit of
+// each byte.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainRun returns the index of the first byte from i on that may not be
+// plain, skipping eight plain bytes at a time: the text fields of bus
+// messages are long runs of them, and the body is scanned whole once per
+// message.
+func plainRun(d []byte, i int) int {
+	for i+8 <= len(d) {
+		x := binary.LittleEndian.Uint64(d[i:])
+		q := x ^ (ones * '"')
+		b := x ^ (ones * '\\')
+		// A byte below 0x20, or a zero byte of q or b (a quote or a
+		// backslash), sets its high bit here (bytes from 0x80 on never do).
+		if ((x-ones*0x20)|(q-ones)|(b-ones))&^x&highs != 0 {
+			return i
+		}
+		i += 8
+	}
+	return i
+}
+
 // str scans a string at s.i and reports whether it had escapes.
 func (s *scanner) str() (escaped bool, err error) {
 	s.i++ // "
 	for s.i < len(s.data) {
+		s.i = plainRun(s.data, s.i)
 		for s.i < len(s.data) && plain[s.data[s.i]] {
 			s.i++
 		}
@@ -491,14 +519,9 @@ func (v Value) member(key string) Value {
 	return found
 }
 
-func containsByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
+// containsByte is bytes.IndexByte's vectorised search: every string read
+// from a body is checked for escapes with it.
+func containsByte(b []byte, c byte) bool { return bytes.IndexByte(b, c) >= 0 }
 
 // Str returns the value as a string; "" when it is not a JSON string.
 func (v Value) Str() string {

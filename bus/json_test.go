@@ -132,3 +132,19 @@ func TestNestingLimit(t *testing.T) {
 		t.Errorf("depth %d: %v", maxDepth+1, err)
 	}
 }
+
+// The scanner skips plain runs eight bytes at a time: every byte value at
+// every place of a long string must still be seen.
+func TestScannerEveryByteEveryPlace(t *testing.T) {
+	t.Parallel()
+	for c := range 256 {
+		for at := range 20 {
+			b := []byte(`"` + strings.Repeat("abcdefgh", 3) + `"`)
+			b[1+at] = byte(c)
+			got := validJSON(b) == nil
+			if want := json.Valid(b); got != want {
+				t.Fatalf("byte %#x at %d: scanner says valid=%v, encoding/json says %v", c, at, got, want)
+			}
+		}
+	}
+}

@@ -71,6 +71,8 @@ type Parsed struct {
 	// pending is the schema whose display fields are still to be derived
 	// (a lazy parse); nil once they are.
 	pending *Schema
+	// state is the parse state p lives in, for Release.
+	state *parseState
 }
 
 // Display derives Summary, Text, URL and PatchURL when a lazy parser left
@@ -83,8 +85,18 @@ func (p *Parsed) Display() {
 		return
 	}
 	p.pending = nil
-	x := &Extraction{ID: p.ID, Topic: p.Topic, Schema: p.Schema, Headers: p.header}
-	body, err := scanBody(p.Body, nil, true)
+	// The parse's scratch space is free again: the first run's results
+	// were copied out of it.
+	var x *Extraction
+	var members []member
+	if st := p.state; st != nil && &st.pd == p {
+		x, members = &st.x, st.members[:0]
+		*x = Extraction{}
+	} else {
+		x = &Extraction{}
+	}
+	x.ID, x.Topic, x.Schema, x.Headers = p.ID, p.Topic, p.Schema, p.header
+	body, err := scanBody(p.Body, members, true)
 	if err != nil {
 		return // it was scanned once already: cannot happen
 	}

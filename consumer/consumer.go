@@ -112,37 +112,50 @@ type pending struct {
 	msg     jetstream.Msg
 	futures []jetstream.PubAckFuture
 	err     error
-	// bufs hold the notifications' encodings: reused once every publish
-	// is acknowledged (see acker).
-	bufs []*[]byte
+	// outs are the notifications' NATS messages and encodings: reused once
+	// every publish is acknowledged (see acker).
+	outs []*outMsg
 }
 
-// notePool recycles the buffers notifications are encoded into: they are
-// most of what the matcher allocates, and so of its GC work.
-var notePool sync.Pool
+// outMsg is one notification as published: the NATS message, its header
+// (the Nats-Msg-Id alone) and the buffer it is encoded into. Recycled, they
+// are no longer most of what the matcher allocates per notification, and
+// so of its GC work.
+type outMsg struct {
+	msg nats.Msg
+	id  []string // the header's Nats-Msg-Id value
+	buf []byte
+}
+
+var outPool sync.Pool
 
 // maxPooled is the largest buffer kept for reuse.
 const maxPooled = 64 << 10
 
-func noteBuf() *[]byte {
-	if b, ok := notePool.Get().(*[]byte); ok {
-		return b
+// newOut returns a message to publish n's encoding in, with n's
+// Nats-Msg-Id.
+func newOut(subject, id string) *outMsg {
+	o, ok := outPool.Get().(*outMsg)
+	if !ok {
+		o = &outMsg{id: make([]string, 1), buf: make([]byte, 0, 4096)}
+		o.msg.Header = nats.Header{wire.HeaderMsgID: o.id}
 	}
-	b := make([]byte, 0, 4096)
-	return &b
+	o.msg.Subject, o.id[0] = subject, id
+	return o
 }
 
-// release gives the buffers back once no publish can read them again: a
+// release gives the messages back once no publish can read them again: a
 // publish that failed or timed out may still be retried by the client, so
 // only fully acknowledged ones are reused.
 func (p *pending) release() {
-	for _, b := range p.bufs {
-		if cap(*b) <= maxPooled {
-			*b = (*b)[:0]
-			notePool.Put(b)
+	for _, o := range p.outs {
+		if cap(o.buf) <= maxPooled {
+			o.buf = o.buf[:0]
+			o.msg.Data = nil
+			outPool.Put(o)
 		}
 	}
-	p.bufs = nil
+	p.outs = nil
 }
 
 // Run consumes until ctx ends. Every message is acked only after all its
@@ -263,6 +276,9 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 		}
 		return pending{msg: msg, err: err}
 	}
+	// Nothing keeps p past this message: the notifications are encoded
+	// below, before it is reused.
+	defer p.Release()
 	// An access change re-indexes ownership rules before this message and
 	// the next are matched (see Matcher.Observe).
 	if err := c.m.Observe(context.Background(), p); err != nil {
@@ -279,17 +295,16 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 		return pd
 	}
 	pd.futures = make([]jetstream.PubAckFuture, 0, len(notes))
-	pd.bufs = make([]*[]byte, 0, len(notes))
+	pd.outs = make([]*outMsg, 0, len(notes))
 	for _, n := range notes {
-		buf := noteBuf()
-		data, err := notification.AppendMarshal((*buf)[:0], n)
+		o := newOut(notifySubject(n.Protocol, n.User), n.ID)
+		data, err := notification.AppendMarshal(o.buf[:0], n)
 		if err != nil {
 			pd.err = err
 			return pd
 		}
-		*buf = data
-		out := &nats.Msg{Subject: notifySubject(n.Protocol, n.User), Header: nats.Header{wire.HeaderMsgID: {n.ID}}, Data: data}
-		f, err := js.PublishMsgAsync(out, publishStall)
+		o.buf, o.msg.Data = data, data
+		f, err := js.PublishMsgAsync(&o.msg, publishStall)
 		if errors.Is(err, nats.ErrMaxPayload) {
 			// No retry makes it fit: dead-letter the message rather than
 			// redeliver it forever, once the notifications already sent
@@ -305,7 +320,7 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 			return pd
 		}
 		pd.futures = append(pd.futures, f)
-		pd.bufs = append(pd.bufs, buf)
+		pd.outs = append(pd.outs, o)
 	}
 	c.Stats.Notifications.Add(int64(len(notes)))
 	return pd

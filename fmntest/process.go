@@ -83,6 +83,13 @@ func (p *Process) Kill(t testing.TB) {
 	_ = p.stdin.Close()
 }
 
+// Wait waits until the process ends by itself (a body that returns) and
+// returns its error: nil when it exited 0.
+func (p *Process) Wait() error {
+	<-p.done
+	return p.err
+}
+
 // Exited is an error when the process has ended by itself.
 func (p *Process) Exited() error {
 	select {

@@ -289,6 +289,33 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// Eight bytes at a time: every byte of these words, and the high bit of
+// each byte.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// safeRun returns the index of the first byte from i on that may need a
+// closer look (not jsonSafe ASCII), skipping eight safe bytes at a time:
+// notification texts are long runs of them.
+func safeRun(s string, i int) int {
+	for i+8 <= len(s) {
+		w := s[i : i+8]
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		// A byte below 0x20, or equal to one of the escaped characters,
+		// sets its high bit here; any byte from 0x80 on has it set already.
+		m := (x - ones*0x20) | (x ^ ones*'"' - ones) | (x ^ ones*'\\' - ones) |
+			(x ^ ones*'<' - ones) | (x ^ ones*'>' - ones) | (x ^ ones*'&' - ones)
+		if (m&^x|x)&highs != 0 {
+			return i
+		}
+		i += 8
+	}
+	return i
+}
+
 // appendJSONString is encoding/json's string encoding with HTML escaping
 // (its default): <, >, & and control characters as \u00XX, the short
 // escapes \b \f \n \r \t, invalid UTF-8 as \ufffd, U+2028 and U+2029
@@ -297,11 +324,14 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		i = safeRun(s, i)
+		for i < len(s) && s[i] < utf8.RuneSelf && jsonSafe[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		if c := s[i]; c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '\\', '"':

@@ -106,7 +106,14 @@ type Prepared struct {
 	date, domain, topic, busID string
 	app                        string
 	meta                       Meta
+	// rules is the site's rules page, which rule links extend; siteName
+	// the site's name for footers.
+	rules, siteName string
 }
+
+// emailHeaders is how many headers a rendered email has at most: its map
+// is made that large at once, not grown past a small map's 8 slots.
+const emailHeaders = 10
 
 // Prepare readies p for rendering its notifications with Render, at now.
 func Prepare(p *bus.Parsed, site Site, now time.Time) *Prepared {
@@ -139,6 +146,8 @@ func (pr *Prepared) prepareEmail() {
 	}
 	pr.email = true
 	p := pr.p
+	pr.rules = oneLine(strings.TrimRight(pr.site.PublicURL, "/") + "/rules")
+	pr.siteName = oneLine(pr.site.Name)
 	pr.text = bodyText(pr.ptext)
 	if strings.TrimSpace(pr.text) == "" {
 		pr.text = pr.summary
@@ -164,7 +173,16 @@ func (pr *Prepared) Render(user string, dest rules.Destination, ruleIDs []int64)
 	if len(ids) > 0 {
 		ruleID = ids[0]
 	}
-	n := &Notification{
+	// An email's notification, metadata and email are one allocation.
+	var n *Notification
+	var e *emailNote
+	if dest.Protocol == rules.ProtocolEmail {
+		e = new(emailNote)
+		n = &e.n
+	} else {
+		n = new(Notification)
+	}
+	*n = Notification{
 		ID:        ID(p.ID, dest.Protocol, dest.Address),
 		MessageID: p.ID,
 		Topic:     p.Topic,
@@ -188,48 +206,63 @@ func (pr *Prepared) Render(user string, dest rules.Destination, ruleIDs []int64)
 	}
 
 	pr.prepareEmail()
-	site := pr.site
-	ruleURL := site.RuleURL(ruleID)
-	if len(ids) == 0 {
-		ruleURL = strings.TrimRight(site.PublicURL, "/") + "/rules"
+	// The rule's link, its number and List-Unsubscribe are one string:
+	// "<" + link + ">", link = rules page + "/" + number (oneLine leaves
+	// the number and the slash as they are).
+	var unsub string
+	if len(ids) > 0 {
+		var num [20]byte
+		unsub = "<" + pr.rules + "/" + string(strconv.AppendInt(num[:0], ruleID, 10)) + ">"
+	} else {
+		unsub = "<" + pr.rules + ">"
 	}
+	ruleURL := unsub[1 : len(unsub)-1]
+	const sentBy = SignatureSeparator + "Sent by "
 	var body strings.Builder
+	body.Grow(len(pr.text) + 1 + len(pr.link) + len(sentBy) + len(pr.siteName) + 2 + len(ruleURL) + 1)
 	body.WriteString(pr.text)
 	if pr.link != "" {
 		body.WriteString("\n")
 		body.WriteString(pr.link)
 	}
-	body.WriteString(SignatureSeparator + "Sent by ")
-	body.WriteString(oneLine(site.Name))
+	body.WriteString(sentBy)
+	body.WriteString(pr.siteName)
 	body.WriteString(": ")
-	body.WriteString(oneLine(ruleURL))
+	body.WriteString(ruleURL)
 	body.WriteString("\n")
 
-	headers := map[string]string{
-		HeaderDate:            pr.date,
-		HeaderMessageID:       "<" + n.ID + "@" + pr.domain + ">",
-		HeaderAutoSubmitted:   "auto-generated",
-		HeaderPrecedence:      "bulk",
-		HeaderListUnsubscribe: "<" + oneLine(ruleURL) + ">",
-		HeaderTopic:           pr.topic,
-		HeaderBusMessageID:    pr.busID,
-		HeaderSeverity:        bus.SeverityName(pr.severity),
-	}
+	headers := make(map[string]string, emailHeaders)
+	headers[HeaderDate] = pr.date
+	headers[HeaderMessageID] = "<" + n.ID + "@" + pr.domain + ">"
+	headers[HeaderAutoSubmitted] = "auto-generated"
+	headers[HeaderPrecedence] = "bulk"
+	headers[HeaderListUnsubscribe] = unsub
+	headers[HeaderTopic] = pr.topic
+	headers[HeaderBusMessageID] = pr.busID
+	headers[HeaderSeverity] = bus.SeverityName(pr.severity)
 	if len(ids) > 0 {
-		headers[HeaderRule] = strconv.FormatInt(ruleID, 10)
+		headers[HeaderRule] = ruleURL[len(pr.rules)+1:]
 	}
 	if pr.app != "" {
 		headers[HeaderApp] = pr.app
 	}
-	meta := pr.meta // each notification its own (the lists are shared, read-only)
-	n.Meta = &meta
-	n.Email = &Email{
+	e.meta = pr.meta // each notification its own (the lists are shared, read-only)
+	n.Meta = &e.meta
+	e.email = Email{
 		Subject:  pr.subject,
 		Body:     body.String(),
 		Headers:  headers,
 		PatchURL: pr.patchURL,
 	}
+	n.Email = &e.email
 	return n
+}
+
+// emailNote holds an email notification with its metadata and email.
+type emailNote struct {
+	n     Notification
+	meta  Meta
+	email Email
 }
 
 // oneLine makes s safe for a single line: invalid UTF-8 becomes U+FFFD; a

@@ -271,8 +271,8 @@ func rulesFromRows(rows []queries.Rule) ([]StoredRule, error) {
 }
 
 func ruleFromRow(row queries.Rule) (StoredRule, error) {
-	var gen []rules.GenerationRule
-	if err := json.Unmarshal(row.GenerationRules, &gen); err != nil {
+	gen, err := decodeGenerationRules(row.GenerationRules)
+	if err != nil {
 		return StoredRule{}, fmt.Errorf("rule %d: generation rules: %w", row.ID, err)
 	}
 	if gen == nil {

@@ -88,6 +88,8 @@ row "worst case: GC share of CPU (%)" "<= 10" "<=" 10 worst BenchmarkPipeline gc
 row "realistic: matcher msgs/s" "" "" 0 realistic BenchmarkPipeline msgs/s
 row "realistic: consume+ack ceiling msgs/s" "" "" 0 realistic BenchmarkPipeline consume_ceiling_msgs/s
 row "realistic: matcher / consume+ack ceiling" ">= 0.50" ">=" 0.5 realistic BenchmarkPipeline ratio_consume
+row "realistic: composed ceiling / consume+ack (the best a matcher reaches)" "" "" 0 realistic BenchmarkPipeline composed/consume
+row "realistic: matcher / composed ceiling" "" "" 0 realistic BenchmarkPipeline ratio_composed
 row "realistic: p99 at 2,000 msg/s (ms)" "" "" 0 realistic BenchmarkPipeline p99_ms
 row "realistic: GC share of CPU (%)" "<= 10" "<=" 10 realistic BenchmarkPipeline gc_pct
 row "index, B/rule (BenchmarkIndexMemory)" "<= 512" "<=" 512 index BenchmarkIndexMemory B/rule

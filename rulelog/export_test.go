@@ -1,0 +1,4 @@
+package rulelog
+
+// DecodeGenerationRules is decodeGenerationRules, for the tests.
+var DecodeGenerationRules = decodeGenerationRules
