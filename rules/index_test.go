@@ -36,7 +36,7 @@ func withID(r rules.Rule, id int64, user string) rules.Rule {
 func candidateIDs(cs []*rules.Compiled) []int64 {
 	ids := []int64{}
 	for _, c := range cs {
-		ids = append(ids, c.Rule.ID)
+		ids = append(ids, c.ID())
 	}
 	return ids
 }
