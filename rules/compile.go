@@ -184,13 +184,22 @@ func CompileIndexed(r Rule, in *Interner) (*Compiled, error) {
 // Interner hands out one copy of equal strings and generation rules: the
 // index holds many rules that name the same users, addresses and
 // packages, each read into a string of its own, and a user's rules mostly
-// share their destinations and filters. Use one for a batch of rules,
-// then drop it. A nil *Interner interns nothing.
+// share their destinations and filters. The copies are cut from a few
+// large strings (chunks), so that the index holds a handful of objects
+// for the GC to mark where it held one per name. Use one for a batch of
+// rules, then drop it. A nil *Interner interns nothing.
 type Interner struct {
 	strs map[string]string
 	gens map[string][]compiledGen
 	key  []byte
+	// chunk is the string being filled; its capacity is never exceeded,
+	// so that what was cut from it stays in the one backing array.
+	chunk     strings.Builder
+	chunkSize int
 }
+
+// Interned strings longer than this get a copy of their own.
+const maxChunked = 256
 
 // NewInterner returns an empty Interner.
 func NewInterner() *Interner {
@@ -205,8 +214,25 @@ func (in *Interner) String(s string) string {
 	if v, ok := in.strs[s]; ok {
 		return v
 	}
-	in.strs[s] = s
-	return s
+	v := in.cut(s)
+	in.strs[v] = v
+	return v
+}
+
+// cut copies s into the current chunk and returns the copy.
+func (in *Interner) cut(s string) string {
+	if len(s) > maxChunked {
+		return strings.Clone(s)
+	}
+	if in.chunk.Cap()-in.chunk.Len() < len(s) {
+		// Small batches (a Sync of a few changes) get small chunks.
+		in.chunkSize = min(max(2*in.chunkSize, 128), 64<<10)
+		in.chunk = strings.Builder{}
+		in.chunk.Grow(in.chunkSize)
+	}
+	in.chunk.WriteString(s)
+	all := in.chunk.String()
+	return all[len(all)-len(s):]
 }
 
 // genList returns the interned copy of gens, whose destinations may be
