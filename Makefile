@@ -14,6 +14,8 @@ TESTFLAGS  ?= $(RACE) -count=1 -timeout 12m
 BENCH      ?= .
 BENCHTIME  ?= 1s
 BENCHPKGS  ?= ./consumer/
+RUNS       ?= 2
+SIZE       ?= full
 RUN_ARGS   ?= dev
 TEST_LOG   ?= test-artifacts/go-test.log
 # Pinned: an exact version, which the Go module proxy serves (it may refuse
@@ -21,7 +23,7 @@ TEST_LOG   ?= test-artifacts/go-test.log
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT ?= bin/golangci-lint
 
-.PHONY: help build run generate check-generated lint golangci-lint services test bench nats-server ui clean
+.PHONY: help build run generate check-generated lint golangci-lint services test bench bench-go nats-server ui clean
 .PHONY: peers-matrix chaos
 .PHONY: peers-irc
 .PHONY: ui-deps ui-test ui-e2e ui-auto ui-build-auto ui-deps-auto
@@ -98,7 +100,10 @@ chaos: nats-server ## fault suite: 3-node NATS cluster, each role a process, own
 	$(GO) build -o bin/fmn-chaos ./cmd/fmn-chaos
 	./bin/fmn-chaos -fmn $(BIN) -nats-server bin/nats-server $(CHAOS_ARGS)
 
-bench: ## benchmarks in ./consumer/ (BENCH=regex BENCHTIME=1s BENCHPKGS=...)
+bench: nats-server ## issue 16's table: every performance figure beside its aim, RUNS=2 runs, SIZE=full|small (scripts/bench-table.sh)
+	RUNS=$(RUNS) SIZE=$(SIZE) scripts/bench-table.sh
+
+bench-go: ## go benchmarks as they are (BENCH=regex BENCHTIME=1s BENCHPKGS=./consumer/)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(BENCHPKGS)
 
 nats-server: ## bin/nats-server, the version in go.mod (for make chaos, and FMN_BENCH_NATS_SERVER=bin/nats-server)
