@@ -75,7 +75,7 @@ func newPreviewHistory(t *testing.T, seed uint64, n int) *previewHistory {
 
 	h.index = preview.NewRecentIndex(h.b.nats.JS, h.b.nats.Streams.Bus, time.Hour, nil)
 	go func() { _ = h.index.Run(h.b.ctx) }()
-	deadline := time.Now().Add(fmntest.Scaled(20 * time.Second))
+	deadline := time.Now().Add(fmntest.Scaled(60 * time.Second))
 	for !h.index.Ready() || h.index.Len() < n {
 		if time.Now().After(deadline) {
 			t.Fatalf("index not ready: %d of %d messages", h.index.Len(), n)

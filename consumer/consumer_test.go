@@ -1,6 +1,7 @@
 package consumer_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/consumer"
+	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
@@ -313,7 +315,11 @@ func TestConsumer(t *testing.T) {
 		bySeq := map[uint64]int{}
 		for i, c := range bad {
 			b.publish(t, goodMsg())
-			ack, err := b.nats.JS.PublishMsg(b.ctx, c.msg)
+			// A loaded machine under -race may take longer than the
+			// client's default 5 s to store a 1 MiB message.
+			pctx, cancel := context.WithTimeout(b.ctx, fmntest.Scaled(30*time.Second))
+			ack, err := b.nats.JS.PublishMsg(pctx, c.msg)
+			cancel()
 			if err != nil {
 				t.Fatalf("publish %s: %v", c.name, err)
 			}

@@ -239,7 +239,7 @@ func TestCommands(t *testing.T) {
 
 	t.Run("ProjectionLagging", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, setupOpts{noProjector: true, projectionWait: 200 * time.Millisecond})
+		b := setup(t, setupOpts{noProjector: true, projectionWait: fmntest.Scaled(time.Second)})
 		r, err := b.cmds.Create(b.ctx, "frank", rule("frank", "f"), rulelog.Meta{})
 		if !errors.Is(err, rulelog.ErrProjectionLagging) {
 			t.Fatalf("create without a projector: %v, want ErrProjectionLagging", err)
@@ -258,6 +258,7 @@ func TestCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(b.proj.Stop)
+		fmntest.Eventually(t, fmntest.Scaled(10*time.Second), "the projector catches up", func() bool { return b.proj.Stats().LastSeq >= 1 })
 		if _, err := b.cmds.Update(b.ctx, "frank", r.ID, rule("frank", "g"), ptr(r.Version), rulelog.Meta{}); err != nil {
 			t.Fatalf("update once the projector runs: %v", err)
 		}

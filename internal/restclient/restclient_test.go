@@ -143,7 +143,7 @@ func TestGetJSON(t *testing.T) {
 		})
 		defer close(release)
 		var out any
-		err := b.client(t, restclient.Config{Timeout: 50 * time.Millisecond, Attempts: 2}).GetJSON(ctx, "/slow", nil, &out)
+		err := b.client(t, restclient.Config{Timeout: 500 * time.Millisecond, Attempts: 2}).GetJSON(ctx, "/slow", nil, &out)
 		if !errors.Is(err, restclient.ErrUnavailable) || !strings.Contains(err.Error(), "timed out") {
 			t.Fatalf("error %v", err)
 		}
