@@ -254,8 +254,8 @@ func groundTruth(t *testing.T, all []rules.Rule, msgs []*nats.Msg) figures {
 		for _, c := range cs {
 			dests, _ := c.Match(context.Background(), p, nil)
 			for _, x := range dests {
-				byDest[x] = append(byDest[x], c.Rule.ID)
-				owner[x] = c.Rule.User.Name
+				byDest[x] = append(byDest[x], c.ID())
+				owner[x] = c.User()
 			}
 		}
 		for _, x := range slices.SortedFunc(maps.Keys(byDest), func(a, b rules.Destination) int { return strings.Compare(a.Address, b.Address) }) {

@@ -97,7 +97,7 @@ func TestIndexUnresolved(t *testing.T) {
 	}
 	ids := func(cs []*rules.Compiled) (out []int64) {
 		for _, c := range cs {
-			out = append(out, c.Rule.ID)
+			out = append(out, c.ID())
 		}
 		return out
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"runtime/metrics"
 	"runtime/pprof"
 	"testing"
 
@@ -28,6 +29,7 @@ func BenchmarkIndexMemory(b *testing.B) {
 	w = nil
 	for range b.N {
 		heap0 := heapAfterGC()
+		gc0 := gcFigures()
 		var rs []rules.Rule
 		if err := json.Unmarshal(raw, &rs); err != nil {
 			b.Fatal(err)
@@ -44,6 +46,7 @@ func BenchmarkIndexMemory(b *testing.B) {
 		}
 		src.rules = nil
 		heap1 := heapAfterGC()
+		gc1 := gcFigures()
 		if p := os.Getenv("FMN_BENCH_HEAPPROFILE"); p != "" {
 			f, err := os.Create(p)
 			if err != nil {
@@ -54,7 +57,22 @@ func BenchmarkIndexMemory(b *testing.B) {
 			}
 			f.Close()
 		}
-		b.ReportMetric(float64(heap1-heap0)/float64(m.RuleCount()), "B/rule")
+		n := float64(m.RuleCount())
+		b.ReportMetric(float64(heap1-heap0)/n, "B/rule")
+		// What the GC's mark phase meets per rule: objects to mark, and
+		// bytes of them that hold pointers (scanned).
+		b.ReportMetric((gc1.objects-gc0.objects)/n, "objects/rule")
+		b.ReportMetric((gc1.scan-gc0.scan)/n, "scan_B/rule")
 		b.ReportMetric(float64(m.RuleCount()), "rules")
 	}
+}
+
+type gcFigure struct{ objects, scan float64 }
+
+// gcFigures reads the live heap's object count and scannable bytes (as of
+// the last GC: call it after heapAfterGC).
+func gcFigures() gcFigure {
+	s := []metrics.Sample{{Name: "/gc/heap/objects:objects"}, {Name: "/gc/scan/heap:bytes"}}
+	metrics.Read(s)
+	return gcFigure{objects: float64(s[0].Value.Uint64()), scan: float64(s[1].Value.Uint64())}
 }

@@ -266,7 +266,7 @@ func (m *Matcher) sync(ctx context.Context, poll bool) error {
 			drop = append(drop, r.ID)
 			continue
 		}
-		if lookupErr != nil && ownershipRule(c) {
+		if lookupErr != nil && c.Ownership() {
 			prepared = append(prepared, compiled{c: c, unresolved: fmt.Errorf("not looked up after a failed lookup: %w", lookupErr)})
 			continue
 		}
@@ -295,7 +295,7 @@ func (m *Matcher) sync(ctx context.Context, poll bool) error {
 		m.idx.Remove(id)
 	}
 	for _, p := range prepared {
-		old, _ := m.idx.Get(p.c.Rule.ID)
+		old, _ := m.idx.Get(p.c.ID())
 		wasUnresolved := old != nil && old.Unresolved
 		keys := p.keys
 		if p.unresolved != nil {
@@ -323,7 +323,7 @@ func (m *Matcher) sync(ctx context.Context, poll bool) error {
 	}
 	for _, u := range newlyUnresolved {
 		m.log.Warn("owned artifacts of a rule cannot be looked up; matching it against every message with an artifact until they can",
-			"rule", u.c.Rule.ID, "user", u.c.Rule.User.Name, "err", u.err)
+			"rule", u.c.ID(), "user", u.c.User(), "err", u.err)
 	}
 	for _, c := range resolved {
 		m.logResolved(c)
@@ -338,17 +338,8 @@ func (m *Matcher) sync(ctx context.Context, poll bool) error {
 	return nil
 }
 
-// ownershipRule tells whether c's keys need the lookups.
-func ownershipRule(c *rules.Compiled) bool {
-	switch c.Rule.TrackingRule.Name {
-	case rules.TrackArtifactsOwned, rules.TrackArtifactsGroupOwned:
-		return true
-	}
-	return false
-}
-
 func (m *Matcher) logResolved(c *rules.Compiled) {
-	m.log.Info("owned artifacts of a rule looked up; indexed normally again", "rule", c.Rule.ID, "user", c.Rule.User.Name)
+	m.log.Info("owned artifacts of a rule looked up; indexed normally again", "rule", c.ID(), "user", c.User())
 }
 
 // RunSync keeps the index current until ctx ends. Rule changes arrive by
@@ -499,25 +490,25 @@ func (m *Matcher) resolve(ctx context.Context) error {
 	m.mu.RLock()
 	todo := make([]target, 0, len(m.idx.Unresolved()))
 	for _, c := range m.idx.Unresolved() {
-		e, _ := m.idx.Get(c.Rule.ID)
+		e, _ := m.idx.Get(c.ID())
 		todo = append(todo, target{c, e.Seq})
 	}
 	m.mu.RUnlock()
 	// Start after the rule that failed last, so that a rule whose lookup
 	// alone fails does not keep the others waiting.
 	after := m.resolveAfter.Load()
-	i := slices.IndexFunc(todo, func(t target) bool { return t.c.Rule.ID > after })
+	i := slices.IndexFunc(todo, func(t target) bool { return t.c.ID() > after })
 	if i > 0 {
 		todo = slices.Concat(todo[i:], todo[:i])
 	}
 	for _, t := range todo {
 		keys, err := t.c.Keys(ctx, m.lookups)
 		if err != nil {
-			m.resolveAfter.Store(t.c.Rule.ID)
+			m.resolveAfter.Store(t.c.ID())
 			return err
 		}
 		m.mu.Lock()
-		ix, ok := m.idx.Get(t.c.Rule.ID)
+		ix, ok := m.idx.Get(t.c.ID())
 		ok = ok && ix.Rule == t.c && ix.Unresolved && ix.Seq == t.seq
 		if ok {
 			m.idx.Put(t.c, keys, false)

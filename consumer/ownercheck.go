@@ -114,9 +114,9 @@ func (m *Matcher) ruleOwners() map[string][]int64 {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	out := map[string][]int64{}
-	for ix := range m.idx.Entries() {
-		if u := ix.Rule.Rule.User.Name; u != "" {
-			out[u] = append(out[u], ix.Rule.Rule.ID)
+	for c := range m.idx.Rules() {
+		if u := c.User(); u != "" {
+			out[u] = append(out[u], c.ID())
 		}
 	}
 	return out

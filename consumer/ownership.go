@@ -352,7 +352,7 @@ func (o *ownership) refresh(ctx context.Context, users, groups []string, all boo
 	var resolved []*rules.Compiled
 	m.mu.Lock()
 	for _, u := range updates {
-		ix, ok := m.idx.Get(u.c.Rule.ID)
+		ix, ok := m.idx.Get(u.c.ID())
 		if !ok || ix.Rule != u.c || (!ix.Unresolved && slices.Equal(ix.Keys, u.keys)) {
 			continue
 		}
@@ -417,10 +417,9 @@ func (o *ownership) buildOwners() {
 	}
 	ow.users, ow.groups = map[string][]int64{}, map[string][]int64{}
 	m.mu.RLock()
-	for ix := range m.idx.Entries() {
-		id := ix.Rule.Rule.ID
+	for c := range m.idx.Rules() {
 		var into map[string][]int64
-		switch ix.Rule.Rule.TrackingRule.Name {
+		switch c.Tracking() {
 		case rules.TrackArtifactsOwned:
 			into = ow.users
 		case rules.TrackArtifactsGroupOwned:
@@ -428,8 +427,8 @@ func (o *ownership) buildOwners() {
 		default:
 			continue
 		}
-		for _, n := range ix.Rule.Names() {
-			into[n] = append(into[n], id)
+		for _, n := range c.Names() {
+			into[n] = append(into[n], c.ID())
 		}
 	}
 	m.mu.RUnlock()

@@ -14,26 +14,91 @@ import (
 
 // Compiled is a rule prepared for matching: params decoded, application
 // lists lower-cased, severities as a bit set, the topic glob compiled.
-// Nothing changes it after Compile, so it is safe for concurrent use.
+// It is not a Rule: it keeps only what matching needs (the id, owner,
+// switch, tracking kind as a byte, the tracked names or artifacts and the
+// generation rules), so that an index of many rules stays small and holds
+// few pointers for the GC to scan. Nothing changes it after Compile, so it
+// is safe for concurrent use.
 type Compiled struct {
-	// Rule is the rule as compiled: its ID, owner, switch and tracking
-	// rule's name are matched as they are here. It is read-only.
-	Rule Rule
-
-	// names holds the usernames (artifacts-owned, users-followed) or the
-	// group names (artifacts-group-owned), without duplicates.
-	names []string
-	// followed holds the artifacts of artifacts-followed, sorted
+	id    int64
+	owner string
+	// terms holds the usernames (artifacts-owned, users-followed) or group
+	// names (artifacts-group-owned) as keys of kind 0, without duplicates,
+	// in the rule's order; or the artifacts of artifacts-followed, sorted
 	// (CompareKeys), without duplicates: a slice costs a fraction of a map
-	// for the few artifacts a rule follows.
-	followed []Key
+	// for the few artifacts a rule follows. One field serves both, since a
+	// rule has one tracking rule.
+	terms []Key
+	gens  []compiledGen
+	// src is the rule Compile compiled, for Explain and Rule; nil from
+	// CompileIndexed.
+	src      *Rule
+	track    trackKind
+	disabled bool
+}
 
-	gens []compiledGen
+// trackKind is a tracking rule's name as a byte.
+type trackKind uint8
+
+const (
+	trackUnknown trackKind = iota
+	trackArtifactsOwned
+	trackArtifactsGroupOwned
+	trackArtifactsFollowed
+	trackRelatedEvents
+	trackUsersFollowed
+)
+
+var trackNames = [...]string{
+	trackArtifactsOwned:      TrackArtifactsOwned,
+	trackArtifactsGroupOwned: TrackArtifactsGroupOwned,
+	trackArtifactsFollowed:   TrackArtifactsFollowed,
+	trackRelatedEvents:       TrackRelatedEvents,
+	trackUsersFollowed:       TrackUsersFollowed,
+}
+
+func trackKindOf(name string) trackKind {
+	for k, n := range trackNames {
+		if n != "" && n == name {
+			return trackKind(k)
+		}
+	}
+	return trackUnknown
+}
+
+// ID is the rule's id.
+func (c *Compiled) ID() int64 { return c.id }
+
+// User is the name of the rule's owner.
+func (c *Compiled) User() string { return c.owner }
+
+// Disabled tells whether the rule is switched off (it never matches).
+func (c *Compiled) Disabled() bool { return c.disabled }
+
+// Tracking is the name of the rule's tracking rule.
+func (c *Compiled) Tracking() string { return trackNames[c.track] }
+
+// Ownership tells whether the rule's keys are owned artifacts, which only
+// the lookups know (artifacts-owned, artifacts-group-owned).
+func (c *Compiled) Ownership() bool {
+	return c.track == trackArtifactsOwned || c.track == trackArtifactsGroupOwned
+}
+
+// Rule returns the rule as Compile compiled it, or nil for a rule from
+// CompileIndexed, which keeps only the compiled forms. Do not modify it.
+func (c *Compiled) Rule() *Rule { return c.src }
+
+// Name is the rule's name; "" for a rule from CompileIndexed.
+func (c *Compiled) Name() string {
+	if c.src == nil {
+		return ""
+	}
+	return c.src.Name
 }
 
 // follows says whether the rule follows artifact k.
 func (c *Compiled) follows(k Key) bool {
-	_, ok := slices.BinarySearchFunc(c.followed, k, CompareKeys)
+	_, ok := slices.BinarySearchFunc(c.terms, k, CompareKeys)
 	return ok
 }
 
@@ -104,36 +169,37 @@ func messageSeverityBit(sev int) uint8 {
 // compilable topic globs. It does not re-check names or addresses (that is
 // Validate's job at the API), so that a stored rule keeps working when
 // validation gets stricter.
-func Compile(r Rule) (*Compiled, error) { return compile(r, nil) }
+func Compile(r Rule) (*Compiled, error) { return compile(r, nil, true) }
 
 // CompileIndexed is Compile for a long-lived index of many rules (the
-// matcher's): Compiled.Rule keeps only what matching and logs read (ID,
-// name, owner, switch, origin and the tracking rule's name); the tracking
-// params and generation rules live on only as compiled (Names, the
-// destinations and filters), so Explain, which shows filters, needs
-// Compile. Strings equal across the rules compiled with in (owners,
-// addresses, names, artifacts, applications) share one copy; nil interns
-// nothing.
+// matcher's): the rule itself is not kept (Rule returns nil, Name ""),
+// only its compiled forms, so Explain, which shows filters as written,
+// needs Compile. Strings equal across the rules compiled with in (owners,
+// addresses, names, artifacts, applications) share one copy, and so do
+// equal lists of generation rules; nil interns nothing.
 func CompileIndexed(r Rule, in *Interner) (*Compiled, error) {
-	c, err := compile(r, in)
-	if err != nil {
-		return nil, err
-	}
-	c.Rule.TrackingRule.Params = nil
-	c.Rule.GenerationRules = nil
-	return c, nil
+	return compile(r, in, false)
 }
 
 // Interner hands out one copy of equal strings and generation rules: the
 // index holds many rules that name the same users, addresses and
 // packages, each read into a string of its own, and a user's rules mostly
-// share their destinations and filters. Use one for a batch of rules,
-// then drop it. A nil *Interner interns nothing.
+// share their destinations and filters. The copies are cut from a few
+// large strings (chunks), so that the index holds a handful of objects
+// for the GC to mark where it held one per name. Use one for a batch of
+// rules, then drop it. A nil *Interner interns nothing.
 type Interner struct {
 	strs map[string]string
 	gens map[string][]compiledGen
 	key  []byte
+	// chunk is the string being filled; its capacity is never exceeded,
+	// so that what was cut from it stays in the one backing array.
+	chunk     strings.Builder
+	chunkSize int
 }
+
+// Interned strings longer than this get a copy of their own.
+const maxChunked = 256
 
 // NewInterner returns an empty Interner.
 func NewInterner() *Interner {
@@ -148,8 +214,25 @@ func (in *Interner) String(s string) string {
 	if v, ok := in.strs[s]; ok {
 		return v
 	}
-	in.strs[s] = s
-	return s
+	v := in.cut(s)
+	in.strs[v] = v
+	return v
+}
+
+// cut copies s into the current chunk and returns the copy.
+func (in *Interner) cut(s string) string {
+	if len(s) > maxChunked {
+		return strings.Clone(s)
+	}
+	if in.chunk.Cap()-in.chunk.Len() < len(s) {
+		// Small batches (a Sync of a few changes) get small chunks.
+		in.chunkSize = min(max(2*in.chunkSize, 128), 64<<10)
+		in.chunk = strings.Builder{}
+		in.chunk.Grow(in.chunkSize)
+	}
+	in.chunk.WriteString(s)
+	all := in.chunk.String()
+	return all[len(all)-len(s):]
 }
 
 // genList returns the interned copy of gens, whose destinations may be
@@ -197,55 +280,57 @@ func (in *Interner) genList(gens []compiledGen) []compiledGen {
 	return out
 }
 
-// trackingName is the constant for a known tracking rule's name, so that
-// compiled rules do not each hold a copy.
-func trackingName(name string) string {
-	for _, k := range [...]string{TrackArtifactsOwned, TrackArtifactsGroupOwned, TrackArtifactsFollowed, TrackRelatedEvents, TrackUsersFollowed} {
-		if name == k {
-			return k
-		}
-	}
-	return name
-}
-
 // Names returns the usernames (artifacts-owned, users-followed) or group
 // names (artifacts-group-owned) the rule tracks, without duplicates or
-// empty names; nil for other tracking rules. Do not modify it.
-func (c *Compiled) Names() []string { return c.names }
-
-func compile(r Rule, in *Interner) (*Compiled, error) {
-	if in != nil {
-		r.Name, r.User.Name, r.Origin = in.String(r.Name), in.String(r.User.Name), in.String(r.Origin)
-		r.TrackingRule.Name = trackingName(r.TrackingRule.Name)
+// empty names, in the rule's order; nil for other tracking rules.
+func (c *Compiled) Names() []string {
+	if c.track == trackArtifactsFollowed || len(c.terms) == 0 {
+		return nil
 	}
-	c := &Compiled{Rule: r}
+	out := make([]string, len(c.terms))
+	for i, k := range c.terms {
+		out[i] = k.Value
+	}
+	return out
+}
+
+// compile compiles r; with keep, Compiled.Rule is (a copy of) r.
+func compile(r Rule, in *Interner, keep bool) (*Compiled, error) {
+	c := &Compiled{id: r.ID, owner: in.String(r.User.Name), track: trackKindOf(r.TrackingRule.Name), disabled: r.Disabled}
+	if keep {
+		src := r
+		c.src = &src
+	}
 	params := r.TrackingRule.Params
-	switch r.TrackingRule.Name {
-	case TrackArtifactsOwned, TrackArtifactsGroupOwned, TrackUsersFollowed:
+	switch c.track {
+	case trackArtifactsOwned, trackArtifactsGroupOwned, trackUsersFollowed:
 		var names []string
 		if err := json.Unmarshal(params, &names); err != nil {
 			return nil, fmt.Errorf("rule %d: %s params: want a list of names: %w", r.ID, r.TrackingRule.Name, err)
 		}
-		c.names = slices.Clip(dedupe(names))
-		for i, n := range c.names {
-			c.names[i] = in.String(n)
+		names = dedupe(names)
+		if len(names) > 0 {
+			c.terms = make([]Key, len(names))
+			for i, n := range names {
+				c.terms[i] = Key{Value: in.String(n)}
+			}
 		}
-	case TrackArtifactsFollowed:
+	case trackArtifactsFollowed:
 		var arts []FollowedArtifact
 		if err := json.Unmarshal(params, &arts); err != nil {
 			return nil, fmt.Errorf("rule %d: %s params: want a list of {\"name\", \"type\"}: %w", r.ID, r.TrackingRule.Name, err)
 		}
-		c.followed = make([]Key, 0, len(arts))
+		c.terms = make([]Key, 0, len(arts))
 		for _, a := range arts {
 			k, ok := Artifact{Type: a.Type, Name: in.String(a.Name)}.Key()
 			if !ok {
 				return nil, fmt.Errorf("rule %d: %s: unknown artifact type %q", r.ID, r.TrackingRule.Name, a.Type)
 			}
-			c.followed = append(c.followed, k)
+			c.terms = append(c.terms, k)
 		}
-		slices.SortFunc(c.followed, CompareKeys)
-		c.followed = slices.Clip(slices.Compact(c.followed))
-	case TrackRelatedEvents:
+		slices.SortFunc(c.terms, CompareKeys)
+		c.terms = slices.Clip(slices.Compact(c.terms))
+	case trackRelatedEvents:
 		// No params: the owner is the tracked user.
 	default:
 		return nil, fmt.Errorf("rule %d: unknown tracking rule %q", r.ID, r.TrackingRule.Name)
@@ -316,32 +401,32 @@ func lowerAll(list []string, in *Interner) []string {
 // ownership rules, the keys are sorted (CompareKeys) without duplicates;
 // the slice may be the rule's own: do not modify it.
 func (c *Compiled) Keys(ctx context.Context, lk Lookups) ([]Key, error) {
-	if c.Rule.Disabled {
+	if c.disabled {
 		return nil, nil
 	}
-	switch c.Rule.TrackingRule.Name {
-	case TrackRelatedEvents:
-		if c.Rule.User.Name == "" {
+	switch c.track {
+	case trackRelatedEvents:
+		if c.owner == "" {
 			return nil, nil
 		}
-		return []Key{{KeyUser, c.Rule.User.Name}}, nil
-	case TrackUsersFollowed:
-		keys := make([]Key, 0, len(c.names))
-		for _, n := range c.names {
-			keys = append(keys, Key{KeyAgent, n})
+		return []Key{{KeyUser, c.owner}}, nil
+	case trackUsersFollowed:
+		keys := make([]Key, 0, len(c.terms))
+		for _, t := range c.terms {
+			keys = append(keys, Key{KeyAgent, t.Value})
 		}
 		slices.SortFunc(keys, CompareKeys)
 		return keys, nil
-	case TrackArtifactsFollowed:
-		return c.followed, nil
-	case TrackArtifactsOwned, TrackArtifactsGroupOwned:
+	case trackArtifactsFollowed:
+		return c.terms, nil
+	case trackArtifactsOwned, trackArtifactsGroupOwned:
 		if lk == nil {
 			return nil, nil
 		}
 		seen := make(map[Key]struct{})
 		var keys []Key
-		for _, n := range c.names {
-			set, err := c.owned(ctx, lk, n)
+		for _, t := range c.terms {
+			set, err := c.owned(ctx, lk, t.Value)
 			if err != nil {
 				return nil, err
 			}
@@ -358,16 +443,16 @@ func (c *Compiled) Keys(ctx context.Context, lk Lookups) ([]Key, error) {
 }
 
 func (c *Compiled) owned(ctx context.Context, lk Lookups, name string) (ArtifactSet, error) {
-	if c.Rule.TrackingRule.Name == TrackArtifactsGroupOwned {
+	if c.track == trackArtifactsGroupOwned {
 		set, err := lk.GroupOwnedArtifacts(ctx, name)
 		if err != nil {
-			return set, fmt.Errorf("rule %d: artifacts owned by group %q: %w", c.Rule.ID, name, err)
+			return set, fmt.Errorf("rule %d: artifacts owned by group %q: %w", c.id, name, err)
 		}
 		return set, nil
 	}
 	set, err := lk.OwnedArtifacts(ctx, name)
 	if err != nil {
-		return set, fmt.Errorf("rule %d: artifacts owned by %q: %w", c.Rule.ID, name, err)
+		return set, fmt.Errorf("rule %d: artifacts owned by %q: %w", c.id, name, err)
 	}
 	return set, nil
 }

@@ -103,9 +103,9 @@ func (e Explanation) Refusal() string {
 // Destinations are Match's own result. An error from lk is reported in
 // Err, not returned: an explanation is still useful without it.
 func (c *Compiled) Explain(ctx context.Context, p *bus.Parsed, lk Lookups) Explanation {
-	e := Explanation{RuleID: c.Rule.ID, RuleName: c.Rule.Name, User: c.Rule.User.Name, Disabled: c.Rule.Disabled,
-		Deprecated: p.Deprecated, Tracking: Check{Name: c.Rule.TrackingRule.Name}}
-	if c.Rule.Disabled {
+	e := Explanation{RuleID: c.id, RuleName: c.Name(), User: c.owner, Disabled: c.disabled,
+		Deprecated: p.Deprecated, Tracking: Check{Name: c.Tracking()}}
+	if c.disabled {
 		e.Tracking.Detail = "not evaluated: the rule is disabled"
 		return e
 	}
@@ -121,12 +121,12 @@ func (c *Compiled) Explain(ctx context.Context, p *bus.Parsed, lk Lookups) Expla
 		return e
 	}
 	sev := messageSeverityBit(p.Severity)
-	mine := p.Agent != "" && p.Agent == c.Rule.User.Name
+	mine := p.Agent != "" && p.Agent == c.owner
 	for i := range c.gens {
 		g := &c.gens[i]
 		var f Filters
-		if i < len(c.Rule.GenerationRules) {
-			f = c.Rule.GenerationRules[i].Filters
+		if c.src != nil && i < len(c.src.GenerationRules) {
+			f = c.src.GenerationRules[i].Filters
 		}
 		gc := GenerationCheck{Index: i + 1, Destinations: slices.Clone(g.dests), Filters: []Check{
 			c.checkMyActions(g, p, mine),
@@ -148,23 +148,24 @@ func (c *Compiled) Explain(ctx context.Context, p *bus.Parsed, lk Lookups) Expla
 }
 
 func (c *Compiled) describeTracking(ctx context.Context, p *bus.Parsed, lk Lookups, ok bool) string {
-	switch c.Rule.TrackingRule.Name {
-	case TrackRelatedEvents:
+	names := c.Names()
+	switch c.track {
+	case trackRelatedEvents:
 		if ok {
-			return fmt.Sprintf("owner %q is among the message's users %s", c.Rule.User.Name, list(p.Usernames))
+			return fmt.Sprintf("owner %q is among the message's users %s", c.owner, list(p.Usernames))
 		}
-		return fmt.Sprintf("owner %q is not among the message's users %s", c.Rule.User.Name, list(p.Usernames))
-	case TrackUsersFollowed:
+		return fmt.Sprintf("owner %q is not among the message's users %s", c.owner, list(p.Usernames))
+	case trackUsersFollowed:
 		if p.Agent == "" {
-			return fmt.Sprintf("the message has no agent; followed users are %s", list(c.names))
+			return fmt.Sprintf("the message has no agent; followed users are %s", list(names))
 		}
 		if ok {
-			return fmt.Sprintf("agent %q is among the followed users %s", p.Agent, list(c.names))
+			return fmt.Sprintf("agent %q is among the followed users %s", p.Agent, list(names))
 		}
-		return fmt.Sprintf("agent %q is not among the followed users %s", p.Agent, list(c.names))
-	case TrackArtifactsFollowed:
-		followed := make([]string, 0, len(c.followed))
-		for _, k := range c.followed {
+		return fmt.Sprintf("agent %q is not among the followed users %s", p.Agent, list(names))
+	case trackArtifactsFollowed:
+		followed := make([]string, 0, len(c.terms))
+		for _, k := range c.terms {
 			followed = append(followed, k.String())
 		}
 		slices.Sort(followed)
@@ -172,9 +173,9 @@ func (c *Compiled) describeTracking(ctx context.Context, p *bus.Parsed, lk Looku
 			return fmt.Sprintf("the message's artifacts %s include one of the followed %s", list(messageArtifactNames(p)), list(followed))
 		}
 		return fmt.Sprintf("none of the followed artifacts %s is among the message's artifacts %s", list(followed), list(messageArtifactNames(p)))
-	case TrackArtifactsOwned, TrackArtifactsGroupOwned:
+	case trackArtifactsOwned, trackArtifactsGroupOwned:
 		who := "users"
-		if c.Rule.TrackingRule.Name == TrackArtifactsGroupOwned {
+		if c.track == trackArtifactsGroupOwned {
 			who = "groups"
 		}
 		switch {
@@ -184,7 +185,7 @@ func (c *Compiled) describeTracking(ctx context.Context, p *bus.Parsed, lk Looku
 			return "the message names no artifacts"
 		}
 		var owns []string
-		for _, n := range c.names {
+		for _, n := range names {
 			set, err := c.owned(ctx, lk, n)
 			if err != nil {
 				return err.Error()
@@ -203,7 +204,7 @@ func (c *Compiled) describeTracking(ctx context.Context, p *bus.Parsed, lk Looku
 			owns = append(owns, fmt.Sprintf("%s: %d", n, set.Len()))
 		}
 		return fmt.Sprintf("none of the message's artifacts %s belongs to the %s %s (artifacts each has: %s)",
-			list(messageArtifactNames(p)), who, list(c.names), strings.Join(owns, ", "))
+			list(messageArtifactNames(p)), who, list(names), strings.Join(owns, ", "))
 	}
 	return "unknown tracking rule"
 }
@@ -214,7 +215,7 @@ func (c *Compiled) checkMyActions(g *compiledGen, p *bus.Parsed, mine bool) Chec
 	case !mine && p.Agent == "":
 		ck.Detail = "the message has no agent"
 	case !mine:
-		ck.Detail = fmt.Sprintf("agent %q is not the owner %q", p.Agent, c.Rule.User.Name)
+		ck.Detail = fmt.Sprintf("agent %q is not the owner %q", p.Agent, c.owner)
 	case g.myActions:
 		ck.Detail = fmt.Sprintf("agent %q is the owner, and my_actions is true", p.Agent)
 	default:

@@ -3,7 +3,9 @@ package rules_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fmn-project/fmn/bus"
@@ -36,7 +38,7 @@ func withID(r rules.Rule, id int64, user string) rules.Rule {
 func candidateIDs(cs []*rules.Compiled) []int64 {
 	ids := []int64{}
 	for _, c := range cs {
-		ids = append(ids, c.Rule.ID)
+		ids = append(ids, c.ID())
 	}
 	return ids
 }
@@ -176,5 +178,112 @@ func TestMatchScratchAllocs(t *testing.T) {
 	}
 	if len(scratch) != 2 || !slices.Equal(scratch[1].RuleIDs, []int64{1}) {
 		t.Errorf("matches %+v", scratch)
+	}
+}
+
+// TestIndexAgainstMap puts and removes random rules under random keys
+// (long values, so that released keys' bytes are reclaimed too, and
+// enough to grow the key table several times) and checks every answer of
+// the index against a plain map of what was put.
+func TestIndexAgainstMap(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(16, 1))
+	kinds := []rules.KeyKind{rules.KeyUser, rules.KeyAgent, rules.KeyRPM, rules.KeyContainer, rules.KeyModule, rules.KeyFlatpak}
+	randKey := func() rules.Key {
+		// Few values, so that keys are shared and released often; the
+		// same value under several kinds.
+		return rules.Key{Kind: kinds[rng.IntN(len(kinds))], Value: fmt.Sprintf("name-%03d-%s", rng.IntN(400), strings.Repeat("x", rng.IntN(40)%3*20))}
+	}
+	x := rules.NewIndex()
+	model := map[int64][]rules.Key{}
+	compiled := map[int64]*rules.Compiled{}
+	check := func(step int) {
+		t.Helper()
+		if x.Len() != len(model) {
+			t.Fatalf("step %d: Len %d, want %d", step, x.Len(), len(model))
+		}
+		byKey := map[rules.Key][]int64{}
+		for id, keys := range model {
+			for _, k := range keys {
+				byKey[k] = append(byKey[k], id)
+			}
+			e, ok := x.Get(id)
+			if !ok || e.Rule != compiled[id] || !slices.Equal(e.Keys, keys) {
+				t.Fatalf("step %d: Get(%d) = %+v, %v; want keys %v", step, id, e, ok, keys)
+			}
+		}
+		if x.Keys() != len(byKey) {
+			t.Fatalf("step %d: Keys %d, want %d", step, x.Keys(), len(byKey))
+		}
+		for k, ids := range byKey {
+			p := &bus.Parsed{}
+			switch k.Kind {
+			case rules.KeyUser:
+				p.Usernames = []string{k.Value}
+			case rules.KeyAgent:
+				p.Agent = k.Value
+			case rules.KeyRPM:
+				p.Packages = []string{k.Value}
+			case rules.KeyContainer:
+				p.Containers = []string{k.Value}
+			case rules.KeyModule:
+				p.Modules = []string{k.Value}
+			case rules.KeyFlatpak:
+				p.Flatpaks = []string{k.Value}
+			}
+			slices.Sort(ids)
+			if got := candidateIDs(x.Candidates(nil, p)); !slices.Equal(got, ids) {
+				t.Fatalf("step %d: candidates of %v: %v, want %v", step, k, got, ids)
+			}
+		}
+		if got := x.Candidates(nil, &bus.Parsed{Agent: "nobody"}); len(got) != 0 {
+			t.Fatalf("step %d: candidates of an unknown key: %v", step, candidateIDs(got))
+		}
+		n := 0
+		for c := range x.Rules() {
+			if compiled[c.ID()] != c {
+				t.Fatalf("step %d: Rules yields %d, not indexed", step, c.ID())
+			}
+			n++
+		}
+		if n != len(model) {
+			t.Fatalf("step %d: Rules yields %d rules, want %d", step, n, len(model))
+		}
+	}
+	for step := range 6000 {
+		id := int64(rng.IntN(300))
+		if rng.IntN(3) == 0 {
+			x.Remove(id)
+			delete(model, id)
+		} else {
+			keys := make([]rules.Key, rng.IntN(5))
+			for i := range keys {
+				keys[i] = randKey()
+			}
+			c, err := rules.Compile(withID(rule(rules.TrackRelatedEvents, "", mail), id, "u"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			x.Put(c, keys, false)
+			sorted := slices.SortedFunc(slices.Values(keys), rules.CompareKeys)
+			model[id] = slices.CompactFunc(sorted, func(a, b rules.Key) bool { return a == b })
+			if len(model[id]) == 0 {
+				model[id] = nil
+			}
+			compiled[id] = c
+		}
+		if step%500 == 0 {
+			x.Compact()
+		}
+		if step%50 == 0 {
+			check(step)
+		}
+	}
+	check(6000)
+	for id := range model {
+		x.Remove(id)
+	}
+	if x.Len() != 0 || x.Keys() != 0 {
+		t.Errorf("not empty: %d rules, %d keys", x.Len(), x.Keys())
 	}
 }

@@ -28,16 +28,16 @@ func (c *Compiled) Match(ctx context.Context, p *bus.Parsed, lk Lookups) ([]Dest
 // filters pass, since otherwise they yield nothing anyway. With a nil lk
 // they never match.
 func (c *Compiled) AppendMatch(ctx context.Context, dst []Destination, p *bus.Parsed, lk Lookups) ([]Destination, error) {
-	if c.Rule.Disabled || p.Deprecated {
+	if c.disabled || p.Deprecated {
 		return dst, nil
 	}
 	sev := messageSeverityBit(p.Severity)
-	mine := p.Agent != "" && p.Agent == c.Rule.User.Name
+	mine := p.Agent != "" && p.Agent == c.owner
 	// first is a generation rule known to pass, or -1. For the rules that
 	// consult lk, the filters go first: when none passes the rule yields
 	// nothing whatever lk says, so it is not asked.
 	first := -1
-	if c.Rule.TrackingRule.Name == TrackArtifactsOwned || c.Rule.TrackingRule.Name == TrackArtifactsGroupOwned {
+	if c.Ownership() {
 		if lk == nil || !hasArtifacts(p) {
 			return dst, nil
 		}
@@ -72,19 +72,19 @@ func (c *Compiled) AppendMatch(ctx context.Context, dst []Destination, p *bus.Pa
 
 // tracks reports whether the tracking rule matches p.
 func (c *Compiled) tracks(ctx context.Context, p *bus.Parsed, lk Lookups) (bool, error) {
-	switch c.Rule.TrackingRule.Name {
-	case TrackRelatedEvents:
-		return c.Rule.User.Name != "" && slices.Contains(p.Usernames, c.Rule.User.Name), nil
-	case TrackUsersFollowed:
-		return p.Agent != "" && slices.Contains(c.names, p.Agent), nil
-	case TrackArtifactsFollowed:
+	switch c.track {
+	case trackRelatedEvents:
+		return c.owner != "" && slices.Contains(p.Usernames, c.owner), nil
+	case trackUsersFollowed:
+		return p.Agent != "" && slices.ContainsFunc(c.terms, func(t Key) bool { return t.Value == p.Agent }), nil
+	case trackArtifactsFollowed:
 		return messageArtifacts(p, c.follows), nil
-	case TrackArtifactsOwned, TrackArtifactsGroupOwned:
+	case trackArtifactsOwned, trackArtifactsGroupOwned:
 		if lk == nil || !hasArtifacts(p) {
 			return false, nil
 		}
-		for _, n := range c.names {
-			set, err := c.owned(ctx, lk, n)
+		for _, t := range c.terms {
+			set, err := c.owned(ctx, lk, t.Value)
 			if err != nil {
 				return false, err
 			}

@@ -526,9 +526,13 @@ func TestMatch(t *testing.T) {
 				if err != nil || !slices.Equal(ki, kw) {
 					t.Errorf("CompileIndexed (%d): Keys = %v, %v; want %v", i+1, ki, err, keys)
 				}
-				if !slices.Equal(ci.Names(), c.Names()) || ci.Rule.GenerationRules != nil || ci.Rule.TrackingRule.Params != nil {
-					t.Errorf("CompileIndexed (%d): names %v (want %v), generation rules %v, params %s: want only the compiled forms kept",
-						i+1, ci.Names(), c.Names(), ci.Rule.GenerationRules, ci.Rule.TrackingRule.Params)
+				if !slices.Equal(ci.Names(), c.Names()) || ci.Rule() != nil {
+					t.Errorf("CompileIndexed (%d): names %v (want %v), rule %+v: want only the compiled forms kept",
+						i+1, ci.Names(), c.Names(), ci.Rule())
+				}
+				if ci.ID() != c.ID() || ci.User() != c.User() || ci.Disabled() != c.Disabled() || ci.Tracking() != c.Tracking() || c.Tracking() != tt.rule.TrackingRule.Name {
+					t.Errorf("CompileIndexed (%d): id %d, user %q, disabled %v, tracking %q; Compile: %d, %q, %v, %q",
+						i+1, ci.ID(), ci.User(), ci.Disabled(), ci.Tracking(), c.ID(), c.User(), c.Disabled(), c.Tracking())
 				}
 			}
 		})

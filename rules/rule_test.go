@@ -95,7 +95,7 @@ func TestDesignRuleMatches(t *testing.T) {
 	if want := []rules.Destination{aliceMail}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Match = %v, want %v", got, want)
 	}
-	if c.Rule.ID != 12 || c.Rule.User.Name != "alice" || c.Rule.Name != "My packages" {
-		t.Errorf("Compiled.Rule = %+v", c.Rule)
+	if c.ID() != 12 || c.User() != "alice" || c.Name() != "My packages" || c.Rule().Name != "My packages" {
+		t.Errorf("Compiled: id %d, user %q, name %q, rule %+v", c.ID(), c.User(), c.Name(), c.Rule())
 	}
 }
