@@ -163,6 +163,9 @@ func TestBenchSmoke(t *testing.T) {
 	if res.LatencyExpected == 0 || len(res.Latencies) != int(res.LatencyExpected) {
 		t.Errorf("latency phase: %d of %d notifications seen", len(res.Latencies), res.LatencyExpected)
 	}
+	if len(res.FloorLatencies) != int(res.LatencyExpected) {
+		t.Errorf("latency floor: %d of %d republished copies seen", len(res.FloorLatencies), res.LatencyExpected)
+	}
 	if len(res.RuleChange.FromStart) != sz.RuleChanges || len(res.RuleChangeAnalyzed.FromStart) != sz.RuleChanges {
 		t.Errorf("rule changes: %d and %d of %d matched", len(res.RuleChange.FromStart), len(res.RuleChangeAnalyzed.FromStart), sz.RuleChanges)
 	}
@@ -220,6 +223,9 @@ type pipelineResult struct {
 	LatencyRate     float64
 	LatencyExpected int64
 	Latencies       []time.Duration
+	// FloorLatencies are the plain JetStream republisher's at the same
+	// rate and fan-out (measureCeilingLatency).
+	FloorLatencies []time.Duration
 
 	RuleChange, RuleChangeAnalyzed ruleChangeResult
 
@@ -385,7 +391,7 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	// 5. Latency at a fixed rate.
 	if sz.Rate > 0 && sz.LatencyFor > 0 {
 		latMsgs := w.benchMessages(max(1, int(float64(sz.Rate)*sz.LatencyFor.Seconds())))
-		_, latTotal, _, _ := expectNotes(tb, m, latMsgs)
+		latFanout, latTotal, _, _ := expectNotes(tb, m, latMsgs)
 		res.LatencyExpected = latTotal
 		index := make(map[string]int, len(latMsgs))
 		for i, lm := range latMsgs {
@@ -423,7 +429,7 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 		gcEnds := watchGC()
 		phase0 := time.Now()
 		acked0 := c.Stats.Acked.Load()
-		sent, took := pacedPublish(tb, connect(tb, n.URL), latMsgs, sz.Rate, pubAt)
+		sent, took := pacedPublish(tb, connect(tb, n.URL), latMsgs, sz.Rate, pubAt, "")
 		res.LatencySent, res.LatencyRate = sent, float64(sent)/took.Seconds()
 		waitUntil(tb, time.Minute, "the latency phase's messages are acked", runErr,
 			func() bool { return c.Stats.Acked.Load() >= acked0+int64(sent) })
@@ -465,6 +471,14 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 		}
 		out("  during it: %d GC cycles (ended at %s), STW pauses total %s, max %s; slowest messages (latency@publish time): %s",
 			gc1.NumGC-gc0.NumGC, strings.Join(gcs, " "), time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs).Round(time.Microsecond), maxPause.Round(time.Microsecond), strings.Join(ws, " "))
+
+		// The floor beside it: plain JetStream routing the same messages
+		// with the same fan-out at the same rate, in this process (same
+		// heap, same GC), the matcher idle.
+		var floorWant int
+		res.FloorLatencies, floorWant = measureCeilingLatency(tb, n.URL, latMsgs, latFanout, res.NoteBytes, sz.InFlight, sz.Rate)
+		out("latency floor (plain JetStream republisher, same messages, fan-out and rate): %d of %d copies seen, p50 %s p90 %s p99 %s p99.9 %s max %s",
+			len(res.FloorLatencies), floorWant, pct(res.FloorLatencies, 0.5), pct(res.FloorLatencies, 0.9), pct(res.FloorLatencies, 0.99), pct(res.FloorLatencies, 0.999), pct(res.FloorLatencies, 1))
 	}
 
 	// 6. Rule change to first match, with projector, RunSync (woken by
@@ -676,8 +690,9 @@ func expectNotes(tb testing.TB, m *Matcher, msgs []benchMsg) (map[string]int, in
 
 // pacedPublish publishes msgs at rate per second, paced by a 1ms ticker,
 // recording each publish time; it returns how many it sent and how long
-// that took.
-func pacedPublish(tb testing.TB, nc *nats.Conn, msgs []benchMsg, rate int, pubAt []atomic.Int64) (int, time.Duration) {
+// that took. A prefix is put before each message's subject (a copy is
+// published).
+func pacedPublish(tb testing.TB, nc *nats.Conn, msgs []benchMsg, rate int, pubAt []atomic.Int64, prefix string) (int, time.Duration) {
 	tb.Helper()
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
@@ -694,7 +709,11 @@ func pacedPublish(tb testing.TB, nc *nats.Conn, msgs []benchMsg, rate int, pubAt
 			pubAt[sent].Store(time.Now().UnixNano())
 			// On a starved machine the server falls behind: wait for room
 			// (the achieved rate shows it) rather than fail after 200ms.
-			if _, err := js.PublishMsgAsync(msgs[sent].Msg, jetstream.WithStallWait(30*time.Second)); err != nil {
+			msg := msgs[sent].Msg
+			if prefix != "" {
+				msg = &nats.Msg{Subject: prefix + msg.Subject, Header: msg.Header, Data: msg.Data}
+			}
+			if _, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(30*time.Second)); err != nil {
 				tb.Fatalf("publish: %v", err)
 			}
 		}
@@ -1160,12 +1179,16 @@ func (r *pipelineResult) print(p func(string, ...any)) {
 		{"latency publish->NOTIFY", fmt.Sprintf("at %d msg/s (%.0f achieved) for %s: p50 %s, p99 %s, p99.9 %s, max %s (%d of %d notifications) %s",
 			sz.Rate, r.LatencyRate, sz.LatencyFor, pct(r.Latencies, 0.5), p99, pct(r.Latencies, 0.999), pct(r.Latencies, 1), len(r.Latencies), r.LatencyExpected,
 			aim(p99 < 5*time.Millisecond, "p99 < 5ms at 2,000 msg/s, worst case"))},
+		{"latency floor", fmt.Sprintf("plain JetStream republisher, same messages, fan-out and rate, in this process: p50 %s, p99 %s, p99.9 %s, max %s; matcher p99/floor p99 %.1f",
+			pct(r.FloorLatencies, 0.5), pct(r.FloorLatencies, 0.99), pct(r.FloorLatencies, 0.999), pct(r.FloorLatencies, 1), float64(p99)/float64(max(1, pct(r.FloorLatencies, 0.99))))},
 		{"memory", fmt.Sprintf("peak RSS (VmHWM) %.0f MiB, RSS now %.0f MiB, Go heap in use %.0f MiB (alloc %.0f MiB, sys %.0f MiB); JetStream stored %.0f MiB",
 			mib(r.PeakRSS), mib(r.RSS), mib(r.HeapInuse), mib(r.HeapAlloc), mib(r.SysBytes), mib(r.StoredBytes))},
 		{"note", "with the embedded server, its file store buffers share RSS and heap with the matcher; the test's message copies always do"},
 	}
 	if sz.Rate == 0 || sz.LatencyFor == 0 {
-		rows = slices.DeleteFunc(rows, func(row [2]string) bool { return row[0] == "latency publish->NOTIFY" })
+		rows = slices.DeleteFunc(rows, func(row [2]string) bool {
+			return row[0] == "latency publish->NOTIFY" || row[0] == "latency floor"
+		})
 	}
 	if sz.RuleChanges > 0 {
 		i := slices.IndexFunc(rows, func(row [2]string) bool { return row[0] == "memory" })
@@ -1258,6 +1281,8 @@ func (r *pipelineResult) report(b *testing.B) {
 	b.ReportMetric(float64(r.MatcherHeap)/float64(max(1, r.RulesIndexed)), "index_B/rule")
 	b.ReportMetric(ms(pct(r.Latencies, 0.5)), "p50_ms")
 	b.ReportMetric(ms(pct(r.Latencies, 0.99)), "p99_ms")
+	b.ReportMetric(ms(pct(r.FloorLatencies, 0.99)), "floor_p99_ms")
+	b.ReportMetric(ms(pct(r.FloorLatencies, 0.999)), "floor_p999_ms")
 	b.ReportMetric(ms(pct(start, 0.5)), "rulechg_p50_ms")
 	b.ReportMetric(ms(pct(start, 1)), "rulechg_max_ms")
 	b.ReportMetric(ms(pct(r.RuleChangeAnalyzed.FromStart, 0.5)), "rulechg_analyzed_p50_ms")

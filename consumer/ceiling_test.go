@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -56,29 +59,11 @@ func meterCPU(serverCPU func() time.Duration) func(n int) cpuPerMsg {
 // streams it makes are deleted when it returns.
 func measureCeilingFanout(tb testing.TB, nc *nats.Conn, msgs []*nats.Msg, fanout map[string]int, size, inFlight int, serverCPU func() time.Duration) (float64, cpuPerMsg) {
 	tb.Helper()
-	ctx := context.Background()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(inFlight))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, sc := range []jetstream.StreamConfig{
-		{Name: "CEILIN", Subjects: []string{"ceilin.>"}, Storage: jetstream.FileStorage},
-		{Name: "CEILOUT", Subjects: []string{"ceilout.>"}, Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute},
-	} {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	defer func() {
-		for _, name := range []string{"CEILIN", "CEILOUT"} {
-			if err := js.DeleteStream(ctx, name); err != nil {
-				tb.Errorf("delete stream %s: %v", name, err)
-			}
-		}
-	}()
+	js, cleanup := ceilingStreams(tb, nc, inFlight)
+	defer cleanup()
 	stallWait := jetstream.WithStallWait(30 * time.Second)
 	for i, m := range msgs {
-		out := nats.NewMsg("ceilin." + m.Subject)
+		out := nats.NewMsg(ceilIn + m.Subject)
 		out.Header = m.Header
 		out.Data = m.Data
 		if _, err := js.PublishMsgAsync(out, stallWait); err != nil {
@@ -89,22 +74,140 @@ func measureCeilingFanout(tb testing.TB, nc *nats.Conn, msgs []*nats.Msg, fanout
 		}
 	}
 	<-js.PublishAsyncComplete()
-	cons, err := js.CreateOrUpdateConsumer(ctx, "CEILIN", jetstream.ConsumerConfig{
+	cpu := meterCPU(serverCPU)
+	start := time.Now()
+	r := startRepublisher(tb, js, fanout, size, inFlight)
+	for r.acked.Load() < int64(len(msgs)) {
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	r.stop()
+	return float64(len(msgs)) / elapsed.Seconds(), cpu(len(msgs))
+}
+
+// measureCeilingLatency is the latency floor beside the matcher's: the
+// republisher of measureCeilingFanout, already consuming, gets msgs
+// published at rate per second (paced as the matcher's latency phase is)
+// and a core subscription in this process sees each republished copy. It
+// returns the sorted publish→copy latencies and how many copies were
+// expected (the sum of fanout over msgs).
+func measureCeilingLatency(tb testing.TB, url string, msgs []benchMsg, fanout map[string]int, size, inFlight, rate int) ([]time.Duration, int) {
+	tb.Helper()
+	js, cleanup := ceilingStreams(tb, connect(tb, url), inFlight)
+	defer cleanup()
+	index := make(map[string]int, len(msgs))
+	want := 0
+	for i, bm := range msgs {
+		index[bm.ID] = i
+		want += fanout[bm.ID]
+	}
+	pubAt := make([]atomic.Int64, len(msgs))
+	var mu sync.Mutex
+	lats := make([]time.Duration, 0, want)
+	tap := connect(tb, url)
+	sub, err := tap.Subscribe(ceilOut+">", func(msg *nats.Msg) {
+		at := time.Now()
+		id, _, _ := strings.Cut(msg.Header.Get("Nats-Msg-Id"), ":email:")
+		i, ok := index[id]
+		if !ok {
+			return
+		}
+		mu.Lock()
+		lats = append(lats, at.Sub(time.Unix(0, pubAt[i].Load())))
+		mu.Unlock()
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_ = sub.SetPendingLimits(-1, -1)
+	if err := tap.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	r := startRepublisher(tb, js, fanout, size, inFlight)
+	sent, _ := pacedPublish(tb, connect(tb, url), msgs, rate, pubAt, ceilIn)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		mu.Lock()
+		got := len(lats)
+		mu.Unlock()
+		if (r.acked.Load() >= int64(sent) && got >= want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.stop()
+	_ = sub.Unsubscribe()
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lats)
+	return slices.Clone(lats), want
+}
+
+// The ceilings' streams: the messages are copied into ceilin.<subject> and
+// republished to ceilout.<n>.
+const ceilIn, ceilOut = "ceilin.", "ceilout."
+
+// ceilingStreams makes the ceilings' two streams and returns a JetStream
+// context on nc for pipelined publishing, and a function deleting them.
+func ceilingStreams(tb testing.TB, nc *nats.Conn, inFlight int) (jetstream.JetStream, func()) {
+	tb.Helper()
+	ctx := context.Background()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(inFlight))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	names := []string{"CEILIN", "CEILOUT"}
+	for _, sc := range []jetstream.StreamConfig{
+		{Name: names[0], Subjects: []string{ceilIn + ">"}, Storage: jetstream.FileStorage},
+		{Name: names[1], Subjects: []string{ceilOut + ">"}, Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute},
+	} {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return js, func() {
+		for _, name := range names {
+			if err := js.DeleteStream(ctx, name); err != nil {
+				tb.Errorf("delete stream %s: %v", name, err)
+			}
+		}
+	}
+}
+
+// republisher is the ceilings' router: a durable pull consumer on CEILIN
+// whose messages are republished fanout[id] times each and acked once
+// their PubAcks are in, in delivery order.
+type republisher struct {
+	acked atomic.Int64
+	it    jetstream.MessagesContext
+	acks  chan republished
+	done  chan struct{} // closed when the consuming loop and the acker end
+}
+
+type republished struct {
+	msg jetstream.Msg
+	fs  []jetstream.PubAckFuture
+}
+
+// startRepublisher starts consuming CEILIN (see measureCeilingFanout for
+// fanout and size).
+func startRepublisher(tb testing.TB, js jetstream.JetStream, fanout map[string]int, size, inFlight int) *republisher {
+	tb.Helper()
+	cons, err := js.CreateOrUpdateConsumer(context.Background(), "CEILIN", jetstream.ConsumerConfig{
 		Durable: "ceiling", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 20000,
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	type pend struct {
-		msg jetstream.Msg
-		fs  []jetstream.PubAckFuture
+	r := &republisher{acks: make(chan republished, inFlight), done: make(chan struct{})}
+	r.it, err = cons.Messages(jetstream.PullMaxMessages(min(1000, inFlight)))
+	if err != nil {
+		tb.Fatal(err)
 	}
-	var acked atomic.Int64
-	acks := make(chan pend, inFlight)
 	ackerDone := make(chan struct{})
 	go func() {
 		defer close(ackerDone)
-		for p := range acks {
+		for p := range r.acks {
 			var failed bool
 			for _, f := range p.fs {
 				select {
@@ -118,26 +221,23 @@ func measureCeilingFanout(tb testing.TB, nc *nats.Conn, msgs []*nats.Msg, fanout
 				continue
 			}
 			_ = p.msg.Ack()
-			acked.Add(1)
+			r.acked.Add(1)
 		}
 	}()
-	cpu := meterCPU(serverCPU)
-	start := time.Now()
-	it, err := cons.Messages(jetstream.PullMaxMessages(min(1000, inFlight)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	total := int64(len(msgs))
 	go func() {
-		for acked.Load() < total {
-			time.Sleep(time.Millisecond)
-		}
-		it.Stop()
+		defer close(r.done)
+		defer func() { close(r.acks); <-ackerDone }()
+		r.loop(tb, js, fanout, size)
 	}()
+	return r
+}
+
+func (r *republisher) loop(tb testing.TB, js jetstream.JetStream, fanout map[string]int, size int) {
+	stallWait := jetstream.WithStallWait(30 * time.Second)
 	payload := bytes.Repeat([]byte("x"), size)
 	i := 0
 	for {
-		msg, err := it.Next()
+		msg, err := r.it.Next()
 		if errors.Is(err, jetstream.ErrNoHeartbeat) {
 			// A starved server (a busy machine): the iterator pulls
 			// again, as the consumer's does.
@@ -145,20 +245,20 @@ func measureCeilingFanout(tb testing.TB, nc *nats.Conn, msgs []*nats.Msg, fanout
 		}
 		if err != nil {
 			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				tb.Fatal(err)
+				tb.Error(err)
 			}
-			break
+			return
 		}
 		id := msg.Headers().Get("Nats-Msg-Id")
 		k := 1
 		if fanout != nil {
 			k = fanout[id]
 		}
-		p := pend{msg: msg}
+		p := republished{msg: msg}
 		// Wait for room rather than fail when the fan-out fills the
 		// window, as the matcher does.
 		for j := range k {
-			out := nats.NewMsg("ceilout." + strconv.Itoa(i%16))
+			out := nats.NewMsg(ceilOut + strconv.Itoa(i%16))
 			out.Header.Set("Nats-Msg-Id", id+":email:"+strconv.Itoa(j))
 			out.Data = msg.Data()
 			if size > 0 {
@@ -166,15 +266,19 @@ func measureCeilingFanout(tb testing.TB, nc *nats.Conn, msgs []*nats.Msg, fanout
 			}
 			f, err := js.PublishMsgAsync(out, stallWait)
 			if err != nil {
-				tb.Fatal(err)
+				tb.Error(err)
+				return
 			}
 			p.fs = append(p.fs, f)
 			i++
 		}
-		acks <- p
+		r.acks <- p
 	}
-	elapsed := time.Since(start)
-	close(acks)
-	<-ackerDone
-	return float64(total) / elapsed.Seconds(), cpu(len(msgs))
+}
+
+// stop stops consuming and waits until every republished message is acked
+// (or nacked).
+func (r *republisher) stop() {
+	r.it.Stop()
+	<-r.done
 }

@@ -82,6 +82,7 @@ echo "|---|---|---|---|"
 row "worst case: matcher msgs/s" "" "" 0 worst BenchmarkPipeline msgs/s
 row "worst case: matcher / same-fan-out ceiling" ">= 0.80" ">=" 0.8 worst BenchmarkPipeline ratio_fanout
 row "worst case: p99 publish→NOTIFY at 2,000 msg/s (ms)" "< 5" "<" 5 worst BenchmarkPipeline p99_ms
+row "worst case: floor p99, plain JetStream republisher, same fan-out and rate (ms)" "" "" 0 worst BenchmarkPipeline floor_p99_ms
 row "worst case: p99.9 (ms)" "" "" 0 worst BenchmarkPipeline p999_ms
 row "worst case: max (ms)" "" "" 0 worst BenchmarkPipeline max_ms
 row "worst case: GC share of CPU (%)" "<= 10" "<=" 10 worst BenchmarkPipeline gc_pct
@@ -91,6 +92,7 @@ row "realistic: matcher / consume+ack ceiling" ">= 0.50" ">=" 0.5 realistic Benc
 row "realistic: composed ceiling / consume+ack (the best a matcher reaches)" "" "" 0 realistic BenchmarkPipeline composed/consume
 row "realistic: matcher / composed ceiling" "" "" 0 realistic BenchmarkPipeline ratio_composed
 row "realistic: p99 at 2,000 msg/s (ms)" "" "" 0 realistic BenchmarkPipeline p99_ms
+row "realistic: floor p99, same fan-out and rate (ms)" "" "" 0 realistic BenchmarkPipeline floor_p99_ms
 row "realistic: GC share of CPU (%)" "<= 10" "<=" 10 realistic BenchmarkPipeline gc_pct
 row "index, B/rule (BenchmarkIndexMemory)" "<= 512" "<=" 512 index BenchmarkIndexMemory B/rule
 row "index, B/rule (in the pipeline)" "<= 512" "<=" 512 worst BenchmarkPipeline index_B/rule
