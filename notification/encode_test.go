@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -178,31 +177,4 @@ func BenchmarkMarshalNotification(b *testing.B) {
 			i++
 		}
 	})
-}
-
-// appendJSONString skips safe runs eight bytes at a time: every byte value
-// at every place of a long string must still be escaped as encoding/json
-// does.
-func TestJSONStringEveryByteEveryPlace(t *testing.T) {
-	t.Parallel()
-	for c := range 256 {
-		for at := range 20 {
-			b := []byte(strings.Repeat("abcdefgh", 3))
-			b[at] = byte(c)
-			s := string(b)
-			want, err := json.Marshal(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := appendJSONString(nil, s); string(got) != string(want) {
-				t.Fatalf("byte %#x at %d: got %s, want %s", c, at, got, want)
-			}
-		}
-	}
-	for _, s := range []string{"abcdefg\u2028hijklmnop", "abcdefgh\u2029ijklmnop", "ab\xe2\x80", "abcdefghé<ijklmnop>&"} {
-		want, _ := json.Marshal(s)
-		if got := appendJSONString(nil, s); string(got) != string(want) {
-			t.Fatalf("%q: got %s, want %s", s, got, want)
-		}
-	}
 }
