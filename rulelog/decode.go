@@ -196,6 +196,19 @@ func (d *decoder) str() (string, bool) {
 	return string(s), ok
 }
 
+// knownStr is str for the strings of generation rules: the known ones
+// (protocols, severities) are not allocated again.
+func (d *decoder) knownStr() (string, bool) {
+	b, ok := d.raw()
+	if !ok {
+		return "", false
+	}
+	if s, ok := known[string(b)]; ok {
+		return s, true
+	}
+	return string(b), true
+}
+
 // int reads an integer that fits an int64, written as JSON writes it.
 func (d *decoder) int() (int64, bool) {
 	d.ws()
@@ -393,6 +406,8 @@ func (d *decoder) value() bool {
 	case c == '{':
 		return d.object(func([]byte) bool { return d.value() })
 	case c == '[':
+		// Not d.array(d.value): a method value in this recursion would
+		// be allocated for every array.
 		d.i++
 		if d.lit("]") {
 			return true
