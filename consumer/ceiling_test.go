@@ -77,10 +77,14 @@ func measureCeilingFanout(tb testing.TB, nc *nats.Conn, msgs []*nats.Msg, fanout
 	cpu := meterCPU(serverCPU)
 	start := time.Now()
 	r := startRepublisher(tb, js, fanout, size, inFlight)
-	for r.acked.Load() < int64(len(msgs)) {
+	deadline := time.Now().Add(20 * time.Minute)
+	for r.acked.Load() < int64(len(msgs)) && !r.ended() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	elapsed := time.Since(start)
+	if n := r.acked.Load(); n < int64(len(msgs)) {
+		tb.Errorf("ceiling: %d of %d messages acked", n, len(msgs))
+	}
 	r.stop()
 	return float64(len(msgs)) / elapsed.Seconds(), cpu(len(msgs))
 }
@@ -130,7 +134,7 @@ func measureCeilingLatency(tb testing.TB, url string, msgs []benchMsg, fanout ma
 		mu.Lock()
 		got := len(lats)
 		mu.Unlock()
-		if (r.acked.Load() >= int64(sent) && got >= want) || time.Now().After(deadline) {
+		if (r.acked.Load() >= int64(sent) && got >= want) || r.ended() || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -273,6 +277,17 @@ func (r *republisher) loop(tb testing.TB, js jetstream.JetStream, fanout map[str
 			i++
 		}
 		r.acks <- p
+	}
+}
+
+// ended tells whether the consuming loop has stopped by itself (an error,
+// reported to tb): nothing more will be acked.
+func (r *republisher) ended() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
 	}
 }
 

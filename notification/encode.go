@@ -281,7 +281,8 @@ func jsonTime(t time.Time) bool {
 }
 
 // appendJSONString is encoding/json's string encoding with HTML escaping
-// (its default), as Marshal's fallback writes it.
+// (json.Marshal's default), so that the fast encoding's bytes are
+// encoding/json's.
 func appendJSONString(dst []byte, s string) []byte {
 	return jsonenc.AppendString(dst, s, jsonenc.HTML)
 }
