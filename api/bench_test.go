@@ -14,7 +14,9 @@ import (
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/preview"
+	"github.com/fmn-project/fmn/queries"
 	"github.com/fmn-project/fmn/rules"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -32,13 +34,16 @@ type apiBenchSizes struct {
 	// Closed is the requests of each closed loop (8 clients, the most
 	// the API answers).
 	Closed int
+	// GeneratedHours is how many of the last week's hours each rule of
+	// the GET has notifications in (168: every hour; 0: none).
+	GeneratedHours int
 }
 
 // apiSizesFromEnv reads FMN_BENCH_API_GET_RATE (default 2000),
 // FMN_BENCH_API_GET_SECONDS (10), FMN_BENCH_API_POST_RATE (50),
 // FMN_BENCH_API_POST_SECONDS (20) and FMN_BENCH_API_CLOSED (3000).
 func apiSizesFromEnv(tb testing.TB) apiBenchSizes {
-	s := apiBenchSizes{GetRate: 2000, GetSeconds: 10, PostRate: 50, PostSeconds: 20, Closed: 3000}
+	s := apiBenchSizes{GetRate: 2000, GetSeconds: 10, PostRate: 50, PostSeconds: 20, Closed: 3000, GeneratedHours: 168}
 	for name, v := range map[string]*int{
 		"FMN_BENCH_API_GET_RATE": &s.GetRate, "FMN_BENCH_API_GET_SECONDS": &s.GetSeconds,
 		"FMN_BENCH_API_POST_RATE": &s.PostRate, "FMN_BENCH_API_POST_SECONDS": &s.PostSeconds,
@@ -51,6 +56,13 @@ func apiSizesFromEnv(tb testing.TB) apiBenchSizes {
 			}
 			*v = n
 		}
+	}
+	if e := os.Getenv("FMN_BENCH_API_GENERATED_HOURS"); e != "" {
+		n, err := strconv.Atoi(e)
+		if err != nil || n < 0 || n > 168 {
+			tb.Fatalf("FMN_BENCH_API_GENERATED_HOURS=%q: want 0 to 168", e)
+		}
+		s.GeneratedHours = n
 	}
 	return s
 }
@@ -85,9 +97,12 @@ func BenchmarkAPI(b *testing.B) {
 	}
 	bd := setup(b, setupOpts{nats: n.NATS, maxRules: 500, users: users})
 	b.Logf("NATS: %s", n.Where())
+	var ids []int64
 	for i := range 20 {
-		bd.create(b, "alice", newRule("alice", fmt.Sprintf("rule %d", i)))
+		r, _ := bd.create(b, "alice", newRule("alice", fmt.Sprintf("rule %d", i)))
+		ids = append(ids, r.ID)
 	}
+	seedGenerated(b, bd.pg.Pool, ids, sz.GeneratedHours)
 	get := []loadRequest{{Method: http.MethodGet, Path: "/api/v1/users/alice/rules", Token: bd.token(b, "alice")}}
 	// Creations come from 50 users in turn, each well under the bound
 	// (the rules of one user would make its check the hot spot).
@@ -130,6 +145,42 @@ func BenchmarkAPI(b *testing.B) {
 		f := runLoad(b, "post-closed", closed(post), n, bd.pg.Pool, idle)
 		b.Logf("POST, closed loop (8 clients): %s", f.summary())
 	})
+}
+
+// seedGenerated gives each of ids notifications in the last hours hours
+// (generated_last_week reads them at every GET), among the counts of
+// 2,000 other rules, hour by hour as the statistics projection writes
+// them: a rule's rows lie apart in the table, as in production.
+func seedGenerated(b *testing.B, pool *pgxpool.Pool, ids []int64, hours int) {
+	if hours == 0 {
+		return
+	}
+	ctx := b.Context()
+	all := append([]int64(nil), ids...)
+	for i := range 2000 {
+		all = append(all, int64(1_000_000+i))
+	}
+	now := time.Now().UTC().Truncate(time.Hour)
+	for h := hours - 1; h >= 0; h-- {
+		var ruleIDs []int64
+		var buckets []time.Time
+		var counts []int64
+		for i, id := range all {
+			ruleIDs, buckets, counts = append(ruleIDs, id), append(buckets, now.Add(-time.Duration(h)*time.Hour)), append(counts, int64(1+(i+h)%5))
+		}
+		if err := queries.New(pool).RuleGeneratedAddMany(ctx, queries.RuleGeneratedAddManyParams{RuleIds: ruleIDs, Buckets: buckets, Counts: counts}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// As autovacuum leaves a table that has stopped changing.
+	if _, err := pool.Exec(ctx, "VACUUM ANALYZE rule_generated"); err != nil {
+		b.Fatal(err)
+	}
+	var total int64
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM rule_generated WHERE rule_id = ANY($1)", ids).Scan(&total); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("generated_last_week: %d hourly counts for the %d rules of the GET (%d hours each), among %d other rules'", total, len(ids), hours, len(all)-len(ids))
 }
 
 // BenchmarkPreview measures the rule preview over one hour of traffic at
