@@ -8,8 +8,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/rulelog"
 	"github.com/fmn-project/fmn/rules"
+	"github.com/fmn-project/fmn/streams"
 	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -279,4 +281,93 @@ func TestSetDefaultRulesBound(t *testing.T) {
 func apiCode(err error, code jetstream.ErrorCode) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == code
+}
+
+// On an R3 RULES stream of a three-node cluster, as production runs it:
+// the batch, a lost commit answer, the batch sent twice and racing twins.
+func TestEnsureUserAtomicDefaultsOnACluster(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	c := fmntest.StartNATSCluster(t, 3)
+	nc, js := c.Connect(t)
+	ctx := fmntest.Context(t)
+	cfg := streams.Defaults()
+	cfg.Replicas = 3
+	if err := streams.Ensure(ctx, js, cfg, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	b := &bundle{
+		ctx:    ctx,
+		nats:   &fmntest.NATS{URL: c.URL, Conn: nc, JS: js, Streams: cfg},
+		pg:     fmntest.StartPostgres(t),
+		prefix: fmntest.RedisPrefix(t),
+	}
+	b.redis = newRedis(t, b.prefix, nil)
+	b.proj = b.projector(t, b.pg.Pool, rulelog.ProjectorConfig{})
+	if err := b.proj.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.proj.Stop)
+	cmds, err := rulelog.NewCommands(ctx, js, b.pg.Pool, rulelog.CommandsConfig{Stream: cfg.Rules, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cmds.Close)
+	b.cmds, b.store = cmds, rulelog.NewStore(b.pg.Pool)
+	defaultsOf := func(user string) func(context.Context) ([]rules.Rule, error) {
+		return func(context.Context) ([]rules.Rule, error) { return threeDefaults(user), nil }
+	}
+
+	// Stopped before its commit: nothing; then all.
+	rulelog.SetBatchHook(b.cmds, func(seq int, err error) error {
+		if err == nil && seq == 3 {
+			return errCrash
+		}
+		return err
+	})
+	if err := b.cmds.EnsureUser(ctx, "lena", rulelog.Meta{}, defaultsOf("lena")); !errors.Is(err, errCrash) {
+		t.Fatalf("EnsureUser stopped mid-batch: %v", err)
+	}
+	if n := subjectEvents(t, b, "lena"); n != 0 {
+		t.Fatalf("an uncommitted batch stored %d events", n)
+	}
+	// The commit's answer lost.
+	rulelog.SetBatchHook(b.cmds, func(seq int, err error) error {
+		if err == nil && seq == 4 {
+			return nats.ErrTimeout
+		}
+		return err
+	})
+	if err := b.cmds.EnsureUser(ctx, "lena", rulelog.Meta{}, defaultsOf("lena")); err != nil {
+		t.Fatal(err)
+	}
+	rulelog.SetBatchHook(b.cmds, nil)
+	checkRecordedOnce(t, b, "lena")
+
+	// The same batch twice.
+	seq, err := rulelog.RecordUser(ctx, b.cmds, "max", threeDefaults("max"), rulelog.Meta{}, "record-max")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := rulelog.RecordUser(ctx, b.cmds, "max", threeDefaults("max"), rulelog.Meta{}, "record-max"); err != nil || again != seq {
+		t.Fatalf("the batch sent again: %d, %v; want %d", again, err, seq)
+	}
+	if err := b.cmds.WaitProjected(ctx, seq); err != nil {
+		t.Fatal(err)
+	}
+	checkRecordedOnce(t, b, "max")
+
+	// Twins.
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Go(func() { errs[i] = b.cmds.EnsureUser(ctx, "nora", rulelog.Meta{}, defaultsOf("nora")) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	checkRecordedOnce(t, b, "nora")
 }
