@@ -42,6 +42,8 @@ type defaultRulesOutput struct {
 	Body []RuleTemplate
 }
 
+// The list's maxItems is rulelog.MaxDefaultRules: a new user's record and
+// default rules are one atomic batch, bounded by the server's batch size.
 type putDefaultRulesInput struct {
 	IfMatch string         `header:"If-Match" required:"false" doc:"The ETag the change is based on (\"0\": no admin has set a list yet): 412 when the list has changed since."`
 	Body    []RuleTemplate `maxItems:"50"`

@@ -91,6 +91,11 @@ type Commands struct {
 	// this process (see appendCreation).
 	creatingMu sync.Mutex
 	creating   map[string]int
+
+	// batchHook, when set (by tests), sees the outcome of each message of
+	// an atomic batch (its place in the batch, from 1, and its error) and
+	// returns the outcome publishBatch goes on with.
+	batchHook func(seq int, err error) error
 }
 
 // NewCommands returns the command side for the RULES stream, which must
@@ -293,16 +298,15 @@ func (c *Commands) SetDisabled(ctx context.Context, id int64, disabled bool, m M
 // EnsureUser makes sure the projection knows user, appending user.created
 // when the user has no event yet. Concurrent calls append one event.
 //
-// The call that records the user, and only that one, then appends the
+// The call that records the user, and only that one, also appends the
 // user's default rules: those defaults returns (nil: none), called once
 // the projection does not know the user, before anything is appended, so
 // that a failure of it (an account service down) records nothing and a
 // later call tries again. A user whose subject has events already (their
 // record raced in from another process, or an import of FMN v3 appended
-// their rules) gets none. Each default rule is a rule.created event with a
-// message id of (user, index): a retry or a racing twin is a duplicate. A
-// crash between user.created and the last of them leaves the rest out;
-// it never makes one twice.
+// their rules) gets none. user.created and the default rules are one
+// atomic batch (see recordUser): a crash at any point stores all of them
+// or none, and a retry or a racing twin never stores one twice.
 func (c *Commands) EnsureUser(ctx context.Context, user string, m Meta, defaults func(context.Context) ([]rules.Rule, error)) error {
 	if _, err := c.store.User(ctx, user); !errors.Is(err, ErrNotFound) {
 		return err
@@ -314,22 +318,15 @@ func (c *Commands) EnsureUser(ctx context.Context, user string, m Meta, defaults
 			return fmt.Errorf("default rules of %s: %w", user, err)
 		}
 	}
-	ev := c.event(EventUserCreated, user, 0, m)
 	// Only as the first event of the subject. The message id is this
 	// call's own: a racing twin (another process, or the import) fails the
 	// expected sequence and records nothing, and a retry of this publish
-	// is recognised as ours (see append).
-	zero := uint64(0)
-	seq, err := c.append(ctx, ev, &zero, newMsgID())
-	switch {
-	case errors.Is(err, errConflict):
+	// is recognised as ours.
+	seq, err := c.recordUser(ctx, user, list, m, newMsgID())
+	if errors.Is(err, errConflict) {
 		// The user has events already: the projection has them once it
 		// reaches the last one.
 		seq, err = c.lastSeq(ctx, user)
-	case err == nil && len(list) > 0:
-		var last uint64
-		last, err = c.appendDefaults(ctx, user, list, m)
-		seq = max(seq, last)
 	}
 	if err != nil {
 		return err

@@ -92,7 +92,10 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 			Name: c.Rules, Description: "rule events: the source of truth",
 			Subjects: []string{wire.RulesAll}, Retention: jetstream.LimitsPolicy,
 			Duplicates: c.Duplicates,
-			Storage:    c.Storage, Replicas: c.Replicas,
+			// A new user's user.created and default rules are one atomic
+			// batch (rulelog's EnsureUser): all of them are stored, or none.
+			AllowAtomicPublish: true,
+			Storage:            c.Storage, Replicas: c.Replicas,
 		},
 		{
 			Name: c.Notify, Description: "notifications, one per destination",
@@ -145,9 +148,10 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config, log *slog.Log
 // EnsureStream creates stream want, or reconciles the existing stream of
 // that name with it, retrying transient failures until ctx ends. On an
 // existing stream only the fields want sets are changed (description,
-// subjects, retention, ages, duplicate window, direct gets, replicas):
-// whatever an operator set beyond them stays. Two rules protect a running
-// deployment:
+// subjects, retention, ages, duplicate window, direct gets, replicas, and
+// atomic publish, which is turned on when want asks for it and never
+// turned off): whatever an operator set beyond them stays. Two rules
+// protect a running deployment:
 //
 //   - replicas are never lowered unless allowDownscale: a stream with more
 //     replicas than want keeps them, and a warning says so;
@@ -184,6 +188,9 @@ func ensureStreamOnce(ctx context.Context, js jetstream.JetStream, want jetstrea
 			if err != nil {
 				return nil, err
 			}
+			if err := checkApplied(st, want); err != nil {
+				return nil, err
+			}
 			log.Info("stream created", "replicas", want.Replicas, "storage", want.Storage.String())
 			return st, nil
 		}
@@ -203,6 +210,9 @@ func ensureStreamOnce(ctx context.Context, js jetstream.JetStream, want jetstrea
 			continue // deleted meanwhile: create it
 		}
 		if err != nil {
+			return nil, err
+		}
+		if err := checkApplied(st, want); err != nil {
 			return nil, err
 		}
 		log.Info("stream configuration updated", "changed", changedFields(have, next))
@@ -229,6 +239,11 @@ func reconcile(have, want jetstream.StreamConfig, allowDownscale bool, log *slog
 		next.Duplicates = want.Duplicates
 	}
 	next.AllowDirect = want.AllowDirect
+	if want.AllowAtomicPublish {
+		// Only ever turned on: on RULES fmn relies on it; on another stream
+		// an operator may have turned it on for their own use.
+		next.AllowAtomicPublish = true
+	}
 	switch {
 	case want.Replicas > have.Replicas:
 		next.Replicas = want.Replicas
@@ -241,6 +256,18 @@ func reconcile(have, want jetstream.StreamConfig, allowDownscale bool, log *slog
 			"replicas", have.Replicas, "configured_replicas", want.Replicas)
 	}
 	return next, nil
+}
+
+// checkApplied reports a stream that the server created or updated
+// without what want needs: a server older than nats-server 2.12 does not
+// know atomic publish and drops the setting silently. Retrying does not
+// help.
+func checkApplied(st jetstream.Stream, want jetstream.StreamConfig) error {
+	if want.AllowAtomicPublish && !st.CachedInfo().Config.AllowAtomicPublish {
+		return &ConfigError{fmt.Sprintf("stream %s does not allow atomic publish after fmn asked for it: "+
+			"fmn needs nats-server 2.12 or later (atomic batch publish), this NATS server does not support it", want.Name)}
+	}
+	return nil
 }
 
 // changedFields names the fields of a and b that differ, for the log.
