@@ -22,6 +22,10 @@ import (
 // measured apart.
 const NATSServerEnv = "FMN_BENCH_NATS_SERVER"
 
+// NATSProfPortEnv names a port on which the separate nats-server of
+// StartBenchNATS serves /debug/pprof (unset: none).
+const NATSProfPortEnv = "FMN_BENCH_NATS_PROF_PORT"
+
 // BenchNATS is a benchmark's JetStream server: the embedded one of
 // StartNATS, or a separate nats-server process when NATSServerEnv is set.
 type BenchNATS struct {
@@ -43,6 +47,10 @@ func StartBenchNATS(tb testing.TB) *BenchNATS {
 	conf := filepath.Join(dir, "nats.conf")
 	// The embedded server's options (streams.StartEmbedded), as a file.
 	text := fmt.Sprintf("listen: \"127.0.0.1:%d\"\nmax_payload: %d\njetstream { store_dir: %q }\n", port, 8<<20, filepath.Join(dir, "js"))
+	if p := os.Getenv(NATSProfPortEnv); p != "" {
+		// The server's /debug/pprof, to profile it during a phase.
+		text += "prof_port: " + p + "\n"
+	}
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		tb.Fatal(err)
 	}
