@@ -55,3 +55,72 @@ func TestMigrateConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// A database made before rule_generated's key carried count gets the new
+// key from Migrate, keeps its counts, and still adds to them; a second
+// Migrate changes nothing.
+func TestMigrateRuleGeneratedKey(t *testing.T) {
+	t.Parallel()
+	ctx := fmntest.Context(t)
+	schema := "t_" + fmntest.RandomID()
+	admin, err := pgx.Connect(ctx, fmntest.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	u, err := url.Parse(fmntest.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	pool, err := pgxpool.New(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	// The table as fmn made it before.
+	if _, err := pool.Exec(ctx, `CREATE TABLE rule_generated (
+    rule_id bigint NOT NULL,
+    bucket  timestamptz NOT NULL,
+    count   bigint NOT NULL,
+    PRIMARY KEY (rule_id, bucket)
+);
+INSERT INTO rule_generated VALUES (1, '2026-12-01T10:00:00Z', 3), (1, '2026-12-01T11:00:00Z', 4), (2, '2026-12-01T10:00:00Z', 5)`); err != nil {
+		t.Fatal(err)
+	}
+	keyColumns := func() (all, key int) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT indnatts, indnkeyatts FROM pg_index WHERE indexrelid = 'rule_generated_pkey'::regclass`).Scan(&all, &key); err != nil {
+			t.Fatal(err)
+		}
+		return all, key
+	}
+	if all, key := keyColumns(); all != 2 || key != 2 {
+		t.Fatalf("before: key of %d columns, %d of them key columns", all, key)
+	}
+	for range 2 {
+		if err := app.Migrate(ctx, pool); err != nil {
+			t.Fatal(err)
+		}
+		if all, key := keyColumns(); all != 3 || key != 2 {
+			t.Fatalf("after Migrate: key of %d columns, %d of them key columns; want (rule_id, bucket) INCLUDE (count)", all, key)
+		}
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO rule_generated VALUES (1, '2026-12-01T10:00:00Z', 10)
+ON CONFLICT (rule_id, bucket) DO UPDATE SET count = rule_generated.count + EXCLUDED.count`); err != nil {
+		t.Fatal(err)
+	}
+	var sum1, sum2 int64
+	if err := pool.QueryRow(ctx, `SELECT sum(count) FILTER (WHERE rule_id = 1), sum(count) FILTER (WHERE rule_id = 2) FROM rule_generated`).Scan(&sum1, &sum2); err != nil {
+		t.Fatal(err)
+	}
+	if sum1 != 17 || sum2 != 5 {
+		t.Errorf("counts after the migration and an upsert: rule 1 %d, rule 2 %d; want 17 and 5", sum1, sum2)
+	}
+}
