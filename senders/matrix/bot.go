@@ -133,14 +133,14 @@ type listener struct {
 	answer    bot.Answerer
 	positions SyncPositions
 
-	loaded     bool // the saved position was looked up
-	storeDown  bool // a failure of positions was logged
-	savedSince string
+	loaded    bool // the saved position was looked up
+	storeDown bool // a failure of positions was logged
+	saved     string
 }
 
 func (l *listener) run(ctx context.Context) {
 	s := l.s
-	since := ""
+	var since Position
 	delay := time.Second
 	failures := 0
 	for ctx.Err() == nil {
@@ -150,14 +150,14 @@ func (l *listener) run(ctx context.Context) {
 				return
 			}
 			var apiErr *Error
-			if since != "" && errors.As(err, &apiErr) && positionRefused(apiErr) {
+			if since.Since != "" && errors.As(err, &apiErr) && positionRefused(apiErr) {
 				s.log.Warn("bot: the homeserver refused the /sync position, starting again from now; messages sent since that position are not answered", "err", s.scrub(err))
-				since, failures = "", 0
+				since, failures = Position{}, 0
 				continue
 			}
-			if failures++; failures >= maxSyncFailures && since != "" {
+			if failures++; failures >= maxSyncFailures && since.Since != "" {
 				s.log.Warn("bot: /sync keeps failing, starting again from now; messages meanwhile are not answered", "failures", failures)
-				since, failures = "", 0
+				since, failures = Position{}, 0
 			}
 			s.log.Warn("bot: /sync failed", "err", s.scrub(err), "retry_in", delay)
 			t := time.NewTimer(delay)
@@ -184,11 +184,11 @@ func positionRefused(e *Error) bool {
 }
 
 // step looks up the saved position once, then reads and handles one batch.
-func (l *listener) step(ctx context.Context, since *string) (string, error) {
+func (l *listener) step(ctx context.Context, since *Position) (Position, error) {
 	if !l.loaded {
 		me, err := l.s.whoami(ctx)
 		if err != nil {
-			return "", err
+			return Position{}, err
 		}
 		*since = l.load(ctx, me)
 		l.loaded = true
@@ -196,31 +196,32 @@ func (l *listener) step(ctx context.Context, since *string) (string, error) {
 	return l.s.syncOnce(ctx, l.answer, *since)
 }
 
-// load returns the saved position of the bot account me, "" when there
-// is none or it cannot be read.
-func (l *listener) load(ctx context.Context, me string) string {
+// load returns the saved position of the bot account me, the zero
+// Position when there is none or it cannot be read.
+func (l *listener) load(ctx context.Context, me string) Position {
 	if l.positions == nil {
-		return ""
+		return Position{}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	pos, err := l.positions.Load(ctx, me)
 	if err != nil {
 		l.storeFailed(err)
-		return ""
+		return Position{}
 	}
-	l.savedSince = pos
-	if pos == "" {
+	l.saved = pos.Since
+	if pos.Since == "" {
 		l.s.log.Info("bot: no saved /sync position, starting from now")
-		return ""
+		return Position{}
 	}
-	l.s.log.Info("bot: resuming /sync from the saved position: answering what was sent meanwhile", "catch_up", l.s.cfg.BotCatchUp)
+	l.s.log.Info("bot: resuming /sync from the saved position: answering what was sent meanwhile",
+		"saved_at", pos.At, "catch_up", l.s.cfg.BotCatchUp)
 	return pos
 }
 
 // save stores pos after its batch was handled.
-func (l *listener) save(ctx context.Context, pos string) {
-	if l.positions == nil || pos == l.savedSince {
+func (l *listener) save(ctx context.Context, pos Position) {
+	if l.positions == nil || pos.Since == l.saved {
 		return
 	}
 	me, err := l.s.whoami(ctx)
@@ -235,7 +236,7 @@ func (l *listener) save(ctx context.Context, pos string) {
 		}
 		return
 	}
-	l.savedSince = pos
+	l.saved = pos.Since
 	if l.storeDown {
 		l.storeDown = false
 		l.s.log.Info("bot: the /sync position is saved again")
@@ -252,17 +253,17 @@ func (l *listener) storeFailed(err error) {
 	l.s.log.Warn("bot: cannot read or save the /sync position; the bot goes on, but what is sent while fmn is down will not be answered", "err", l.s.scrub(err))
 }
 
-// syncOnce reads one /sync batch after since ("" for the first, whose
+// syncOnce reads one /sync batch after since (none for the first, whose
 // rooms are left out: what was said before is not answered, and an
-// invite from before is not seen) and handles it.
-func (s *Sender) syncOnce(ctx context.Context, answer bot.Answerer, since string) (string, error) {
+// invite from before is not seen), handles it and returns its end.
+func (s *Sender) syncOnce(ctx context.Context, answer bot.Answerer, since Position) (Position, error) {
 	me, err := s.whoami(ctx)
 	if err != nil {
-		return "", err
+		return Position{}, err
 	}
 	q := url.Values{"filter": {syncFilter(me)}}
-	if since != "" {
-		q.Set("since", since)
+	if since.Since != "" {
+		q.Set("since", since.Since)
 		q.Set("timeout", strconv.FormatInt((s.cfg.RequestTimeout/2).Milliseconds(), 10))
 	} else {
 		q.Set("filter", firstSyncFilter)
@@ -270,16 +271,17 @@ func (s *Sender) syncOnce(ctx context.Context, answer bot.Answerer, since string
 	}
 	var resp syncResponse
 	if err := s.do(ctx, http.MethodGet, "/sync?"+q.Encode(), nil, &resp); err != nil {
-		return "", err
+		return Position{}, err
 	}
 	if resp.NextBatch == "" {
-		return "", fmt.Errorf("/sync: no next_batch in the reply")
+		return Position{}, fmt.Errorf("/sync: no next_batch in the reply")
 	}
+	end := Position{Since: resp.NextBatch, At: time.Now()}
 	for roomID, inv := range resp.Rooms.Invite {
 		s.acceptInvite(ctx, me, roomID, inv.InviteState.Events)
 	}
-	if since == "" {
-		return resp.NextBatch, nil
+	if since.Since == "" {
+		return end, nil
 	}
 	cutoff := time.Now().Add(-s.cfg.BotCatchUp)
 	var direct map[string][]string
@@ -305,7 +307,7 @@ func (s *Sender) syncOnce(ctx context.Context, answer bot.Answerer, since string
 			}
 			if direct == nil {
 				if direct, err = s.direct(ctx, me); err != nil {
-					return "", err
+					return Position{}, err
 				}
 			}
 			if !slices.Contains(direct[ev.Sender], roomID) {
@@ -317,21 +319,25 @@ func (s *Sender) syncOnce(ctx context.Context, answer bot.Answerer, since string
 			s.log.Info("bot: messages older than bot_catch_up not answered", "room", roomID, "messages", skipped, "catch_up", s.cfg.BotCatchUp)
 		}
 	}
-	return resp.NextBatch, nil
+	return end, nil
 }
 
 // backfill reads the messages of roomID that a limited timeline left out:
 // back from prev (the timeline's prev_batch) to since (the batch's own
 // start), newest first, stopping at the first message older than cutoff
-// and after maxBackfill messages, which it logs. It returns them oldest
-// first. On a failure it logs what it could not read and returns what it
-// has: the batch goes on with the messages it holds.
-func (s *Sender) backfill(ctx context.Context, me, roomID, prev, since string, cutoff time.Time) []syncEvent {
+// or than since.At (handled already: Dendrite's /messages does not stop
+// exactly at since) and after maxBackfill messages, which it logs. It
+// returns them oldest first. On a failure it logs what it could not read
+// and returns what it has: the batch goes on with the messages it holds.
+func (s *Sender) backfill(ctx context.Context, me, roomID, prev string, since Position, cutoff time.Time) []syncEvent {
+	if since.At.After(cutoff) {
+		cutoff = since.At
+	}
 	filter, _ := json.Marshal(messageFilter(me, backfillPage))
 	var out []syncEvent
 	from := prev
 	for len(out) < maxBackfill {
-		q := url.Values{"dir": {"b"}, "from": {from}, "to": {since}, "limit": {strconv.Itoa(backfillPage)}, "filter": {string(filter)}}
+		q := url.Values{"dir": {"b"}, "from": {from}, "to": {since.Since}, "limit": {strconv.Itoa(backfillPage)}, "filter": {string(filter)}}
 		var page struct {
 			Chunk []syncEvent `json:"chunk"`
 			End   string      `json:"end"`
@@ -343,7 +349,7 @@ func (s *Sender) backfill(ctx context.Context, me, roomID, prev, since string, c
 		done := len(page.Chunk) == 0 || page.End == "" || page.End == from
 		for _, ev := range page.Chunk {
 			if ev.OriginServerTS > 0 && time.UnixMilli(ev.OriginServerTS).Before(cutoff) {
-				done = true // older ones are past bot_catch_up
+				done = true // older ones were handled, or are past bot_catch_up
 				break
 			}
 			out = append(out, ev)

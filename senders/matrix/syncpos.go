@@ -2,10 +2,12 @@ package matrix
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -14,10 +16,22 @@ import (
 // batch it handled) across restarts, so that what people sent while fmn
 // was down is answered when it is back. One position per bot account.
 type SyncPositions interface {
-	// Load returns the saved position of account, "" when there is none.
-	Load(ctx context.Context, account string) (string, error)
+	// Load returns the saved position of account, the zero Position when
+	// there is none.
+	Load(ctx context.Context, account string) (Position, error)
 	// Save replaces the position of account.
-	Save(ctx context.Context, account, pos string) error
+	Save(ctx context.Context, account string, pos Position) error
+}
+
+// Position is where the bot is in its /sync stream.
+type Position struct {
+	// Since is the next_batch of the last batch handled.
+	Since string `json:"since"`
+	// At is when that batch arrived (the bot's clock). Reading back a
+	// limited timeline stops at messages older than that: a homeserver
+	// may not stop exactly at Since (Dendrite 0.15 returns messages from
+	// before it), and those were handled already.
+	At time.Time `json:"at"`
 }
 
 // DefaultSyncBucket is the key-value bucket of KVSyncPositions.
@@ -35,7 +49,7 @@ type KVSyncPositionsConfig struct {
 
 // KVSyncPositions is SyncPositions in a JetStream key-value bucket: one
 // key per bot account (its Matrix user id, encoded by SyncKey), holding
-// the position. The bucket is opened (or created) on first use and again
+// the position as JSON. The bucket is opened (or created) on first use and again
 // after a failure.
 type KVSyncPositions struct {
 	js  jetstream.JetStream
@@ -83,29 +97,39 @@ func (p *KVSyncPositions) bucket(ctx context.Context) (jetstream.KeyValue, error
 	return kv, nil
 }
 
-// Load returns account's saved position, "" when there is none.
-func (p *KVSyncPositions) Load(ctx context.Context, account string) (string, error) {
+// Load returns account's saved position, the zero Position when there is
+// none. A value that is not a position (damaged, from another version)
+// is an error.
+func (p *KVSyncPositions) Load(ctx context.Context, account string) (Position, error) {
 	kv, err := p.bucket(ctx)
 	if err != nil {
-		return "", err
+		return Position{}, err
 	}
 	e, err := kv.Get(ctx, SyncKey(account))
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
-		return "", nil
+		return Position{}, nil
 	case err != nil:
-		return "", fmt.Errorf("reading the /sync position of %s: %w", account, err)
+		return Position{}, fmt.Errorf("reading the /sync position of %s: %w", account, err)
 	}
-	return string(e.Value()), nil
+	var pos Position
+	if err := json.Unmarshal(e.Value(), &pos); err != nil {
+		return Position{}, fmt.Errorf("the saved /sync position of %s is not one: %w", account, err)
+	}
+	return pos, nil
 }
 
 // Save stores account's position.
-func (p *KVSyncPositions) Save(ctx context.Context, account, pos string) error {
+func (p *KVSyncPositions) Save(ctx context.Context, account string, pos Position) error {
 	kv, err := p.bucket(ctx)
 	if err != nil {
 		return err
 	}
-	if _, err := kv.PutString(ctx, SyncKey(account), pos); err != nil {
+	b, err := json.Marshal(pos)
+	if err != nil {
+		return err
+	}
+	if _, err := kv.Put(ctx, SyncKey(account), b); err != nil {
 		return fmt.Errorf("saving the /sync position of %s: %w", account, err)
 	}
 	return nil
