@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fmn-project/fmn/bot"
@@ -179,6 +180,9 @@ func (l *listener) run(ctx context.Context) {
 // homeserver does not know (another homeserver's, from before a reset, or
 // damaged). Authentication failures and rate limits are not that.
 func positionRefused(e *Error) bool {
+	if !strings.HasPrefix(e.Path, "/sync?") {
+		return false
+	}
 	return e.Status == http.StatusBadRequest || e.Status == http.StatusNotFound ||
 		e.Code == "M_UNKNOWN_POS" || e.Code == "M_INVALID_PARAM"
 }
