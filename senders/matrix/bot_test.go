@@ -40,7 +40,7 @@ func TestBotCommands(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(env.Ctx)
 	listening := make(chan struct{})
-	go func() { defer close(listening); s.Listen(ctx, env.Bot) }()
+	go func() { defer close(listening); s.Listen(ctx, env.Bot, nil) }()
 	t.Cleanup(func() { cancel(); <-listening })
 	// Listen skips what was said before it started: wait for its first
 	// /sync before talking.

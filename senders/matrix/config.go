@@ -41,11 +41,16 @@ type Config struct {
 	// recipient who left gets a new room (default 10m). URL parameter
 	// room_recheck.
 	RoomRecheck time.Duration
+	// BotCatchUp is how old a message sent to the bot may be and still be
+	// answered when the bot catches up on what came while fmn was down
+	// (or not listening): older ones are skipped, and logged (default
+	// 24h). URL parameter bot_catch_up.
+	BotCatchUp time.Duration
 }
 
 // NewConfig parses FMN_MATRIX_URL and FMN_MATRIX_TOKEN, applies the
 // defaults and validates. The URL may carry the parameters timeout,
-// max_rate_limit_wait, room_recheck and insecure_http, which are removed
+// max_rate_limit_wait, room_recheck, bot_catch_up and insecure_http, which are removed
 // from Homeserver.
 func NewConfig(homeserver, token string) (Config, error) {
 	c := Config{Token: Secret(token)}
@@ -63,7 +68,7 @@ func NewConfig(homeserver, token string) (Config, error) {
 		for k, vs := range u.Query() {
 			v := vs[len(vs)-1]
 			switch k {
-			case "timeout", "max_rate_limit_wait", "room_recheck":
+			case "timeout", "max_rate_limit_wait", "room_recheck", "bot_catch_up":
 				d, err := time.ParseDuration(v)
 				if err != nil || d <= 0 {
 					bad("parameter %s must be a positive duration such as 30s, got %q", k, v)
@@ -73,6 +78,8 @@ func NewConfig(homeserver, token string) (Config, error) {
 					c.RequestTimeout = d
 				case "max_rate_limit_wait":
 					c.MaxRateLimitWait = d
+				case "bot_catch_up":
+					c.BotCatchUp = d
 				default:
 					c.RoomRecheck = d
 				}
@@ -108,6 +115,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.RoomRecheck == 0 {
 		c.RoomRecheck = 10 * time.Minute
+	}
+	if c.BotCatchUp == 0 {
+		c.BotCatchUp = 24 * time.Hour
 	}
 	return c
 }
@@ -150,6 +160,9 @@ func (c Config) Validate() error {
 	}
 	if c.RoomRecheck <= 0 {
 		bad("FMN_MATRIX_URL", "room_recheck must be positive, got %s", c.RoomRecheck)
+	}
+	if c.BotCatchUp <= 0 {
+		bad("FMN_MATRIX_URL", "bot_catch_up must be positive, got %s", c.BotCatchUp)
 	}
 	return errors.Join(errs...)
 }

@@ -366,16 +366,17 @@ func TestWithoutHomeserver(t *testing.T) {
 
 	t.Run("Config", func(t *testing.T) {
 		t.Parallel()
-		cfg, err := matrix.NewConfig("https://matrix.example.org/?timeout=5s&max_rate_limit_wait=1m&room_recheck=1h", token)
+		cfg, err := matrix.NewConfig("https://matrix.example.org/?timeout=5s&max_rate_limit_wait=1m&room_recheck=1h&bot_catch_up=2h", token)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if cfg.Homeserver.String() != "https://matrix.example.org" || cfg.RequestTimeout != 5*time.Second ||
-			cfg.MaxRateLimitWait != time.Minute || cfg.RoomRecheck != time.Hour {
+			cfg.MaxRateLimitWait != time.Minute || cfg.RoomRecheck != time.Hour || cfg.BotCatchUp != 2*time.Hour {
 			t.Errorf("config %+v", cfg)
 		}
 		cfg, err = matrix.NewConfig("http://127.0.0.1:8008", token)
-		if err != nil || cfg.RequestTimeout != 30*time.Second || cfg.MaxRateLimitWait != 30*time.Second || cfg.RoomRecheck != 10*time.Minute {
+		if err != nil || cfg.RequestTimeout != 30*time.Second || cfg.MaxRateLimitWait != 30*time.Second || cfg.RoomRecheck != 10*time.Minute ||
+			cfg.BotCatchUp != 24*time.Hour {
 			t.Errorf("defaults %+v (%v)", cfg, err)
 		}
 		senderstest.NoSecret(t, token, "config", fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg))

@@ -24,7 +24,10 @@ const LeaseKey = "sender-matrix"
 // lease is lost may finish: its transaction id makes the new holder's
 // retry of the same notification a no-op. Run returns nil when ctx ends,
 // or the error that stopped the sender while it held the lease. With
-// answer set, the lease holder also runs the bot (Sender.Listen).
+// answer set, the lease holder also runs the bot (Sender.Listen), which
+// keeps its /sync position in the key-value bucket fmn_matrix_sync
+// (DefaultSyncBucket), so that a new lease holder answers what was sent
+// while none listened.
 func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, cfg Config, lc lease.Config, opts senders.Options, answer bot.Answerer, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -32,6 +35,7 @@ func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, cfg Con
 	if lc.Key == "" {
 		lc.Key = LeaseKey
 	}
+	positions := NewKVSyncPositions(js, KVSyncPositionsConfig{Replicas: sc.Replicas})
 	return lease.Run(ctx, js, lc, logger, func(ctx context.Context) error {
 		s, err := New(cfg, logger)
 		if err != nil {
@@ -41,7 +45,7 @@ func Run(ctx context.Context, js jetstream.JetStream, sc streams.Config, cfg Con
 		if answer != nil {
 			lctx, stop := context.WithCancel(ctx)
 			listening := make(chan struct{})
-			go func() { defer close(listening); s.Listen(lctx, answer) }()
+			go func() { defer close(listening); s.Listen(lctx, answer, positions) }()
 			defer func() { stop(); <-listening }()
 		}
 		return senders.Run(ctx, js, sc, s, opts, logger)
