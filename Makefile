@@ -16,6 +16,7 @@ BENCHTIME  ?= 1s
 BENCHPKGS  ?= ./consumer/
 RUNS       ?= 2
 SIZE       ?= full
+ROUNDS     ?= 3
 RUN_ARGS   ?= dev
 TEST_LOG   ?= test-artifacts/go-test.log
 # Pinned: an exact version, which the Go module proxy serves (it may refuse
@@ -100,8 +101,8 @@ chaos: nats-server ## fault suite: 3-node NATS cluster, each role a process, own
 	$(GO) build -o bin/fmn-chaos ./cmd/fmn-chaos
 	./bin/fmn-chaos -fmn $(BIN) -nats-server bin/nats-server $(CHAOS_ARGS)
 
-bench: nats-server ## issue 16's table: every performance figure beside its aim, RUNS=2 runs, SIZE=full|small (scripts/bench-table.sh)
-	RUNS=$(RUNS) SIZE=$(SIZE) scripts/bench-table.sh
+bench: nats-server ## issue 16's table: every performance figure beside its aim, RUNS=2 runs of ROUNDS=3 matcher rounds, SIZE=full|small (scripts/bench-table.sh)
+	RUNS=$(RUNS) ROUNDS=$(ROUNDS) SIZE=$(SIZE) scripts/bench-table.sh
 
 bench-go: ## go benchmarks as they are (BENCH=regex BENCHTIME=1s BENCHPKGS=./consumer/)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(BENCHPKGS)

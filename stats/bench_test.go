@@ -2,6 +2,7 @@ package stats_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strconv"
 	"testing"
@@ -76,7 +77,9 @@ func BenchmarkProjector(b *testing.B) {
 		}
 		el := time.Since(start)
 		cancel()
-		<-done
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			b.Errorf("statistics projection: %v", err)
+		}
 		var rows int64
 		if err := pg.Pool.QueryRow(ctx, "SELECT count(*) FROM rule_generated").Scan(&rows); err != nil {
 			b.Fatal(err)
