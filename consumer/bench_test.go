@@ -61,8 +61,8 @@ type pipelineSizes struct {
 	// (and the ceiling into CPUProfile+".ceiling").
 	CPUProfile string
 	// Rounds is how many times the matcher drains the backlog, each
-	// between two measurements of the ceilings; the ratios are those of
-	// the median round (1: one round).
+	// between two measurements of the ceilings; each ratio is its median
+	// over the rounds (1: one round).
 	Rounds int
 }
 
@@ -226,8 +226,9 @@ type pipelineResult struct {
 	// The ceilings measured before and after the matcher, of which the
 	// fields above are the mean (setCeilings).
 	CeilingsBefore, CeilingsAfter ceilings
-	// Rounds are every round of the matcher (Sizes.Rounds); the fields
-	// above are those of Rounds[MedianRound].
+	// Rounds are every round of the matcher (Sizes.Rounds); the rates and
+	// CPU above are those of Rounds[MedianRound] (see useMedianRound), the
+	// ratios each their own median (medianRatios).
 	Rounds      []matcherRound
 	MedianRound int
 

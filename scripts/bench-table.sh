@@ -15,8 +15,8 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-2}
 # The matcher drains the backlog ROUNDS times per pipeline run, each round
-# between two measurements of the ceilings; the ratios are the median
-# round's (a slow patch of a shared VM moves one round, not the verdict).
+# between two measurements of the ceilings; each ratio is its median over
+# the rounds (a slow patch of a shared VM moves one round, not the verdict).
 ROUNDS=${ROUNDS:-3}
 SIZE=${SIZE:-full}
 OUT=${OUT:-test-artifacts/bench}
