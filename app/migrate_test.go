@@ -19,28 +19,12 @@ import (
 func TestMigrateConcurrently(t *testing.T) {
 	t.Parallel()
 	ctx := fmntest.Context(t)
-	schema := "t_" + fmntest.RandomID()
-	admin, err := pgx.Connect(ctx, fmntest.DatabaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(context.Background())
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	u, err := url.Parse(fmntest.DatabaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	dsn := emptySchema(t)
 	const processes = 6
 	var wg sync.WaitGroup
 	errs := make(chan error, processes)
 	for range processes {
-		pool, err := pgxpool.New(ctx, u.String())
+		pool, err := pgxpool.New(ctx, dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,24 +46,7 @@ func TestMigrateConcurrently(t *testing.T) {
 func TestMigrateRuleGeneratedKey(t *testing.T) {
 	t.Parallel()
 	ctx := fmntest.Context(t)
-	schema := "t_" + fmntest.RandomID()
-	admin, err := pgx.Connect(ctx, fmntest.DatabaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(context.Background())
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	u, err := url.Parse(fmntest.DatabaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	pool, err := pgxpool.New(ctx, u.String())
+	pool, err := pgxpool.New(ctx, emptySchema(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,4 +90,31 @@ ON CONFLICT (rule_id, bucket) DO UPDATE SET count = rule_generated.count + EXCLU
 	if sum1 != 17 || sum2 != 5 {
 		t.Errorf("counts after the migration and an upsert: rule 1 %d, rule 2 %d; want 17 and 5", sum1, sum2)
 	}
+}
+
+// emptySchema makes a schema of its own for the test, dropped after it,
+// and returns the connection string whose search_path is that schema.
+func emptySchema(t *testing.T) string {
+	t.Helper()
+	ctx := fmntest.Context(t)
+	schema := "t_" + fmntest.RandomID()
+	admin, err := pgx.Connect(ctx, fmntest.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		_ = admin.Close(context.Background())
+	})
+	u, err := url.Parse(fmntest.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fmn-project/fmn/streams"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -74,20 +75,14 @@ func (l *KVSentLog) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	if l.kv != nil {
 		return l.kv, nil
 	}
-	kv, err := l.js.KeyValue(ctx, l.cfg.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = l.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      l.cfg.Bucket,
-			Description: "notifications sent, by channel and NOTIFY sequence: a redelivery after a lost ack is not sent again",
-			History:     1,
-			TTL:         l.cfg.TTL,
-			Storage:     jetstream.FileStorage,
-			Replicas:    l.cfg.Replicas,
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = l.js.KeyValue(ctx, l.cfg.Bucket)
-		}
-	}
+	kv, err := streams.OpenKeyValue(ctx, l.js, jetstream.KeyValueConfig{
+		Bucket:      l.cfg.Bucket,
+		Description: "notifications sent, by channel and NOTIFY sequence: a redelivery after a lost ack is not sent again",
+		History:     1,
+		TTL:         l.cfg.TTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    l.cfg.Replicas,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sent-notification bucket %s: %w", l.cfg.Bucket, err)
 	}

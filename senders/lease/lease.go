@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fmn-project/fmn/streams"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -192,20 +193,14 @@ type Lease struct {
 // with the TTL in force.
 func Bucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.KeyValue, time.Duration, error) {
 	cfg = cfg.WithDefaults()
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      cfg.Bucket,
-			Description: "leases: one holder at a time, gone after the TTL unless renewed",
-			History:     1,
-			TTL:         cfg.TTL,
-			Storage:     jetstream.FileStorage,
-			Replicas:    cfg.Replicas,
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, cfg.Bucket)
-		}
-	}
+	kv, err := streams.OpenKeyValue(ctx, js, jetstream.KeyValueConfig{
+		Bucket:      cfg.Bucket,
+		Description: "leases: one holder at a time, gone after the TTL unless renewed",
+		History:     1,
+		TTL:         cfg.TTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("lease bucket %s: %w", cfg.Bucket, err)
 	}

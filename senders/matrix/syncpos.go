@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fmn-project/fmn/streams"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -77,19 +78,13 @@ func (p *KVSyncPositions) bucket(ctx context.Context) (jetstream.KeyValue, error
 	if p.kv != nil {
 		return p.kv, nil
 	}
-	kv, err := p.js.KeyValue(ctx, p.cfg.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = p.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      p.cfg.Bucket,
-			Description: "the Matrix bot's /sync position, by bot account: messages sent while fmn was down are answered",
-			History:     1,
-			Storage:     jetstream.FileStorage,
-			Replicas:    p.cfg.Replicas,
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = p.js.KeyValue(ctx, p.cfg.Bucket)
-		}
-	}
+	kv, err := streams.OpenKeyValue(ctx, p.js, jetstream.KeyValueConfig{
+		Bucket:      p.cfg.Bucket,
+		Description: "the Matrix bot's /sync position, by bot account: messages sent while fmn was down are answered",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    p.cfg.Replicas,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("Matrix sync position bucket %s: %w", p.cfg.Bucket, err) //nolint:staticcheck // ST1005: a name
 	}
