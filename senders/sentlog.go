@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/fmn-project/fmn/streams"
@@ -48,11 +47,8 @@ type KVSentLogConfig struct {
 // a failure, so a NATS outage at start costs no more than the marks of that
 // time.
 type KVSentLog struct {
-	js  jetstream.JetStream
 	cfg KVSentLogConfig
-
-	mu sync.Mutex
-	kv jetstream.KeyValue
+	kv  *streams.LazyKeyValue
 }
 
 // NewKVSentLog returns a SentLog in cfg's bucket; it does not connect.
@@ -66,27 +62,21 @@ func NewKVSentLog(js jetstream.JetStream, cfg KVSentLogConfig) *KVSentLog {
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
 	}
-	return &KVSentLog{js: js, cfg: cfg}
+	return &KVSentLog{cfg: cfg, kv: streams.NewLazyKeyValue(js, jetstream.KeyValueConfig{
+		Bucket:      cfg.Bucket,
+		Description: "notifications sent, by channel and NOTIFY sequence: a redelivery after a lost ack is not sent again",
+		History:     1,
+		TTL:         cfg.TTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+	})}
 }
 
 func (l *KVSentLog) bucket(ctx context.Context) (jetstream.KeyValue, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.kv != nil {
-		return l.kv, nil
-	}
-	kv, err := streams.OpenKeyValue(ctx, l.js, jetstream.KeyValueConfig{
-		Bucket:      l.cfg.Bucket,
-		Description: "notifications sent, by channel and NOTIFY sequence: a redelivery after a lost ack is not sent again",
-		History:     1,
-		TTL:         l.cfg.TTL,
-		Storage:     jetstream.FileStorage,
-		Replicas:    l.cfg.Replicas,
-	})
+	kv, err := l.kv.Get(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sent-notification bucket %s: %w", l.cfg.Bucket, err)
 	}
-	l.kv = kv
 	return kv, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fmn-project/fmn/streams"
@@ -53,11 +52,8 @@ type KVSyncPositionsConfig struct {
 // the position as JSON. The bucket is opened (or created) on first use and again
 // after a failure.
 type KVSyncPositions struct {
-	js  jetstream.JetStream
 	cfg KVSyncPositionsConfig
-
-	mu sync.Mutex
-	kv jetstream.KeyValue
+	kv  *streams.LazyKeyValue
 }
 
 // NewKVSyncPositions returns SyncPositions in cfg's bucket; it does not
@@ -69,26 +65,20 @@ func NewKVSyncPositions(js jetstream.JetStream, cfg KVSyncPositionsConfig) *KVSy
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
 	}
-	return &KVSyncPositions{js: js, cfg: cfg}
-}
-
-func (p *KVSyncPositions) bucket(ctx context.Context) (jetstream.KeyValue, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.kv != nil {
-		return p.kv, nil
-	}
-	kv, err := streams.OpenKeyValue(ctx, p.js, jetstream.KeyValueConfig{
-		Bucket:      p.cfg.Bucket,
+	return &KVSyncPositions{cfg: cfg, kv: streams.NewLazyKeyValue(js, jetstream.KeyValueConfig{
+		Bucket:      cfg.Bucket,
 		Description: "the Matrix bot's /sync position, by bot account: messages sent while fmn was down are answered",
 		History:     1,
 		Storage:     jetstream.FileStorage,
-		Replicas:    p.cfg.Replicas,
-	})
+		Replicas:    cfg.Replicas,
+	})}
+}
+
+func (p *KVSyncPositions) bucket(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := p.kv.Get(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("Matrix sync position bucket %s: %w", p.cfg.Bucket, err) //nolint:staticcheck // ST1005: a name
 	}
-	p.kv = kv
 	return kv, nil
 }
 
