@@ -45,10 +45,7 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, ta
 	appliers := make([]Applier, len(targets))
 	var total uint64
 	for i, t := range targets {
-		if err := q.ProjectionInit(ctx, t.Name); err != nil {
-			return nil, fmt.Errorf("init projection state %s: %w", t.Name, err)
-		}
-		if _, err := q.ProjectionGetForUpdate(ctx, t.Name); err != nil {
+		if _, err := q.ProjectionLock(ctx, t.Name); err != nil {
 			return nil, fmt.Errorf("lock projection state %s: %w", t.Name, err)
 		}
 		// Read the stream's extent under the lock: what a runner applies

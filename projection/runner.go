@@ -548,10 +548,7 @@ func (r *Runner) apply(ctx context.Context, st jetstream.Stream, msgs []Msg) (la
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		more, applied, skipped = false, 0, 0
 		q := queries.New(tx)
-		if err := q.ProjectionInit(ctx, r.cfg.Name); err != nil {
-			return fmt.Errorf("init projection state: %w", err)
-		}
-		stored, err := q.ProjectionGetForUpdate(ctx, r.cfg.Name)
+		stored, err := q.ProjectionLock(ctx, r.cfg.Name)
 		if err != nil {
 			return fmt.Errorf("lock projection state: %w", err)
 		}

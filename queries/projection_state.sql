@@ -1,16 +1,15 @@
--- name: ProjectionInit :exec
--- ProjectionInit makes sure the projection has a row, so that it can be
--- locked with ProjectionGetForUpdate.
-INSERT INTO projection_state (name, last_seq) VALUES ($1, 0)
-ON CONFLICT (name) DO NOTHING;
-
 -- name: ProjectionGet :one
 SELECT last_seq FROM projection_state WHERE name = $1;
 
--- name: ProjectionGetForUpdate :one
--- ProjectionGetForUpdate serialises the writers of a projection: the
--- projector and a rebuild hold this row lock for the whole transaction.
-SELECT last_seq FROM projection_state WHERE name = $1 FOR UPDATE;
+-- name: ProjectionLock :one
+-- ProjectionLock serialises the writers of a projection: the projector and
+-- a rebuild hold this row lock for the whole transaction. It makes the row
+-- when there is none and returns the position, in one round trip (the
+-- update changes nothing but takes the lock; a writer that waited for it
+-- reads the position the other committed).
+INSERT INTO projection_state (name, last_seq) VALUES ($1, 0)
+ON CONFLICT (name) DO UPDATE SET last_seq = projection_state.last_seq
+RETURNING last_seq;
 
 -- name: ProjectionSet :execrows
 -- ProjectionSet only moves a projection forward; it affects no row when

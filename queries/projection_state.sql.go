@@ -20,29 +20,22 @@ func (q *Queries) ProjectionGet(ctx context.Context, name string) (int64, error)
 	return last_seq, err
 }
 
-const projectionGetForUpdate = `-- name: ProjectionGetForUpdate :one
-SELECT last_seq FROM projection_state WHERE name = $1 FOR UPDATE
+const projectionLock = `-- name: ProjectionLock :one
+INSERT INTO projection_state (name, last_seq) VALUES ($1, 0)
+ON CONFLICT (name) DO UPDATE SET last_seq = projection_state.last_seq
+RETURNING last_seq
 `
 
-// ProjectionGetForUpdate serialises the writers of a projection: the
-// projector and a rebuild hold this row lock for the whole transaction.
-func (q *Queries) ProjectionGetForUpdate(ctx context.Context, name string) (int64, error) {
-	row := q.db.QueryRow(ctx, projectionGetForUpdate, name)
+// ProjectionLock serialises the writers of a projection: the projector and
+// a rebuild hold this row lock for the whole transaction. It makes the row
+// when there is none and returns the position, in one round trip (the
+// update changes nothing but takes the lock; a writer that waited for it
+// reads the position the other committed).
+func (q *Queries) ProjectionLock(ctx context.Context, name string) (int64, error) {
+	row := q.db.QueryRow(ctx, projectionLock, name)
 	var last_seq int64
 	err := row.Scan(&last_seq)
 	return last_seq, err
-}
-
-const projectionInit = `-- name: ProjectionInit :exec
-INSERT INTO projection_state (name, last_seq) VALUES ($1, 0)
-ON CONFLICT (name) DO NOTHING
-`
-
-// ProjectionInit makes sure the projection has a row, so that it can be
-// locked with ProjectionGetForUpdate.
-func (q *Queries) ProjectionInit(ctx context.Context, name string) error {
-	_, err := q.db.Exec(ctx, projectionInit, name)
-	return err
 }
 
 const projectionReset = `-- name: ProjectionReset :exec
