@@ -103,7 +103,16 @@ func ParseDigestSubject(subject string) (channel, user, address string, err erro
 func RulesUserSubject(user string) string { return RulesUserPfx + EncodeToken(user) }
 
 // EncodeToken percent-encodes a string into one safe subject token.
-func EncodeToken(s string) string {
+func EncodeToken(s string) string { return escapeBytes(s, '%') }
+
+// EncodeKey encodes a string into one key of a JetStream key-value bucket,
+// as EncodeToken does but with '=' for the escape: a key may not hold '%'.
+// Every string maps to exactly one key.
+func EncodeKey(s string) string { return escapeBytes(s, '=') }
+
+// escapeBytes keeps ASCII letters, digits, '-' and '_', and writes every
+// other byte as esc and two hex digits; the empty string is esc + "00".
+func escapeBytes(s string, esc byte) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -111,10 +120,11 @@ func EncodeToken(s string) string {
 			b.WriteByte(c)
 			continue
 		}
-		fmt.Fprintf(&b, "%%%02X", c)
+		b.WriteByte(esc)
+		fmt.Fprintf(&b, "%02X", c)
 	}
 	if b.Len() == 0 {
-		return "%00"
+		return string(esc) + "00"
 	}
 	return b.String()
 }

@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,5 +66,24 @@ func TestDeliveryEventForm(t *testing.T) {
 	}
 	if id := wire.DeliveryEventID(e); id != "delivery:email:7:2" {
 		t.Errorf("DeliveryEventID = %q", id)
+	}
+}
+
+// EncodeKey escapes as EncodeToken does, with '=' instead of '%' (a KV key
+// may not hold '%'), and keeps distinct strings distinct.
+func TestEncodeKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"":               "=00",
+		"alice":          "alice",
+		"@fmn:fedora.im": "=40fmn=3Afedora=2Eim",
+		"=40":            "=3D40",
+		"a b%":           "a=20b=25",
+	} {
+		if got := wire.EncodeKey(in); got != want {
+			t.Errorf("EncodeKey(%q) = %q, want %q", in, got, want)
+		}
+		if tok := wire.EncodeToken(in); strings.ReplaceAll(tok, "%", "=") != wire.EncodeKey(in) {
+			t.Errorf("EncodeToken(%q) = %q: not EncodeKey with %% for =", in, tok)
+		}
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/fmn-project/fmn/streams"
+	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -122,22 +122,7 @@ func (p *KVSyncPositions) Save(ctx context.Context, account string, pos Position
 
 // SyncKey is the key of account in the bucket. A Matrix user id holds
 // characters a key may not ('@', ':', and anything a server name or a
-// historical user id allows), so every byte other than a letter, a digit,
-// '-' or '_' is written =XX (hex), which keeps the key valid and distinct
-// per account: "@fmn:fedora.im" is "=40fmn=3Afedora=2Eim". (wire.EncodeToken
-// writes %XX, which a key may not hold.)
-func SyncKey(account string) string {
-	var b strings.Builder
-	for i := 0; i < len(account); i++ {
-		c := account[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
-			b.WriteByte(c)
-			continue
-		}
-		fmt.Fprintf(&b, "=%02X", c)
-	}
-	if b.Len() == 0 {
-		return "=00"
-	}
-	return b.String()
-}
+// historical user id allows): wire.EncodeKey writes them =XX, so the key is
+// valid and distinct per account ("@fmn:fedora.im" is
+// "=40fmn=3Afedora=2Eim").
+func SyncKey(account string) string { return wire.EncodeKey(account) }
