@@ -373,12 +373,9 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	syncDone := make(chan struct{})
 	go func() { defer close(syncDone); m.RunSync(runCtx, wake, 500*time.Millisecond) }()
 	c := New(connect(tb, n.URL), n.Streams, m, Config{InFlight: sz.InFlight, Workers: sz.Workers}, log)
-	runErr := make(chan error, 1)
 	stopProf := startProfile(tb, sz.CPUProfile)
-	cpu0, gcCPU0, busy0, srvCPU0 := cpuTime(), gcCPU(), busyCPU(), n.serverCPU()
-	meter := meterCPU(n.serverCPUFunc())
-	t0 = time.Now()
-	go func() { runErr <- c.Run(runCtx) }()
+	first, runErr := drainBacklog(tb, runCtx, c, n, nmsgs, "the consumer")
+	stopProf()
 	tb.Cleanup(func() {
 		stopRun()
 		select {
@@ -388,17 +385,10 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 		}
 		<-syncDone
 	})
-	waitUntil(tb, 20*time.Minute, "the consumer acks the backlog", runErr, func() bool { return c.Stats.Acked.Load() >= int64(nmsgs) })
-	res.MatcherTime = time.Since(t0)
-	res.MatcherCPU = (cpuTime() - cpu0).Seconds() / res.MatcherTime.Seconds()
-	res.MatcherGCShare = (gcCPU() - gcCPU0).Seconds() / (busyCPU() - busy0).Seconds()
-	res.ServerCPU = (n.serverCPU() - srvCPU0).Seconds() / res.MatcherTime.Seconds()
-	res.MatcherCPUPerMsg = meter(nmsgs)
-	stopProf()
+	res.MatcherTime, res.MatcherCPU, res.MatcherGCShare, res.ServerCPU = first.Time, first.CPU, first.GCShare, first.ServerCPU
+	res.MatcherCPUPerMsg, res.MatcherRate, res.NotesRate = first.CPUPerMsg, first.Rate, first.NotesRate
 	res.Acked, res.Notifications = c.Stats.Acked.Load(), c.Stats.Notifications.Load()
 	res.DeadLetters, res.Retries = c.Stats.DeadLetters.Load(), c.Stats.Retries.Load()
-	res.MatcherRate = float64(res.Acked) / res.MatcherTime.Seconds()
-	res.NotesRate = float64(res.Notifications) / res.MatcherTime.Seconds()
 	res.NotifyStored = streamMsgs(tb, ctx, n.JS, n.Streams.Notify)
 	if res.NotifyStored != res.Notifications || res.Notifications != res.ExpectedNotes || res.Notifications == 0 {
 		tb.Errorf("notifications: consumer reported %d, NOTIFY holds %d, direct matching gives %d",
@@ -414,7 +404,8 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	// are against the two measurements' mean time per message.
 	runtime.GC()
 	res.CeilingsAfter = ceil(" again after the matcher")
-	res.Rounds = append(res.Rounds, res.round())
+	first.Before, first.After = res.CeilingsBefore, res.CeilingsAfter
+	res.Rounds = append(res.Rounds, first)
 	// More rounds: the same backlog drained again by a consumer of its
 	// own into a new NOTIFY (so that no publish is a duplicate of the
 	// last round's), then the ceilings again. A slow patch of the machine
@@ -1282,13 +1273,6 @@ type matcherRound struct {
 	After     ceilings
 }
 
-// round is the first round, as runPipeline measured it.
-func (r *pipelineResult) round() matcherRound {
-	return matcherRound{Time: r.MatcherTime, Rate: r.MatcherRate, NotesRate: r.NotesRate, CPU: r.MatcherCPU,
-		GCShare: r.MatcherGCShare, ServerCPU: r.ServerCPU, CPUPerMsg: r.MatcherCPUPerMsg,
-		Before: r.CeilingsBefore, After: r.CeilingsAfter}
-}
-
 // ratios are the round's matcher rate against each ceiling, each the mean
 // time per message of the measurements before and after it.
 func (mr matcherRound) ratios() (consume, republish, fanout float64) {
@@ -1362,6 +1346,29 @@ func (r *pipelineResult) useMedianRound() {
 	r.CeilingsBefore, r.CeilingsAfter = mr.Before, mr.After
 }
 
+// drainBacklog runs c until ctx ends and measures it draining the backlog
+// of nmsgs messages: time, rates, CPU (this process's and the server's),
+// GC share. It returns once every message is acked, with c still running;
+// its Run's outcome comes on the channel.
+func drainBacklog(tb testing.TB, ctx context.Context, c *Consumer, n *benchNATS, nmsgs int, who string) (matcherRound, <-chan error) {
+	tb.Helper()
+	runErr := make(chan error, 1)
+	cpu0, gcCPU0, busy0, srvCPU0 := cpuTime(), gcCPU(), busyCPU(), n.serverCPU()
+	meter := meterCPU(n.serverCPUFunc())
+	t0 := time.Now()
+	go func() { runErr <- c.Run(ctx) }()
+	waitUntil(tb, 20*time.Minute, who+" acks the backlog", runErr, func() bool { return c.Stats.Acked.Load() >= int64(nmsgs) })
+	var r matcherRound
+	r.Time = time.Since(t0)
+	r.CPU = (cpuTime() - cpu0).Seconds() / r.Time.Seconds()
+	r.GCShare = (gcCPU() - gcCPU0).Seconds() / (busyCPU() - busy0).Seconds()
+	r.ServerCPU = (n.serverCPU() - srvCPU0).Seconds() / r.Time.Seconds()
+	r.CPUPerMsg = meter(nmsgs)
+	r.Rate = float64(c.Stats.Acked.Load()) / r.Time.Seconds()
+	r.NotesRate = float64(c.Stats.Notifications.Load()) / r.Time.Seconds()
+	return r, runErr
+}
+
 // runRound drains the BUS backlog once more with a new durable consumer
 // (round i) into a new NOTIFY stream, and measures it as the first round
 // is measured; the consumer stops when it has acked every message.
@@ -1381,20 +1388,7 @@ func runRound(tb testing.TB, ctx context.Context, n *benchNATS, m *Matcher, sz p
 	c := New(connect(tb, n.URL), n.Streams, m, Config{Durable: "matcher-round-" + strconv.Itoa(i), InFlight: sz.InFlight, Workers: sz.Workers}, log)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	runErr := make(chan error, 1)
-	cpu0, gcCPU0, busy0, srvCPU0 := cpuTime(), gcCPU(), busyCPU(), n.serverCPU()
-	meter := meterCPU(n.serverCPUFunc())
-	t0 := time.Now()
-	go func() { runErr <- c.Run(runCtx) }()
-	waitUntil(tb, 20*time.Minute, fmt.Sprintf("round %d acks the backlog", i), runErr, func() bool { return c.Stats.Acked.Load() >= int64(nmsgs) })
-	var r matcherRound
-	r.Time = time.Since(t0)
-	r.CPU = (cpuTime() - cpu0).Seconds() / r.Time.Seconds()
-	r.GCShare = (gcCPU() - gcCPU0).Seconds() / (busyCPU() - busy0).Seconds()
-	r.ServerCPU = (n.serverCPU() - srvCPU0).Seconds() / r.Time.Seconds()
-	r.CPUPerMsg = meter(nmsgs)
-	r.Rate = float64(c.Stats.Acked.Load()) / r.Time.Seconds()
-	r.NotesRate = float64(c.Stats.Notifications.Load()) / r.Time.Seconds()
+	r, runErr := drainBacklog(tb, runCtx, c, n, nmsgs, fmt.Sprintf("round %d", i))
 	stop()
 	select {
 	case <-runErr: //nolint:errcheck // ended by stop: its error says only that
