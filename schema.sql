@@ -9,6 +9,21 @@ CREATE TABLE IF NOT EXISTS projection_state (
     last_seq bigint NOT NULL DEFAULT 0
 );
 
+-- projection_claim locks a projection's row when it stands at last_seq, and
+-- otherwise fails (SQLSTATE FMN01) and with it the transaction. A projector
+-- that knows where it left its projection sends this first and its writes
+-- after it, all in one round trip: when another writer moved the position
+-- meanwhile, nothing of it is applied (projection.Runner then reads the
+-- position under the lock and applies the batch again from there).
+CREATE OR REPLACE FUNCTION projection_claim(p_name text, p_last_seq bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM projection_state WHERE name = p_name AND last_seq = p_last_seq FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'projection % no longer stands at %', p_name, p_last_seq USING ERRCODE = 'FMN01';
+  END IF;
+END $$;
+
 CREATE TABLE IF NOT EXISTS users (
     name       text PRIMARY KEY,
     created_at timestamptz NOT NULL

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/fmn-project/fmn/queries"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -14,9 +13,9 @@ import (
 type Target struct {
 	Feed
 	// Clear readies the tables for a rebuild from the stream in state st
-	// (read under the projection's lock) and returns the applier of the
-	// messages read back.
-	Clear func(ctx context.Context, tx pgx.Tx, st jetstream.StreamState) (Applier, error)
+	// (read under the projection's lock), writing through w, and returns
+	// the applier of the messages read back, which writes through w too.
+	Clear func(ctx context.Context, w *Writer, st jetstream.StreamState) (Applier, error)
 }
 
 // Rebuilt says what Rebuild did to one feed.
@@ -41,6 +40,9 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, ta
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	q := queries.New(tx)
+	// The rebuild's writes go through w, sent a thousand at a time; the
+	// locks and reads above them run at once on tx.
+	w := NewWriter(tx)
 	res := make([]Rebuilt, len(targets))
 	appliers := make([]Applier, len(targets))
 	var total uint64
@@ -58,12 +60,13 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, ta
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: %w", t.Stream, err)
 		}
-		a, err := t.Clear(ctx, tx, info.State)
+		a, err := t.Clear(ctx, w, info.State)
 		if err != nil {
 			return nil, fmt.Errorf("clear %s: %w", t.Name, err)
 		}
-		if err := q.ProjectionReset(ctx, t.Name); err != nil {
-			return nil, fmt.Errorf("reset projection state %s: %w", t.Name, err)
+		_ = queries.New(w).ProjectionReset(ctx, t.Name)
+		if err := w.Send(ctx); err != nil {
+			return nil, fmt.Errorf("clear %s: %w", t.Name, err)
 		}
 		res[i] = Rebuilt{Feed: t.Feed, State: info.State}
 		appliers[i] = a
@@ -88,6 +91,11 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, ta
 			if err := a.Apply(ctx, m); err != nil {
 				return err
 			}
+			if w.Full() {
+				if err := w.Send(ctx); err != nil {
+					return fmt.Errorf("rebuild %s: %w", rb.Name, err)
+				}
+			}
 			done++
 			if done%1000 == 0 {
 				report()
@@ -102,9 +110,10 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, ta
 			return nil, err
 		}
 		if last > 0 {
-			if _, err := q.ProjectionSet(ctx, rb.Name, int64(last)); err != nil {
-				return nil, fmt.Errorf("set projection state %s: %w", rb.Name, err)
-			}
+			_, _ = queries.New(w).ProjectionSet(ctx, rb.Name, int64(last))
+		}
+		if err := w.Send(ctx); err != nil {
+			return nil, fmt.Errorf("rebuild %s: %w", rb.Name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -37,6 +37,7 @@ import (
 	"github.com/fmn-project/fmn/queries"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -77,8 +78,10 @@ type Config struct {
 	// Durable is the durable pull consumer's name; several instances may
 	// share it. Description goes with it when the runner creates it.
 	Durable, Description string
-	// Begin returns the applier of one transaction.
-	Begin func(tx pgx.Tx) Applier
+	// Begin returns the applier of one transaction, which writes through w
+	// (queries.New(w)): its statements are sent together, with the
+	// position's.
+	Begin func(w *Writer) Applier
 	// Committed, when set, is called after each commit with the
 	// projection's position, once the batch is acknowledged.
 	Committed func(ctx context.Context, last uint64)
@@ -146,6 +149,10 @@ type Stats struct {
 	Skipped uint64
 	// LastSeq is the last position this runner committed.
 	LastSeq uint64
+	// ClaimsLost counts the transactions sent in one round trip that found
+	// the position moved by another writer, and were applied again after
+	// reading it under its lock.
+	ClaimsLost uint64
 }
 
 // Runner applies one feed to its tables; see the package comment.
@@ -155,7 +162,12 @@ type Runner struct {
 	cfg  Config
 	log  *slog.Logger
 
-	applied, skipped, lastSeq atomic.Uint64
+	applied, skipped, lastSeq, claimsLost atomic.Uint64
+
+	// at is where this runner left the position, when atKnown (the loop's
+	// own state: apply runs on its goroutine only).
+	at      uint64
+	atKnown bool
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -174,7 +186,7 @@ func (r *Runner) Config() Config { return r.cfg }
 
 // Stats returns the runner's counters.
 func (r *Runner) Stats() Stats {
-	return Stats{Applied: r.applied.Load(), Skipped: r.skipped.Load(), LastSeq: r.lastSeq.Load()}
+	return Stats{Applied: r.applied.Load(), Skipped: r.skipped.Load(), LastSeq: r.lastSeq.Load(), ClaimsLost: r.claimsLost.Load()}
 }
 
 // Run is Start, then waiting until ctx ends or the runner stops by
@@ -543,71 +555,168 @@ func (r *Runner) fillLimit() int { return 10 * max(r.cfg.BatchSize, 100) }
 // of the feed up to it was applied, once. A fill is bounded by fillLimit
 // messages per transaction: when it reaches the bound, apply commits what
 // it applied so far and says there is more (call it again).
+//
+// When the runner knows where it left the position (its last commit), the
+// transaction goes in one round trip (applyAt): it claims the position it
+// expects and sends every write with it. Otherwise, or when the claim
+// fails (another instance, or a rebuild, moved the position), it reads the
+// position under the row's lock first (applyLocked).
 func (r *Runner) apply(ctx context.Context, st jetstream.Stream, msgs []Msg) (last uint64, more bool, err error) {
-	var applied, skipped uint64
-	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		more, applied, skipped = false, 0, 0
-		q := queries.New(tx)
-		stored, err := q.ProjectionLock(ctx, r.cfg.Name)
+	var res applied
+	if r.atKnown {
+		r.atKnown = false
+		res, err = r.applyAt(ctx, st, msgs, r.at)
 		if err != nil {
-			return fmt.Errorf("lock projection state: %w", err)
-		}
-		a := r.cfg.Begin(tx)
-		last = uint64(stored)
-		budget := r.fillLimit()
-		for _, m := range msgs {
-			if m.Seq <= last {
-				skipped++
-				continue
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != claimFailed {
+				return 0, false, err
 			}
-			if m.Seq > last+1 {
-				var n uint64
-				last, n, err = r.fill(ctx, st, a, last, m.Seq, &budget)
-				applied += n
-				if err != nil {
-					return err
-				}
-				if last+1 < m.Seq {
-					more = true
-					break
-				}
-			}
-			if err := a.Apply(ctx, m); err != nil {
-				return err
-			}
-			applied++
-			last = m.Seq
+			r.claimsLost.Add(1)
 		}
-		if last == uint64(stored) {
-			return nil
-		}
-		if err := a.Flush(ctx); err != nil {
-			return err
-		}
-		n, err := q.ProjectionSet(ctx, r.cfg.Name, int64(last))
-		if err != nil {
-			return fmt.Errorf("advance projection state: %w", err)
-		}
-		if n == 0 {
-			return errors.New("projection state moved concurrently")
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, false, err
 	}
-	r.applied.Add(applied)
-	if !more {
+	if !res.done {
+		if res, err = r.applyLocked(ctx, st, msgs); err != nil {
+			return 0, false, err
+		}
+	}
+	r.at, r.atKnown = res.last, true
+	r.applied.Add(res.applied)
+	if !res.more {
 		// A batch committed in steps is skipped over once, in its last one.
-		r.skipped.Add(skipped)
+		r.skipped.Add(res.skipped)
 	}
 	for {
 		cur := r.lastSeq.Load()
-		if last <= cur || r.lastSeq.CompareAndSwap(cur, last) {
+		if res.last <= cur || r.lastSeq.CompareAndSwap(cur, res.last) {
 			break
 		}
 	}
-	return last, more, nil
+	return res.last, res.more, nil
+}
+
+// claimFailed is the SQLSTATE of projection_claim's refusal.
+const claimFailed = "FMN01"
+
+// applied is what one transaction did.
+type applied struct {
+	// done says the transaction is over: committed, or nothing to do.
+	done bool
+	// last is the position after it; more says a fill stopped at its
+	// bound.
+	last             uint64
+	more             bool
+	applied, skipped uint64
+}
+
+// applyAt applies msgs in one round trip on the assumption that the
+// position stands at at: BEGIN, the claim of at, the writes, the new
+// position and COMMIT go together. A failed claim fails the whole
+// transaction (SQLSTATE claimFailed), and nothing of it is applied.
+func (r *Runner) applyAt(ctx context.Context, st jetstream.Stream, msgs []Msg, at uint64) (applied, error) {
+	if len(msgs) == 0 || msgs[len(msgs)-1].Seq <= at {
+		// Only redeliveries: the position never goes back.
+		return applied{done: true, last: at, skipped: uint64(len(msgs))}, nil
+	}
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return applied{}, err
+	}
+	defer conn.Release()
+	w := NewWriter(conn)
+	_, _ = w.Exec(ctx, "BEGIN")
+	q := queries.New(w)
+	_ = q.ProjectionClaim(ctx, r.cfg.Name, int64(at))
+	res, err := r.applyFrom(ctx, st, w, msgs, at)
+	if err == nil {
+		_, _ = q.ProjectionSet(ctx, r.cfg.Name, int64(res.last))
+		_, _ = w.Exec(ctx, "COMMIT")
+		err = w.Send(ctx)
+	}
+	if err != nil {
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			// Best effort: a connection left in a transaction is
+			// closed by Release.
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		return applied{}, err
+	}
+	res.done = true
+	return res, nil
+}
+
+// applyLocked applies msgs after locking the position's row and reading
+// it: BEGIN and the lock, the writes with the new position, COMMIT.
+func (r *Runner) applyLocked(ctx context.Context, st jetstream.Stream, msgs []Msg) (applied, error) {
+	var res applied
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		stored, err := queries.New(tx).ProjectionLock(ctx, r.cfg.Name)
+		if err != nil {
+			return fmt.Errorf("lock projection state: %w", err)
+		}
+		w := NewWriter(tx)
+		if res, err = r.applyFrom(ctx, st, w, msgs, uint64(stored)); err != nil {
+			return err
+		}
+		if res.last != uint64(stored) {
+			_, _ = queries.New(w).ProjectionSet(ctx, r.cfg.Name, int64(res.last))
+			w.Then(func(ct pgconn.CommandTag) error {
+				if ct.RowsAffected() == 0 {
+					return errors.New("projection state moved concurrently")
+				}
+				return nil
+			})
+		}
+		return w.Send(ctx)
+	})
+	if err != nil {
+		return applied{}, err
+	}
+	res.done = true
+	return res, nil
+}
+
+// applyFrom applies msgs through w when the position stands at stored,
+// skipping what it covers and filling gaps, and flushes the applier when
+// it applied anything. It sends w's statements whenever it holds many; the
+// caller sends the rest with the new position.
+func (r *Runner) applyFrom(ctx context.Context, st jetstream.Stream, w *Writer, msgs []Msg, stored uint64) (applied, error) {
+	res := applied{last: stored}
+	a := r.cfg.Begin(w)
+	apply := func(m Msg) error {
+		if err := a.Apply(ctx, m); err != nil {
+			return err
+		}
+		res.applied++
+		if w.Full() {
+			return w.Send(ctx)
+		}
+		return nil
+	}
+	budget := r.fillLimit()
+	for _, m := range msgs {
+		if m.Seq <= res.last {
+			res.skipped++
+			continue
+		}
+		if m.Seq > res.last+1 {
+			var err error
+			if res.last, err = r.fill(ctx, st, apply, res.last, m.Seq, &budget); err != nil {
+				return res, err
+			}
+			if res.last+1 < m.Seq {
+				res.more = true
+				break
+			}
+		}
+		if err := apply(m); err != nil {
+			return res, err
+		}
+		res.last = m.Seq
+	}
+	if res.last == stored {
+		return res, nil
+	}
+	return res, a.Flush(ctx)
 }
 
 // fill applies the feed's messages stored after sequence after and before
@@ -615,30 +724,28 @@ func (r *Runner) apply(ctx context.Context, st jetstream.Stream, msgs []Msg) (la
 // (another instance, or a run that stopped before applying them), and
 // their redelivery, later, will be skipped. It applies at most *budget
 // messages, and returns the sequence up to which the feed is applied
-// (before-1 when it read them all) and how many it applied. A message
+// (before-1 when it read them all). A message
 // deleted from the stream is passed over.
-func (r *Runner) fill(ctx context.Context, st jetstream.Stream, a Applier, after, before uint64, budget *int) (uint64, uint64, error) {
-	var n uint64
+func (r *Runner) fill(ctx context.Context, st jetstream.Stream, apply func(Msg) error, after, before uint64, budget *int) (uint64, error) {
 	for seq := after + 1; seq < before; {
 		if *budget <= 0 {
-			return seq - 1, n, nil
+			return seq - 1, nil
 		}
 		raw, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(r.cfg.Filter))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break
 		}
 		if err != nil {
-			return 0, n, fmt.Errorf("read %s from %d: %w", r.cfg.Stream, seq, err)
+			return 0, fmt.Errorf("read %s from %d: %w", r.cfg.Stream, seq, err)
 		}
 		if raw.Sequence >= before {
 			break
 		}
-		if err := a.Apply(ctx, Msg{Seq: raw.Sequence, Subject: raw.Subject, Header: raw.Header, Data: raw.Data, Time: raw.Time}); err != nil {
-			return 0, n, err
+		if err := apply(Msg{Seq: raw.Sequence, Subject: raw.Subject, Header: raw.Header, Data: raw.Data, Time: raw.Time}); err != nil {
+			return 0, err
 		}
-		n++
 		*budget--
 		seq = raw.Sequence + 1
 	}
-	return before - 1, n, nil
+	return before - 1, nil
 }

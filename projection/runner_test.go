@@ -11,14 +11,13 @@ import (
 
 	"github.com/fmn-project/fmn/fmntest"
 	"github.com/fmn-project/fmn/projection"
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // seen is a scratch projection: one row per message, so a message applied
 // twice fails its transaction's primary key.
 type seen struct {
-	tx pgx.Tx
+	w *projection.Writer
 	// fail, when set, fails the transaction of a message.
 	fail func(seq uint64) bool
 }
@@ -27,7 +26,7 @@ func (s *seen) Apply(ctx context.Context, m projection.Msg) error {
 	if s.fail != nil && s.fail(m.Seq) {
 		return fmt.Errorf("failing message %d on purpose", m.Seq)
 	}
-	_, err := s.tx.Exec(ctx, "INSERT INTO seen (seq, body) VALUES ($1, $2)", int64(m.Seq), string(m.Data))
+	_, err := s.w.Exec(ctx, "INSERT INTO seen (seq, body) VALUES ($1, $2)", int64(m.Seq), string(m.Data))
 	return err
 }
 
@@ -70,7 +69,7 @@ func (f *fixture) runner(fail func(uint64) bool, batch int) *projection.Runner {
 	return projection.New(f.nats.JS, f.pg.Pool, projection.Config{
 		Feed: f.feed, Durable: "test", BatchSize: batch,
 		RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 50 * time.Millisecond,
-		Begin: func(tx pgx.Tx) projection.Applier { return &seen{tx: tx, fail: fail} },
+		Begin: func(w *projection.Writer) projection.Applier { return &seen{w: w, fail: fail} },
 	})
 }
 
@@ -163,12 +162,12 @@ func TestRunnerRebuildAndLostConsumer(t *testing.T) {
 
 	var progress [][2]uint64
 	done, err := projection.Rebuild(f.ctx, f.nats.JS, f.pg.Pool, []projection.Target{{Feed: f.feed,
-		Clear: func(ctx context.Context, tx pgx.Tx, st jetstream.StreamState) (projection.Applier, error) {
+		Clear: func(ctx context.Context, w *projection.Writer, st jetstream.StreamState) (projection.Applier, error) {
 			if st.LastSeq != 120 {
 				return nil, errors.New("rebuild of a stream at " + strconv.FormatUint(st.LastSeq, 10))
 			}
-			_, err := tx.Exec(ctx, "DELETE FROM seen")
-			return &seen{tx: tx}, err
+			_, err := w.Exec(ctx, "DELETE FROM seen")
+			return &seen{w: w}, err
 		}}}, func(done, total uint64) { progress = append(progress, [2]uint64{done, total}) })
 	if err != nil {
 		t.Fatal(err)
@@ -184,4 +183,52 @@ func TestRunnerRebuildAndLostConsumer(t *testing.T) {
 	}
 	f.publish(t, 1)
 	fmntest.Eventually(t, 10*time.Second, "the runner goes on after the rebuild", func() bool { return f.position(t) == 122 })
+}
+
+// TestRunnerClaimLost: a runner that knows where it left the position sends
+// its transaction in one round trip claiming that position; when another
+// instance moved it meanwhile, the claim fails, nothing of the round trip
+// is applied, and the batch is applied again from the position read under
+// its lock: what the other applied is skipped, nothing twice.
+func TestRunnerClaimLost(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.publish(t, 10)
+	a := f.runner(nil, 0)
+	if err := a.Start(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	fmntest.Eventually(t, 10*time.Second, "the first runner's batches", func() bool { return f.position(t) == 20 })
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Another instance, on a durable of its own, applies the next five
+	// while the first is stopped: the first one's durable still holds
+	// them.
+	f.publish(t, 5)
+	b := projection.New(f.nats.JS, f.pg.Pool, projection.Config{Feed: f.feed, Durable: "other",
+		Begin: func(w *projection.Writer) projection.Applier { return &seen{w: w} }})
+	if err := b.Start(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	fmntest.Eventually(t, 10*time.Second, "the other runner's batch", func() bool { return f.position(t) == 30 })
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	f.publish(t, 5)
+	if err := a.Start(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop() })
+	fmntest.Eventually(t, 10*time.Second, "the first runner catches up", func() bool { return f.position(t) == 40 })
+	if n := f.count(t, "SELECT count(*) FROM seen"); n != 20 {
+		t.Fatalf("%d messages applied, want 20", n)
+	}
+	st := a.Stats()
+	if st.ClaimsLost != 1 || st.Applied != 15 || st.Skipped != 5 {
+		t.Fatalf("first runner: %+v, want 1 claim lost, 15 applied, 5 skipped", st)
+	}
+	if b.Stats().ClaimsLost != 0 {
+		t.Fatalf("other runner: %+v, want no claim lost", b.Stats())
+	}
 }

@@ -11,6 +11,11 @@ INSERT INTO projection_state (name, last_seq) VALUES ($1, 0)
 ON CONFLICT (name) DO UPDATE SET last_seq = projection_state.last_seq
 RETURNING last_seq;
 
+-- name: ProjectionClaim :exec
+-- ProjectionClaim locks the projection's row if it stands at last_seq and
+-- fails the transaction otherwise (see projection_claim in schema.sql).
+SELECT projection_claim(@name, @last_seq);
+
 -- name: ProjectionSet :execrows
 -- ProjectionSet only moves a projection forward; it affects no row when
 -- last_seq is not greater than the stored one.

@@ -9,6 +9,17 @@ import (
 	"context"
 )
 
+const projectionClaim = `-- name: ProjectionClaim :exec
+SELECT projection_claim($1, $2)
+`
+
+// ProjectionClaim locks the projection's row if it stands at last_seq and
+// fails the transaction otherwise (see projection_claim in schema.sql).
+func (q *Queries) ProjectionClaim(ctx context.Context, name string, lastSeq int64) error {
+	_, err := q.db.Exec(ctx, projectionClaim, name, lastSeq)
+	return err
+}
+
 const projectionGet = `-- name: ProjectionGet :one
 SELECT last_seq FROM projection_state WHERE name = $1
 `

@@ -91,7 +91,7 @@ ON CONFLICT (id) DO UPDATE SET
     updated_at       = EXCLUDED.updated_at,
     origin           = EXCLUDED.origin;
 
--- name: RuleUpdate :execrows
+-- name: RuleUpdate :exec
 -- RuleUpdate applies an update event to an existing rule of the user.
 UPDATE rules SET
     name             = @name,
@@ -103,11 +103,11 @@ UPDATE rules SET
     updated_at       = @updated_at
 WHERE id = @id AND username = @username;
 
--- name: RuleSetDisabled :execrows
+-- name: RuleSetDisabled :exec
 UPDATE rules SET disabled = @disabled, version = @version, updated_at = @updated_at
 WHERE id = @id;
 
--- name: RuleDelete :execrows
+-- name: RuleDelete :exec
 -- RuleDelete deletes a rule of the user and records its tombstone at
 -- version, in one statement; it affects no row when the user has no such
 -- rule.

@@ -120,7 +120,7 @@ func (q *Queries) RuleCreate(ctx context.Context, arg RuleCreateParams) error {
 	return err
 }
 
-const ruleDelete = `-- name: RuleDelete :execrows
+const ruleDelete = `-- name: RuleDelete :exec
 WITH deleted AS (
     DELETE FROM rules WHERE id = $2 AND username = $3 RETURNING id
 )
@@ -138,12 +138,9 @@ type RuleDeleteParams struct {
 // RuleDelete deletes a rule of the user and records its tombstone at
 // version, in one statement; it affects no row when the user has no such
 // rule.
-func (q *Queries) RuleDelete(ctx context.Context, arg RuleDeleteParams) (int64, error) {
-	result, err := q.db.Exec(ctx, ruleDelete, arg.Version, arg.RuleID, arg.Username)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+func (q *Queries) RuleDelete(ctx context.Context, arg RuleDeleteParams) error {
+	_, err := q.db.Exec(ctx, ruleDelete, arg.Version, arg.RuleID, arg.Username)
+	return err
 }
 
 const ruleDeleteAll = `-- name: RuleDeleteAll :exec
@@ -502,7 +499,7 @@ func (q *Queries) RuleListOfUser(ctx context.Context, arg RuleListOfUserParams) 
 	return items, nil
 }
 
-const ruleSetDisabled = `-- name: RuleSetDisabled :execrows
+const ruleSetDisabled = `-- name: RuleSetDisabled :exec
 UPDATE rules SET disabled = $1, version = $2, updated_at = $3
 WHERE id = $4
 `
@@ -514,20 +511,17 @@ type RuleSetDisabledParams struct {
 	ID        int64
 }
 
-func (q *Queries) RuleSetDisabled(ctx context.Context, arg RuleSetDisabledParams) (int64, error) {
-	result, err := q.db.Exec(ctx, ruleSetDisabled,
+func (q *Queries) RuleSetDisabled(ctx context.Context, arg RuleSetDisabledParams) error {
+	_, err := q.db.Exec(ctx, ruleSetDisabled,
 		arg.Disabled,
 		arg.Version,
 		arg.UpdatedAt,
 		arg.ID,
 	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+	return err
 }
 
-const ruleUpdate = `-- name: RuleUpdate :execrows
+const ruleUpdate = `-- name: RuleUpdate :exec
 UPDATE rules SET
     name             = $1,
     disabled         = $2,
@@ -552,8 +546,8 @@ type RuleUpdateParams struct {
 }
 
 // RuleUpdate applies an update event to an existing rule of the user.
-func (q *Queries) RuleUpdate(ctx context.Context, arg RuleUpdateParams) (int64, error) {
-	result, err := q.db.Exec(ctx, ruleUpdate,
+func (q *Queries) RuleUpdate(ctx context.Context, arg RuleUpdateParams) error {
+	_, err := q.db.Exec(ctx, ruleUpdate,
 		arg.Name,
 		arg.Disabled,
 		arg.TrackingName,
@@ -564,8 +558,5 @@ func (q *Queries) RuleUpdate(ctx context.Context, arg RuleUpdateParams) (int64, 
 		arg.ID,
 		arg.Username,
 	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+	return err
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fmn-project/fmn/projection"
 	"github.com/fmn-project/fmn/queries"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // applier applies events to the tables inside a transaction (a
@@ -20,7 +21,10 @@ import (
 // gathered does not depend on them and is written at once; an update or a
 // switch of one of fmn's own gathered rules is folded into its row.
 type applier struct {
+	// q writes through w: statements are sent together at the end of the
+	// transaction (see projection.Writer).
 	q   *queries.Queries
+	w   *projection.Writer
 	log *slog.Logger
 	// users ensured in this transaction, written or gathered.
 	users map[string]bool
@@ -72,13 +76,9 @@ func (rr *ruleRows) add(id int64, ev Event, seq int64, params, gen []byte) {
 	rr.Times = append(rr.Times, ev.Time)
 }
 
-func (rr *ruleRows) clear() {
-	*rr = ruleRows{
-		Ids: rr.Ids[:0], Usernames: rr.Usernames[:0], Names: rr.Names[:0], Disabled: rr.Disabled[:0],
-		TrackingNames: rr.TrackingNames[:0], TrackingParams: rr.TrackingParams[:0],
-		GenerationRules: rr.GenerationRules[:0], Versions: rr.Versions[:0], Times: rr.Times[:0],
-	}
-}
+// clear forgets the rows. It does not reuse their arrays: the statement
+// that writes them holds them until the writer sends it.
+func (rr *ruleRows) clear() { *rr = ruleRows{} }
 
 // flush writes what is gathered: the users, then the rules.
 func (a *applier) flush(ctx context.Context) error {
@@ -86,7 +86,9 @@ func (a *applier) flush(ctx context.Context) error {
 		if err := a.q.UserEnsure(ctx, *nu); err != nil {
 			return dbErr("ensure users", err)
 		}
-		*nu = queries.UserEnsureParams{Names: nu.Names[:0], Times: nu.Times[:0], Ids: nu.Ids[:0]}
+		// A new value, not the arrays emptied: the statement holds them
+		// until the writer sends it.
+		*nu = queries.UserEnsureParams{}
 	}
 	if len(a.created.Ids) == 0 {
 		return nil
@@ -132,7 +134,7 @@ func (a *applier) flush(ctx context.Context) error {
 // clearCreated forgets the rule creations written.
 func (a *applier) clearCreated() {
 	a.created.clear()
-	a.origins, a.updated = a.origins[:0], a.updated[:0]
+	a.origins, a.updated = nil, nil
 	clear(a.gathered)
 }
 
@@ -194,7 +196,6 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 	// What an event does depends on the events before it (and on its
 	// user): they are written first, unless both are creations of the
 	// same kind.
-	var n int64
 	switch ev.Type {
 	case EventRuleUpdated, EventRuleDeleted, EventRuleDisabled, EventRuleEnabled:
 		if folded, fn := a.fold(ev, gen, seq); folded {
@@ -235,26 +236,17 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		}
 		return nil
 	case EventRuleUpdated:
-		n, err = a.q.RuleUpdate(ctx, queries.RuleUpdateParams{
+		err = a.q.RuleUpdate(ctx, queries.RuleUpdateParams{
 			ID: ev.RuleID, Username: ev.User, Name: ev.Rule.Name, Disabled: ev.Rule.Disabled,
 			TrackingName: ev.Rule.TrackingRule.Name, TrackingParams: trackingParams(ev.Rule), GenerationRules: gen,
 			Version: seq, UpdatedAt: ev.Time,
 		})
-		if err != nil {
-			return dbErr("update rule", err)
-		}
 	case EventRuleDeleted:
-		n, err = a.q.RuleDelete(ctx, queries.RuleDeleteParams{RuleID: ev.RuleID, Username: ev.User, Version: seq})
-		if err != nil {
-			return dbErr("delete rule", err)
-		}
+		err = a.q.RuleDelete(ctx, queries.RuleDeleteParams{RuleID: ev.RuleID, Username: ev.User, Version: seq})
 	case EventRuleDisabled, EventRuleEnabled:
-		n, err = a.q.RuleSetDisabled(ctx, queries.RuleSetDisabledParams{
+		err = a.q.RuleSetDisabled(ctx, queries.RuleSetDisabledParams{
 			ID: ev.RuleID, Disabled: ev.Type == EventRuleDisabled, Version: seq, UpdatedAt: ev.Time,
 		})
-		if err != nil {
-			return dbErr("switch rule", err)
-		}
 	case EventUserCreated:
 		return nil
 	case EventDeliveryUpdated:
@@ -266,9 +258,17 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 			Username: ev.User, Settings: settings, Version: seq, UpdatedAt: ev.Time,
 		}))
 	}
-	if n == 0 {
-		a.warnNoRule(ctx, se.Seq, ev)
+	if err != nil {
+		return dbErr(ev.Type, err)
 	}
+	// The statement is sent with the rest of the transaction; whether it
+	// found the rule is known then.
+	a.w.Then(func(ct pgconn.CommandTag) error {
+		if ct.RowsAffected() == 0 {
+			a.warnNoRule(ctx, se.Seq, ev)
+		}
+		return nil
+	})
 	return nil
 }
 

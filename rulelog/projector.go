@@ -12,7 +12,6 @@ import (
 	"github.com/fmn-project/fmn/queries"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/fmn-project/fmn/wire"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/rueidis"
@@ -126,8 +125,8 @@ func NewProjector(js jetstream.JetStream, pool *pgxpool.Pool, cfg ProjectorConfi
 		Feed:        p.feed(),
 		Durable:     cfg.Durable,
 		Description: "applies rule events to PostgreSQL",
-		Begin: func(tx pgx.Tx) projection.Applier {
-			return &applier{q: queries.New(tx), log: p.log, users: map[string]bool{}}
+		Begin: func(w *projection.Writer) projection.Applier {
+			return &applier{q: queries.New(w), w: w, log: p.log, users: map[string]bool{}}
 		},
 		Committed: func(ctx context.Context, last uint64) {
 			p.announce(ctx, last)

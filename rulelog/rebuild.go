@@ -9,7 +9,6 @@ import (
 
 	"github.com/fmn-project/fmn/projection"
 	"github.com/fmn-project/fmn/queries"
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -24,8 +23,8 @@ func (p *Projector) Rebuild(ctx context.Context) (uint64, error) {
 	began := time.Now()
 	done, err := projection.Rebuild(ctx, p.js, p.pool, []projection.Target{{
 		Feed: p.feed(),
-		Clear: func(ctx context.Context, tx pgx.Tx, _ jetstream.StreamState) (projection.Applier, error) {
-			q := queries.New(tx)
+		Clear: func(ctx context.Context, w *projection.Writer, _ jetstream.StreamState) (projection.Applier, error) {
+			q := queries.New(w)
 			if err := q.TombstoneDeleteAll(ctx); err != nil {
 				return nil, dbErr("delete tombstones", err)
 			}
@@ -38,7 +37,7 @@ func (p *Projector) Rebuild(ctx context.Context) (uint64, error) {
 			if err := q.UserDeleteAll(ctx); err != nil {
 				return nil, dbErr("delete users", err)
 			}
-			return &applier{q: q, log: p.log, users: map[string]bool{}}, nil
+			return &applier{q: q, w: w, log: p.log, users: map[string]bool{}}, nil
 		},
 	}}, nil)
 	if err != nil {

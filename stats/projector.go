@@ -152,7 +152,7 @@ func (p *Projector) runnerConfig(f feed) projection.Config {
 		Feed:          f.Feed,
 		Durable:       f.durable,
 		Description:   "fmn statistics projection",
-		Begin:         func(tx pgx.Tx) projection.Applier { return &batch{q: queries.New(tx), c: newCounts(), add: f.add} },
+		Begin:         func(w *projection.Writer) projection.Applier { return &batch{q: queries.New(w), c: newCounts(), add: f.add} },
 		BatchSize:     p.Batch,
 		AckWait:       p.AckWait,
 		RetryDelay:    p.RetryDelay,

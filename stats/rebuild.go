@@ -6,7 +6,6 @@ import (
 
 	"github.com/fmn-project/fmn/projection"
 	"github.com/fmn-project/fmn/queries"
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -49,8 +48,8 @@ func (p *Projector) Rebuild(ctx context.Context, opts RebuildOptions) (RebuildRe
 	targets := make([]projection.Target, len(feeds))
 	for i, f := range feeds {
 		targets[i] = projection.Target{Feed: f.Feed,
-			Clear: func(ctx context.Context, tx pgx.Tx, st jetstream.StreamState) (projection.Applier, error) {
-				q := queries.New(tx)
+			Clear: func(ctx context.Context, w *projection.Writer, st jetstream.StreamState) (projection.Applier, error) {
+				q := queries.New(w)
 				from[i] = p.rebuildFrom(st)
 				if err := f.deleteFrom(ctx, q, from[i]); err != nil {
 					return nil, err
