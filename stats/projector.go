@@ -149,10 +149,12 @@ func (p *Projector) Run(ctx context.Context) error {
 
 func (p *Projector) runnerConfig(f feed) projection.Config {
 	cfg := projection.Config{
-		Feed:          f.Feed,
-		Durable:       f.durable,
-		Description:   "fmn statistics projection",
-		Begin:         func(w *projection.Writer) projection.Applier { return &batch{q: queries.New(w), c: newCounts(), add: f.add} },
+		Feed:        f.Feed,
+		Durable:     f.durable,
+		Description: "fmn statistics projection",
+		Begin: func(w *projection.Writer) projection.Applier {
+			return &batch{q: queries.New(w), c: newCounts(), add: f.add}
+		},
 		BatchSize:     p.Batch,
 		AckWait:       p.AckWait,
 		RetryDelay:    p.RetryDelay,
