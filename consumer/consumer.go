@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/bus"
-	"github.com/fmn-project/fmn/notification"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
@@ -289,28 +288,28 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 		return pending{msg: msg}
 	}
 	now := time.Now().UTC()
-	notes, err := c.m.Match(context.Background(), p, now)
+	pr, matches, err := c.m.Matches(context.Background(), p, now)
 	pd := pending{msg: msg, err: err}
-	if err != nil || len(notes) == 0 {
+	if err != nil || len(matches) == 0 {
 		return pd
 	}
-	pd.futures = make([]jetstream.PubAckFuture, 0, len(notes))
-	pd.outs = make([]*outMsg, 0, len(notes))
-	for _, n := range notes {
-		o := newOut(notifySubject(n.Protocol, n.User), n.ID)
-		data, err := notification.AppendMarshal(o.buf[:0], n)
+	pd.futures = make([]jetstream.PubAckFuture, 0, len(matches))
+	pd.outs = make([]*outMsg, 0, len(matches))
+	for _, g := range matches {
+		o := newOut(notifySubject(g.Destination.Protocol, g.User), "")
+		id, data, err := pr.AppendJSON(o.buf[:0], g.User, g.Destination, g.RuleIDs)
 		if err != nil {
 			pd.err = err
 			return pd
 		}
-		o.buf, o.msg.Data = data, data
+		o.id[0], o.buf, o.msg.Data = id, data, data
 		f, err := js.PublishMsgAsync(&o.msg, publishStall)
 		if errors.Is(err, nats.ErrMaxPayload) {
 			// No retry makes it fit: dead-letter the message rather than
 			// redeliver it forever, once the notifications already sent
 			// are stored.
 			dl := c.deadLetter(js, msg, fmt.Errorf("notification %s to %s %s: %d bytes exceed the NATS max payload of %d bytes",
-				n.ID, n.Protocol, n.Address, len(data), c.nc.MaxPayload()))
+				id, g.Destination.Protocol, g.Destination.Address, len(data), c.nc.MaxPayload()))
 			dl.futures = append(pd.futures, dl.futures...)
 			c.Stats.Notifications.Add(int64(len(pd.futures)))
 			return dl
@@ -322,7 +321,7 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 		pd.futures = append(pd.futures, f)
 		pd.outs = append(pd.outs, o)
 	}
-	c.Stats.Notifications.Add(int64(len(notes)))
+	c.Stats.Notifications.Add(int64(len(matches)))
 	return pd
 }
 

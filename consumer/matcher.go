@@ -525,6 +525,22 @@ func (m *Matcher) resolve(ctx context.Context) error {
 // destination, naming every rule that produced it. An error (a lookup
 // failed) means the message must be retried, not dropped.
 func (m *Matcher) Match(ctx context.Context, p *bus.Parsed, now time.Time) ([]*notification.Notification, error) {
+	pr, matches, err := m.Matches(ctx, p, now)
+	if err != nil || len(matches) == 0 {
+		return nil, err
+	}
+	out := make([]*notification.Notification, 0, len(matches))
+	for _, g := range matches {
+		out = append(out, pr.Render(g.User, g.Destination, g.RuleIDs))
+	}
+	return out, nil
+}
+
+// Matches is Match before rendering: the destinations p goes to, and p
+// prepared for rendering at now (nil when it goes nowhere). The consumer
+// encodes each notification straight from them
+// (notification.Prepared.AppendJSON).
+func (m *Matcher) Matches(ctx context.Context, p *bus.Parsed, now time.Time) (*notification.Prepared, []rules.Match, error) {
 	// The candidates are a fresh slice of immutable compiled rules, so the
 	// exact checks (which may look up ownership over HTTP on a cache miss)
 	// run without the lock and never hold up a rule reload.
@@ -533,17 +549,11 @@ func (m *Matcher) Match(ctx context.Context, p *bus.Parsed, now time.Time) ([]*n
 	cands := m.idx.Candidates(candBuf[:0], p)
 	m.mu.RUnlock()
 	if len(cands) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	var matchBuf [4]rules.Match
-	matches, err := rules.MatchCandidates(ctx, matchBuf[:0], cands, p, m.lookups)
+	matches, err := rules.MatchCandidates(ctx, nil, cands, p, m.lookups)
 	if err != nil || len(matches) == 0 {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make([]*notification.Notification, 0, len(matches))
-	pr := notification.Prepare(p, m.site, now)
-	for _, g := range matches {
-		out = append(out, pr.Render(g.User, g.Destination, g.RuleIDs))
-	}
-	return out, nil
+	return notification.Prepare(p, m.site, now), matches, nil
 }

@@ -109,6 +109,8 @@ type Prepared struct {
 	// rules is the site's rules page, which rule links extend; siteName
 	// the site's name for footers.
 	rules, siteName string
+	// js are the encoded parts AppendJSON shares between notifications.
+	js jsonParts
 }
 
 // emailHeaders is how many headers a rendered email has at most: its map
@@ -201,7 +203,7 @@ func (pr *Prepared) Render(user string, dest rules.Destination, ruleIDs []int64)
 	}
 
 	if dest.Protocol != rules.ProtocolEmail {
-		n.Line = strings.TrimSpace(pr.title + " " + pr.link)
+		n.Line = pr.line()
 		return n
 	}
 

@@ -1,0 +1,252 @@
+package notification
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fmn-project/fmn/bus"
+	"github.com/fmn-project/fmn/rules"
+)
+
+// The matcher renders a message for each of its destinations and encodes
+// each notification at once: building a Notification (with an email's
+// headers map) only to encode it cost as much as the rest of the match.
+// AppendJSON writes the encoding directly. Most of a notification's JSON is
+// the same for every destination of a message (the message's fields, the
+// email's subject, body text, meta and most headers): those parts are
+// encoded once per message, and a notification adds only its id, its
+// destination, its user and its rule. The bytes are those of
+// AppendMarshal(dst, pr.Render(...)); fused_test.go checks it on every
+// corpus message and hostile strings.
+
+// jsonParts are a prepared message's JSON parts shared by its
+// notifications, each a run of encoded fields in appendNotification's
+// order, held in two buffers (one for every notification, one for
+// emails) and cut by offsets.
+type jsonParts struct {
+	// fast is false when the fast encoder does not apply (see
+	// AppendMarshal): AppendJSON then encodes Render's result.
+	fast bool
+	// buf holds, up to msgEnd, what follows "id": message_id and topic, up
+	// to the protocol's value; up to fieldsEnd, what follows rule_ids:
+	// app, severity, sent_at, summary, text, url and created_at; and then
+	// the end of a notification that is not an email (its line).
+	buf               []byte
+	msgEnd, fieldsEnd int
+
+	// email says ebuf is made. It holds meta, the email's subject and its
+	// body up to the rule's link's number, after the rules page (up to
+	// bodyEnd); the rest of the body and the headers up to
+	// List-Unsubscribe's rule number (up to unsubAt); the rest of
+	// List-Unsubscribe up to Message-ID's id (up to idAt); the rest of
+	// Message-ID up to the Rule header (up to ruleAt); and the rest.
+	email                          bool
+	ebuf                           []byte
+	bodyEnd, unsubAt, idAt, ruleAt int
+}
+
+// appendInner appends s encoded as a JSON string without its quotes: what
+// a part of a longer string adds to its encoding. Every part is cut next to
+// ASCII, so the parts encode as the whole would.
+func appendInner(b []byte, s string) []byte {
+	start := len(b)
+	b = appendJSONString(b, s)
+	copy(b[start:], b[start+1:len(b)-1])
+	return b[:len(b)-2]
+}
+
+func (pr *Prepared) jsonParts() *jsonParts {
+	j := &pr.js
+	if j.buf != nil {
+		return j
+	}
+	j.fast = fastEncoding && jsonTime(pr.sentAt) && jsonTime(pr.now)
+	p := pr.p
+	line := pr.line()
+	size := len(p.ID) + len(p.Topic) + len(p.App) + len(pr.psummary) + len(pr.ptext) + len(pr.purl) + len(line)
+	b := make([]byte, 0, size+size/4+256)
+	b = append(b, `,"message_id":`...)
+	b = appendJSONString(b, p.ID)
+	b = append(b, `,"topic":`...)
+	b = appendJSONString(b, p.Topic)
+	b = append(b, `,"protocol":`...)
+	j.msgEnd = len(b)
+
+	if p.App != "" {
+		b = append(b, `,"app":`...)
+		b = appendJSONString(b, p.App)
+	}
+	b = append(b, `,"severity":`...)
+	b = strconv.AppendInt(b, int64(pr.severity), 10)
+	b = append(b, `,"sent_at":"`...)
+	b = pr.sentAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","summary":`...)
+	b = appendJSONString(b, pr.psummary)
+	if pr.ptext != "" {
+		b = append(b, `,"text":`...)
+		b = appendJSONString(b, pr.ptext)
+	}
+	if pr.purl != "" {
+		b = append(b, `,"url":`...)
+		b = appendJSONString(b, pr.purl)
+	}
+	b = append(b, `,"created_at":"`...)
+	b = pr.now.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	j.fieldsEnd = len(b)
+
+	if line != "" {
+		b = append(b, `,"line":`...)
+		b = appendJSONString(b, line)
+	}
+	j.buf = append(b, '}')
+	return j
+}
+
+// line is a notification's one line for IRC and Matrix (see Render).
+func (pr *Prepared) line() string {
+	return strings.TrimSpace(pr.title + " " + pr.link)
+}
+
+// emailParts makes the email's shared parts (see jsonParts).
+func (pr *Prepared) emailParts(j *jsonParts) {
+	if j.email {
+		return
+	}
+	j.email = true
+	pr.prepareEmail()
+	m := &pr.meta
+	size := len(pr.subject) + len(pr.text) + len(pr.link) + len(pr.siteName) + 2*len(pr.rules) + len(pr.date) + len(pr.domain) +
+		len(pr.app) + len(pr.busID) + len(pr.topic) + len(pr.patchURL) + len(m.Agent)
+	for _, l := range [...][]string{m.Usernames, m.Groups, m.Packages, m.Containers, m.Modules, m.Flatpaks} {
+		size += 40 + 3*len(l)
+		for _, s := range l {
+			size += len(s)
+		}
+	}
+	b := make([]byte, 0, size+size/4+512)
+	b = appendMeta(b, m)
+	b = append(b, `,"email":{"subject":`...)
+	b = appendJSONString(b, pr.subject)
+	// The body: text, link, signature, and the rule's link, whose
+	// number (and the slash before it) the notification adds.
+	b = append(b, `,"body":"`...)
+	b = appendInner(b, pr.text)
+	if pr.link != "" {
+		b = appendInner(b, "\n"+pr.link)
+	}
+	b = appendInner(b, SignatureSeparator+"Sent by "+pr.siteName+": "+pr.rules)
+	j.bodyEnd = len(b)
+
+	b = appendInner(b, "\n")
+	b = append(b, `","headers":{"Auto-Submitted":"auto-generated","Date":`...)
+	b = appendJSONString(b, pr.date)
+	b = append(b, `,"List-Unsubscribe":"`...)
+	b = appendInner(b, "<"+pr.rules)
+	j.unsubAt = len(b)
+
+	b = appendInner(b, ">")
+	b = append(b, `","Message-ID":"`...)
+	b = appendInner(b, "<")
+	j.idAt = len(b)
+
+	b = appendInner(b, "@"+pr.domain+">")
+	b = append(b, `","Precedence":"bulk"`...)
+	if pr.app != "" {
+		b = append(b, `,"X-Fedora-Messaging-App":`...)
+		b = appendJSONString(b, pr.app)
+	}
+	b = append(b, `,"X-Fedora-Messaging-ID":`...)
+	b = appendJSONString(b, pr.busID)
+	j.ruleAt = len(b)
+
+	b = append(b, `,"X-Fedora-Messaging-Severity":`...)
+	b = appendJSONString(b, bus.SeverityName(pr.severity))
+	b = append(b, `,"X-Fedora-Messaging-Topic":`...)
+	b = appendJSONString(b, pr.topic)
+	b = append(b, '}')
+	if pr.patchURL != "" {
+		b = append(b, `,"patch_url":`...)
+		b = appendJSONString(b, pr.patchURL)
+	}
+	j.ebuf = append(b, "}}"...)
+}
+
+// AppendJSON appends the JSON of the notification Render(user, dest,
+// ruleIDs) would build, as AppendMarshal encodes it, and returns the
+// notification's id with it; an error is AppendMarshal's (a time JSON
+// cannot hold).
+func (pr *Prepared) AppendJSON(dst []byte, user string, dest rules.Destination, ruleIDs []int64) (string, []byte, error) {
+	j := pr.jsonParts()
+	if !j.fast {
+		n := pr.Render(user, dest, ruleIDs)
+		b, err := AppendMarshal(dst, n)
+		return n.ID, b, err
+	}
+	// The rule ids sorted and without repeats, as Render keeps them; nil
+	// stays nil (encoded null).
+	var buf [8]int64
+	ids := ruleIDs
+	if ids != nil {
+		ids = append(buf[:0], ruleIDs...)
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+	}
+	var ruleID int64
+	if len(ids) > 0 {
+		ruleID = ids[0]
+	}
+	id := ID(pr.p.ID, dest.Protocol, dest.Address)
+
+	b := append(dst, `{"id":`...)
+	b = appendJSONString(b, id)
+	b = append(b, j.buf[:j.msgEnd]...)
+	b = appendJSONString(b, dest.Protocol)
+	b = append(b, `,"address":`...)
+	b = appendJSONString(b, dest.Address)
+	b = append(b, `,"user":`...)
+	b = appendJSONString(b, user)
+	b = append(b, `,"rule_id":`...)
+	b = strconv.AppendInt(b, ruleID, 10)
+	b = append(b, `,"rule_ids":`...)
+	if ids == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, x := range ids {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, x, 10)
+		}
+		b = append(b, ']')
+	}
+	if dest.Protocol != rules.ProtocolEmail {
+		return id, append(b, j.buf[j.msgEnd:]...), nil
+	}
+	b = append(b, j.buf[j.msgEnd:j.fieldsEnd]...)
+	pr.emailParts(j)
+	// The rule's number: "/<n>" after the rules page in the body and in
+	// List-Unsubscribe, and the Rule header; none without a rule.
+	var num [24]byte
+	slashNum := num[:0]
+	if len(ids) > 0 {
+		slashNum = strconv.AppendInt(append(slashNum, '/'), ruleID, 10)
+	}
+	e := j.ebuf
+	b = append(b, e[:j.bodyEnd]...)
+	b = append(b, slashNum...)
+	b = append(b, e[j.bodyEnd:j.unsubAt]...)
+	b = append(b, slashNum...)
+	b = append(b, e[j.unsubAt:j.idAt]...)
+	b = append(b, id...) // hexadecimal: nothing to escape
+	b = append(b, e[j.idAt:j.ruleAt]...)
+	if len(ids) > 0 {
+		b = append(b, `,"X-Fedora-Messaging-Rule":"`...)
+		b = append(b, slashNum[1:]...)
+		b = append(b, '"')
+	}
+	return id, append(b, e[j.ruleAt:]...), nil
+}
