@@ -1550,20 +1550,21 @@ func BenchmarkHandleWork(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ns, err := m.Match(context.Background(), p, now)
+		// As Consumer.handle does.
+		pr, ms, err := m.Matches(context.Background(), p, now)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(ns) > 0 {
+		if len(ms) > 0 {
 			matched++
 		}
-		for _, n := range ns {
-			o := newOut(notifySubject(n.Protocol, n.User), n.ID)
-			data, err := notification.AppendMarshal(o.buf[:0], n)
+		for _, g := range ms {
+			o := newOut(notifySubject(g.Destination.Protocol, g.User), "")
+			id, data, err := pr.AppendJSON(o.buf[:0], g.User, g.Destination, g.RuleIDs)
 			if err != nil {
 				b.Fatal(err)
 			}
-			o.buf = data[:0]
+			o.id[0], o.buf = id, data[:0]
 			outPool.Put(o)
 			notes++
 		}

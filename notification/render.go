@@ -36,15 +36,17 @@ func (s Site) RuleURL(id int64) string {
 // Message-ID. The fields are length-prefixed, so no two different triples
 // hash the same input.
 func ID(messageID, protocol, address string) string {
-	h := sha256.New()
-	var buf [binary.MaxVarintLen64]byte
+	// Each string after its length, hashed at once from the stack when
+	// it fits (the matcher computes one per notification).
+	var stack [256]byte
+	in := stack[:0]
 	for _, s := range [...]string{messageID, protocol, address} {
-		h.Write(binary.AppendUvarint(buf[:0], uint64(len(s))))
-		h.Write([]byte(s))
+		in = binary.AppendUvarint(in, uint64(len(s)))
+		in = append(in, s...)
 	}
-	var sum [sha256.Size]byte
+	sum := sha256.Sum256(in)
 	var out [32]byte
-	hex.Encode(out[:], h.Sum(sum[:0])[:16])
+	hex.Encode(out[:], sum[:16])
 	return string(out[:])
 }
 

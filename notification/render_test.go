@@ -384,6 +384,11 @@ func TestID(t *testing.T) {
 	if got := notification.ID(msgID, "irc", "alice"); got != "6e6ee507da5b48ab92d43b7d0cfb95f6" {
 		t.Errorf("ID = %q", got)
 	}
+	// Longer than the stack buffer the hash input is built in.
+	long := strings.Repeat("a", 300) + "@example.org"
+	if got := notification.ID("2019-xxxxxxxxxx", "email", long); got != "ae32482b7ffa9c07f9060500702fb1e0" {
+		t.Errorf("ID of a long address = %q", got)
+	}
 	ids := map[string]bool{}
 	for _, in := range [][3]string{
 		{msgID, "email", "alice@example.org"},
