@@ -141,42 +141,8 @@ func appendNotification(b []byte, n *Notification) []byte {
 	b = appendJSONString(b, n.Address)
 	b = append(b, `,"user":`...)
 	b = appendJSONString(b, n.User)
-	b = append(b, `,"rule_id":`...)
-	b = strconv.AppendInt(b, n.RuleID, 10)
-	b = append(b, `,"rule_ids":`...)
-	if n.RuleIDs == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, id := range n.RuleIDs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, id, 10)
-		}
-		b = append(b, ']')
-	}
-	if n.App != "" {
-		b = append(b, `,"app":`...)
-		b = appendJSONString(b, n.App)
-	}
-	b = append(b, `,"severity":`...)
-	b = strconv.AppendInt(b, int64(n.Severity), 10)
-	b = append(b, `,"sent_at":"`...)
-	b = n.SentAt.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","summary":`...)
-	b = appendJSONString(b, n.Summary)
-	if n.Text != "" {
-		b = append(b, `,"text":`...)
-		b = appendJSONString(b, n.Text)
-	}
-	if n.URL != "" {
-		b = append(b, `,"url":`...)
-		b = appendJSONString(b, n.URL)
-	}
-	b = append(b, `,"created_at":"`...)
-	b = n.CreatedAt.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, '"')
+	b = appendRuleIDs(b, n.RuleID, n.RuleIDs)
+	b = appendMessageFields(b, n)
 	if n.Meta != nil {
 		b = appendMeta(b, n.Meta)
 	}
@@ -218,6 +184,50 @@ func appendNotification(b []byte, n *Notification) []byte {
 		b = appendJSONString(b, n.Line)
 	}
 	return append(b, '}')
+}
+
+// appendRuleIDs appends rule_id and rule_ids.
+func appendRuleIDs(b []byte, ruleID int64, ids []int64) []byte {
+	b = append(b, `,"rule_id":`...)
+	b = strconv.AppendInt(b, ruleID, 10)
+	b = append(b, `,"rule_ids":`...)
+	if ids == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return append(b, ']')
+}
+
+// appendMessageFields appends the fields that follow rule_ids, which come
+// from the bus message and the time of rendering: app to created_at.
+func appendMessageFields(b []byte, n *Notification) []byte {
+	if n.App != "" {
+		b = append(b, `,"app":`...)
+		b = appendJSONString(b, n.App)
+	}
+	b = append(b, `,"severity":`...)
+	b = strconv.AppendInt(b, int64(n.Severity), 10)
+	b = append(b, `,"sent_at":"`...)
+	b = n.SentAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","summary":`...)
+	b = appendJSONString(b, n.Summary)
+	if n.Text != "" {
+		b = append(b, `,"text":`...)
+		b = appendJSONString(b, n.Text)
+	}
+	if n.URL != "" {
+		b = append(b, `,"url":`...)
+		b = appendJSONString(b, n.URL)
+	}
+	b = append(b, `,"created_at":"`...)
+	b = n.CreatedAt.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }
 
 func appendMeta(b []byte, m *Meta) []byte {

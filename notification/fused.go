@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/rules"
@@ -30,11 +29,13 @@ type jsonParts struct {
 	// AppendMarshal): AppendJSON then encodes Render's result.
 	fast bool
 	// buf holds, up to msgEnd, what follows "id": message_id and topic, up
-	// to the protocol's value; up to fieldsEnd, what follows rule_ids:
-	// app, severity, sent_at, summary, text, url and created_at; and then
-	// the end of a notification that is not an email (its line).
-	buf               []byte
-	msgEnd, fieldsEnd int
+	// to the protocol's value; and then what follows rule_ids: app,
+	// severity, sent_at, summary, text, url and created_at.
+	buf    []byte
+	msgEnd int
+	// line, once made (on the first notification that is not an email),
+	// ends such a notification.
+	line []byte
 
 	// email says ebuf is made. It holds meta, the email's subject and its
 	// body up to the rule's link's number, after the rules page (up to
@@ -64,8 +65,7 @@ func (pr *Prepared) jsonParts() *jsonParts {
 	}
 	j.fast = fastEncoding && jsonTime(pr.sentAt) && jsonTime(pr.now)
 	p := pr.p
-	line := pr.line()
-	size := len(p.ID) + len(p.Topic) + len(p.App) + len(pr.psummary) + len(pr.ptext) + len(pr.purl) + len(line)
+	size := len(p.ID) + len(p.Topic) + len(p.App) + len(pr.psummary) + len(pr.ptext) + len(pr.purl)
 	b := make([]byte, 0, size+size/4+256)
 	b = append(b, `,"message_id":`...)
 	b = appendJSONString(b, p.ID)
@@ -74,34 +74,10 @@ func (pr *Prepared) jsonParts() *jsonParts {
 	b = append(b, `,"protocol":`...)
 	j.msgEnd = len(b)
 
-	if p.App != "" {
-		b = append(b, `,"app":`...)
-		b = appendJSONString(b, p.App)
-	}
-	b = append(b, `,"severity":`...)
-	b = strconv.AppendInt(b, int64(pr.severity), 10)
-	b = append(b, `,"sent_at":"`...)
-	b = pr.sentAt.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","summary":`...)
-	b = appendJSONString(b, pr.psummary)
-	if pr.ptext != "" {
-		b = append(b, `,"text":`...)
-		b = appendJSONString(b, pr.ptext)
-	}
-	if pr.purl != "" {
-		b = append(b, `,"url":`...)
-		b = appendJSONString(b, pr.purl)
-	}
-	b = append(b, `,"created_at":"`...)
-	b = pr.now.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, '"')
-	j.fieldsEnd = len(b)
-
-	if line != "" {
-		b = append(b, `,"line":`...)
-		b = appendJSONString(b, line)
-	}
-	j.buf = append(b, '}')
+	// Render's values of these fields, encoded as appendNotification does.
+	b = appendMessageFields(b, &Notification{App: p.App, Severity: pr.severity, SentAt: pr.sentAt,
+		Summary: pr.psummary, Text: pr.ptext, URL: pr.purl, CreatedAt: pr.now})
+	j.buf = b
 	return j
 }
 
@@ -171,7 +147,8 @@ func (pr *Prepared) emailParts(j *jsonParts) {
 		b = append(b, `,"patch_url":`...)
 		b = appendJSONString(b, pr.patchURL)
 	}
-	j.ebuf = append(b, "}}"...)
+	b = append(b, "}}"...)
+	j.ebuf = b
 }
 
 // AppendJSON appends the JSON of the notification Render(user, dest,
@@ -200,7 +177,8 @@ func (pr *Prepared) AppendJSON(dst []byte, user string, dest rules.Destination, 
 	}
 	id := ID(pr.p.ID, dest.Protocol, dest.Address)
 
-	b := append(dst, `{"id":`...)
+	b := dst
+	b = append(b, `{"id":`...)
 	b = appendJSONString(b, id)
 	b = append(b, j.buf[:j.msgEnd]...)
 	b = appendJSONString(b, dest.Protocol)
@@ -208,25 +186,18 @@ func (pr *Prepared) AppendJSON(dst []byte, user string, dest rules.Destination, 
 	b = appendJSONString(b, dest.Address)
 	b = append(b, `,"user":`...)
 	b = appendJSONString(b, user)
-	b = append(b, `,"rule_id":`...)
-	b = strconv.AppendInt(b, ruleID, 10)
-	b = append(b, `,"rule_ids":`...)
-	if ids == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, x := range ids {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, x, 10)
-		}
-		b = append(b, ']')
-	}
+	b = appendRuleIDs(b, ruleID, ids)
+	b = append(b, j.buf[j.msgEnd:]...)
 	if dest.Protocol != rules.ProtocolEmail {
-		return id, append(b, j.buf[j.msgEnd:]...), nil
+		if j.line == nil {
+			if line := pr.line(); line != "" {
+				j.line = append(j.line, `,"line":`...)
+				j.line = appendJSONString(j.line, line)
+			}
+			j.line = append(j.line, '}')
+		}
+		return id, append(b, j.line...), nil
 	}
-	b = append(b, j.buf[j.msgEnd:j.fieldsEnd]...)
 	pr.emailParts(j)
 	// The rule's number: "/<n>" after the rules page in the body and in
 	// List-Unsubscribe, and the Rule header; none without a rule.

@@ -39,9 +39,9 @@ func TestAppendJSONIsRenderAndMarshal(t *testing.T) {
 	for _, p := range corpusMessages(t) {
 		for si, site := range sites {
 			pr := Prepare(p, site, encNow)
-			for i, d := range encDests {
+			for i := range encDests {
 				// IRC first for some: the email parts are made on demand.
-				d = encDests[(i+si)%len(encDests)]
+				d := encDests[(i+si)%len(encDests)]
 				for _, ids := range idLists {
 					checkAppendJSON(t, pr, "alice", d, ids)
 				}
