@@ -149,7 +149,9 @@ func WaitDeadLetters(t testing.TB, n *fmntest.NATS, channel string, want int) []
 }
 
 // Settled waits until the channel's consumer has nothing left to deliver
-// and nothing unacknowledged: every notification is sent or dead.
+// and nothing unacknowledged: every notification is sent or dead. The
+// last outcomes may be reported just after (Options.OnOutcome comes after
+// the settlement): a test that counts them waits for them too.
 func Settled(t testing.TB, n *fmntest.NATS, channel string) *jetstream.ConsumerInfo {
 	t.Helper()
 	var info *jetstream.ConsumerInfo
