@@ -564,20 +564,18 @@ func (r *Runner) fillLimit() int { return 10 * max(r.cfg.BatchSize, 100) }
 func (r *Runner) apply(ctx context.Context, st jetstream.Stream, msgs []Msg) (last uint64, more bool, err error) {
 	var res applied
 	if r.atKnown {
+		// Forgotten until this commits: a failure leaves it unknown.
 		r.atKnown = false
 		res, err = r.applyAt(ctx, st, msgs, r.at)
-		if err != nil {
-			var pe *pgconn.PgError
-			if !errors.As(err, &pe) || pe.Code != claimFailed {
-				return 0, false, err
-			}
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == claimFailed {
 			r.claimsLost.Add(1)
+			res, err = r.applyLocked(ctx, st, msgs)
 		}
+	} else {
+		res, err = r.applyLocked(ctx, st, msgs)
 	}
-	if !res.done {
-		if res, err = r.applyLocked(ctx, st, msgs); err != nil {
-			return 0, false, err
-		}
+	if err != nil {
+		return 0, false, err
 	}
 	r.at, r.atKnown = res.last, true
 	r.applied.Add(res.applied)
@@ -599,8 +597,6 @@ const claimFailed = "FMN01"
 
 // applied is what one transaction did.
 type applied struct {
-	// done says the transaction is over: committed, or nothing to do.
-	done bool
 	// last is the position after it; more says a fill stopped at its
 	// bound.
 	last             uint64
@@ -615,7 +611,7 @@ type applied struct {
 func (r *Runner) applyAt(ctx context.Context, st jetstream.Stream, msgs []Msg, at uint64) (applied, error) {
 	if len(msgs) == 0 || msgs[len(msgs)-1].Seq <= at {
 		// Only redeliveries: the position never goes back.
-		return applied{done: true, last: at, skipped: uint64(len(msgs))}, nil
+		return applied{last: at, skipped: uint64(len(msgs))}, nil
 	}
 	conn, err := r.pool.Acquire(ctx)
 	if err != nil {
@@ -640,7 +636,6 @@ func (r *Runner) applyAt(ctx context.Context, st jetstream.Stream, msgs []Msg, a
 		}
 		return applied{}, err
 	}
-	res.done = true
 	return res, nil
 }
 
@@ -671,7 +666,6 @@ func (r *Runner) applyLocked(ctx context.Context, st jetstream.Stream, msgs []Ms
 	if err != nil {
 		return applied{}, err
 	}
-	res.done = true
 	return res, nil
 }
 
