@@ -1551,7 +1551,7 @@ func BenchmarkHandleWork(b *testing.B) {
 			b.Fatal(err)
 		}
 		// As Consumer.handle does.
-		pr, ms, err := m.Matches(context.Background(), p, now)
+		pr, ms, err := m.Matches(context.Background(), nil, p, now)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -1559,7 +1559,7 @@ func BenchmarkHandleWork(b *testing.B) {
 			matched++
 		}
 		for _, g := range ms {
-			o := newOut(notifySubject(g.Destination.Protocol, g.User), "")
+			o := newOut(notifySubject(g.Destination.Protocol, g.User))
 			id, data, err := pr.AppendJSON(o.buf[:0], g.User, g.Destination, g.RuleIDs)
 			if err != nil {
 				b.Fatal(err)

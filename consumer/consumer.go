@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/bus"
+	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/streams"
 	"github.com/fmn-project/fmn/wire"
 	"github.com/nats-io/nats.go"
@@ -131,15 +132,15 @@ var outPool sync.Pool
 // maxPooled is the largest buffer kept for reuse.
 const maxPooled = 64 << 10
 
-// newOut returns a message to publish n's encoding in, with n's
-// Nats-Msg-Id.
-func newOut(subject, id string) *outMsg {
+// newOut returns a message to publish a notification on subject; the
+// caller encodes it into buf and sets its Nats-Msg-Id (id[0]).
+func newOut(subject string) *outMsg {
 	o, ok := outPool.Get().(*outMsg)
 	if !ok {
 		o = &outMsg{id: make([]string, 1), buf: make([]byte, 0, 4096)}
 		o.msg.Header = nats.Header{wire.HeaderMsgID: o.id}
 	}
-	o.msg.Subject, o.id[0] = subject, id
+	o.msg.Subject = subject
 	return o
 }
 
@@ -288,7 +289,8 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 		return pending{msg: msg}
 	}
 	now := time.Now().UTC()
-	pr, matches, err := c.m.Matches(context.Background(), p, now)
+	var matchBuf [4]rules.Match
+	pr, matches, err := c.m.Matches(context.Background(), matchBuf[:0], p, now)
 	pd := pending{msg: msg, err: err}
 	if err != nil || len(matches) == 0 {
 		return pd
@@ -296,7 +298,7 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 	pd.futures = make([]jetstream.PubAckFuture, 0, len(matches))
 	pd.outs = make([]*outMsg, 0, len(matches))
 	for _, g := range matches {
-		o := newOut(notifySubject(g.Destination.Protocol, g.User), "")
+		o := newOut(notifySubject(g.Destination.Protocol, g.User))
 		id, data, err := pr.AppendJSON(o.buf[:0], g.User, g.Destination, g.RuleIDs)
 		if err != nil {
 			pd.err = err

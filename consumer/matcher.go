@@ -525,7 +525,7 @@ func (m *Matcher) resolve(ctx context.Context) error {
 // destination, naming every rule that produced it. An error (a lookup
 // failed) means the message must be retried, not dropped.
 func (m *Matcher) Match(ctx context.Context, p *bus.Parsed, now time.Time) ([]*notification.Notification, error) {
-	pr, matches, err := m.Matches(ctx, p, now)
+	pr, matches, err := m.Matches(ctx, nil, p, now)
 	if err != nil || len(matches) == 0 {
 		return nil, err
 	}
@@ -536,11 +536,11 @@ func (m *Matcher) Match(ctx context.Context, p *bus.Parsed, now time.Time) ([]*n
 	return out, nil
 }
 
-// Matches is Match before rendering: the destinations p goes to, and p
-// prepared for rendering at now (nil when it goes nowhere). The consumer
-// encodes each notification straight from them
+// Matches is Match before rendering: the destinations p goes to, appended
+// to dst, and p prepared for rendering at now (nil when it goes nowhere).
+// The consumer encodes each notification straight from them
 // (notification.Prepared.AppendJSON).
-func (m *Matcher) Matches(ctx context.Context, p *bus.Parsed, now time.Time) (*notification.Prepared, []rules.Match, error) {
+func (m *Matcher) Matches(ctx context.Context, dst []rules.Match, p *bus.Parsed, now time.Time) (*notification.Prepared, []rules.Match, error) {
 	// The candidates are a fresh slice of immutable compiled rules, so the
 	// exact checks (which may look up ownership over HTTP on a cache miss)
 	// run without the lock and never hold up a rule reload.
@@ -551,7 +551,7 @@ func (m *Matcher) Matches(ctx context.Context, p *bus.Parsed, now time.Time) (*n
 	if len(cands) == 0 {
 		return nil, nil, nil
 	}
-	matches, err := rules.MatchCandidates(ctx, nil, cands, p, m.lookups)
+	matches, err := rules.MatchCandidates(ctx, dst, cands, p, m.lookups)
 	if err != nil || len(matches) == 0 {
 		return nil, nil, err
 	}
