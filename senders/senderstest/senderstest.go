@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +38,9 @@ func FastOptions(maxDeliver int) senders.Options {
 type Outcomes struct {
 	mu   sync.Mutex
 	list []senders.Outcome
+	// stored counts the outcomes Run stored (Options.StoreOutcome) before
+	// settling their notification; each is reported (Record) just after.
+	stored int
 }
 
 // Record is an Options.OnOutcome.
@@ -44,6 +48,31 @@ func (o *Outcomes) Record(x senders.Outcome) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.list = append(o.list, x)
+}
+
+func (o *Outcomes) store() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.stored++
+}
+
+// caughtUp says every outcome stored before a settlement is reported.
+func (o *Outcomes) caughtUp() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.list) >= o.stored
+}
+
+// running are the Outcomes of the senders Start runs, by NATS and channel,
+// for Settled.
+var (
+	runningMu sync.Mutex
+	running   = map[runKey][]*Outcomes{}
+)
+
+type runKey struct {
+	n       *fmntest.NATS
+	channel string
 }
 
 // All returns a copy of the outcomes so far.
@@ -71,6 +100,29 @@ func Start(t testing.TB, n *fmntest.NATS, s senders.Sender, opts senders.Options
 	t.Helper()
 	out := &Outcomes{}
 	opts.OnOutcome = out.Record
+	// Counted before the settlement, so that Settled can wait for the
+	// report that follows it.
+	storeOutcome := opts.StoreOutcome
+	opts.StoreOutcome = func(ctx context.Context, o senders.Outcome) error {
+		if storeOutcome != nil {
+			if err := storeOutcome(ctx, o); err != nil {
+				return err
+			}
+		}
+		out.store()
+		return nil
+	}
+	key := runKey{n, s.Channel()}
+	runningMu.Lock()
+	running[key] = append(running[key], out)
+	runningMu.Unlock()
+	t.Cleanup(func() {
+		runningMu.Lock()
+		defer runningMu.Unlock()
+		if running[key] = slices.DeleteFunc(running[key], func(o *Outcomes) bool { return o == out }); len(running[key]) == 0 {
+			delete(running, key)
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- senders.Run(ctx, n.JS, n.Streams, s, opts, logger) }()
@@ -149,9 +201,12 @@ func WaitDeadLetters(t testing.TB, n *fmntest.NATS, channel string, want int) []
 }
 
 // Settled waits until the channel's consumer has nothing left to deliver
-// and nothing unacknowledged: every notification is sent or dead. The
-// last outcomes may be reported just after (Options.OnOutcome comes after
-// the settlement): a test that counts them waits for them too.
+// and nothing unacknowledged: every notification is sent or dead. Run
+// reports an outcome (Options.OnOutcome) just after settling its
+// notification; Settled also waits, a few seconds at most, until the
+// senders Start runs on the channel have reported every outcome they
+// stored, so that a test can count them. (A notification acked as sent
+// earlier, Skipped, is reported without being stored first.)
 func Settled(t testing.TB, n *fmntest.NATS, channel string) *jetstream.ConsumerInfo {
 	t.Helper()
 	var info *jetstream.ConsumerInfo
@@ -163,6 +218,16 @@ func Settled(t testing.TB, n *fmntest.NATS, channel string) *jetstream.ConsumerI
 		info, err = c.Info(fmntest.Context(t))
 		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
 	})
+	runningMu.Lock()
+	outs := slices.Clone(running[runKey{n, channel}])
+	runningMu.Unlock()
+	// Not a failure when a sender stopped between the two: the test's
+	// own checks then say what is missing.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if !slices.ContainsFunc(outs, func(o *Outcomes) bool { return !o.caughtUp() }) {
+			break
+		}
+	}
 	return info
 }
 
