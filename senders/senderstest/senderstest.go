@@ -216,7 +216,16 @@ func Settled(t testing.TB, n *fmntest.NATS, channel string) *jetstream.ConsumerI
 			return false
 		}
 		info, err = c.Info(fmntest.Context(t))
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		if err != nil || info.NumPending != 0 || info.NumAckPending != 0 {
+			return false
+		}
+		// A consumer learns of a new message after the stream stored it
+		// (and acked its publish): until then it reports nothing pending.
+		// Settled only once it has delivered the last message it takes.
+		// (Not the ack floor: a message the server gave up on, MaxDeliver,
+		// stays below it.)
+		last, err := lastSeq(t, n, info.Config)
+		return err == nil && info.Delivered.Stream >= last
 	})
 	runningMu.Lock()
 	outs := slices.Clone(running[runKey{n, channel}])
@@ -229,6 +238,32 @@ func Settled(t testing.TB, n *fmntest.NATS, channel string) *jetstream.ConsumerI
 		}
 	}
 	return info
+}
+
+// lastSeq is the stream sequence of the last NOTIFY message on the
+// consumer's filter subjects (0 when there is none).
+func lastSeq(t testing.TB, n *fmntest.NATS, cfg jetstream.ConsumerConfig) (uint64, error) {
+	ctx := fmntest.Context(t)
+	st, err := n.JS.Stream(ctx, n.Streams.Notify)
+	if err != nil {
+		return 0, err
+	}
+	filters := cfg.FilterSubjects
+	if cfg.FilterSubject != "" {
+		filters = append(filters, cfg.FilterSubject)
+	}
+	var last uint64
+	for _, f := range filters {
+		m, err := st.GetLastMsgForSubject(ctx, f)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		last = max(last, m.Sequence)
+	}
+	return last, nil
 }
 
 // LogBuffer is a concurrency-safe log sink.
