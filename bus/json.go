@@ -32,7 +32,9 @@ func (b *Body) is(m *member, key string) bool {
 	if string(k) == key {
 		return true
 	}
-	if !containsByte(k, '\\') {
+	// An escape is longer than what it stands for: only a longer key
+	// can hold key escaped.
+	if len(k) <= len(key) || !containsByte(k, '\\') {
 		return false
 	}
 	var dk string
@@ -498,7 +500,7 @@ func (v Value) member(key string) Value {
 		match := false
 		if k := d[ks+1 : i-1]; string(k) == key {
 			match = true
-		} else if containsByte(k, '\\') {
+		} else if len(k) > len(key) && containsByte(k, '\\') {
 			var dk string
 			if json.Unmarshal(d[ks:i], &dk) == nil && dk == key {
 				match = true

@@ -86,7 +86,37 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 	if len(h) > l.MaxHeaders {
 		return nil, invalidf("%d headers exceed the limit of %d", len(h), l.MaxHeaders)
 	}
-	id := h.Get(wire.HeaderMsgID)
+	// One pass over the headers: the header map was just decoded, and
+	// each lookup by name costs a hash and its cache misses again. The
+	// errors keep their precedence: the id, the body's size, then the
+	// first header over a limit.
+	var id, schemaName, sentAt, severity string
+	var headerErr error
+	for k, vs := range h {
+		if len(k) > l.MaxHeaderName {
+			if headerErr == nil {
+				headerErr = invalidf("header name of %d bytes exceeds the limit of %d bytes (%.40q…)", len(k), l.MaxHeaderName, k)
+			}
+			continue
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		v := vs[0]
+		switch k {
+		case wire.HeaderMsgID:
+			id = v // checkID tells what is wrong with it first
+		case HeaderSchema:
+			schemaName = v
+		case HeaderSeverity:
+			severity = v
+		case HeaderSentAt:
+			sentAt = v
+		}
+		if len(v) > l.MaxHeaderValue && headerErr == nil {
+			headerErr = invalidf("header %.60q: value of %d bytes exceeds the limit of %d bytes", k, len(v), l.MaxHeaderValue)
+		}
+	}
 	if err := checkID(id, l); err != nil {
 		if id == "" {
 			return nil, invalidf("no message id (header %s)", wire.HeaderMsgID)
@@ -96,50 +126,32 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 	if len(data) > l.MaxBody {
 		return nil, invalidf("body of %d bytes exceeds the limit of %d bytes", len(data), l.MaxBody)
 	}
+	if headerErr != nil {
+		return nil, headerErr
+	}
 
 	// One allocation holds the result and the scratch space of the parse,
 	// reused once the caller releases the result (Parsed.Release).
 	st := statePool.Get().(*parseState)
 	pd := &st.pd
 	pd.state = st
-	pd.ID, pd.Topic, pd.Severity = id, topic, SeverityInfo
+	pd.ID, pd.Topic, pd.Schema, pd.Severity = id, topic, schemaName, SeverityInfo
+	if severity != "" {
+		pd.Severity = parseSeverity(severity)
+	}
 	reg := p.Registry
 	if reg == nil {
 		reg = DefaultRegistry
 	}
 	var sch *Schema
-	if vs := h[HeaderSchema]; len(vs) > 0 && vs[0] != "" {
-		sch = reg.Lookup(vs[0])
+	if schemaName != "" {
+		sch = reg.Lookup(schemaName)
 	}
 	// The lists of a known schema are its extractor's: the filter headers
 	// are read for an unknown one, or when the extractor fails.
 	headerLists := sch == nil
-	var sentAt string
-	for k, vs := range h {
-		if len(k) > l.MaxHeaderName {
-			return nil, invalidf("header name of %d bytes exceeds the limit of %d bytes (%.40q…)", len(k), l.MaxHeaderName, k)
-		}
-		if len(vs) == 0 {
-			continue
-		}
-		v := vs[0]
-		if len(v) > l.MaxHeaderValue {
-			return nil, invalidf("header %.60q: value of %d bytes exceeds the limit of %d bytes", k, len(v), l.MaxHeaderValue)
-		}
-		switch k {
-		case HeaderSchema:
-			pd.Schema = v
-			continue
-		case HeaderSeverity:
-			pd.Severity = parseSeverity(v)
-			continue
-		case HeaderSentAt:
-			sentAt = v
-			continue
-		}
-		if headerLists {
-			pd.addFilterHeader(k, v)
-		}
+	if headerLists {
+		pd.addFilterHeaders(h)
 	}
 	if t, ok := ParseSentAt(sentAt); ok {
 		pd.SentAt = t
@@ -184,11 +196,7 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 		pd.textBody = x.TextBody.raw
 	}
 	if !fromClass && !headerLists {
-		for k, vs := range h {
-			if len(vs) > 0 {
-				pd.addFilterHeader(k, vs[0])
-			}
-		}
+		pd.addFilterHeaders(h)
 	}
 	for _, k := range filterKinds {
 		list := pd.list(k.kind)
@@ -198,6 +206,19 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 		*list = sortedUnique(*list)
 	}
 	return pd, nil
+}
+
+// addFilterHeaders adds the names the filter headers of h carry.
+func (p *Parsed) addFilterHeaders(h nats.Header) {
+	for k, vs := range h {
+		switch k {
+		case HeaderSchema, HeaderSeverity, HeaderSentAt:
+			continue
+		}
+		if len(vs) > 0 {
+			p.addFilterHeader(k, vs[0])
+		}
+	}
 }
 
 // addFilterHeader adds the name a fedora_messaging_<kind>_<name> header

@@ -88,18 +88,22 @@ func (p *Parsed) Display() {
 	// The parse's scratch space is free again: the first run's results
 	// were copied out of it.
 	var x *Extraction
-	var members []member
+	var body Body
 	if st := p.state; st != nil && &st.pd == p {
-		x, members = &st.x, st.members[:0]
+		// The body scanned by the parse, with its index of members, serves
+		// again (unless the caller has replaced p.Body since).
+		x, body = &st.x, st.x.Body
 		*x = Extraction{}
 	} else {
 		x = &Extraction{}
 	}
-	x.ID, x.Topic, x.Schema, x.Headers = p.ID, p.Topic, p.Schema, p.header
-	body, err := scanBody(p.Body, members, true)
-	if err != nil {
-		return // it was scanned once already: cannot happen
+	if !sameBytes(body.raw, p.Body) {
+		var err error
+		if body, err = scanBody(p.Body, nil, true); err != nil {
+			return // it was scanned once already: cannot happen
+		}
 	}
+	x.ID, x.Topic, x.Schema, x.Headers = p.ID, p.Topic, p.Schema, p.header
 	x.Body = body
 	if failed := runSchema(s, x); failed != "" && p.ExtractError == "" {
 		p.ExtractError = failed
@@ -109,6 +113,11 @@ func (p *Parsed) Display() {
 	if p.Text == "" {
 		p.textBody = x.TextBody.raw
 	}
+}
+
+// sameBytes tells whether a and b are the same bytes in memory.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // DisplayText returns the notification's body text: Text, or when the
