@@ -287,6 +287,11 @@ func TestParseInvalid(t *testing.T) {
 		{"too many headers", "bus." + bodhiTopic, many, `{}`, "headers exceed"},
 		{"long header name", "bus." + bodhiTopic, long, `{}`, "header name"},
 		{"long header value", "bus." + bodhiTopic, longValue, `{}`, "value of 5000 bytes"},
+		// Several faults: the id first, then the body's size, then a header.
+		{"no id and a long header value", "bus." + bodhiTopic, nats.Header{"x": {strings.Repeat("v", 5000)}}, `{}`, "no message id"},
+		{"long id", "bus." + bodhiTopic, nats.Header{"Nats-Msg-Id": {strings.Repeat("i", 5000)}}, `{}`, "message id of 5000 bytes"},
+		{"empty id value list", "bus." + bodhiTopic, nats.Header{"Nats-Msg-Id": {}}, `{}`, "no message id"},
+		{"huge body and a long header value", "bus." + bodhiTopic, longValue, `{"a":"` + strings.Repeat("x", 1<<20) + `"}`, "body of"},
 		{"not a bus subject", "dlq.bus", hdr(), `{}`, "not a bus subject"},
 		{"empty topic", "bus.", hdr(), `{}`, "topic is missing"},
 		{"empty token", "bus.a..b", hdr(), `{}`, "empty token"},
