@@ -1568,6 +1568,9 @@ func BenchmarkHandleWork(b *testing.B) {
 			outPool.Put(o)
 			notes++
 		}
+		if pr != nil {
+			pr.Release()
+		}
 		p.Release()
 	}
 	// The process's CPU time (GC included) is the figure that holds on a

@@ -295,6 +295,7 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 	if err != nil || len(matches) == 0 {
 		return pd
 	}
+	defer pr.Release() // the notifications are encoded into buffers of their own
 	pd.futures = make([]jetstream.PubAckFuture, 0, len(matches))
 	pd.outs = make([]*outMsg, 0, len(matches))
 	for _, g := range matches {

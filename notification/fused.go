@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/rules"
@@ -58,6 +59,41 @@ func appendInner(b []byte, s string) []byte {
 	return b[:len(b)-2]
 }
 
+// partsPool recycles the parts' buffers (Prepared.Release): a notified
+// message's parts are a few KB, most of what encoding its notifications
+// allocates.
+var partsPool sync.Pool
+
+// maxPooledParts bounds the buffers kept: a huge message's are left to
+// the GC.
+const maxPooledParts = 64 << 10
+
+func getBuf(size int) []byte {
+	if b, ok := partsPool.Get().(*[]byte); ok {
+		if cap(*b) >= size {
+			return (*b)[:0]
+		}
+		partsPool.Put(b)
+	}
+	return make([]byte, 0, size)
+}
+
+func putBuf(b []byte) {
+	if b != nil && cap(b) <= maxPooledParts {
+		b = b[:0]
+		partsPool.Put(&b)
+	}
+}
+
+// Release gives pr's buffers back for the next message's. Call it once
+// nothing will encode with pr again: what AppendJSON returned is the
+// caller's and stays valid.
+func (pr *Prepared) Release() {
+	putBuf(pr.js.buf)
+	putBuf(pr.js.ebuf)
+	pr.js = jsonParts{}
+}
+
 func (pr *Prepared) jsonParts() *jsonParts {
 	j := &pr.js
 	if j.buf != nil {
@@ -66,7 +102,7 @@ func (pr *Prepared) jsonParts() *jsonParts {
 	j.fast = fastEncoding && jsonTime(pr.sentAt) && jsonTime(pr.now)
 	p := pr.p
 	size := len(p.ID) + len(p.Topic) + len(p.App) + len(pr.psummary) + len(pr.ptext) + len(pr.purl)
-	b := make([]byte, 0, size+size/4+256)
+	b := getBuf(size + size/4 + 256)
 	b = append(b, `,"message_id":`...)
 	b = appendJSONString(b, p.ID)
 	b = append(b, `,"topic":`...)
@@ -102,7 +138,7 @@ func (pr *Prepared) emailParts(j *jsonParts) {
 			size += len(s)
 		}
 	}
-	b := make([]byte, 0, size+size/4+512)
+	b := getBuf(size + size/4 + 512)
 	b = appendMeta(b, m)
 	b = append(b, `,"email":{"subject":`...)
 	b = appendJSONString(b, pr.subject)

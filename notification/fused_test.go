@@ -64,6 +64,38 @@ func TestAppendJSONIsRenderAndMarshal(t *testing.T) {
 	}
 }
 
+// TestReleaseReusesParts: once released, a prepared message's buffers
+// serve the next messages' parts; what AppendJSON returned earlier is
+// the caller's and stays as it was, and the next encodings are still
+// Render's.
+func TestReleaseReusesParts(t *testing.T) {
+	t.Parallel()
+	type kept struct{ got, want []byte }
+	var earlier []kept
+	for i, p := range corpusMessages(t) {
+		pr := Prepare(p, encSite, encNow)
+		for _, d := range encDests {
+			checkAppendJSON(t, pr, "alice", d, []int64{int64(i)})
+			_, got, err := pr.AppendJSON(nil, "alice", d, []int64{int64(i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := AppendMarshal(nil, pr.Render("alice", d, []int64{int64(i)}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			earlier = append(earlier, kept{got, want})
+		}
+		pr.Release()
+		pr.Release() // twice is harmless
+	}
+	for i, k := range earlier {
+		if !bytes.Equal(k.got, k.want) {
+			t.Fatalf("encoding %d changed after its message was released:\n%s\nwant\n%s", i, k.got, k.want)
+		}
+	}
+}
+
 // BenchmarkEncodeNotifications: a corpus message prepared and its
 // notifications encoded, by AppendJSON and by Render then AppendMarshal,
 // for one email, five emails (the pipeline benchmark's worst case has
