@@ -332,6 +332,9 @@ func clip(s string, max int, more string) string {
 // bodyText normalises the text of a message for an email body: "\n" line
 // ends, valid UTF-8, and no control characters other than newline and tab.
 func bodyText(s string) string {
+	if isPlainText(s) {
+		return s
+	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.Map(func(r rune) rune {
@@ -345,6 +348,17 @@ func bodyText(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// isPlainText reports whether s is printable ASCII, newlines and tabs,
+// the common case, which bodyText returns as is.
+func isPlainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\n' && c != '\t') || c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // messageIDDomain returns the right-hand side of a Message-ID: the host of
