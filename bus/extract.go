@@ -55,6 +55,21 @@ type Extraction struct {
 
 	// matchOnly: see Display.
 	matchOnly bool
+	// arena holds the members of the nested objects object indexed, in
+	// the parse's scratch space while it lasts.
+	arena []member
+}
+
+// object is v.Object with the index in x's scratch space: the extractors
+// of the busiest schemas index an object or two per message.
+func (x *Extraction) object(v Value) Body {
+	d := v.raw
+	if len(d) == 0 || d[0] != '{' {
+		return Body{}
+	}
+	start := len(x.arena)
+	x.arena = appendMembers(x.arena, d)
+	return Body{Value: v, members: x.arena[start:len(x.arena):len(x.arena)]}
 }
 
 // Display reports whether the extractor must derive what a notification

@@ -448,7 +448,11 @@ func (v Value) Object() Body {
 	if len(d) == 0 || d[0] != '{' {
 		return Body{}
 	}
-	members := make([]member, 0, 8)
+	return Body{Value: v, members: appendMembers(make([]member, 0, 8), d)}
+}
+
+// appendMembers appends the members of the object d to members.
+func appendMembers(members []member, d []byte) []member {
 	i := skipWS(d, 1)
 	for i < len(d) && d[i] == '"' {
 		ks := i
@@ -464,7 +468,7 @@ func (v Value) Object() Body {
 			i = skipWS(d, i+1)
 		}
 	}
-	return Body{Value: v, members: members}
+	return members
 }
 
 // Raw returns the value's JSON text (nil when absent).

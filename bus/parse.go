@@ -167,6 +167,7 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 
 	x := &st.x
 	x.ID, x.Topic, x.Schema, x.Headers, x.Body = id, topic, pd.Schema, h, body
+	x.arena = st.nested[:0]
 	fromClass := false
 	if sch == nil {
 		Generic(x)
@@ -272,6 +273,8 @@ type parseState struct {
 	pd      Parsed
 	x       Extraction
 	members [24]member
+	// nested backs the indexes of nested objects (Extraction.object).
+	nested [48]member
 }
 
 // statePool recycles parse states: at ~1 KB a message, they were a third

@@ -93,7 +93,7 @@ func (p *Parsed) Display() {
 		// The body scanned by the parse, with its index of members, serves
 		// again (unless the caller has replaced p.Body since).
 		x, body = &st.x, st.x.Body
-		*x = Extraction{}
+		*x = Extraction{arena: st.nested[:0]} // nothing of the first run's objects is kept
 	} else {
 		x = &Extraction{}
 	}

@@ -234,11 +234,11 @@ type bodhiUpdate struct {
 	strs                 []string // the NVRs as strs, once nvrStrings has read them
 }
 
-func bodhiUpdateOf(v Value) *bodhiUpdate {
+func bodhiUpdateOf(x *Extraction, v Value) *bodhiUpdate {
 	if v.Kind() != KindObject {
 		PyRaise("TypeError", "the update is not a dict")
 	}
-	o := v.Object()
+	o := x.object(v)
 	u := &bodhiUpdate{alias: o.PyItem("alias")}
 	u.nvrs = PyPluck(o.PyItem("builds"), "nvr")
 	u.owner = o.PyItem("user", "name")
@@ -299,7 +299,7 @@ func (c *bodhiCtx) item(path ...string) Value { return c.x.Body.PyItem(path...) 
 
 func (c *bodhiCtx) update() *bodhiUpdate {
 	if c.upd == nil {
-		c.upd = bodhiUpdateOf(c.src.PyItem("update"))
+		c.upd = bodhiUpdateOf(c.x, c.src.PyItem("update"))
 	}
 	return c.upd
 }
@@ -371,7 +371,7 @@ var bodhiCommentUser = []string{"user", "name"}
 func bodhiUpdateComment(x *Extraction) {
 	// A comment that is not a dict indexes as an empty one: every lookup
 	// raises, as Python's TypeError.
-	c := &bodhiCtx{x: x, src: x.Body.Get("comment").Object(), agentAt: bodhiCommentUser}
+	c := &bodhiCtx{x: x, src: x.object(x.Body.Get("comment")), agentAt: bodhiCommentUser}
 	karma := func() string { return PyStr(c.src.PyItem("karma")) }
 	bodhiUpdateExtract(c,
 		func(c *bodhiCtx) string {

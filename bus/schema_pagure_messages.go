@@ -50,7 +50,7 @@ func (m *pagureMsg) obj(key string) Body {
 			return m.objs[i].body
 		}
 	}
-	o := m.x.Body.Get(key).Object()
+	o := m.x.object(m.x.Body.Get(key))
 	if m.nobj < len(m.objs) {
 		m.objs[m.nobj].key, m.objs[m.nobj].body = key, o
 		m.nobj++
