@@ -335,6 +335,11 @@ func bodyText(s string) string {
 	if isPlainText(s) {
 		return s
 	}
+	return normaliseBodyText(s)
+}
+
+// normaliseBodyText is bodyText's three passes, for any text.
+func normaliseBodyText(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.Map(func(r rune) rune {
