@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"strconv"
 )
 
@@ -237,10 +238,10 @@ const (
 	highs = 0x8080808080808080
 )
 
-// plainRun returns the index of the first byte from i on that may not be
-// plain, skipping eight plain bytes at a time: the text fields of bus
-// messages are long runs of them, and the body is scanned whole once per
-// message.
+// plainRun returns the index of the first byte from i on that is not
+// plain, looking at eight bytes at a time, or where fewer than eight are
+// left: the text fields of bus messages are long runs of plain bytes, their
+// keys short ones, and the body is scanned whole once per message.
 func plainRun(d []byte, i int) int {
 	for i+8 <= len(d) {
 		x := binary.LittleEndian.Uint64(d[i:])
@@ -248,8 +249,10 @@ func plainRun(d []byte, i int) int {
 		b := x ^ (ones * '\\')
 		// A byte below 0x20, or a zero byte of q or b (a quote or a
 		// backslash), sets its high bit here (bytes from 0x80 on never do).
-		if ((x-ones*0x20)|(q-ones)|(b-ones))&^x&highs != 0 {
-			return i
+		// A borrow may set bits above the first such byte too, never
+		// below it: the lowest bit set is that byte's.
+		if m := ((x - ones*0x20) | (q - ones) | (b - ones)) &^ x & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
 		}
 		i += 8
 	}

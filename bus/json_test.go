@@ -2,6 +2,7 @@ package bus
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -144,6 +145,39 @@ func TestScannerEveryByteEveryPlace(t *testing.T) {
 			got := validJSON(b) == nil
 			if want := json.Valid(b); got != want {
 				t.Fatalf("byte %#x at %d: scanner says valid=%v, encoding/json says %v", c, at, got, want)
+			}
+		}
+	}
+}
+
+// TestPlainRun: plainRun stops exactly on the first byte that is not
+// plain, or where fewer than eight bytes are left, on random bytes with
+// quotes, backslashes, control characters and high bytes at every place.
+func TestPlainRun(t *testing.T) {
+	t.Parallel()
+	special := []byte{'"', '\\', 0, 0x1f, '\n', 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0x9f, 0xa0, 0xff, 'a'}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		d := make([]byte, rng.IntN(40))
+		for j := range d {
+			if rng.IntN(4) == 0 {
+				d[j] = special[rng.IntN(len(special))]
+			} else {
+				d[j] = byte(0x20 + rng.IntN(0x60))
+			}
+		}
+		for i := 0; i <= len(d); i++ {
+			r := plainRun(d, i)
+			if r < i || r > len(d) {
+				t.Fatalf("plainRun(%q, %d) = %d", d, i, r)
+			}
+			for j := i; j < r; j++ {
+				if !plain[d[j]] {
+					t.Fatalf("plainRun(%q, %d) = %d passes %q at %d", d, i, r, d[j], j)
+				}
+			}
+			if r < len(d) && plain[d[r]] && len(d)-r >= 8 {
+				t.Fatalf("plainRun(%q, %d) = %d stops on a plain byte with %d left", d, i, r, len(d)-r)
 			}
 		}
 	}
