@@ -47,6 +47,9 @@ type jsonParts struct {
 	email                          bool
 	ebuf                           []byte
 	bodyEnd, unsubAt, idAt, ruleAt int
+
+	// box and ebox are the pool's boxes of buf and ebuf (Release).
+	box, ebox *[]byte
 }
 
 // appendInner appends s encoded as a JSON string without its quotes: what
@@ -61,27 +64,29 @@ func appendInner(b []byte, s string) []byte {
 
 // partsPool recycles the parts' buffers (Prepared.Release): a notified
 // message's parts are a few KB, most of what encoding its notifications
-// allocates.
-var partsPool sync.Pool
+// allocates. The boxes go back with their buffers, as the API's
+// encodeBuffers do, so a release allocates nothing.
+var partsPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // maxPooledParts bounds the buffers kept: a huge message's are left to
 // the GC.
 const maxPooledParts = 64 << 10
 
-func getBuf(size int) []byte {
-	if b, ok := partsPool.Get().(*[]byte); ok {
-		if cap(*b) >= size {
-			return (*b)[:0]
-		}
-		partsPool.Put(b)
+// getBuf returns a pooled box whose buffer is empty with room for size
+// bytes.
+func getBuf(size int) *[]byte {
+	bp := partsPool.Get().(*[]byte)
+	if cap(*bp) < size {
+		*bp = make([]byte, 0, size)
 	}
-	return make([]byte, 0, size)
+	return bp
 }
 
-func putBuf(b []byte) {
-	if b != nil && cap(b) <= maxPooledParts {
-		b = b[:0]
-		partsPool.Put(&b)
+// putBuf gives the box back holding b, what its buffer grew into.
+func putBuf(bp *[]byte, b []byte) {
+	if bp != nil && cap(b) <= maxPooledParts {
+		*bp = b[:0]
+		partsPool.Put(bp)
 	}
 }
 
@@ -89,8 +94,8 @@ func putBuf(b []byte) {
 // nothing will encode with pr again: what AppendJSON returned is the
 // caller's and stays valid.
 func (pr *Prepared) Release() {
-	putBuf(pr.js.buf)
-	putBuf(pr.js.ebuf)
+	putBuf(pr.js.box, pr.js.buf)
+	putBuf(pr.js.ebox, pr.js.ebuf)
 	pr.js = jsonParts{}
 }
 
@@ -102,8 +107,8 @@ func (pr *Prepared) jsonParts() *jsonParts {
 	j.fast = fastEncoding && jsonTime(pr.sentAt) && jsonTime(pr.now)
 	p := pr.p
 	size := len(p.ID) + len(p.Topic) + len(p.App) + len(pr.psummary) + len(pr.ptext) + len(pr.purl)
-	b := getBuf(size + size/4 + 256)
-	b = append(b, `,"message_id":`...)
+	j.box = getBuf(size + size/4 + 256)
+	b := append(*j.box, `,"message_id":`...)
 	b = appendJSONString(b, p.ID)
 	b = append(b, `,"topic":`...)
 	b = appendJSONString(b, p.Topic)
@@ -138,8 +143,8 @@ func (pr *Prepared) emailParts(j *jsonParts) {
 			size += len(s)
 		}
 	}
-	b := getBuf(size + size/4 + 512)
-	b = appendMeta(b, m)
+	j.ebox = getBuf(size + size/4 + 512)
+	b := appendMeta(*j.ebox, m)
 	b = append(b, `,"email":{"subject":`...)
 	b = appendJSONString(b, pr.subject)
 	// The body: text, link, signature, and the rule's link, whose
