@@ -209,13 +209,11 @@ func (p *Parser) ParseAt(subject string, h nats.Header, data []byte, received ti
 	return pd, nil
 }
 
-// addFilterHeaders adds the names the filter headers of h carry.
+// addFilterHeaders adds the names the filter headers of h carry (the
+// others, schema and severity included, name no kind: addFilterHeader
+// leaves them).
 func (p *Parsed) addFilterHeaders(h nats.Header) {
 	for k, vs := range h {
-		switch k {
-		case HeaderSchema, HeaderSeverity, HeaderSentAt:
-			continue
-		}
 		if len(vs) > 0 {
 			p.addFilterHeader(k, vs[0])
 		}
