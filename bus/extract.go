@@ -55,8 +55,8 @@ type Extraction struct {
 
 	// matchOnly: see Display.
 	matchOnly bool
-	// arena holds the members of the nested objects object indexed, in
-	// the parse's scratch space while it lasts.
+	// arena holds the member indexes of the nested objects that object
+	// made, in the parse's scratch space while it lasts.
 	arena []member
 }
 
