@@ -126,3 +126,32 @@ CREATE TABLE IF NOT EXISTS delivery_settings (
     version  bigint NOT NULL,
     updated_at timestamptz NOT NULL
 );
+
+-- Answer versions: what the API's cache of GET /users/{u}/rules checks.
+-- The rule projector sets a user's rules_version in every transaction that
+-- applies an event of the user; the statistics projector sets
+-- generated_version in every transaction that counts a notification of one
+-- of the user's rules (and for every user when it rebuilds or imports
+-- counts). Each value is a fresh number of answer_version, never given
+-- twice, also across rebuilds: an answer read together with both versions
+-- is the answer for as long as both stay (and the hour of its week's
+-- window). A missing row reads as 0: nothing of that kind changed since
+-- the tables exist (rows are never deleted, but by the rules rebuild in
+-- the transaction that sets them again). Two tables, so that the two
+-- projectors never wait for each other's row locks.
+CREATE SEQUENCE IF NOT EXISTS answer_version;
+CREATE TABLE IF NOT EXISTS user_rules_version (
+    username text PRIMARY KEY,
+    version  bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS user_generated_version (
+    username text PRIMARY KEY,
+    version  bigint NOT NULL
+);
+-- The users a projection made before these tables existed.
+INSERT INTO user_rules_version (username, version)
+SELECT name, nextval('answer_version') FROM users ORDER BY name
+ON CONFLICT (username) DO NOTHING;
+INSERT INTO user_generated_version (username, version)
+SELECT name, nextval('answer_version') FROM users ORDER BY name
+ON CONFLICT (username) DO NOTHING;

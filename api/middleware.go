@@ -204,6 +204,9 @@ type metrics struct {
 	previews     prometheus.Histogram
 	scanned      prometheus.Counter
 	refused      *prometheus.CounterVec
+	ruleLists    *prometheus.CounterVec
+	// ruleListHits and ruleListMisses are ruleLists' two results.
+	ruleListHits, ruleListMisses prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -234,9 +237,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fmn_rule_previews_refused_total", Help: "Rule previews refused with 429, by the limit reached (user, server).",
 		}, []string{"limit"}),
+		ruleLists: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fmn_rule_list_reads_total",
+			Help: "Reads of a user's rules (GET /users/{u}/rules) by result: hit (the cached answer was still current), miss (read from PostgreSQL).",
+		}, []string{"result"}),
 	}
+	m.ruleListHits, m.ruleListMisses = m.ruleLists.WithLabelValues("hit"), m.ruleLists.WithLabelValues("miss")
 	if reg != nil {
-		reg.MustRegister(m.requests, m.latency, m.inFlight, m.authFailures, m.authLimited, m.previews, m.scanned, m.refused)
+		reg.MustRegister(m.requests, m.latency, m.inFlight, m.authFailures, m.authLimited, m.previews, m.scanned, m.refused, m.ruleLists)
 	}
 	return m
 }

@@ -102,11 +102,39 @@ func (h *RuleHandlers) list(ctx context.Context, in *userPath) (*ruleList, error
 	if _, err := mustOwn(ctx, in.Username, "see"); err != nil {
 		return nil, err
 	}
-	list, err := h.s.store.UserRules(ctx, in.Username)
+	body, err := h.s.userRules(ctx, in.Username)
 	if err != nil {
 		return nil, h.s.readError(ctx, err, "rules")
 	}
-	return &ruleList{Body: rulesOut(list)}, nil
+	return &ruleList{Body: body}, nil
+}
+
+// userRules is user's rules as GET /users/{u}/rules answers them: the
+// cached answer while the user's answer version is the one it was read at,
+// otherwise (and then cached) the rules read from PostgreSQL.
+func (s *Server) userRules(ctx context.Context, user string) ([]Rule, error) {
+	if c, ok := s.ruleLists.get(user); ok {
+		v, err := s.store.UserAnswerVersion(ctx, user)
+		if err != nil {
+			return nil, err
+		}
+		if v.Same(c.v) {
+			s.metrics.ruleListHits.Inc()
+			return c.body, nil
+		}
+	}
+	list, v, err := s.store.UserRulesVersioned(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.ruleListMisses.Inc()
+	body := rulesOut(list)
+	if v.Valid() {
+		s.ruleLists.put(user, v, body)
+	} else {
+		s.ruleLists.drop(user)
+	}
+	return body, nil
 }
 
 func (h *RuleHandlers) get(ctx context.Context, in *getRuleInput) (*ruleOne, error) {

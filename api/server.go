@@ -74,6 +74,10 @@ type Config struct {
 	// MaxStreamsPerUser bounds the live (SSE) streams one user holds open
 	// in this process (FMN_SSE_MAX_PER_USER; default 8): one more gets 429.
 	MaxStreamsPerUser int
+	// RuleListCache is how many rules the cache of GET /users/{u}/rules
+	// holds at most, over all users (default 20,000; negative: no cache,
+	// every list is read from PostgreSQL). See ruleListCache.
+	RuleListCache int
 	// Docs serves the interactive documentation at DocsPath (ui.DocsHandler;
 	// nil: a plain page linking to the OpenAPI document). huma's own docs
 	// page is not used: it loads its scripts from the internet.
@@ -113,6 +117,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 64 << 10
+	}
+	if c.RuleListCache == 0 {
+		c.RuleListCache = 20_000
 	}
 	if c.PreviewWindow <= 0 {
 		c.PreviewWindow = time.Hour
@@ -189,6 +196,8 @@ type Server struct {
 	mux      *http.ServeMux
 	metrics  *metrics
 	preview  *preview.Previewer
+	// ruleLists caches the answers of GET /users/{u}/rules (nil: none).
+	ruleLists *ruleListCache
 	// failures limits failed authentications per client address (nil: no
 	// limit).
 	failures *failureLimiter
@@ -208,7 +217,7 @@ func New(cfg Config, deps Deps) *Server {
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, cmds: deps.Commands, store: deps.Commands.Store(),
 		auth: deps.Auth, accounts: deps.Accounts, deps: deps,
-		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry),
+		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry), ruleLists: newRuleListCache(cfg.RuleListCache),
 		limiter: newPreviewLimiter(cfg.PreviewMaxConcurrent, cfg.PreviewMaxPerUser, cfg.PreviewTimeout),
 	}
 	if cfg.Registry != nil {

@@ -65,3 +65,13 @@ type User struct {
 	CreatedAt time.Time
 	ID        *int64
 }
+
+type UserGeneratedVersion struct {
+	Username string
+	Version  int64
+}
+
+type UserRulesVersion struct {
+	Username string
+	Version  int64
+}

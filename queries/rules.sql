@@ -12,8 +12,11 @@ WHERE rules.id = @rule_id;
 
 -- name: RuleListByUser :many
 -- RuleListByUser is a user's rules by id, each as RuleGet gives it: the
--- API's most frequent read, one round trip.
-SELECT sqlc.embed(rules), u.id AS user_id, coalesce(g.total, 0)::bigint AS generated
+-- API's most frequent read, one round trip. Each row also carries the
+-- user's answer versions (UserAnswerVersions), read in the same snapshot.
+SELECT sqlc.embed(rules), u.id AS user_id, coalesce(g.total, 0)::bigint AS generated,
+       coalesce((SELECT rv.version FROM user_rules_version rv WHERE rv.username = @username), 0)::bigint AS rules_version,
+       coalesce((SELECT gv.version FROM user_generated_version gv WHERE gv.username = @username), 0)::bigint AS generated_version
 FROM rules
 LEFT JOIN users u ON u.name = rules.username
 LEFT JOIN LATERAL (

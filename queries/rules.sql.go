@@ -350,27 +350,32 @@ func (q *Queries) RuleListByIDs(ctx context.Context, ruleIds []int64) ([]Rule, e
 }
 
 const ruleListByUser = `-- name: RuleListByUser :many
-SELECT rules.id, rules.username, rules.name, rules.disabled, rules.tracking_name, rules.tracking_params, rules.generation_rules, rules.version, rules.created_at, rules.updated_at, rules.origin, u.id AS user_id, coalesce(g.total, 0)::bigint AS generated
+SELECT rules.id, rules.username, rules.name, rules.disabled, rules.tracking_name, rules.tracking_params, rules.generation_rules, rules.version, rules.created_at, rules.updated_at, rules.origin, u.id AS user_id, coalesce(g.total, 0)::bigint AS generated,
+       coalesce((SELECT rv.version FROM user_rules_version rv WHERE rv.username = $1), 0)::bigint AS rules_version,
+       coalesce((SELECT gv.version FROM user_generated_version gv WHERE gv.username = $1), 0)::bigint AS generated_version
 FROM rules
 LEFT JOIN users u ON u.name = rules.username
 LEFT JOIN LATERAL (
   SELECT sum(count)::bigint AS total FROM rule_generated
-  WHERE rule_id = rules.id AND bucket >= date_trunc('hour', $1::timestamptz, 'UTC')
+  WHERE rule_id = rules.id AND bucket >= date_trunc('hour', $2::timestamptz, 'UTC')
 ) g ON true
-WHERE rules.username = $2
+WHERE rules.username = $1
 ORDER BY rules.id
 `
 
 type RuleListByUserRow struct {
-	Rule      Rule
-	UserID    *int64
-	Generated int64
+	Rule             Rule
+	UserID           *int64
+	Generated        int64
+	RulesVersion     int64
+	GeneratedVersion int64
 }
 
 // RuleListByUser is a user's rules by id, each as RuleGet gives it: the
-// API's most frequent read, one round trip.
-func (q *Queries) RuleListByUser(ctx context.Context, since time.Time, username string) ([]RuleListByUserRow, error) {
-	rows, err := q.db.Query(ctx, ruleListByUser, since, username)
+// API's most frequent read, one round trip. Each row also carries the
+// user's answer versions (UserAnswerVersions), read in the same snapshot.
+func (q *Queries) RuleListByUser(ctx context.Context, username string, since time.Time) ([]RuleListByUserRow, error) {
+	rows, err := q.db.Query(ctx, ruleListByUser, username, since)
 	if err != nil {
 		return nil, err
 	}
@@ -392,6 +397,8 @@ func (q *Queries) RuleListByUser(ctx context.Context, since time.Time, username 
 			&i.Rule.Origin,
 			&i.UserID,
 			&i.Generated,
+			&i.RulesVersion,
+			&i.GeneratedVersion,
 		); err != nil {
 			return nil, err
 		}

@@ -44,6 +44,10 @@ type applier struct {
 	updated []time.Time
 	// gathered maps the ids of created to their index.
 	gathered map[int64]int
+	// touched are the users of the events applied since their answer
+	// versions were last set (user_rules_version): set at Flush, or once
+	// maxGathered of them are waiting.
+	touched map[string]struct{}
 }
 
 // maxGathered bounds what the applier holds before writing it (a rebuild
@@ -182,6 +186,9 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 			slog.String("subject", se.Subject), slog.Any("error", err))
 		return nil
 	}
+	if err := a.touch(ctx, ev.User); err != nil {
+		return err
+	}
 	seq := int64(se.Seq)
 	creation := ev.Type == EventRuleCreated || ev.Type == EventUserCreated
 	imported := ev.Type == EventRuleCreated && ev.RuleID != 0
@@ -281,4 +288,39 @@ func (a *applier) warnNoRule(ctx context.Context, seq uint64, ev Event) {
 
 // Flush writes the creations gathered; Apply writes everything else as it
 // goes.
-func (a *applier) Flush(ctx context.Context) error { return a.flush(ctx) }
+func (a *applier) Flush(ctx context.Context) error {
+	if err := a.flush(ctx); err != nil {
+		return err
+	}
+	return a.bumpVersions(ctx)
+}
+
+// touch records that an event of user is applied in this transaction.
+func (a *applier) touch(ctx context.Context, user string) error {
+	if user == "" {
+		return nil
+	}
+	if a.touched == nil {
+		a.touched = map[string]struct{}{}
+	}
+	a.touched[user] = struct{}{}
+	if len(a.touched) >= maxGathered {
+		return a.bumpVersions(ctx)
+	}
+	return nil
+}
+
+// bumpVersions gives the touched users fresh answer versions, in the
+// transaction that changes their rows: the API's cached answers of their
+// rules stop matching when it commits.
+func (a *applier) bumpVersions(ctx context.Context) error {
+	if len(a.touched) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(a.touched))
+	for u := range a.touched {
+		names = append(names, u)
+	}
+	clear(a.touched)
+	return dbErr("bump answer versions", a.q.UserRulesVersionBump(ctx, names))
+}

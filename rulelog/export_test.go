@@ -2,6 +2,7 @@ package rulelog
 
 import (
 	"context"
+	"time"
 
 	"github.com/fmn-project/fmn/rules"
 )
@@ -22,3 +23,7 @@ func RecordUser(ctx context.Context, c *Commands, user string, defaults []rules.
 
 // ErrConflictInternal is errConflict (a racing twin), for the tests.
 var ErrConflictInternal = errConflict
+
+// SetStoreClock sets the clock a Store reads generated_last_week's window
+// from.
+func SetStoreClock(s *Store, now func() time.Time) { s.now = now }

@@ -37,6 +37,11 @@ func (p *Projector) Rebuild(ctx context.Context) (uint64, error) {
 			if err := q.UserDeleteAll(ctx); err != nil {
 				return nil, dbErr("delete users", err)
 			}
+			// Every user the stream names gets a fresh version as it is
+			// applied again; one it no longer names has none.
+			if err := q.UserRulesVersionDeleteAll(ctx); err != nil {
+				return nil, dbErr("delete answer versions", err)
+			}
 			return &applier{q: q, w: w, log: p.log, users: map[string]bool{}}, nil
 		},
 	}}, nil)

@@ -100,17 +100,66 @@ func (s *Store) Rule(ctx context.Context, id int64) (StoredRule, error) {
 // UserRules returns a user's rules by id, with generated_last_week, in one
 // query (the API's most frequent read).
 func (s *Store) UserRules(ctx context.Context, user string) ([]StoredRule, error) {
-	rows, err := s.q.RuleListByUser(ctx, s.now().Add(-generatedWindow), user)
+	list, _, err := s.UserRulesVersioned(ctx, user)
+	return list, err
+}
+
+// AnswerVersion identifies one answer of UserRules: the same version, the
+// same answer. Rules and Generated are the user's answer versions (see
+// schema.sql; 0 where the user has no row: nothing changed since the
+// tables exist); Window is the first hour that generated_last_week counts.
+// The zero AnswerVersion identifies nothing.
+type AnswerVersion struct {
+	Rules, Generated int64
+	Window           time.Time
+}
+
+// Valid says whether v identifies an answer: only then may it be cached.
+func (v AnswerVersion) Valid() bool { return !v.Window.IsZero() }
+
+// Same says whether v and w are the same valid version: their answers
+// are the same.
+func (v AnswerVersion) Same(w AnswerVersion) bool {
+	return v.Valid() && v.Rules == w.Rules && v.Generated == w.Generated && v.Window.Equal(w.Window)
+}
+
+// window is the first hour generated_last_week counts at now, as the
+// queries truncate it (date_trunc('hour', since, 'UTC')).
+func (s *Store) window() time.Time {
+	return s.now().Add(-generatedWindow).UTC().Truncate(time.Hour)
+}
+
+// UserRulesVersioned is UserRules with the version of its answer, read in
+// the same snapshot (the rows carry it); the empty list of a user without
+// rules comes without a version.
+func (s *Store) UserRulesVersioned(ctx context.Context, user string) ([]StoredRule, AnswerVersion, error) {
+	window := s.window()
+	rows, err := s.q.RuleListByUser(ctx, user, window)
 	if err != nil {
-		return nil, dbErr("list rules", err)
+		return nil, AnswerVersion{}, dbErr("list rules", err)
 	}
+	var v AnswerVersion
 	list := make([]StoredRule, len(rows))
 	for i, row := range rows {
 		if list[i], err = storedRule(row.Rule, row.UserID, row.Generated); err != nil {
-			return nil, err
+			return nil, AnswerVersion{}, err
 		}
+		v = AnswerVersion{Rules: row.RulesVersion, Generated: row.GeneratedVersion, Window: window}
 	}
-	return list, nil
+	return list, v, nil
+}
+
+// UserAnswerVersion is the version UserRulesVersioned would give now for
+// user's rules: one lookup of two rows, where UserRules reads every rule
+// and sums a week of its counts.
+func (s *Store) UserAnswerVersion(ctx context.Context, user string) (AnswerVersion, error) {
+	v := AnswerVersion{Window: s.window()}
+	row, err := s.q.UserAnswerVersions(ctx, user)
+	if err != nil {
+		return AnswerVersion{}, dbErr("read answer versions", err)
+	}
+	v.Rules, v.Generated = row.RulesVersion, row.GeneratedVersion
+	return v, nil
 }
 
 // storedRule is a rule row with its owner's id and generated_last_week.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fmn-project/fmn/queries"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -55,8 +56,15 @@ func Import(ctx context.Context, pool *pgxpool.Pool, counts []ImportedCount) err
 		p.Buckets = append(p.Buckets, k.hour)
 		p.Counts = append(p.Counts, c.Count)
 	}
-	if err := queries.New(pool).RuleGeneratedImport(ctx, p); err != nil {
-		return fmt.Errorf("import generated counts: %w", err)
-	}
-	return nil
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		q := queries.New(tx)
+		if err := q.RuleGeneratedImport(ctx, p); err != nil {
+			return fmt.Errorf("import generated counts: %w", err)
+		}
+		// The answers of GET /users/{u}/rules may change for anyone.
+		if err := q.UserGeneratedVersionBumpAll(ctx); err != nil {
+			return fmt.Errorf("bump answer versions: %w", err)
+		}
+		return nil
+	})
 }

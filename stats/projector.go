@@ -111,6 +111,10 @@ func (p *Projector) feeds() []feed {
 				if err := q.RuleGeneratedDeleteFrom(ctx, since); err != nil {
 					return err
 				}
+				// Counts may go: every user's answer changes.
+				if err := q.UserGeneratedVersionBumpAll(ctx); err != nil {
+					return err
+				}
 				return q.GeneratedStatsDeleteFrom(ctx, since)
 			},
 			add: func(c *counts, m projection.Msg) { c.addNotification(m, p.log) }},
@@ -240,6 +244,8 @@ type counts struct {
 	rules      map[ruleKey]int64
 	generated  map[dimKey]int64
 	deliveries map[deliveryKey]int64
+	// users are the owners of the rules counted in rules.
+	users map[string]struct{}
 	// from drops buckets before it (rebuild: kept from before the stream's
 	// retention, or expired).
 	from time.Time
@@ -261,7 +267,8 @@ type deliveryKey struct {
 }
 
 func newCounts() *counts {
-	return &counts{rules: map[ruleKey]int64{}, generated: map[dimKey]int64{}, deliveries: map[deliveryKey]int64{}}
+	return &counts{rules: map[ruleKey]int64{}, generated: map[dimKey]int64{}, deliveries: map[deliveryKey]int64{},
+		users: map[string]struct{}{}}
 }
 
 func (c *counts) addNotification(r projection.Msg, log *slog.Logger) {
@@ -285,6 +292,9 @@ func (c *counts) addNotification(r projection.Msg, log *slog.Logger) {
 	}
 	for _, id := range n.RuleIDs {
 		c.rules[ruleKey{id, hour}]++
+	}
+	if len(n.RuleIDs) > 0 && n.User != "" {
+		c.users[n.User] = struct{}{}
 	}
 	channel := n.Protocol
 	if channel == "" {
@@ -326,6 +336,14 @@ func (c *counts) write(ctx context.Context, q *queries.Queries) error {
 		}
 		if err := q.RuleGeneratedAddMany(ctx, arg); err != nil {
 			return fmt.Errorf("count generated per rule: %w", err)
+		}
+		// The answers of GET /users/{u}/rules that these counts change.
+		users := make([]string, 0, len(c.users))
+		for u := range c.users {
+			users = append(users, u)
+		}
+		if err := q.UserGeneratedVersionBump(ctx, users); err != nil {
+			return fmt.Errorf("bump answer versions: %w", err)
 		}
 	}
 	if len(c.generated) > 0 {
