@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/fmn-project/fmn/api"
 	"github.com/fmn-project/fmn/api/auth/oidctest"
 	"github.com/fmn-project/fmn/bus"
 	"github.com/fmn-project/fmn/fmntest"
@@ -37,17 +39,21 @@ type apiBenchSizes struct {
 	// GeneratedHours is how many of the last week's hours each rule of
 	// the GET has notifications in (168: every hour; 0: none).
 	GeneratedHours int
+	// GetUsers is how many users (of 20 rules each) the GETs read, in
+	// turn.
+	GetUsers int
 }
 
 // apiSizesFromEnv reads FMN_BENCH_API_GET_RATE (default 2000),
 // FMN_BENCH_API_GET_SECONDS (10), FMN_BENCH_API_POST_RATE (50),
-// FMN_BENCH_API_POST_SECONDS (20) and FMN_BENCH_API_CLOSED (3000).
+// FMN_BENCH_API_POST_SECONDS (20), FMN_BENCH_API_CLOSED (3000),
+// FMN_BENCH_API_GET_USERS (50) and FMN_BENCH_API_GENERATED_HOURS (168).
 func apiSizesFromEnv(tb testing.TB) apiBenchSizes {
-	s := apiBenchSizes{GetRate: 2000, GetSeconds: 10, PostRate: 50, PostSeconds: 20, Closed: 3000, GeneratedHours: 168}
+	s := apiBenchSizes{GetRate: 2000, GetSeconds: 10, PostRate: 50, PostSeconds: 20, Closed: 3000, GeneratedHours: 168, GetUsers: 50}
 	for name, v := range map[string]*int{
 		"FMN_BENCH_API_GET_RATE": &s.GetRate, "FMN_BENCH_API_GET_SECONDS": &s.GetSeconds,
 		"FMN_BENCH_API_POST_RATE": &s.PostRate, "FMN_BENCH_API_POST_SECONDS": &s.PostSeconds,
-		"FMN_BENCH_API_CLOSED": &s.Closed,
+		"FMN_BENCH_API_CLOSED": &s.Closed, "FMN_BENCH_API_GET_USERS": &s.GetUsers,
 	} {
 		if e := os.Getenv(name); e != "" {
 			n, err := strconv.Atoi(e)
@@ -82,28 +88,39 @@ func apiSizesFromEnv(tb testing.TB) apiBenchSizes {
 //	make nats-server
 //	FMN_BENCH_NATS_SERVER=$PWD/bin/nats-server go test -run '^$' -bench BenchmarkAPI -benchtime 1x ./api/
 //
-// GET and POST are the open loops (GET /users/alice/rules with 20 rules,
-// POST /users/{u}/rules), "GET closed" and "POST closed" the closed loops;
-// an op is one request: B/op and allocs/op are fmn's per request. Sizes:
-// see apiSizesFromEnv; profiles of each load: see runLoad.
+// GET and POST are the open loops (GET /users/{u}/rules of users with 20
+// rules each, in turn; POST /users/{u}/rules), "GET closed" and "POST
+// closed" the closed loops; an op is one request: B/op and allocs/op are
+// fmn's per request. The GETs are answered from the API's cache of rule
+// lists (each checked against the user's answer version in PostgreSQL);
+// "GET uncached" and "GET uncached closed" are the same loads without the
+// cache, every list read from PostgreSQL: what a read after a change
+// costs. Sizes: see apiSizesFromEnv; profiles of each load: see runLoad.
 func BenchmarkAPI(b *testing.B) {
 	sz := apiSizesFromEnv(b)
 	n := fmntest.StartBenchNATS(b)
 	// The production bound of rules per user (config's default): a
 	// creation then counts the user's rules first, as it does in fmn.
-	var users []oidctest.User
+	var users, readers []oidctest.User
 	for i := range 50 {
 		users = append(users, oidctest.User{Username: fmt.Sprintf("bench%02d", i)})
 	}
-	bd := setup(b, setupOpts{nats: n.NATS, maxRules: 500, users: users})
+	for i := range sz.GetUsers {
+		readers = append(readers, oidctest.User{Username: fmt.Sprintf("reader%02d", i)})
+	}
+	bd := setup(b, setupOpts{nats: n.NATS, maxRules: 500, users: append(slices.Clip(users), readers...)})
 	b.Logf("NATS: %s", n.Where())
 	var ids []int64
-	for i := range 20 {
-		r, _ := bd.create(b, "alice", newRule("alice", fmt.Sprintf("rule %d", i)))
-		ids = append(ids, r.ID)
+	var get []loadRequest
+	for _, u := range readers {
+		user := u.Username
+		for i := range 20 {
+			r, _ := bd.create(b, user, newRule(user, fmt.Sprintf("rule %d", i)))
+			ids = append(ids, r.ID)
+		}
+		get = append(get, loadRequest{Method: http.MethodGet, Path: "/api/v1/users/" + user + "/rules", Token: bd.token(b, user)})
 	}
 	seedGenerated(b, bd.pg.Pool, ids, sz.GeneratedHours)
-	get := []loadRequest{{Method: http.MethodGet, Path: "/api/v1/users/alice/rules", Token: bd.token(b, "alice")}}
 	// Creations come from 50 users in turn, each well under the bound
 	// (the rules of one user would make its check the hot spot).
 	var post []loadRequest
@@ -126,16 +143,38 @@ func BenchmarkAPI(b *testing.B) {
 	cpu0, srv0 := processCPU(), n.ServerCPU()
 	time.Sleep(2 * time.Second)
 	idle := idleCPU{fmn: (processCPU() - cpu0) / 2, server: (n.ServerCPU() - srv0) / 2}
+	// hits runs a load of GETs and reports the share of them the cache
+	// answered.
+	hits := func(b *testing.B, load func() loadFigures) (loadFigures, float64) {
+		h0, m0 := ruleListReads(b, bd)
+		f := load()
+		h1, m1 := ruleListReads(b, bd)
+		share := 100 * (h1 - h0) / max(1, h1-h0+m1-m0)
+		b.ReportMetric(share, "hit-%")
+		return f, share
+	}
 	b.Run("GET closed", func(b *testing.B) {
-		f := runLoad(b, "get-closed", closed(get), n, bd.pg.Pool, idle)
+		f, share := hits(b, func() loadFigures { return runLoad(b, "get-closed", closed(get), n, bd.pg.Pool, idle) })
 		b.Logf("NATS: %s; idle CPU per second: %s", n.Where(), idle)
-		b.Logf("GET, closed loop (8 clients): %s", f.summary())
+		b.Logf("GET, closed loop (8 clients), %d users in turn, %.1f%% from the cache: %s", len(get), share, f.summary())
 	})
 	b.Run("GET", func(b *testing.B) {
-		f := runLoad(b, "get-open", open(get, sz.GetRate, sz.GetSeconds), n, bd.pg.Pool, idle)
-		b.Logf("GET, open loop at %d req/s: %s", sz.GetRate, f.summary())
+		f, share := hits(b, func() loadFigures {
+			return runLoad(b, "get-open", open(get, sz.GetRate, sz.GetSeconds), n, bd.pg.Pool, idle)
+		})
+		b.Logf("GET, open loop at %d req/s, %.1f%% from the cache: %s", sz.GetRate, share, f.summary())
 		b.Logf("aim: GET p99 < 5 ms at 2,000 req/s: %.2f ms at %d req/s (sent %.0f/s): %s", f.p99, sz.GetRate, f.perSec, verdict(f.p99, 5))
 	})
+	api.SetRuleListCache(bd.srv, -1)
+	b.Run("GET uncached closed", func(b *testing.B) {
+		f := runLoad(b, "get-uncached-closed", closed(get), n, bd.pg.Pool, idle)
+		b.Logf("GET without the cache, closed loop (8 clients): %s", f.summary())
+	})
+	b.Run("GET uncached", func(b *testing.B) {
+		f := runLoad(b, "get-uncached-open", open(get, sz.GetRate, sz.GetSeconds), n, bd.pg.Pool, idle)
+		b.Logf("GET without the cache, open loop at %d req/s: %s", sz.GetRate, f.summary())
+	})
+	api.SetRuleListCache(bd.srv, 0)
 	b.Run("POST", func(b *testing.B) {
 		f := runLoad(b, "post-open", open(post, sz.PostRate, sz.PostSeconds), n, bd.pg.Pool, idle)
 		b.Logf("POST, open loop at %d req/s: %s", sz.PostRate, f.summary())
@@ -305,4 +344,28 @@ func BenchmarkPreview(b *testing.B) {
 		b.ReportMetric(float64(st.Postings)/float64(st.Messages), "keys/msg")
 		b.ReportMetric(float64(took.Milliseconds()), "ms-catch-up")
 	})
+}
+
+// ruleListReads is the API's count of rule list reads answered from the
+// cache and from PostgreSQL (fmn_rule_list_reads_total).
+func ruleListReads(tb testing.TB, bd *bundle) (hits, misses float64) {
+	tb.Helper()
+	mfs, err := bd.reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "fmn_rule_list_reads_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			switch m.GetLabel()[0].GetValue() {
+			case "hit":
+				hits = m.GetCounter().GetValue()
+			case "miss":
+				misses = m.GetCounter().GetValue()
+			}
+		}
+	}
+	return hits, misses
 }
