@@ -9,13 +9,16 @@ ON CONFLICT (username) DO UPDATE SET version = EXCLUDED.version;
 -- name: UserRulesVersionDeleteAll :exec
 DELETE FROM user_rules_version;
 
--- name: UserGeneratedVersionBump :exec
--- UserGeneratedVersionBump gives each named user a fresh
--- generated_version (the statistics projector, for the users whose rules'
--- counts it changes), in name order.
+-- name: UserGeneratedVersionBumpRules :exec
+-- UserGeneratedVersionBumpRules gives the owners of the given rules a
+-- fresh generated_version (the statistics projector, for the rules whose
+-- counts it changes), in name order. A rule no longer there is in no
+-- user's answer.
 INSERT INTO user_generated_version (username, version)
-SELECT t.name, nextval('answer_version')
-FROM (SELECT DISTINCT unnest(@names::text[]) AS name ORDER BY 1) AS t
+SELECT t.username, nextval('answer_version')
+FROM (
+    SELECT DISTINCT r.username FROM rules r WHERE r.id = ANY(@rule_ids::bigint[]) ORDER BY 1
+) AS t
 ON CONFLICT (username) DO UPDATE SET version = EXCLUDED.version;
 
 -- name: UserGeneratedVersionBumpAll :exec

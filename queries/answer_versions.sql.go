@@ -29,21 +29,6 @@ func (q *Queries) UserAnswerVersions(ctx context.Context, username string) (User
 	return i, err
 }
 
-const userGeneratedVersionBump = `-- name: UserGeneratedVersionBump :exec
-INSERT INTO user_generated_version (username, version)
-SELECT t.name, nextval('answer_version')
-FROM (SELECT DISTINCT unnest($1::text[]) AS name ORDER BY 1) AS t
-ON CONFLICT (username) DO UPDATE SET version = EXCLUDED.version
-`
-
-// UserGeneratedVersionBump gives each named user a fresh
-// generated_version (the statistics projector, for the users whose rules'
-// counts it changes), in name order.
-func (q *Queries) UserGeneratedVersionBump(ctx context.Context, names []string) error {
-	_, err := q.db.Exec(ctx, userGeneratedVersionBump, names)
-	return err
-}
-
 const userGeneratedVersionBumpAll = `-- name: UserGeneratedVersionBumpAll :exec
 INSERT INTO user_generated_version (username, version)
 SELECT name, nextval('answer_version') FROM users ORDER BY name
@@ -54,6 +39,24 @@ ON CONFLICT (username) DO UPDATE SET version = EXCLUDED.version
 // (a rebuild or an import of the counts).
 func (q *Queries) UserGeneratedVersionBumpAll(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, userGeneratedVersionBumpAll)
+	return err
+}
+
+const userGeneratedVersionBumpRules = `-- name: UserGeneratedVersionBumpRules :exec
+INSERT INTO user_generated_version (username, version)
+SELECT t.username, nextval('answer_version')
+FROM (
+    SELECT DISTINCT r.username FROM rules r WHERE r.id = ANY($1::bigint[]) ORDER BY 1
+) AS t
+ON CONFLICT (username) DO UPDATE SET version = EXCLUDED.version
+`
+
+// UserGeneratedVersionBumpRules gives the owners of the given rules a
+// fresh generated_version (the statistics projector, for the rules whose
+// counts it changes), in name order. A rule no longer there is in no
+// user's answer.
+func (q *Queries) UserGeneratedVersionBumpRules(ctx context.Context, ruleIds []int64) error {
+	_, err := q.db.Exec(ctx, userGeneratedVersionBumpRules, ruleIds)
 	return err
 }
 

@@ -244,8 +244,6 @@ type counts struct {
 	rules      map[ruleKey]int64
 	generated  map[dimKey]int64
 	deliveries map[deliveryKey]int64
-	// users are the owners of the rules counted in rules.
-	users map[string]struct{}
 	// from drops buckets before it (rebuild: kept from before the stream's
 	// retention, or expired).
 	from time.Time
@@ -267,8 +265,7 @@ type deliveryKey struct {
 }
 
 func newCounts() *counts {
-	return &counts{rules: map[ruleKey]int64{}, generated: map[dimKey]int64{}, deliveries: map[deliveryKey]int64{},
-		users: map[string]struct{}{}}
+	return &counts{rules: map[ruleKey]int64{}, generated: map[dimKey]int64{}, deliveries: map[deliveryKey]int64{}}
 }
 
 func (c *counts) addNotification(r projection.Msg, log *slog.Logger) {
@@ -292,9 +289,6 @@ func (c *counts) addNotification(r projection.Msg, log *slog.Logger) {
 	}
 	for _, id := range n.RuleIDs {
 		c.rules[ruleKey{id, hour}]++
-	}
-	if len(n.RuleIDs) > 0 && n.User != "" {
-		c.users[n.User] = struct{}{}
 	}
 	channel := n.Protocol
 	if channel == "" {
@@ -337,12 +331,9 @@ func (c *counts) write(ctx context.Context, q *queries.Queries) error {
 		if err := q.RuleGeneratedAddMany(ctx, arg); err != nil {
 			return fmt.Errorf("count generated per rule: %w", err)
 		}
-		// The answers of GET /users/{u}/rules that these counts change.
-		users := make([]string, 0, len(c.users))
-		for u := range c.users {
-			users = append(users, u)
-		}
-		if err := q.UserGeneratedVersionBump(ctx, users); err != nil {
+		// The answers of GET /users/{u}/rules that these counts change:
+		// their owners', whoever the notifications name.
+		if err := q.UserGeneratedVersionBumpRules(ctx, arg.RuleIds); err != nil {
 			return fmt.Errorf("bump answer versions: %w", err)
 		}
 	}
