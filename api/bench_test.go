@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -108,7 +109,7 @@ func BenchmarkAPI(b *testing.B) {
 	for i := range sz.GetUsers {
 		readers = append(readers, oidctest.User{Username: fmt.Sprintf("reader%02d", i)})
 	}
-	bd := setup(b, setupOpts{nats: n.NATS, maxRules: 500, users: append(slices.Clip(users), readers...)})
+	bd := setup(b, setupOpts{nats: n.NATS, maxRules: 500, users: append(slices.Clip(users), readers...), logTo: benchLog(b)})
 	b.Logf("NATS: %s", n.Where())
 	var ids []int64
 	var get []loadRequest
@@ -237,7 +238,7 @@ func BenchmarkPreview(b *testing.B) {
 		owned = append(owned, rules.Artifact{Type: rules.ArtifactRPMs, Name: p})
 	}
 	lk := ownedLookups{rules.NewArtifactSet(owned...)}
-	bd := setup(b, setupOpts{lookups: lk})
+	bd := setup(b, setupOpts{lookups: lk, logTo: benchLog(b)})
 	const n = 50 * 3600
 	start := time.Now().Add(-time.Hour)
 	msgs := make([]*bus.Message, n)
@@ -368,4 +369,16 @@ func ruleListReads(tb testing.TB, bd *bundle) (hits, misses float64) {
 		}
 	}
 	return hits, misses
+}
+
+// benchLog is a file for the API's log in a benchmark: written as a
+// deployment writes its journal, a write per line, and not held in memory
+// (see setupOpts.logTo).
+func benchLog(b *testing.B) *os.File {
+	f, err := os.Create(filepath.Join(b.TempDir(), "api.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	return f
 }

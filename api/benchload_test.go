@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -273,6 +274,7 @@ func runLoad(b *testing.B, name string, p loadPlan, n *fmntest.BenchNATS, pg *pg
 		b.Fatalf("%d of %d requests failed: %v", f.Failed, p.Warmup+p.N, f.Failures)
 	}
 	f.requests = p.Warmup + p.N
+	writeLatencies(b, name, p, f.Latency)
 	per := time.Duration(f.requests)
 	f.fmnCPU, f.serverCPU, f.loadCPU, f.pgCPU = (cpu1-cpu0)/per, (srv1-srv0)/per, f.CPU/per, pgCPU/per
 	f.fmnBusy = max(0, cpu1-cpu0-time.Duration(wall.Seconds()*float64(idle.fmn))) / per
@@ -323,6 +325,28 @@ func backendCPU(b *testing.B, pool *pgxpool.Pool) map[uint32]time.Duration {
 
 // profileLoad starts the profiles runLoad describes; the function returned
 // stops them.
+// writeLatencies writes, with FMN_BENCH_API_PROFILE set, each measured
+// request's latency to <dir>/<name>.latency, a line each: its scheduled
+// time from the first one (open loop; its index in the closed loop) and
+// its latency, in milliseconds, to see when the slow ones came.
+func writeLatencies(b *testing.B, name string, p loadPlan, lat []time.Duration) {
+	dir := os.Getenv("FMN_BENCH_API_PROFILE")
+	if dir == "" {
+		return
+	}
+	var buf bytes.Buffer
+	for i, l := range lat {
+		at := float64(i)
+		if p.Rate > 0 {
+			at = float64(i) * 1000 / p.Rate
+		}
+		fmt.Fprintf(&buf, "%.3f %.3f\n", at, float64(l.Microseconds())/1000)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".latency"), buf.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func profileLoad(b *testing.B, name string) func() {
 	dir := os.Getenv("FMN_BENCH_API_PROFILE")
 	if dir == "" {
@@ -347,7 +371,22 @@ func profileLoad(b *testing.B, name string) func() {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		b.Fatal(err)
 	}
+	// With FMN_BENCH_API_TRACE set too, an execution trace of the load
+	// goes to <name>.trace (go tool trace).
+	var tf *os.File
+	if os.Getenv("FMN_BENCH_API_TRACE") != "" {
+		if tf, err = os.Create(filepath.Join(dir, name+".trace")); err != nil {
+			b.Fatal(err)
+		}
+		if err := trace.Start(tf); err != nil {
+			b.Fatal(err)
+		}
+	}
 	return func() {
+		if tf != nil {
+			trace.Stop()
+			tf.Close()
+		}
 		pprof.StopCPUProfile()
 		f.Close()
 		heap(".heap1")

@@ -78,6 +78,13 @@ type setupOpts struct {
 	nats *fmntest.NATS
 	// users are accounts of the provider besides its default ones.
 	users []oidctest.User
+	// logTo receives the API's log (nil: the bundle's logs, kept in
+	// memory for the tests to read). The benchmarks write it to a file, as
+	// a deployment writes it to its journal: kept in memory, a long load's
+	// access log grew a buffer of tens of MB, and each doubling cleared
+	// the new one in a single step the GC cannot interrupt, stalling every
+	// request for 50-70 ms.
+	logTo io.Writer
 }
 
 func setup(t testing.TB, o setupOpts) *bundle {
@@ -105,7 +112,11 @@ func setup(t testing.TB, o setupOpts) *bundle {
 		t.Fatalf("Redis at %s: %v", fmntest.RedisURL(), err)
 	}
 	t.Cleanup(b.redis.Close)
-	log := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var logTo io.Writer = b.logs
+	if o.logTo != nil {
+		logTo = o.logTo
+	}
+	log := slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	b.proj = rulelog.NewProjector(b.nats.JS, b.pg.Pool, rulelog.ProjectorConfig{
 		Stream: b.nats.Streams.Rules, Redis: b.redis, RedisPrefix: b.prefix,
 		Logger: slog.New(slog.DiscardHandler),
