@@ -103,6 +103,8 @@ row "index, B/rule (in the pipeline)" "<= 512" "<=" 512 worst BenchmarkPipeline 
 row "projector catch-up, events/s" ">= 20000" ">=" 20000 projector BenchmarkProjector catchup_events/s
 row "projector rebuild, events/s" ">= 20000" ">=" 20000 projector BenchmarkProjector rebuild_events/s
 row "API GET rules p99 at 2,000 req/s (ms)" "< 5" "<" 5 api BenchmarkAPI/GET p99-ms
+row "API GET: share answered from the cache (%)" "" "" 0 api BenchmarkAPI/GET hit-%
+row "API GET p99 at 2,000 req/s without the cache, every list from PostgreSQL (ms)" "" "" 0 api BenchmarkAPI/GET_uncached p99-ms
 row "API create rule p99 (ms)" "< 10" "<" 10 api BenchmarkAPI/POST p99-ms
 echo
 echo "raw output: $OUT/{worst,realistic,index,projector,api}-N.txt"
