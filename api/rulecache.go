@@ -63,9 +63,7 @@ func (c *ruleListCache) put(user string, v rulelog.AnswerVersion, body []Rule) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.users[user]; ok {
-		c.remove(e)
-	}
+	c.forget(user)
 	if len(body) > c.max {
 		return
 	}
@@ -83,11 +81,17 @@ func (c *ruleListCache) drop(user string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.forget(user)
+}
+
+// forget drops user's answer; c.mu is held.
+func (c *ruleListCache) forget(user string) {
 	if e, ok := c.users[user]; ok {
 		c.remove(e)
 	}
 }
 
+// remove drops e's answer; c.mu is held.
 func (c *ruleListCache) remove(e *list.Element) {
 	cr := c.lru.Remove(e).(*cachedRules)
 	delete(c.users, cr.user)
