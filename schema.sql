@@ -148,10 +148,15 @@ CREATE TABLE IF NOT EXISTS user_generated_version (
     username text PRIMARY KEY,
     version  bigint NOT NULL
 );
--- The users a projection made before these tables existed.
+-- The users a projection made before these tables existed (the anti-join
+-- makes this nearly free once they all have rows).
 INSERT INTO user_rules_version (username, version)
-SELECT name, nextval('answer_version') FROM users ORDER BY name
+SELECT u.name, nextval('answer_version') FROM users u
+WHERE NOT EXISTS (SELECT 1 FROM user_rules_version v WHERE v.username = u.name)
+ORDER BY u.name
 ON CONFLICT (username) DO NOTHING;
 INSERT INTO user_generated_version (username, version)
-SELECT name, nextval('answer_version') FROM users ORDER BY name
+SELECT u.name, nextval('answer_version') FROM users u
+WHERE NOT EXISTS (SELECT 1 FROM user_generated_version v WHERE v.username = u.name)
+ORDER BY u.name
 ON CONFLICT (username) DO NOTHING;
