@@ -186,8 +186,11 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 			slog.String("subject", se.Subject), slog.Any("error", err))
 		return nil
 	}
-	if err := a.touch(ctx, ev.User); err != nil {
-		return err
+	// A user's delivery settings are not in the list of their rules.
+	if ev.Type != EventDeliveryUpdated {
+		if err := a.touch(ctx, ev.User); err != nil {
+			return err
+		}
 	}
 	seq := int64(se.Seq)
 	creation := ev.Type == EventRuleCreated || ev.Type == EventUserCreated
