@@ -55,7 +55,7 @@ func TestRuleListCacheBound(t *testing.T) {
 	if u, r := c.len(); u != 2 || r != 3 {
 		t.Fatalf("%d users, %d rules", u, r)
 	}
-	var none *ruleListCache = newRuleListCache(-1)
+	none := newRuleListCache(-1)
 	none.put("u", v(1), rulesOf(1))
 	if _, ok := none.get("u"); ok || none != nil {
 		t.Fatal("a cache of no rules keeps answers")

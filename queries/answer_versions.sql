@@ -6,6 +6,17 @@ SELECT t.name, nextval('answer_version')
 FROM (SELECT DISTINCT unnest(@names::text[]) AS name ORDER BY 1) AS t
 ON CONFLICT (username) DO UPDATE SET version = EXCLUDED.version;
 
+-- name: UserRulesVersionBumpRules :exec
+-- UserRulesVersionBumpRules gives the owners of the given rules a fresh
+-- rules_version (the rule projector, for a switch of a rule, which names
+-- the rule, not its owner), in name order.
+INSERT INTO user_rules_version (username, version)
+SELECT t.username, nextval('answer_version')
+FROM (
+    SELECT DISTINCT r.username FROM rules r WHERE r.id = ANY(@rule_ids::bigint[]) ORDER BY 1
+) AS t
+ON CONFLICT (username) DO UPDATE SET version = EXCLUDED.version;
+
 -- name: UserRulesVersionDeleteAll :exec
 DELETE FROM user_rules_version;
 

@@ -74,6 +74,23 @@ func (q *Queries) UserRulesVersionBump(ctx context.Context, names []string) erro
 	return err
 }
 
+const userRulesVersionBumpRules = `-- name: UserRulesVersionBumpRules :exec
+INSERT INTO user_rules_version (username, version)
+SELECT t.username, nextval('answer_version')
+FROM (
+    SELECT DISTINCT r.username FROM rules r WHERE r.id = ANY($1::bigint[]) ORDER BY 1
+) AS t
+ON CONFLICT (username) DO UPDATE SET version = EXCLUDED.version
+`
+
+// UserRulesVersionBumpRules gives the owners of the given rules a fresh
+// rules_version (the rule projector, for a switch of a rule, which names
+// the rule, not its owner), in name order.
+func (q *Queries) UserRulesVersionBumpRules(ctx context.Context, ruleIds []int64) error {
+	_, err := q.db.Exec(ctx, userRulesVersionBumpRules, ruleIds)
+	return err
+}
+
 const userRulesVersionDeleteAll = `-- name: UserRulesVersionDeleteAll :exec
 DELETE FROM user_rules_version
 `

@@ -83,6 +83,26 @@ func TestAnswerVersion(t *testing.T) {
 	va = changed("disabling", "alice", va)
 	same("alice's changes", "bob", vb)
 
+	// A switch names its rule: a hand-made one that names someone else
+	// still changes the owner's version.
+	ev := rulelog.Event{Type: rulelog.EventRuleDisabled, User: "mallory", RuleID: bob.ID, Time: time.Now()}
+	msg, err := ev.Message()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := b.nats.JS.PublishMsg(b.ctx, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cmds.WaitProjected(b.ctx, ack.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	vb = changed("a switch of bob's rule naming mallory", "bob", vb)
+	if list, _ := listed("bob"); !list[0].Disabled {
+		t.Fatalf("bob's rules %+v", list)
+	}
+	same("a switch of bob's rule", "alice", va)
+
 	// A notification of alice's rule counted by the statistics.
 	p := stats.NewProjector(b.nats.JS, b.pg.Pool, b.nats.Streams, testLogger(t))
 	publishGenerated(t, b, r.ID, []time.Time{time.Now()})

@@ -48,6 +48,10 @@ type applier struct {
 	// versions were last set (user_rules_version): set at Flush, or once
 	// maxGathered of them are waiting.
 	touched map[string]struct{}
+	// switched are the rules switched on or off since then: their
+	// statement names the rule alone, so their owners are bumped from the
+	// table, whoever the event names.
+	switched []int64
 }
 
 // maxGathered bounds what the applier holds before writing it (a rebuild
@@ -257,6 +261,9 @@ func (a *applier) Apply(ctx context.Context, se projection.Msg) error {
 		err = a.q.RuleSetDisabled(ctx, queries.RuleSetDisabledParams{
 			ID: ev.RuleID, Disabled: ev.Type == EventRuleDisabled, Version: seq, UpdatedAt: ev.Time,
 		})
+		if a.switched = append(a.switched, ev.RuleID); len(a.switched) >= maxGathered && err == nil {
+			err = a.bumpVersions(ctx)
+		}
 	case EventUserCreated:
 		return nil
 	case EventDeliveryUpdated:
@@ -317,6 +324,15 @@ func (a *applier) touch(ctx context.Context, user string) error {
 // transaction that changes their rows: the API's cached answers of their
 // rules stop matching when it commits.
 func (a *applier) bumpVersions(ctx context.Context) error {
+	if len(a.switched) > 0 {
+		// A new slice, not the old one emptied: the statement holds it
+		// until the writer sends it.
+		ids := a.switched
+		a.switched = nil
+		if err := a.q.UserRulesVersionBumpRules(ctx, ids); err != nil {
+			return dbErr("bump answer versions", err)
+		}
+	}
 	if len(a.touched) == 0 {
 		return nil
 	}
