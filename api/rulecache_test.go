@@ -97,3 +97,69 @@ func TestRuleListCache(t *testing.T) {
 		t.Fatalf("alice's empty list %s", last)
 	}
 }
+
+// TestRuleListCacheConcurrent: while readers list a user's rules over and
+// over (hits, misses and replacements racing), every change is seen by the
+// first read that starts after it returned, and no reader sees a name older
+// than one it has seen before.
+func TestRuleListCacheConcurrent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	rule, tag := b.create(t, "alice", newRule("alice", "v0"))
+	name := func(r response) int {
+		t.Helper()
+		var list []api.Rule
+		r.json(t, &list)
+		if len(list) != 1 {
+			t.Errorf("alice's rules %s", r.body)
+			return -1
+		}
+		var n int
+		if _, err := fmt.Sscanf(*list[0].Name, "v%d", &n); err != nil {
+			t.Errorf("alice's rule %q", *list[0].Name)
+		}
+		return n
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	const readers = 4
+	for range readers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			seen := 0
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := b.do(t, "alice", http.MethodGet, "/api/v1/users/alice/rules", nil)
+				if r.status != http.StatusOK {
+					t.Errorf("GET: %d %s", r.status, r.body)
+					return
+				}
+				n := name(r)
+				if n < seen {
+					t.Errorf("a reader saw v%d after v%d", n, seen)
+					return
+				}
+				seen = n
+			}
+		}()
+	}
+	for i := 1; i <= 20; i++ {
+		r := b.do(t, "alice", http.MethodPut, fmt.Sprintf("/api/v1/users/alice/rules/%d", rule.ID), newRule("alice", fmt.Sprintf("v%d", i)), "If-Match: "+tag)
+		expect(t, r, http.StatusOK)
+		tag = r.header.Get("ETag")
+		if n := name(b.do(t, "alice", http.MethodGet, "/api/v1/users/alice/rules", nil)); n != i {
+			t.Fatalf("after saving v%d, the list shows v%d", i, n)
+		}
+	}
+	close(stop)
+	for range readers {
+		<-done
+	}
+	if h, m := ruleListReads(t, b); h == 0 || m < 20 {
+		t.Errorf("%v hits, %v misses: want both", h, m)
+	}
+}
