@@ -85,18 +85,7 @@ func TestAnswerVersion(t *testing.T) {
 
 	// A switch names its rule: a hand-made one that names someone else
 	// still changes the owner's version.
-	ev := rulelog.Event{Type: rulelog.EventRuleDisabled, User: "mallory", RuleID: bob.ID, Time: time.Now()}
-	msg, err := ev.Message()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ack, err := b.nats.JS.PublishMsg(b.ctx, msg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.cmds.WaitProjected(b.ctx, ack.Sequence); err != nil {
-		t.Fatal(err)
-	}
+	b.appendProjected(t, rulelog.Event{Type: rulelog.EventRuleDisabled, User: "mallory", RuleID: bob.ID, Time: time.Now()})
 	vb = changed("a switch of bob's rule naming mallory", "bob", vb)
 	if list, _ := listed("bob"); !list[0].Disabled {
 		t.Fatalf("bob's rules %+v", list)

@@ -17,18 +17,7 @@ func TestImportedRuleID(t *testing.T) {
 	appendEv := func(ev rulelog.Event) uint64 {
 		t.Helper()
 		ev.Time = time.Now().UTC().Truncate(time.Microsecond)
-		msg, err := ev.Message()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ack, err := b.nats.JS.PublishMsg(b.ctx, msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.cmds.WaitProjected(b.ctx, ack.Sequence); err != nil {
-			t.Fatal(err)
-		}
-		return ack.Sequence
+		return b.appendProjected(t, ev)
 	}
 	r := validRule("imported")
 	seq := appendEv(rulelog.Event{Type: rulelog.EventRuleCreated, User: "alice", RuleID: 9000, Rule: &r, Actor: "fmn-import"})

@@ -26,17 +26,7 @@ func history(t *testing.T, b *bundle, n int, seed uint64) uint64 {
 	live := map[string][]int64{}
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	var last uint64
-	publish := func(ev rulelog.Event) {
-		msg, err := ev.Message()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ack, err := b.nats.JS.PublishMsg(b.ctx, msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last = ack.Sequence
-	}
+	publish := func(ev rulelog.Event) { last = b.appendEvent(t, ev) }
 	for i := range n {
 		user := users[rng.IntN(len(users))]
 		ev := rulelog.Event{User: user, Actor: user, Time: base.Add(time.Duration(i) * time.Second)}

@@ -199,3 +199,29 @@ func waitProjectedWithin(t *testing.T, b *bundle, pool *pgxpool.Pool, seq uint64
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// appendEvent appends ev straight to the stream, as an import or a
+// hand-made event gets there, and returns its sequence.
+func (b *bundle) appendEvent(t *testing.T, ev rulelog.Event) uint64 {
+	t.Helper()
+	msg, err := ev.Message()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := b.nats.JS.PublishMsg(b.ctx, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
+// appendProjected is appendEvent, then waits until the projection has
+// applied the event.
+func (b *bundle) appendProjected(t *testing.T, ev rulelog.Event) uint64 {
+	t.Helper()
+	seq := b.appendEvent(t, ev)
+	if err := b.cmds.WaitProjected(b.ctx, seq); err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
