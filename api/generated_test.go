@@ -28,23 +28,11 @@ func countGenerated(t *testing.T, b *bundle, rule int64, times ...time.Time) {
 			t.Fatal(err)
 		}
 	}
-	st, err := b.nats.JS.Stream(b.ctx, b.nats.Streams.Notify)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := stats.NewProjector(b.nats.JS, b.pg.Pool, b.nats.Streams, nil)
 	ctx, cancel := context.WithCancel(b.ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	fmntest.Eventually(t, 10*time.Second, "the statistics count every notification", func() bool {
-		var last int64
-		_ = b.pg.Pool.QueryRow(b.ctx, "SELECT last_seq FROM projection_state WHERE name = $1", stats.ProjectionName).Scan(&last)
-		return uint64(last) == info.State.LastSeq
-	})
+	fmntest.WaitCaughtUp(t, b.ctx, b.nats.JS, b.pg.Pool, b.nats.Streams.Notify, stats.ProjectionName, 10*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

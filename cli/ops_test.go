@@ -338,19 +338,7 @@ func TestDeadLetterRetried(t *testing.T) {
 		return err == nil && len(d) == 1 && d[0] == stats.Deliveries{Channel: "email", Sent: 1, Retried: 2, Dead: 1}
 	})
 	// NOTIFY has its own feed, which may still be behind the deliveries'.
-	st, err := o.nats.JS.Stream(o.ctx, o.nats.Streams.Notify)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(o.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmntest.Eventually(t, 10*time.Second, "the statistics have counted NOTIFY", func() bool {
-		var last int64
-		err := o.pg.Pool.QueryRow(o.ctx, "SELECT last_seq FROM projection_state WHERE name = $1", stats.ProjectionName).Scan(&last)
-		return err == nil && uint64(last) >= info.State.LastSeq
-	})
+	fmntest.WaitCaughtUp(t, o.ctx, o.nats.JS, o.pg.Pool, o.nats.Streams.Notify, stats.ProjectionName, 10*time.Second)
 	if s, err := rd.Summary(o.ctx, stats.Range{}); err != nil || s.Generated != 1 {
 		t.Errorf("generated %d (%v), want 1", s.Generated, err)
 	}

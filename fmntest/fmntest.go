@@ -270,3 +270,22 @@ func Eventually(t testing.TB, within time.Duration, what string, cond func() boo
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// WaitCaughtUp waits (within, scaled) until the projection named
+// projection has applied stream up to the last message it holds now.
+func WaitCaughtUp(t testing.TB, ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, stream, projection string, within time.Duration) {
+	t.Helper()
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, within, "projection "+projection+" has applied "+stream, func() bool {
+		var last int64
+		err := pool.QueryRow(ctx, "SELECT last_seq FROM projection_state WHERE name = $1", projection).Scan(&last)
+		return err == nil && uint64(last) >= info.State.LastSeq
+	})
+}

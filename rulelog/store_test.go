@@ -93,18 +93,7 @@ func projectStats(t *testing.T, b *bundle, p *stats.Projector) {
 	ctx, cancel := context.WithCancel(b.ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	st, err := b.nats.JS.Stream(b.ctx, b.nats.Streams.Notify)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end := int(info.State.LastSeq)
-	fmntest.Eventually(t, 10*time.Second, "the statistics count every notification", func() bool {
-		return count(t, b.ctx, b.pg.Pool, `SELECT coalesce(max(last_seq), 0) FROM projection_state WHERE name = '`+stats.ProjectionName+`'`) == end
-	})
+	fmntest.WaitCaughtUp(t, b.ctx, b.nats.JS, b.pg.Pool, b.nats.Streams.Notify, stats.ProjectionName, 10*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
