@@ -27,7 +27,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -72,7 +71,9 @@ type pipelineSizes struct {
 // FMN_BENCH_LATENCY_SECONDS, FMN_BENCH_RULE_CHANGES, FMN_BENCH_SEED,
 // FMN_BENCH_CPUPROFILE (a file: profile of the matcher phase alone; the
 // ceilings' go to .ceiling and .fanout, allocations to .allocs0/.allocs1),
-// FMN_BENCH_TRACE (a runtime trace of the latency phase), FMN_BENCH_ROUNDS
+// FMN_BENCH_TRACE (a runtime trace of the latency phase),
+// FMN_BENCH_LATENCY_PROFILE (a file: the latency phase's CPU profile, its
+// allocations to .allocs0/.allocs1), FMN_BENCH_ROUNDS
 // (the matcher's rounds, see pipelineSizes.Rounds), and the workload's
 // FMN_BENCH_KNOWN_USER_SHARE (default 0.35) and FMN_BENCH_FOLLOWED_SHARE
 // (0.6), which set how many notifications a message gives.
@@ -244,6 +245,9 @@ type pipelineResult struct {
 	// FloorLatencies are the plain JetStream republisher's at the same
 	// rate and fan-out (measureCeilingLatency).
 	FloorLatencies []time.Duration
+	// Hiccups and FloorHiccups are the load process's own stops during
+	// each (loadResult.Hiccups).
+	Hiccups, FloorHiccups []loadSample
 
 	RuleChange, RuleChangeAnalyzed ruleChangeResult
 
@@ -433,73 +437,31 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	out("matcher/ceiling = %.2f; matcher/(ceiling with the same fan-out) = %.2f; matcher/(consume+ack ceiling) = %.2f (each ceiling the mean of before and after; with rounds, each ratio's median); separate nats-server CPU %.2f cores; matcher %s",
 		medR, medF, medC, res.ServerCPU, res.MatcherCPUPerMsg)
 
-	// Notifications as they are published, for the latency phases.
-	tap := startTap(tb, n.URL)
-
-	// 5. Latency at a fixed rate.
+	// 5. Latency at a fixed rate, the load from a process of its own
+	// (runLoad).
 	if sz.Rate > 0 && sz.LatencyFor > 0 {
 		latMsgs := w.benchMessages(max(1, int(float64(sz.Rate)*sz.LatencyFor.Seconds())))
 		latFanout, latTotal, _, _ := expectNotes(tb, m, latMsgs)
 		res.LatencyExpected = latTotal
-		index := make(map[string]int, len(latMsgs))
-		for i, lm := range latMsgs {
-			index[lm.ID] = i
-		}
-		pubAt := make([]atomic.Int64, len(latMsgs))
-		var mu sync.Mutex
-		lats := make([]time.Duration, 0, latTotal)
-		type sample struct {
-			lat time.Duration
-			pub int64
-			id  string
-		}
-		var worst []sample // the slowest few messages, to see whether they bunch
-		tap.set(func(at time.Time, nt tapNote) {
-			i, ok := index[nt.MessageID]
-			if !ok {
-				return
-			}
-			pub := pubAt[i].Load()
-			lat := at.Sub(time.Unix(0, pub))
-			mu.Lock()
-			lats = append(lats, lat)
-			seen := slices.ContainsFunc(worst, func(w sample) bool { return w.id == nt.MessageID })
-			if !seen && (len(worst) < 8 || lat > worst[len(worst)-1].lat) {
-				worst = append(worst, sample{lat, pub, nt.MessageID})
-				slices.SortFunc(worst, func(a, b sample) int { return int(b.lat - a.lat) })
-				worst = worst[:min(len(worst), 8)]
-			}
-			mu.Unlock()
-		})
+		spec := loadSpec{URL: n.URL, Rate: sz.Rate, Tap: wire.NotifyAll, IDFrom: "json",
+			Want: int(latTotal), Wait: 10 * time.Second, Msgs: loadMsgs(latMsgs)}
 		var gc0 runtime.MemStats
 		runtime.ReadMemStats(&gc0)
 		stopTrace := startTrace(tb, os.Getenv("FMN_BENCH_TRACE"))
+		stopProfile := startProfile(tb, os.Getenv("FMN_BENCH_LATENCY_PROFILE"))
 		gcEnds := watchGC()
 		phase0 := time.Now()
 		acked0 := c.Stats.Acked.Load()
-		sent, took := pacedPublish(tb, connect(tb, n.URL), latMsgs, sz.Rate, pubAt, "")
-		res.LatencySent, res.LatencyRate = sent, float64(sent)/took.Seconds()
+		load := runLoad(tb, spec)
+		res.LatencySent, res.LatencyRate = load.Sent, float64(load.Sent)/load.Took.Seconds()
 		waitUntil(tb, time.Minute, "the latency phase's messages are acked", runErr,
-			func() bool { return c.Stats.Acked.Load() >= acked0+int64(sent) })
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			mu.Lock()
-			got := len(lats)
-			mu.Unlock()
-			if int64(got) >= latTotal || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			func() bool { return c.Stats.Acked.Load() >= acked0+int64(load.Sent) })
 		stopTrace()
+		stopProfile()
 		gcAt := gcEnds()
-		tap.set(nil)
-		mu.Lock()
-		res.Latencies = slices.Clone(lats)
-		mu.Unlock()
-		slices.Sort(res.Latencies)
+		res.Latencies, res.Hiccups = load.Latencies, load.Hiccups
 		out("latency at %d msg/s for %s: sent %d (%.0f msg/s achieved), %d of %d notifications seen, p50 %s p90 %s p99 %s p99.9 %s max %s",
-			sz.Rate, sz.LatencyFor, sent, res.LatencyRate, len(res.Latencies), latTotal,
+			sz.Rate, sz.LatencyFor, load.Sent, res.LatencyRate, len(res.Latencies), latTotal,
 			pct(res.Latencies, 0.5), pct(res.Latencies, 0.9), pct(res.Latencies, 0.99), pct(res.Latencies, 0.999), pct(res.Latencies, 1))
 		var gc1 runtime.MemStats
 		runtime.ReadMemStats(&gc1)
@@ -507,26 +469,31 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 		for k := gc0.NumGC; k < gc1.NumGC && k < gc0.NumGC+256; k++ {
 			maxPause = max(maxPause, time.Duration(gc1.PauseNs[k%256])) // cycle k+1
 		}
-		mu.Lock()
-		var ws []string
-		for _, w := range worst {
-			ws = append(ws, fmt.Sprintf("%s@%.2fs", w.lat.Round(100*time.Microsecond), time.Unix(0, w.pub).Sub(phase0).Seconds()))
+		subjects := make(map[string]string, len(latMsgs))
+		for _, lm := range latMsgs {
+			subjects[lm.ID] = lm.Msg.Subject
 		}
-		mu.Unlock()
+		var ws []string
+		for _, w := range load.Slowest {
+			ws = append(ws, fmt.Sprintf("%s@%.2fs(%s, %d notifications)", w.Lat.Round(100*time.Microsecond),
+				(load.Start.Sub(phase0)+w.At).Seconds(), subjects[w.ID], latFanout[w.ID]))
+		}
 		var gcs []string
 		for _, at := range gcAt {
 			gcs = append(gcs, fmt.Sprintf("%.2fs", at.Sub(phase0).Seconds()))
 		}
-		out("  during it: %d GC cycles (ended at %s), STW pauses total %s, max %s; slowest messages (latency@publish time): %s",
+		out("  during it: %d GC cycles (ended at %s), STW pauses total %s, max %s; slowest messages (latency@publish time(subject, fan-out)): %s",
 			gc1.NumGC-gc0.NumGC, strings.Join(gcs, " "), time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs).Round(time.Microsecond), maxPause.Round(time.Microsecond), strings.Join(ws, " "))
 
 		// The floor beside it: plain JetStream routing the same messages
 		// with the same fan-out at the same rate, in this process (same
-		// heap, same GC), the matcher idle.
-		var floorWant int
-		res.FloorLatencies, floorWant = measureCeilingLatency(tb, n.URL, latMsgs, latFanout, res.NoteBytes, sz.InFlight, sz.Rate)
+		// heap, same GC), the matcher idle, the load from its own process
+		// as the matcher's.
+		floor, floorWant := measureCeilingLatency(tb, n.URL, latMsgs, latFanout, res.NoteBytes, sz.InFlight, sz.Rate)
+		res.FloorLatencies, res.FloorHiccups = floor.Latencies, floor.Hiccups
 		out("latency floor (plain JetStream republisher, same messages, fan-out and rate): %d of %d copies seen, p50 %s p90 %s p99 %s p99.9 %s max %s",
 			len(res.FloorLatencies), floorWant, pct(res.FloorLatencies, 0.5), pct(res.FloorLatencies, 0.9), pct(res.FloorLatencies, 0.99), pct(res.FloorLatencies, 0.999), pct(res.FloorLatencies, 1))
+		out("  load process hiccups: during the matcher's %s; during the floor's %s", hiccupSummary(res.Hiccups, load.Start.Sub(phase0)), hiccupSummary(res.FloorHiccups, 0))
 	}
 
 	// 6. Rule change to first match, with projector, RunSync (woken by
@@ -541,6 +508,7 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 		}
 		defer cmds.Close()
 		probeConn := connect(tb, n.URL)
+		tap := startTap(tb, n.URL)
 		for round, rc := range []*ruleChangeResult{&res.RuleChange, &res.RuleChangeAnalyzed} {
 			if round == 1 {
 				if _, err := pg.Pool.Exec(ctx, "ANALYZE rules"); err != nil {
@@ -737,10 +705,10 @@ func expectNotes(tb testing.TB, m *Matcher, msgs []benchMsg) (map[string]int, in
 }
 
 // pacedPublish publishes msgs at rate per second, paced by a 1ms ticker,
-// recording each publish time; it returns how many it sent and how long
-// that took. A prefix is put before each message's subject (a copy is
-// published).
-func pacedPublish(tb testing.TB, nc *nats.Conn, msgs []benchMsg, rate int, pubAt []atomic.Int64, prefix string) (int, time.Duration) {
+// calling stamp with each message's index right before its publish; it
+// returns how many it sent and how long that took. A prefix is put before
+// each message's subject (a copy is published).
+func pacedPublish(tb testing.TB, nc *nats.Conn, msgs []benchMsg, rate int, stamp func(int), prefix string) (int, time.Duration) {
 	tb.Helper()
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
@@ -754,7 +722,7 @@ func pacedPublish(tb testing.TB, nc *nats.Conn, msgs []benchMsg, rate int, pubAt
 		<-tick.C
 		due := min(len(msgs), int(time.Since(start).Seconds()*float64(rate)))
 		for ; sent < due; sent++ {
-			pubAt[sent].Store(time.Now().UnixNano())
+			stamp(sent)
 			// On a starved machine the server falls behind: wait for room
 			// (the achieved rate shows it) rather than fail after 200ms.
 			msg := msgs[sent].Msg
@@ -1230,15 +1198,17 @@ func (r *pipelineResult) print(p func(string, ...any)) {
 		{"latency publish->NOTIFY", fmt.Sprintf("at %d msg/s (%.0f achieved) for %s: p50 %s, p99 %s, p99.9 %s, max %s (%d of %d notifications) %s",
 			sz.Rate, r.LatencyRate, sz.LatencyFor, pct(r.Latencies, 0.5), p99, pct(r.Latencies, 0.999), pct(r.Latencies, 1), len(r.Latencies), r.LatencyExpected,
 			aim(p99 < 5*time.Millisecond, "p99 < 5ms at 2,000 msg/s, worst case"))},
-		{"latency floor", fmt.Sprintf("plain JetStream republisher, same messages, fan-out and rate, in this process: p50 %s, p99 %s, p99.9 %s, max %s; matcher p99/floor p99 %.1f",
+		{"latency floor", fmt.Sprintf("plain JetStream republisher in this process, same messages, fan-out, rate and load process: p50 %s, p99 %s, p99.9 %s, max %s; matcher p99/floor p99 %.1f",
 			pct(r.FloorLatencies, 0.5), pct(r.FloorLatencies, 0.99), pct(r.FloorLatencies, 0.999), pct(r.FloorLatencies, 1), float64(p99)/float64(max(1, pct(r.FloorLatencies, 0.99))))},
+		{"load hiccups", fmt.Sprintf("a thread of the load process sleeping 1ms at a time, woken late (its wait for a core, which the notifications wait too): during the matcher's phase %s; during the floor's %s",
+			hiccupSummary(r.Hiccups, -1), hiccupSummary(r.FloorHiccups, -1))},
 		{"memory", fmt.Sprintf("peak RSS (VmHWM) %.0f MiB, RSS now %.0f MiB, Go heap in use %.0f MiB (alloc %.0f MiB, sys %.0f MiB); JetStream stored %.0f MiB",
 			mib(r.PeakRSS), mib(r.RSS), mib(r.HeapInuse), mib(r.HeapAlloc), mib(r.SysBytes), mib(r.StoredBytes))},
 		{"note", "with the embedded server, its file store buffers share RSS and heap with the matcher; the test's message copies always do"},
 	}
 	if sz.Rate == 0 || sz.LatencyFor == 0 {
 		rows = slices.DeleteFunc(rows, func(row [2]string) bool {
-			return row[0] == "latency publish->NOTIFY" || row[0] == "latency floor"
+			return row[0] == "latency publish->NOTIFY" || row[0] == "latency floor" || row[0] == "load hiccups"
 		})
 	}
 	if sz.RuleChanges > 0 {
@@ -1503,6 +1473,7 @@ func (r *pipelineResult) report(b *testing.B) {
 	b.ReportMetric(ms(pct(r.Latencies, 0.99)), "p99_ms")
 	b.ReportMetric(ms(pct(r.FloorLatencies, 0.99)), "floor_p99_ms")
 	b.ReportMetric(ms(pct(r.FloorLatencies, 0.999)), "floor_p999_ms")
+	b.ReportMetric(ms(maxHiccup(r.Hiccups)), "hiccup_max_ms")
 	b.ReportMetric(ms(pct(start, 0.5)), "rulechg_p50_ms")
 	b.ReportMetric(ms(pct(start, 1)), "rulechg_max_ms")
 	b.ReportMetric(ms(pct(r.RuleChangeAnalyzed.FromStart, 0.5)), "rulechg_analyzed_p50_ms")

@@ -5,10 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,59 +89,22 @@ func measureCeilingFanout(tb testing.TB, nc *nats.Conn, msgs []*nats.Msg, fanout
 // measureCeilingLatency is the latency floor beside the matcher's: the
 // republisher of measureCeilingFanout, already consuming, gets msgs
 // published at rate per second (paced as the matcher's latency phase is)
-// and a core subscription in this process sees each republished copy. It
-// returns the sorted publish→copy latencies and how many copies were
-// expected (the sum of fanout over msgs).
-func measureCeilingLatency(tb testing.TB, url string, msgs []benchMsg, fanout map[string]int, size, inFlight, rate int) ([]time.Duration, int) {
+// from a load process (runLoad), whose core subscription sees each
+// republished copy. It returns what the load process measured (the sorted
+// publish→copy latencies, its hiccups) and how many copies were expected
+// (the sum of fanout over msgs).
+func measureCeilingLatency(tb testing.TB, url string, msgs []benchMsg, fanout map[string]int, size, inFlight, rate int) (loadResult, int) {
 	tb.Helper()
 	js, cleanup := ceilingStreams(tb, connect(tb, url), inFlight)
 	defer cleanup()
-	index := make(map[string]int, len(msgs))
 	want := 0
-	for i, bm := range msgs {
-		index[bm.ID] = i
+	for _, bm := range msgs {
 		want += fanout[bm.ID]
 	}
-	pubAt := make([]atomic.Int64, len(msgs))
-	var mu sync.Mutex
-	lats := make([]time.Duration, 0, want)
-	tap := connect(tb, url)
-	sub, err := tap.Subscribe(ceilOut+">", func(msg *nats.Msg) {
-		at := time.Now()
-		id, _, _ := strings.Cut(msg.Header.Get("Nats-Msg-Id"), ":email:")
-		i, ok := index[id]
-		if !ok {
-			return
-		}
-		mu.Lock()
-		lats = append(lats, at.Sub(time.Unix(0, pubAt[i].Load())))
-		mu.Unlock()
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	_ = sub.SetPendingLimits(-1, -1)
-	if err := tap.Flush(); err != nil {
-		tb.Fatal(err)
-	}
 	r := startRepublisher(tb, js, fanout, size, inFlight)
-	sent, _ := pacedPublish(tb, connect(tb, url), msgs, rate, pubAt, ceilIn)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		mu.Lock()
-		got := len(lats)
-		mu.Unlock()
-		if (r.acked.Load() >= int64(sent) && got >= want) || r.ended() || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	r.stop()
-	_ = sub.Unsubscribe()
-	mu.Lock()
-	defer mu.Unlock()
-	slices.Sort(lats)
-	return slices.Clone(lats), want
+	defer r.stop()
+	return runLoad(tb, loadSpec{URL: url, Rate: rate, Prefix: ceilIn, Tap: ceilOut + ">", IDFrom: "header",
+		Want: want, Wait: time.Minute, Msgs: loadMsgs(msgs)}), want
 }
 
 // The ceilings' streams: the messages are copied into ceilin.<subject> and

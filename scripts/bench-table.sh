@@ -87,6 +87,7 @@ row "worst case: matcher msgs/s" "" "" 0 worst BenchmarkPipeline msgs/s
 row "worst case: matcher / same-fan-out ceiling" ">= 0.80" ">=" 0.8 worst BenchmarkPipeline ratio_fanout
 row "worst case: p99 publish→NOTIFY at 2,000 msg/s (ms)" "< 5" "<" 5 worst BenchmarkPipeline p99_ms
 row "worst case: floor p99, plain JetStream republisher, same fan-out and rate (ms)" "" "" 0 worst BenchmarkPipeline floor_p99_ms
+row "worst case: longest stop of the load process itself during it (ms): the machine" "" "" 0 worst BenchmarkPipeline hiccup_max_ms
 row "worst case: p99.9 (ms)" "" "" 0 worst BenchmarkPipeline p999_ms
 row "worst case: max (ms)" "" "" 0 worst BenchmarkPipeline max_ms
 row "worst case: GC share of CPU (%)" "<= 10" "<=" 10 worst BenchmarkPipeline gc_pct
