@@ -109,9 +109,10 @@ func (c *Consumer) ConsumerConfig() jetstream.ConsumerConfig {
 }
 
 type pending struct {
-	msg     jetstream.Msg
-	futures []jetstream.PubAckFuture
-	err     error
+	msg jetstream.Msg
+	// acks is the PubAcks of the message's publishes (nil: none).
+	acks *ackGroup
+	err  error
 	// outs are the notifications' NATS messages and encodings: reused once
 	// every publish is acknowledged (see acker).
 	outs []*outMsg
@@ -169,12 +170,15 @@ func (p *pending) release() {
 // itself (streams.IsGone): a consumer deleted under it, a closed
 // connection; or when the consumer's configuration is refused.
 func (c *Consumer) Run(ctx context.Context) error {
-	js, err := jetstream.New(c.nc,
-		jetstream.WithPublishAsyncMaxPending(c.cfg.InFlight),
-		jetstream.WithPublishAsyncTimeout(15*time.Second))
+	js, err := jetstream.New(c.nc)
 	if err != nil {
 		return err
 	}
+	pub, err := newPublisher(c.nc, c.cfg.InFlight, publishTimeout, publishStall)
+	if err != nil {
+		return err
+	}
+	defer pub.close() // after the acker: the sweep fails what gets no PubAck
 	cons, err := streams.EnsureConsumer(ctx, js, c.streams.Bus, c.ConsumerConfig(), c.log)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -193,7 +197,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		defer close(ackerDone)
 		c.acker(acks)
 	}()
-	d := c.newDispatcher(js, acks)
+	d := c.newDispatcher(pub, acks)
 	runErr := c.consume(ctx, cons, d)
 	d.close()
 	close(acks)
@@ -267,12 +271,12 @@ func (c *Consumer) consume(ctx context.Context, cons jetstream.Consumer, d *disp
 
 // handle parses, matches and publishes one message without waiting for
 // the publish acknowledgements.
-func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
+func (c *Consumer) handle(pub *publisher, msg jetstream.Msg) pending {
 	c.Stats.Messages.Add(1)
 	p, err := c.parser.Parse(msg)
 	if err != nil {
 		if bus.IsInvalid(err) {
-			return c.deadLetter(js, msg, err)
+			return c.deadLetter(pub, msg, err)
 		}
 		return pending{msg: msg, err: err}
 	}
@@ -296,7 +300,8 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 		return pd
 	}
 	defer pr.Release() // the notifications are encoded into buffers of their own
-	pd.futures = make([]jetstream.PubAckFuture, 0, len(matches))
+	pd.acks = newAckGroup()
+	defer pd.acks.seal()
 	pd.outs = make([]*outMsg, 0, len(matches))
 	for _, g := range matches {
 		o := newOut(notifySubject(g.Destination.Protocol, g.User))
@@ -306,22 +311,19 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 			return pd
 		}
 		o.id[0], o.buf, o.msg.Data = id, data, data
-		f, err := js.PublishMsgAsync(&o.msg, publishStall)
+		err = pub.publish(&o.msg, pd.acks)
 		if errors.Is(err, nats.ErrMaxPayload) {
 			// No retry makes it fit: dead-letter the message rather than
 			// redeliver it forever, once the notifications already sent
 			// are stored.
-			dl := c.deadLetter(js, msg, fmt.Errorf("notification %s to %s %s: %d bytes exceed the NATS max payload of %d bytes",
+			c.Stats.Notifications.Add(int64(len(pd.outs)))
+			return c.deadLetterTo(pub, pd.acks, msg, fmt.Errorf("notification %s to %s %s: %d bytes exceed the NATS max payload of %d bytes",
 				id, g.Destination.Protocol, g.Destination.Address, len(data), c.nc.MaxPayload()))
-			dl.futures = append(pd.futures, dl.futures...)
-			c.Stats.Notifications.Add(int64(len(pd.futures)))
-			return dl
 		}
 		if err != nil {
 			pd.err = err
 			return pd
 		}
-		pd.futures = append(pd.futures, f)
 		pd.outs = append(pd.outs, o)
 	}
 	c.Stats.Notifications.Add(int64(len(matches)))
@@ -331,7 +333,15 @@ func (c *Consumer) handle(js jetstream.JetStream, msg jetstream.Msg) pending {
 // deadLetter stores an unusable bus message in DLQ with the reason. Its
 // Nats-Msg-Id is derived from the BUS sequence, so a redelivery stores it
 // once.
-func (c *Consumer) deadLetter(js jetstream.JetStream, msg jetstream.Msg, reason error) pending {
+func (c *Consumer) deadLetter(pub *publisher, msg jetstream.Msg, reason error) pending {
+	g := newAckGroup()
+	defer g.seal()
+	return c.deadLetterTo(pub, g, msg, reason)
+}
+
+// deadLetterTo is deadLetter adding its publish to g, which the caller
+// seals.
+func (c *Consumer) deadLetterTo(pub *publisher, g *ackGroup, msg jetstream.Msg, reason error) pending {
 	c.Stats.DeadLetters.Add(1)
 	out := nats.NewMsg(wire.DLQBus)
 	for k, v := range msg.Headers() {
@@ -360,11 +370,10 @@ func (c *Consumer) deadLetter(js jetstream.JetStream, msg jetstream.Msg, reason 
 		out.Header.Set(wire.HeaderReason, fmt.Sprintf("%s (%s left out: too large for a dead letter)", reason, left))
 	}
 	c.log.Warn("bus message dead-lettered", "subject", msg.Subject(), "reason", reason.Error())
-	f, err := js.PublishMsgAsync(out)
-	if err != nil {
-		return pending{msg: msg, err: err}
+	if err := pub.publish(out, g); err != nil {
+		return pending{msg: msg, acks: g, err: err}
 	}
-	return pending{msg: msg, futures: []jetstream.PubAckFuture{f}}
+	return pending{msg: msg, acks: g}
 }
 
 // acker acknowledges each message once its publishes are stored. A failed
@@ -374,13 +383,9 @@ func (c *Consumer) acker(in <-chan *slot) {
 	for s := range in {
 		p := s.wait()
 		err := p.err
-		for _, f := range p.futures {
-			select {
-			case <-f.Ok():
-			case e := <-f.Err():
-				if err == nil {
-					err = e
-				}
+		if p.acks != nil {
+			if e := p.acks.wait(); err == nil {
+				err = e
 			}
 		}
 		if err != nil {

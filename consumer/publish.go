@@ -5,15 +5,18 @@ import (
 
 	"github.com/fmn-project/fmn/rules"
 	"github.com/fmn-project/fmn/wire"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // publishStall is how long a notification publish waits for room when
-// InFlight publishes await their PubAck. The nats.go default (200ms) turns
-// a short server hiccup into ErrTooManyStalledMsgs, and so into a Nak, a
-// redelivery and the message matched twice; waiting is the backpressure
-// the pipeline wants. It matches the publish timeout.
-var publishStall = jetstream.WithStallWait(15 * time.Second)
+// InFlight publishes await their PubAck. A short wait (nats.go's default
+// is 200ms) would turn a short server hiccup into an error, and so into a
+// Nak, a redelivery and the message matched twice; waiting is the
+// backpressure the pipeline wants. It matches the publish timeout.
+const publishStall = 15 * time.Second
+
+// publishTimeout is how long a publish waits for its PubAck before its
+// bus message is redelivered.
+const publishTimeout = 15 * time.Second
 
 // The subjects of the usual channels, built once.
 var (

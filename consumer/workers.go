@@ -60,7 +60,7 @@ type job struct {
 // With one worker, it handles each message on the consuming goroutine.
 type dispatcher struct {
 	c    *Consumer
-	js   jetstream.JetStream
+	pub  *publisher
 	acks chan<- *slot
 	jobs chan job
 	// busy counts messages handed to workers and not yet handled.
@@ -68,8 +68,8 @@ type dispatcher struct {
 	workers sync.WaitGroup
 }
 
-func (c *Consumer) newDispatcher(js jetstream.JetStream, acks chan<- *slot) *dispatcher {
-	d := &dispatcher{c: c, js: js, acks: acks}
+func (c *Consumer) newDispatcher(pub *publisher, acks chan<- *slot) *dispatcher {
+	d := &dispatcher{c: c, pub: pub, acks: acks}
 	if c.cfg.Workers > 1 {
 		d.jobs = make(chan job, c.cfg.Workers)
 		for range c.cfg.Workers {
@@ -81,7 +81,7 @@ func (c *Consumer) newDispatcher(js jetstream.JetStream, acks chan<- *slot) *dis
 
 func (d *dispatcher) work() {
 	for j := range d.jobs {
-		j.s.fill(d.c.handle(d.js, j.msg))
+		j.s.fill(d.c.handle(d.pub, j.msg))
 		d.busy.Done()
 	}
 }
@@ -92,12 +92,12 @@ func (d *dispatcher) dispatch(msg jetstream.Msg) {
 	s := newSlot()
 	d.acks <- s
 	if d.jobs == nil {
-		s.fill(d.c.handle(d.js, msg))
+		s.fill(d.c.handle(d.pub, msg))
 		return
 	}
 	if changesAccess(msg.Subject()) {
 		d.busy.Wait()
-		s.fill(d.c.handle(d.js, msg))
+		s.fill(d.c.handle(d.pub, msg))
 		return
 	}
 	d.busy.Add(1)
