@@ -1,6 +1,15 @@
 -- fmn's PostgreSQL schema. Every table here is a projection of a JetStream
 -- stream and can be dropped and rebuilt from it (fmn replay rules --rebuild).
--- Statements are idempotent: `fmn migrate` applies this file as it is.
+-- Statements are idempotent: `fmn migrate`, and every role as it starts,
+-- applies this file as it is when it changed since it was last applied.
+
+-- The schema as last applied (its SHA-256): app.Migrate applies this file
+-- only when it changed. Bookkeeping, not a projection.
+CREATE TABLE IF NOT EXISTS schema_applied (
+    id         int PRIMARY KEY CHECK (id = 1),
+    sha256     text NOT NULL,
+    applied_at timestamptz NOT NULL
+);
 
 -- Where each projector stands: the last stream sequence it applied, written
 -- in the same transaction as the effects of that event.

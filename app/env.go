@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -175,6 +177,14 @@ func (e *Env) ConnectDB(ctx context.Context, create bool) error {
 // CREATE ... IF NOT EXISTS of one type or table collide in PostgreSQL's
 // catalog ("duplicate key value violates unique constraint
 // pg_type_typname_nsp_index"), which made roles started together exit.
+//
+// A schema already applied as it is (its SHA-256 in schema_applied) is
+// not applied again: every role applies it when it starts, and its ALTER
+// TABLEs take the tables' strongest lock, even when there is nothing to
+// change, until the transaction ends. A role restarting beside running
+// ones then held up every reader of rules and users, and deadlocked with
+// the statistics projector's batches (the chaos suite's consumer-kill
+// trial saw one).
 func Migrate(ctx context.Context, db *pgxpool.Pool) error {
 	tx, err := db.Begin(ctx)
 	if err != nil {
@@ -184,7 +194,24 @@ func Migrate(ctx context.Context, db *pgxpool.Pool) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockID); err != nil {
 		return fmt.Errorf("applying schema: waiting for another process applying it: %w", err)
 	}
+	sum := sha256.Sum256([]byte(fmn.Schema))
+	digest := hex.EncodeToString(sum[:])
+	if _, err := tx.Exec(ctx, schemaAppliedTable); err != nil {
+		return fmt.Errorf("applying schema: %w", err)
+	}
+	var applied string
+	err = tx.QueryRow(ctx, "SELECT sha256 FROM schema_applied WHERE id = 1").Scan(&applied)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("applying schema: %w", err)
+	}
+	if applied == digest {
+		return tx.Commit(ctx)
+	}
 	if _, err := tx.Exec(ctx, fmn.Schema); err != nil {
+		return fmt.Errorf("applying schema: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO schema_applied (id, sha256, applied_at) VALUES (1, $1, now())
+ON CONFLICT (id) DO UPDATE SET sha256 = EXCLUDED.sha256, applied_at = EXCLUDED.applied_at`, digest); err != nil {
 		return fmt.Errorf("applying schema: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -192,6 +219,14 @@ func Migrate(ctx context.Context, db *pgxpool.Pool) error {
 	}
 	return nil
 }
+
+// schemaAppliedTable is schema.sql's schema_applied, made before it is
+// read in a database that an older fmn made.
+const schemaAppliedTable = `CREATE TABLE IF NOT EXISTS schema_applied (
+    id         int PRIMARY KEY CHECK (id = 1),
+    sha256     text NOT NULL,
+    applied_at timestamptz NOT NULL
+)`
 
 // migrateLockID is the advisory lock Migrate holds ("fmn-mig" in ASCII).
 const migrateLockID int64 = 0x666d6e2d6d6967

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fmn-project/fmn/app"
 	"github.com/fmn-project/fmn/fmntest"
@@ -117,4 +118,62 @@ func emptySchema(t *testing.T) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// A role starting beside running ones applies an unchanged schema without
+// taking any table's lock: an open transaction that read rules and users
+// (a projector's batch, an API read) does not hold it up, and it does not
+// hold them up. Before, its ALTER TABLEs waited for every such
+// transaction and blocked every later one until it committed (and could
+// deadlock with the statistics projector). A changed schema is applied.
+func TestMigrateUnchangedTakesNoLocks(t *testing.T) {
+	t.Parallel()
+	ctx := fmntest.Context(t)
+	pool, err := pgxpool.New(ctx, emptySchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := app.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = reader.Rollback(ctx) }()
+	if _, err := reader.Exec(ctx, "SELECT count(*) FROM rules; SELECT count(*) FROM users; SELECT count(*) FROM rule_generated"); err != nil {
+		t.Fatal(err)
+	}
+	quick, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := app.Migrate(quick, pool); err != nil {
+		t.Fatalf("Migrate of the unchanged schema beside an open reader: %v", err)
+	}
+
+	// An older fmn's schema (another digest): applied again, which waits
+	// for the reader's locks, as any schema change must.
+	if _, err := pool.Exec(ctx, "UPDATE schema_applied SET sha256 = 'older'"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Migrate(ctx, pool) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Migrate of a changed schema did not wait for the reader (err %v)", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := reader.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var digest string
+	if err := pool.QueryRow(ctx, "SELECT sha256 FROM schema_applied").Scan(&digest); err != nil {
+		t.Fatal(err)
+	}
+	if len(digest) != 64 {
+		t.Errorf("schema_applied holds %q after the migration, want the schema's SHA-256", digest)
+	}
 }

@@ -60,6 +60,12 @@ type RuleTombstone struct {
 	Version int64
 }
 
+type SchemaApplied struct {
+	ID        int32
+	Sha256    string
+	AppliedAt time.Time
+}
+
 type User struct {
 	Name      string
 	CreatedAt time.Time
