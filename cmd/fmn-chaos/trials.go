@@ -211,18 +211,31 @@ func dlqReplicas(ctx context.Context, h *harness) result {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	// The deployment: a server (here the email sender, which needs nothing
-	// but NATS and a relay) creates the streams with FMN_STREAM_REPLICAS=3.
+	// The deployment: a server (here the statistics projector, which needs
+	// nothing but NATS and PostgreSQL; the senders need Redis too) creates
+	// the streams with FMN_STREAM_REPLICAS=3.
+	pg, err := newPG(ctx, h.pgTemplate, dir, h.ports)
+	if pg != nil {
+		defer func() {
+			if err := pg.stop(context.WithoutCancel(ctx), "immediate"); err != nil {
+				pg.kill()
+			}
+		}()
+	}
+	if err != nil {
+		res.err = err
+		return res
+	}
 	mport, err := h.ports.get()
 	if err != nil {
 		res.err = err
 		return res
 	}
-	srv, err := h.procs.start("sender-email", filepath.Join(dir, "sender-email.log"),
-		[]string{h.fmnBin, "serve", "--roles", "sender-email"},
+	srv, err := h.procs.start("stats", filepath.Join(dir, "stats.log"),
+		[]string{h.fmnBin, "serve", "--roles", "stats"},
 		startOpts{dir: dir, ready: "running roles", env: append(baseEnv(),
 			"FMN_NATS_URL="+c.nodes[1].url(), "FMN_STREAM_REPLICAS=3",
-			"FMN_SMTP_URL=smtp://"+h.sink.addr+"?starttls=off", "FMN_DATA_DIR="+dir,
+			"FMN_DATABASE_URL="+pg.dsn("fmn"), "FMN_DATA_DIR="+dir,
 			fmt.Sprintf("FMN_METRICS_ADDR=127.0.0.1:%d", mport))})
 	if err != nil {
 		res.err = err
@@ -231,7 +244,7 @@ func dlqReplicas(ctx context.Context, h *harness) result {
 	err = srv.waitReady(ctx, 60*time.Second)
 	srv.stop(10 * time.Second)
 	if err != nil {
-		res.err = fmt.Errorf("fmn serve --roles sender-email with FMN_STREAM_REPLICAS=3: %w", err)
+		res.err = fmt.Errorf("fmn serve --roles stats with FMN_STREAM_REPLICAS=3: %w", err)
 		return res
 	}
 	cfg := streams.Defaults()
