@@ -47,11 +47,7 @@ func TestMigrateConcurrently(t *testing.T) {
 func TestMigrateRuleGeneratedKey(t *testing.T) {
 	t.Parallel()
 	ctx := fmntest.Context(t)
-	pool, err := pgxpool.New(ctx, emptySchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := emptySchemaPool(t)
 	// The table as fmn made it before.
 	if _, err := pool.Exec(ctx, `CREATE TABLE rule_generated (
     rule_id bigint NOT NULL,
@@ -93,6 +89,18 @@ ON CONFLICT (rule_id, bucket) DO UPDATE SET count = rule_generated.count + EXCLU
 	}
 }
 
+// emptySchemaPool is a pool whose connections use a schema of the test's
+// own (emptySchema).
+func emptySchemaPool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(fmntest.Context(t), emptySchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 // emptySchema makes a schema of its own for the test, dropped after it,
 // and returns the connection string whose search_path is that schema.
 func emptySchema(t *testing.T) string {
@@ -129,11 +137,7 @@ func emptySchema(t *testing.T) string {
 func TestMigrateUnchangedTakesNoLocks(t *testing.T) {
 	t.Parallel()
 	ctx := fmntest.Context(t)
-	pool, err := pgxpool.New(ctx, emptySchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := emptySchemaPool(t)
 	if err := app.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
