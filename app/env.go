@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/fmn-project/fmn"
@@ -194,18 +195,22 @@ func Migrate(ctx context.Context, db *pgxpool.Pool) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockID); err != nil {
 		return fmt.Errorf("applying schema: waiting for another process applying it: %w", err)
 	}
-	sum := sha256.Sum256([]byte(fmn.Schema))
-	digest := hex.EncodeToString(sum[:])
-	if _, err := tx.Exec(ctx, schemaAppliedTable); err != nil {
+	digest := schemaDigest()
+	// A database an older fmn made has no schema_applied: schema.sql
+	// makes it below.
+	var known bool
+	if err := tx.QueryRow(ctx, "SELECT to_regclass('schema_applied') IS NOT NULL").Scan(&known); err != nil {
 		return fmt.Errorf("applying schema: %w", err)
 	}
-	var applied string
-	err = tx.QueryRow(ctx, "SELECT sha256 FROM schema_applied WHERE id = 1").Scan(&applied)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("applying schema: %w", err)
-	}
-	if applied == digest {
-		return tx.Commit(ctx)
+	if known {
+		var applied string
+		err := tx.QueryRow(ctx, "SELECT sha256 FROM schema_applied WHERE id = 1").Scan(&applied)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("applying schema: %w", err)
+		}
+		if applied == digest {
+			return tx.Commit(ctx)
+		}
 	}
 	if _, err := tx.Exec(ctx, fmn.Schema); err != nil {
 		return fmt.Errorf("applying schema: %w", err)
@@ -220,13 +225,11 @@ ON CONFLICT (id) DO UPDATE SET sha256 = EXCLUDED.sha256, applied_at = EXCLUDED.a
 	return nil
 }
 
-// schemaAppliedTable is schema.sql's schema_applied, made before it is
-// read in a database that an older fmn made.
-const schemaAppliedTable = `CREATE TABLE IF NOT EXISTS schema_applied (
-    id         int PRIMARY KEY CHECK (id = 1),
-    sha256     text NOT NULL,
-    applied_at timestamptz NOT NULL
-)`
+// schemaDigest is the SHA-256 of schema.sql, as schema_applied holds it.
+var schemaDigest = sync.OnceValue(func() string {
+	sum := sha256.Sum256([]byte(fmn.Schema))
+	return hex.EncodeToString(sum[:])
+})
 
 // migrateLockID is the advisory lock Migrate holds ("fmn-mig" in ASCII).
 const migrateLockID int64 = 0x666d6e2d6d6967
