@@ -195,12 +195,10 @@ func TestRuleChangesWhileRedisIsDown(t *testing.T) {
 
 			outage.Up(rd)
 			for name, m := range matchers {
-				fmntest.Eventually(t, 10*time.Second, name+": back from the fallback", func() bool {
-					return !m.PropagationFallback()
+				// The state flips before the line is logged: wait for both.
+				fmntest.Eventually(t, 10*time.Second, name+": back from the fallback, and saying so", func() bool {
+					return !m.PropagationFallback() && logs[name].count(slog.LevelInfo, recoveryLog) > 0
 				})
-				if n := logs[name].count(slog.LevelInfo, recoveryLog); n != 1 {
-					t.Errorf("%s: the recovery logged %d times, want once", name, n)
-				}
 			}
 			// The projector publishes the version in Redis again.
 			check := newRedisAt(t, rd.URL, b.prefix+"check:", nil)
@@ -222,6 +220,9 @@ func TestRuleChangesWhileRedisIsDown(t *testing.T) {
 			for name, l := range logs {
 				if n := l.count(slog.LevelWarn, fallbackLog); n != 1 {
 					t.Errorf("%s: the fallback logged %d times in all, want once", name, n)
+				}
+				if n := l.count(slog.LevelInfo, recoveryLog); n != 1 {
+					t.Errorf("%s: the recovery logged %d times in all, want once", name, n)
 				}
 			}
 		})
