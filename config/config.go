@@ -115,6 +115,11 @@ type Config struct {
 	// messages one instance matches at once (0, the default: GOMAXPROCS).
 	ConsumerAckWait                                          time.Duration
 	ConsumerMaxAckPending, ConsumerInFlight, ConsumerWorkers int
+	// ConsumerGCHeadroomMiB keeps the consumer process's heap goal at least
+	// its live heap plus this many MiB (default 256; 0: Go's default, as
+	// when GOGC is set): GC cycles several times rarer for a bounded cost
+	// in memory (see internal/gctune).
+	ConsumerGCHeadroomMiB int
 	// SenderEmailWorkers is how many emails one sender-email process
 	// sends at once (default 4).
 	SenderEmailWorkers int
@@ -169,6 +174,7 @@ func Defaults() Config {
 		ConsumerAckWait:       30 * time.Second,
 		ConsumerMaxAckPending: 20000,
 		ConsumerInFlight:      4096,
+		ConsumerGCHeadroomMiB: 256,
 		SenderEmailWorkers:    4,
 		DigestEvery:           10 * time.Second,
 		PreviewMaxConcurrent:  8,
@@ -442,6 +448,7 @@ func definitions(cfg *Config) []setting {
 	integer("consumer-max-ack-pending", "FMN_CONSUMER_MAX_ACK_PENDING", "unacked bus messages across all matcher instances", &cfg.ConsumerMaxAckPending)
 	integer("consumer-in-flight", "FMN_CONSUMER_IN_FLIGHT", "bus messages between fetch and ack in one matcher instance", &cfg.ConsumerInFlight)
 	integer("consumer-workers", "FMN_CONSUMER_WORKERS", "bus messages one matcher instance matches at once (0: as many as GOMAXPROCS)", &cfg.ConsumerWorkers)
+	integer("consumer-gc-headroom", "FMN_CONSUMER_GC_HEADROOM", "MiB the consumer process's heap may grow by over its live heap before the Go GC runs (0: Go's default; a GOGC setting wins)", &cfg.ConsumerGCHeadroomMiB)
 	group = Email
 	dur("digest-every", "FMN_DIGEST_EVERY", "how often senders look for digests that are due", &cfg.DigestEvery)
 	integer("sender-email-workers", "FMN_SENDER_EMAIL_WORKERS", "emails one sender-email process sends at once", &cfg.SenderEmailWorkers)
@@ -645,6 +652,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ConsumerInFlight < 1 || c.ConsumerMaxAckPending < c.ConsumerInFlight {
 		bad("FMN_CONSUMER_IN_FLIGHT", "must be at least 1 and at most FMN_CONSUMER_MAX_ACK_PENDING (%d), got %d", c.ConsumerMaxAckPending, c.ConsumerInFlight)
+	}
+	if c.ConsumerGCHeadroomMiB < 0 || c.ConsumerGCHeadroomMiB > 1<<20 {
+		bad("FMN_CONSUMER_GC_HEADROOM", "must be 0 (Go's default) to 1048576 MiB, got %d", c.ConsumerGCHeadroomMiB)
 	}
 	if c.ConsumerWorkers < 0 {
 		bad("FMN_CONSUMER_WORKERS", "must be 0 (GOMAXPROCS) or more, got %d", c.ConsumerWorkers)
