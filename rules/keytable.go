@@ -16,9 +16,13 @@ type keyTable struct {
 	seeds [KeyFlatpak + 1]maphash.Seed
 	bytes []byte
 	recs  []keyRec
-	// table is open addressing with linear probing: key id + 1, 0 when
-	// empty. Its length is a power of two, at most 3/4 full.
-	table []uint32
+	// table is open addressing with linear probing: the key's hash in the
+	// high half, key id + 1 in the low half, 0 when empty. Its length is a
+	// power of two, at most 3/4 full. With the hash beside the id a probe
+	// reads a key's record only when the hashes agree: most keys of a
+	// message are in no rule, and each record read is a cache miss in a
+	// large index.
+	table []uint64
 	free  []uint32
 	live  int
 	dead  int // bytes of released keys in bytes
@@ -74,9 +78,12 @@ func (t *keyTable) lookup(k Key, h uint32) (i int, id uint32, ok bool) {
 		if e == 0 {
 			return i, 0, false
 		}
-		r := &t.recs[e-1]
-		if r.hash == h && r.kind == k.Kind && string(t.value(r)) == k.Value {
-			return i, e - 1, true
+		if uint32(e>>32) != h {
+			continue
+		}
+		id := uint32(e) - 1
+		if r := &t.recs[id]; r.kind == k.Kind && string(t.value(r)) == k.Value {
+			return i, id, true
 		}
 	}
 }
@@ -103,14 +110,14 @@ func (t *keyTable) intern(k Key) uint32 {
 		id = uint32(len(t.recs))
 		t.recs = append(t.recs, r)
 	}
-	t.table[i] = id + 1
+	t.table[i] = entry(h, id)
 	t.live++
 	return id
 }
 
 func (t *keyTable) grow() {
 	n := max(2*len(t.table), 64)
-	t.table = make([]uint32, n)
+	t.table = make([]uint64, n)
 	mask := n - 1
 	for id := range t.recs {
 		r := &t.recs[id]
@@ -121,16 +128,19 @@ func (t *keyTable) grow() {
 		for t.table[i] != 0 {
 			i = (i + 1) & mask
 		}
-		t.table[i] = uint32(id) + 1
+		t.table[i] = entry(r.hash, uint32(id))
 	}
 }
+
+// entry is key id's slot in the table.
+func entry(h, id uint32) uint64 { return uint64(h)<<32 | uint64(id+1) }
 
 // release drops key id, which has no postings left.
 func (t *keyTable) release(id uint32) {
 	r := t.recs[id]
 	mask := len(t.table) - 1
 	i := int(r.hash) & mask
-	for t.table[i] != id+1 {
+	for uint32(t.table[i]) != id+1 {
 		i = (i + 1) & mask
 	}
 	// Backward shift: move up every entry after i whose home is not
@@ -144,7 +154,7 @@ func (t *keyTable) release(id uint32) {
 				t.afterRelease(id, r.n)
 				return
 			}
-			home := int(t.recs[e-1].hash) & mask
+			home := int(e>>32) & mask
 			if (i <= j && (home <= i || home > j)) || (i > j && home <= i && home > j) {
 				t.table[i] = e
 				i = j
