@@ -83,6 +83,10 @@ func TestPreviewFlood(t *testing.T) {
 	cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCClientSecret = op.Issuer, oidctest.ClientID, oidctest.ClientSecret
 	cfg.MailFrom = "notifications@example.org"
 	cfg.SMTPURL = smtp.URL() + "?ca_file=" + smtp.CAFile(t)
+	// The bound is on what the previews make the heap hold, garbage
+	// included: the consumer's GC headroom, garbage it allows on purpose,
+	// would fill it (FMN_CONSUMER_GC_HEADROOM).
+	cfg.ConsumerGCHeadroomMiB = 0
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

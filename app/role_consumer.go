@@ -43,7 +43,7 @@ func startConsumer(ctx context.Context, p *process) error {
 	// cycles rarer.
 	if release, ok := gctune.Floor(uint64(cfg.ConsumerGCHeadroomMiB) << 20); ok {
 		p.stops = append(p.stops, release)
-		log.Info("GC heap headroom", "mib", cfg.ConsumerGCHeadroomMiB, "gogc", gctune.Current())
+		log.Info("GC heap headroom", "mib", gctune.Effective(uint64(cfg.ConsumerGCHeadroomMiB)<<20)>>20, "gogc", gctune.Current())
 	} else if cfg.ConsumerGCHeadroomMiB > 0 {
 		log.Info("GOGC is set: FMN_CONSUMER_GC_HEADROOM left unused", "gogc", os.Getenv("GOGC"))
 	}

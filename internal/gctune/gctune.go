@@ -12,14 +12,20 @@
 // holds again, so a large heap never doubles by more than Go's default.
 //
 // An operator's GOGC is left alone: Floor does nothing when it is set. A
-// GOMEMLIMIT still applies: the runtime collects earlier near the limit.
+// memory limit bounds the headroom to a quarter of it (Effective): a
+// GOMEMLIMIT, or the cgroup's limit of a container, which the Go runtime
+// does not know of and which would kill the process rather than make it
+// collect.
 package gctune
 
 import (
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -55,6 +61,7 @@ func Floor(headroom uint64) (release func(), applied bool) {
 	if headroom == 0 || os.Getenv("GOGC") != "" {
 		return func() {}, false
 	}
+	headroom = Effective(headroom)
 	h := new(holder)
 	state.mu.Lock()
 	if state.holders == nil {
@@ -144,4 +151,31 @@ func readUint64(name string, otherwise uint64) uint64 {
 		return otherwise
 	}
 	return s[0].Value.Uint64()
+}
+
+// Effective is the headroom Floor keeps for the one asked for: at most a
+// quarter of the memory limit, the smaller of GOMEMLIMIT and the cgroup's.
+func Effective(headroom uint64) uint64 {
+	limit := uint64(math.MaxInt64)
+	if l := debug.SetMemoryLimit(-1); l > 0 {
+		limit = uint64(l)
+	}
+	limit = min(limit, cgroupLimit())
+	return min(headroom, limit/4)
+}
+
+// cgroupLimit is the memory limit of the process's cgroup (v2, else v1),
+// MaxInt64 when there is none or it cannot be read.
+func cgroupLimit() uint64 {
+	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 {
+			return n // v1 says "no limit" with a huge number, which min ignores
+		}
+		return math.MaxInt64 // "max"
+	}
+	return math.MaxInt64
 }
