@@ -41,9 +41,9 @@ func startConsumer(ctx context.Context, p *process) error {
 	// The matcher allocates per bus message mostly what the NATS client
 	// copies, over a large, lasting index: a heap floor makes its GC
 	// cycles rarer.
-	if release, ok := gctune.Floor(uint64(cfg.ConsumerGCHeadroomMiB) << 20); ok {
+	if release, headroom := gctune.Floor(uint64(cfg.ConsumerGCHeadroomMiB) << 20); headroom > 0 {
 		p.stops = append(p.stops, release)
-		log.Info("GC heap headroom", "mib", gctune.Effective(uint64(cfg.ConsumerGCHeadroomMiB)<<20)>>20, "gogc", gctune.Current())
+		log.Info("GC heap headroom", "mib", headroom>>20, "gogc", gctune.Current())
 	} else if cfg.ConsumerGCHeadroomMiB > 0 {
 		log.Info("GOGC is set: FMN_CONSUMER_GC_HEADROOM left unused", "gogc", os.Getenv("GOGC"))
 	}

@@ -221,9 +221,10 @@ type pipelineResult struct {
 	// but idle time); MatcherGCShareAll adds the marking done on idle Ps,
 	// which on a machine shared with nats-server takes cores it could use.
 	MatcherGCShare, MatcherGCShareAll float64
-	// GCFloor: the heap floor of gctune applied (Sizes.GCHeadroomMiB);
-	// MatcherGOGC is GOGC at the end of the first matcher round.
-	GCFloor       bool
+	// GCFloorMiB is the headroom of gctune's heap floor (Sizes.GCHeadroomMiB
+	// within a memory limit; 0: none); MatcherGOGC is GOGC at the end of
+	// the first matcher round.
+	GCFloorMiB    int
 	MatcherGOGC   int
 	NotesRate     float64
 	Acked         int64
@@ -278,10 +279,9 @@ func runPipeline(tb testing.TB, sz pipelineSizes, out func(string, ...any)) *pip
 	site := notification.Site{Name: "fmn", PublicURL: "https://notifications.fedoraproject.org"}
 	// As the consumer role does, for the whole process: the ceilings
 	// measured in it get the same GC setting as the matcher.
-	if release, ok := gctune.Floor(uint64(sz.GCHeadroomMiB) << 20); ok {
-		tb.Cleanup(release)
-		res.GCFloor = true
-	}
+	release, headroom := gctune.Floor(uint64(sz.GCHeadroomMiB) << 20)
+	tb.Cleanup(release)
+	res.GCFloorMiB = int(headroom >> 20)
 
 	n := startBenchNATS(tb)
 	pg := fmntest.StartPostgres(tb)
@@ -1586,9 +1586,9 @@ func BenchmarkHandleWork(b *testing.B) {
 
 // gcSetting says how the benchmark process's GC ran.
 func (r *pipelineResult) gcSetting() string {
-	if !r.GCFloor {
+	if r.GCFloorMiB == 0 {
 		return fmt.Sprintf("Go's default (GOGC %d): no heap floor (FMN_BENCH_GC_HEADROOM=0, or GOGC set)", r.MatcherGOGC)
 	}
 	return fmt.Sprintf("heap floor of live + %d MiB, as the consumer role sets it (FMN_CONSUMER_GC_HEADROOM), for the whole process, ceilings included: GOGC %d after the first matcher round",
-		r.Sizes.GCHeadroomMiB, r.MatcherGOGC)
+		r.GCFloorMiB, r.MatcherGOGC)
 }

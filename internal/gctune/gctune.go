@@ -56,10 +56,11 @@ type holder struct{ _ byte }
 // 100) until release is called. Several holders may overlap (roles of one
 // process, tests): the largest headroom applies, and Go's setting comes
 // back when the last one releases. It does nothing when headroom is 0 or
-// GOGC is set in the environment, and reports whether it applies.
-func Floor(headroom uint64) (release func(), applied bool) {
+// GOGC is set in the environment. It returns the headroom it keeps
+// (Effective; 0 when it does nothing).
+func Floor(headroom uint64) (release func(), applied uint64) {
 	if headroom == 0 || os.Getenv("GOGC") != "" {
-		return func() {}, false
+		return func() {}, 0
 	}
 	headroom = Effective(headroom)
 	h := new(holder)
@@ -91,7 +92,7 @@ func Floor(headroom uint64) (release func(), applied bool) {
 			}
 			adjustLocked()
 		})
-	}, true
+	}, headroom
 }
 
 // sentinel is garbage the moment it is made: its cleanup runs after the

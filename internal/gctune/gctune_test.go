@@ -55,9 +55,9 @@ func TestFloor(t *testing.T) {
 	const mib = 1 << 20
 	plain := churn(16*mib, 512*mib)
 
-	release, ok := Floor(128 * mib)
-	if !ok {
-		t.Fatal("Floor did not apply without GOGC set")
+	release, kept := Floor(128 * mib)
+	if kept != Effective(128*mib) || kept == 0 {
+		t.Fatalf("Floor keeps %d MiB of headroom without GOGC set, want %d", kept/mib, Effective(128*mib)/mib)
 	}
 	floored := churn(16*mib, 512*mib)
 	p := Current()
@@ -103,12 +103,12 @@ func settles(t *testing.T, headroom uint64) {
 
 func TestFloorLeavesAnOperatorsGOGC(t *testing.T) {
 	t.Setenv("GOGC", "100")
-	release, ok := Floor(128 << 20)
+	release, kept := Floor(128 << 20)
 	defer release()
-	if ok {
+	if kept != 0 {
 		t.Error("Floor applied although GOGC is set")
 	}
-	if _, ok := Floor(0); ok {
+	if _, kept := Floor(0); kept != 0 {
 		t.Error("Floor(0) applied")
 	}
 }
